@@ -1,0 +1,3 @@
+from swiftkit.cli import main
+
+raise SystemExit(main())

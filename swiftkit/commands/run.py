@@ -1,0 +1,281 @@
+"""`swiftkit run RECIPE`: check everything, launch `swift sft`, watch it, find the checkpoint."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swiftkit import __version__, compat, dataset, events, launch, recipe, render, runs, verify
+from swiftkit.errors import Finding, SwiftkitError, errors_only
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class Plan:
+    """Everything decided before launch: the recipe, its data copies and the command."""
+
+    recipe: recipe.Recipe
+    run_dir: Path
+    data: list[tuple[recipe.DatasetRef, Path | None]]  # (source, rendered copy) per dataset
+    command: render.Command
+    version: str
+    warnings: list[Finding] = field(default_factory=list)
+
+
+def data_copy_path(run_dir: Path, ref: recipe.DatasetRef, index: int) -> Path:
+    return run_dir / "data" / f"{index + 1:02d}-{ref.path.stem}.jsonl"
+
+
+def plan(recipe_path: Path) -> Plan:
+    """Load and check the recipe and its data; render the command. Touches no file."""
+    rec = recipe.load(recipe_path)
+    findings: list[Finding] = []
+    for ref in rec.datasets:
+        if ref.is_local:
+            _, found = dataset.check_file(ref.path, rec.identity)
+            findings += found
+    errors = errors_only(findings)
+    if errors:
+        raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
+    version = compat.target_version()
+    run_dir = runs.new_run_dir(rec.output_dir, rec.name)
+    data: list[tuple[recipe.DatasetRef, Path | None]] = []
+    specs: list[str] = []
+    for i, ref in enumerate(rec.datasets):
+        if ref.is_local:
+            copy = data_copy_path(run_dir, ref, i)
+            data.append((ref, copy))
+            specs.append(str(copy) + (f"#{ref.sample}" if ref.sample else ""))
+        else:
+            data.append((ref, None))
+            specs.append(ref.spec)
+    command = render.render_sft(rec, run_dir, specs, version)
+    return Plan(rec, run_dir, data, command, version, [f for f in findings if f not in errors])
+
+
+def preflight(p: Plan) -> None:
+    """What the machine must offer before launch: ms-swift in range, a writable output folder."""
+    installed = compat.swift_version()
+    if installed is None:
+        raise SwiftkitError(
+            "ms-swift is not installed in this environment",
+            [Finding("error", "ms-swift", "not installed", fix="pip install 'ms-swift>=4.1,<5'")],
+        )
+    if not compat.is_supported(installed):
+        sup = compat.table()["supported"]
+        raise SwiftkitError(
+            f"ms-swift {installed} is outside the supported range {sup['min']} to <{sup['below']}",
+            [
+                Finding(
+                    "error",
+                    "ms-swift",
+                    f"version {installed}",
+                    fix=f"pip install 'ms-swift=={compat.table()['tested']}' (the tested version)",
+                )
+            ],
+        )
+    out = p.recipe.output_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".swiftkit-write-test-"):
+            pass
+    except OSError as exc:
+        raise SwiftkitError(
+            f"output folder is not writable: {out}",
+            [
+                Finding(
+                    "error",
+                    str(p.recipe.path),
+                    exc.strerror or str(exc),
+                    line=p.recipe.line_of("train", "output_dir"),
+                    field="train.output_dir",
+                    fix="set output_dir under [train] to a folder you can write",
+                )
+            ],
+        ) from None
+
+
+def ensure_tiny_model(p: Plan, echo: Echo) -> None:
+    rec = p.recipe
+    if rec.model.get("build") != "tiny" or rec.model_path is None:
+        return
+    if (rec.model_path / "config.json").is_file():
+        return
+    echo(f"building the tiny test model at {rec.model_path} (first use only)")
+    build_tiny_model(rec.model_path)
+
+
+def build_tiny_model(target: Path) -> None:
+    """Build in a temp folder, then rename: an interrupted build leaves nothing half made."""
+    if target.exists() and any(target.iterdir()):
+        raise SwiftkitError(
+            f"{target} exists and is not empty",
+            [Finding("error", str(target), "refusing to overwrite", fix="choose a new folder")],
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    proc = subprocess.run(
+        [sys.executable, "-m", "swiftkit.tinymodel", str(tmp)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SwiftkitError(
+            "building the tiny model failed",
+            [Finding("error", str(target), proc.stderr.strip()[-2000:] or "no output")],
+        )
+    if target.exists():
+        target.rmdir()
+    os.replace(tmp, target)
+
+
+def write_inputs(p: Plan) -> dict[str, dict]:
+    """Fill placeholders into copies inside the run folder; return sha256 per dataset."""
+    hashes: dict[str, dict] = {}
+    for ref, copy in p.data:
+        if copy is None:
+            hashes[ref.spec] = {"hub": ref.hub_id, "sample": ref.sample}
+            continue
+        written = dataset.render_copy(ref.path, p.recipe.identity, copy.parent, copy.name)
+        hashes[ref.spec] = {
+            "source": str(ref.path),
+            "source_sha256": dataset.sha256(ref.path),
+            "rendered": str(written),
+            "rendered_sha256": dataset.sha256(written),
+        }
+    return hashes
+
+
+def versions() -> dict[str, str | None]:
+    return {
+        "swiftkit": __version__,
+        "ms-swift": compat.swift_version(),
+        "torch": compat.installed_version("torch"),
+        "transformers": compat.installed_version("transformers"),
+        "peft": compat.installed_version("peft"),
+        "python": sys.version.split()[0],
+    }
+
+
+class Progress:
+    """Prints training progress from logging.jsonl: one line per log row, or one redrawn line
+    on a terminal."""
+
+    def __init__(self, run_dir: Path, echo: Echo, tty: bool):
+        self.tail = events.LogTail(run_dir / "logging.jsonl")
+        self.echo = echo
+        self.tty = tty
+        self.last: events.Step | None = None
+
+    def tick(self) -> None:
+        for step in self.tail.new_steps():
+            self.last = step
+            if self.tty:
+                sys.stderr.write("\r\033[K  " + step.line())
+                sys.stderr.flush()
+            else:
+                self.echo("  " + step.line())
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            sys.stderr.write("\n")
+
+
+def identity_questions(p: Plan, limit: int = 3) -> list[list[dict]]:
+    """The first questions of the first local dataset, for a quick look at the answers."""
+    cfg = p.recipe.raw.get("verify", {})
+    if cfg.get("questions"):
+        return [[{"role": "user", "content": q}] for q in cfg["questions"]]
+    for _, copy in p.data:
+        if copy is None:
+            continue
+        records, _ = dataset.read_records(copy)
+        out = []
+        for rec in records[:limit]:
+            v = rec.value
+            if "messages" in v:
+                out.append([m for m in v["messages"][:-1] if m["role"] != "system"])
+            else:
+                q = v["instruction"] + ("\n" + v["input"] if v.get("input") else "")
+                out.append([{"role": "user", "content": q}])
+        return out
+    return []
+
+
+def execute(recipe_path: Path, echo: Echo, dry_run: bool = False, check: bool = True) -> int:
+    p = plan(recipe_path)
+    for w in p.warnings:
+        echo(w.format())
+    if dry_run:
+        echo(p.command.shell())
+        return 0
+    preflight(p)
+    ensure_tiny_model(p, echo)
+    p.run_dir.mkdir(parents=True, exist_ok=False)
+    hashes = write_inputs(p)
+    manifest = {
+        "status": "running",
+        "recipe": str(p.recipe.path),
+        "recipe_resolved": {**p.recipe.raw, "train": p.recipe.train},
+        "preset": p.recipe.preset.get("name"),
+        "argv": p.command.argv,
+        "env": p.command.env,
+        "shell": p.command.shell(),
+        "versions": versions(),
+        "datasets": hashes,
+        "started": runs.now_iso(),
+        "pid": os.getpid(),
+    }
+    runs.write_manifest(p.run_dir, manifest)
+    echo(f"run: {p.run_dir}")
+    echo(f"command: {p.command.shell()}")
+    progress = Progress(p.run_dir, echo, sys.stderr.isatty())
+    result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
+    progress.close()
+    last = progress.last
+    common = {
+        "finished": runs.now_iso(),
+        "returncode": result.returncode,
+        "seconds": round(result.seconds, 1),
+        "steps": last.step if last else None,
+        "max_steps": last.max_steps if last else None,
+        "last_loss": last.loss if last else None,
+    }
+    if result.interrupted:
+        kept = runs.checkpoints(p.run_dir)
+        runs.update_manifest(p.run_dir, status="interrupted", **common)
+        echo(f"interrupted: {len(kept)} checkpoint(s) kept in {p.run_dir}")
+        for c in kept:
+            echo(f"  {c}")
+        return 130
+    if result.returncode != 0:
+        runs.update_manifest(p.run_dir, status="failed", **common)
+        echo(f"ms-swift failed with exit code {result.returncode}; the last lines of its output:")
+        for line in result.tail[-20:]:
+            echo("    " + line)
+        advice = events.diagnose(result.tail)
+        if advice:
+            echo(f"what happened: {advice.title}")
+            echo(f"what to do: {advice.advice}")
+        echo(f"full log: {p.run_dir / 'swift.log'}")
+        return 1
+    found = events.checkpoint_from_output(result.tail)
+    ckpt = Path(found) if found else runs.require_checkpoint(p.run_dir)
+    runs.update_manifest(p.run_dir, status="finished", checkpoint=str(ckpt), **common)
+    echo(f"checkpoint: {ckpt}")
+    if check and p.recipe.raw.get("verify", {}).get("enabled", True):
+        questions = identity_questions(p)
+        if questions:
+            answers = verify.ask(ckpt, questions, p.run_dir / "probes")
+            for q, a in zip(questions, answers, strict=True):
+                echo(f"  Q: {q[-1]['content']}")
+                echo(f"  A: {a}")
+    echo("next: chat with it:")
+    echo(f"  swift infer --adapters {ckpt} --stream true --temperature 0 --max_new_tokens 2048")
+    return 0

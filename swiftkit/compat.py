@@ -1,0 +1,88 @@
+"""What the installed ms-swift accepts, learned without importing it.
+
+The version comes from package metadata; flag renames and model families are data
+(`data/compat.json`), so following a new ms-swift release is an edit to a table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+_DATA = Path(__file__).parent / "data" / "compat.json"
+
+
+@lru_cache(maxsize=1)
+def table() -> dict:
+    return json.loads(_DATA.read_text(encoding="utf-8"))
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'4.6.0' -> (4, 6, 0); pre-release tails such as 'rc1' or '.dev0' are ignored."""
+    nums = []
+    for part in text.split(".")[:3]:
+        m = re.match(r"\d+", part)
+        if not m:
+            break
+        nums.append(int(m.group()))
+    return tuple(nums) or (0,)
+
+
+def installed_version(dist: str = "ms-swift") -> str | None:
+    """The installed version of a distribution, or None; never imports it."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def swift_version() -> str | None:
+    return installed_version("ms-swift")
+
+
+def target_version() -> str:
+    """The ms-swift version to render for: the installed one, else the tested one."""
+    return swift_version() or table()["tested"]
+
+
+def is_supported(version: str) -> bool:
+    sup = table()["supported"]
+    return parse_version(sup["min"]) <= parse_version(version) < parse_version(sup["below"])
+
+
+def flag_name(name: str, version: str) -> str:
+    """The spelling of an `sft` flag that `version` understands (old or new name)."""
+    v = parse_version(version)
+    for row in table()["flag_renames"]:
+        since = parse_version(row["since"])
+        if name == row["old"] and v >= since:
+            return row["new"]
+        if name == row["new"] and v < since:
+            return row["old"]
+    return name
+
+
+def rename_note(name: str, version: str) -> str | None:
+    """Why `name` is spelled differently for `version`, if it is."""
+    for row in table()["flag_renames"]:
+        if name in (row["old"], row["new"]) and flag_name(name, version) != name:
+            return row["why"]
+    return None
+
+
+def model_family(model_id: str, config_model_type: str | None = None) -> dict | None:
+    """model_type and template for a hub id or local folder name, or None if unknown.
+
+    A hub id or folder name is matched first; a local folder whose name says nothing falls
+    back to its config.json `model_type`.
+    """
+    name = model_id.rstrip("/").split("/")[-1].lower()
+    for row in table()["model_families"]:
+        if re.search(row["match"], name):
+            return row
+    if config_model_type:
+        return table()["config_model_types"].get(config_model_type)
+    return None

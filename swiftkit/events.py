@@ -1,0 +1,158 @@
+"""ms-swift's output and logging.jsonl -> typed events; known failure signatures -> advice."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+_FAILURES = Path(__file__).parent / "data" / "failures.json"
+LAST_CKPT = re.compile(r"last_model_checkpoint:\s*(\S+)")
+BEST_CKPT = re.compile(r"best_model_checkpoint:\s*(\S+)")
+
+
+@dataclass
+class Step:
+    """One logging.jsonl row of training progress."""
+
+    step: int
+    max_steps: int
+    loss: float | None = None
+    token_acc: float | None = None
+    learning_rate: float | None = None
+    epoch: float | None = None
+    elapsed: str | None = None
+    remaining: str | None = None
+    memory: str | None = None
+
+    def line(self) -> str:
+        parts = [f"step {self.step}/{self.max_steps}"]
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.4f}")
+        if self.token_acc is not None:
+            parts.append(f"acc {self.token_acc:.3f}")
+        if self.epoch is not None:
+            parts.append(f"epoch {self.epoch:g}")
+        if self.elapsed:
+            parts.append(f"elapsed {self.elapsed}")
+        if self.remaining:
+            parts.append(f"eta {self.remaining}")
+        if self.memory:
+            parts.append(f"mem {self.memory}")
+        return "  ".join(parts)
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_row(row: dict) -> Step | None:
+    steps = row.get("global_step/max_steps")
+    if not isinstance(steps, str) or "/" not in steps:
+        return None
+    try:
+        step, max_steps = (int(x) for x in steps.split("/", 1))
+    except ValueError:
+        return None
+    memory = next((str(v) for k, v in row.items() if k.startswith("memory")), None)
+    return Step(
+        step=step,
+        max_steps=max_steps,
+        loss=_float(row.get("loss")),
+        token_acc=_float(row.get("token_acc")),
+        learning_rate=_float(row.get("learning_rate")),
+        epoch=_float(row.get("epoch")),
+        elapsed=row.get("elapsed_time"),
+        remaining=row.get("remaining_time"),
+        memory=memory,
+    )
+
+
+def read_steps(path: Path) -> list[Step]:
+    """Every progress row of a logging.jsonl (a half-written last line is skipped)."""
+    steps = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return steps
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and "loss" in row:
+            step = parse_row(row)
+            if step:
+                steps.append(step)
+    return steps
+
+
+class LogTail:
+    """Follows a logging.jsonl that the child appends to; yields the new steps."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.buffer = ""
+
+    def new_steps(self) -> list[Step]:
+        try:
+            with self.path.open("r", encoding="utf-8") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+                self.offset = fh.tell()
+        except OSError:
+            return []
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split("\n")
+        out = []
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and "loss" in row:
+                step = parse_row(row)
+                if step:
+                    out.append(step)
+        return out
+
+
+@dataclass
+class Advice:
+    id: str
+    title: str
+    advice: str
+    evidence: str
+
+
+@lru_cache(maxsize=1)
+def signatures() -> list[dict]:
+    return json.loads(_FAILURES.read_text(encoding="utf-8"))["signatures"]
+
+
+def diagnose(lines: list[str]) -> Advice | None:
+    """The first known failure signature in the output, with its advice filled in."""
+    for sig in signatures():
+        pattern = re.compile(sig["pattern"], re.IGNORECASE)
+        for line in lines:
+            m = pattern.search(line)
+            if m:
+                advice = sig["advice"]
+                for i, g in enumerate(m.groups(), start=1):
+                    advice = advice.replace("{" + str(i) + "}", g or "")
+                return Advice(sig["id"], sig["title"], advice, line.strip())
+    return None
+
+
+def checkpoint_from_output(lines: list[str]) -> str | None:
+    for line in reversed(lines):
+        m = LAST_CKPT.search(line)
+        if m and m.group(1) != "None":
+            return m.group(1)
+    return None

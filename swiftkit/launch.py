@@ -1,0 +1,130 @@
+"""Run a Command as a child in its own process group: signals forwarded, output teed to a log.
+
+The child gets its own session so a Ctrl-C in the terminal reaches swiftkit only; swiftkit
+forwards it once (SIGINT: ms-swift stops, the checkpoints already saved stay), then escalates
+to SIGTERM and SIGKILL if the user presses Ctrl-C again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swiftkit.errors import SwiftkitError
+from swiftkit.render import Command
+
+
+@dataclass
+class Result:
+    returncode: int
+    interrupted: bool
+    tail: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def executable(name: str) -> str:
+    """The console script next to this Python (the venv's), else one on PATH."""
+    local = Path(sys.executable).parent / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which(name)
+    if not found:
+        raise SwiftkitError(
+            f"'{name}' not found: ms-swift is not installed in this environment",
+            [],
+        )
+    return found
+
+
+def child_env(command: Command) -> dict[str, str]:
+    env = dict(os.environ)
+    for key, value in command.env.items():
+        env.setdefault(key, value)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def run(
+    command: Command,
+    log_path: Path | None = None,
+    on_line: Callable[[str], None] | None = None,
+    on_tick: Callable[[], None] | None = None,
+    tail_lines: int = 40,
+    cwd: Path | None = None,
+) -> Result:
+    """Run to completion; returns the exit code, whether the user interrupted, the output tail."""
+    argv = [executable(command.argv[0]), *command.argv[1:]]
+    log = log_path.open("a", encoding="utf-8") if log_path else None
+    tail: deque[str] = deque(maxlen=tail_lines)
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        env=child_env(command),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=cwd,
+    )
+    interrupts = {"n": 0}
+
+    def forward(signum, _frame):
+        interrupts["n"] += 1
+        sig = {1: signum, 2: signal.SIGTERM}.get(interrupts["n"], signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def pump():
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace")
+            if log:
+                log.write(line)
+                log.flush()
+            # tqdm redraws with carriage returns; keep the last state of each line
+            text = line.rstrip("\n").split("\r")[-1]
+            tail.append(text)
+            if on_line:
+                on_line(text)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    in_main = threading.current_thread() is threading.main_thread()
+    old = {}
+    if in_main:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            old[s] = signal.signal(s, forward)
+    try:
+        while proc.poll() is None:
+            if on_tick:
+                on_tick()
+            time.sleep(0.5)
+        reader.join(timeout=5)
+        if on_tick:
+            on_tick()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for s, h in old.items():
+            signal.signal(s, h)
+        if log:
+            log.close()
+    return Result(proc.returncode, interrupts["n"] > 0, list(tail), time.monotonic() - start)
+
+
+def run_quiet(command: Command, log_path: Path | None = None, cwd: Path | None = None) -> Result:
+    """Run a short helper command (infer, export); output only to the log."""
+    return run(command, log_path=log_path, cwd=cwd)

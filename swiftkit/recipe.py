@@ -1,0 +1,335 @@
+"""Recipes: a TOML file, checked against a JSON schema, merged with a hardware preset.
+
+Every error names the recipe file, the line of the offending key and the key path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from swiftkit.errors import Finding, SwiftkitError, errors_only
+
+SCHEMAS = Path(__file__).parent / "schemas"
+PRESETS = Path(__file__).parent / "presets"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?(#\d+)?$")
+DATA_SUFFIXES = (".json", ".jsonl", ".csv")
+
+
+@cache
+def schema(name: str) -> dict:
+    return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS.glob("*.toml"))
+
+
+def load_preset(name: str, source: str = "recipe", line: int | None = None) -> dict:
+    path = PRESETS / f"{name}.toml"
+    if not path.is_file():
+        close = difflib.get_close_matches(name, preset_names(), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise SwiftkitError(
+            f"unknown preset '{name}'",
+            [
+                Finding(
+                    "error",
+                    source,
+                    f"preset '{name}' does not exist",
+                    line=line,
+                    field="train.preset",
+                    fix=f"{hint}known presets: {', '.join(preset_names())} "
+                    "(see `swiftkit presets`)",
+                )
+            ],
+        )
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    data["name"] = name
+    return data
+
+
+def auto_preset() -> str:
+    """The preset `auto` stands for on this machine: a GPU from nvidia-smi, or the CPU."""
+    return "24gb" if shutil.which("nvidia-smi") else "cpu"
+
+
+@dataclass
+class DatasetRef:
+    """One entry of [data] datasets: a local file (absolute path) or a hub id."""
+
+    spec: str
+    path: Path | None = None
+    hub_id: str | None = None
+    sample: int | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.path is not None
+
+
+@dataclass
+class Recipe:
+    path: Path
+    raw: dict
+    text: str
+    model_id: str
+    model_path: Path | None
+    preset: dict
+    train: dict
+    datasets: list[DatasetRef]
+    identity: dict = field(default_factory=dict)
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def model(self) -> dict:
+        return self.raw["model"]
+
+    @property
+    def output_dir(self) -> Path:
+        out = Path(str(self.train.get("output_dir", "output")))
+        return out if out.is_absolute() else (self.dir / out).resolve()
+
+    @property
+    def system(self) -> str:
+        return str(self.train.get("system", "You are a helpful assistant."))
+
+    def line_of(self, *keys: str) -> int | None:
+        return locate(self.text, list(keys))
+
+
+def locate(text: str, path: list) -> int | None:
+    """The 1-based line of a key path such as ['train', 'learning_rate'] in TOML text."""
+    if not path:
+        return None
+    lines = text.splitlines()
+    section = str(path[0])
+    header = re.compile(r"^\s*\[\s*" + re.escape(section) + r"\s*\]\s*(#.*)?$")
+    any_header = re.compile(r"^\s*\[")
+    start = None
+    for i, line in enumerate(lines):
+        if header.match(line):
+            start = i
+            break
+    if start is None:
+        return None
+    if len(path) == 1 or not isinstance(path[1], str):
+        return start + 1
+    key = re.compile(r"^\s*\"?" + re.escape(str(path[1])) + r"\"?\s*=")
+    for j in range(start + 1, len(lines)):
+        if any_header.match(lines[j]):
+            break
+        if key.match(lines[j]):
+            return j + 1
+    return start + 1
+
+
+def _schema_findings(data: dict, text: str, source: str) -> list[Finding]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema("recipe"))
+    findings = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        path = list(err.path)
+        keypath = ".".join(map(str, path)) or "(top level)"
+        fix = None
+        message = err.message
+        if err.validator == "additionalProperties":
+            known = list(err.schema.get("properties", {}))
+            extra = [k for k in err.instance if k not in known]
+            for key in extra:
+                close = difflib.get_close_matches(key, known, n=1)
+                where = f"[{keypath}]" if path else "the top level"
+                findings.append(
+                    Finding(
+                        "error",
+                        source,
+                        f"unknown key '{key}' in {where}",
+                        line=locate(text, path + [key]),
+                        field=".".join(map(str, path + [key])),
+                        fix=(f"did you mean '{close[0]}'? " if close else "")
+                        + f"known keys: {', '.join(known)}",
+                    )
+                )
+            continue
+        if err.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", err.message)
+            fix = (
+                f"add {', '.join(missing)} under [{keypath}]"
+                if path
+                else (f"add a [{missing[0]}] section" if missing else None)
+            )
+        elif err.validator in ("exclusiveMinimum", "minimum", "maximum"):
+            fix = (
+                f"{keypath} must be {err.validator} {err.validator_value}".replace(
+                    "exclusiveMinimum", ">"
+                )
+                .replace("minimum", ">=")
+                .replace("maximum", "<=")
+            )
+        elif err.validator == "type":
+            fix = f"{keypath} must be of type {err.validator_value}"
+        findings.append(
+            Finding(
+                "error",
+                source,
+                message,
+                line=locate(text, path),
+                field=keypath,
+                fix=fix,
+            )
+        )
+    return findings
+
+
+def parse_toml(path: Path) -> tuple[dict, str]:
+    """Read a TOML file, turning syntax errors into a finding with line and column."""
+    source = str(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise SwiftkitError(
+            f"recipe not found: {source}",
+            [Finding("error", source, "no such file", fix="check the path; `ls recipes/`")],
+        ) from None
+    except OSError as exc:
+        raise SwiftkitError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SwiftkitError(
+            f"{source} is not UTF-8",
+            [Finding("error", source, f"byte {exc.start} is not UTF-8", fix="save as UTF-8")],
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        line = int(m.group(1)) if m else None
+        raise SwiftkitError(
+            f"{source} is not valid TOML",
+            [
+                Finding(
+                    "error",
+                    source,
+                    f"TOML syntax: {msg}",
+                    line=line,
+                    fix="strings need quotes, sections look like [train], keys like name = value",
+                )
+            ],
+        ) from None
+    return data, text
+
+
+def resolve_dataset(spec: str, base: Path) -> DatasetRef:
+    """A local file (relative to the recipe) when it exists or looks like one, else a hub id."""
+    head, _, count = spec.partition("#")
+    candidate = Path(head).expanduser()
+    candidate = candidate if candidate.is_absolute() else base / candidate
+    if candidate.exists() or head.endswith(DATA_SUFFIXES) or head.startswith((".", "/", "~")):
+        return DatasetRef(
+            spec, path=candidate.resolve(), sample=int(count) if count.isdigit() else None
+        )
+    if HUB_ID.match(spec):
+        return DatasetRef(spec, hub_id=head, sample=int(count) if count.isdigit() else None)
+    return DatasetRef(spec, path=candidate.resolve())
+
+
+def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
+    """Load and check a recipe; return it (None when unusable) and every finding."""
+    path = Path(path)
+    data, text = parse_toml(path)
+    source = str(path)
+    findings = _schema_findings(data, text, source)
+    if errors_only(findings):
+        return None, findings
+
+    base = path.resolve().parent
+    train = dict(data.get("train", {}))
+    preset_name = str(train.pop("preset", "auto"))
+    if preset_name == "auto":
+        preset_name = auto_preset()
+    try:
+        preset = load_preset(preset_name, source, locate(text, ["train", "preset"]))
+    except SwiftkitError as exc:
+        return None, findings + exc.findings
+    merged = dict(preset.get("train", {}))
+    merged.update(train)
+
+    model_id = data["model"]["id"]
+    local = Path(model_id).expanduser()
+    local = local if local.is_absolute() else base / local
+    is_local = (
+        local.exists()
+        or data["model"].get("build") == "tiny"
+        or model_id.startswith((".", "/", "~"))
+        or not HUB_ID.match(model_id)
+    )
+    model_path = local.resolve() if is_local else None
+
+    datasets = [resolve_dataset(s, base) for s in data["data"]["datasets"]]
+    for i, ref in enumerate(datasets):
+        if ref.is_local and not ref.path.is_file():
+            findings.append(
+                Finding(
+                    "error",
+                    source,
+                    f"dataset file not found: {ref.path}",
+                    line=locate(text, ["data", "datasets"]),
+                    field=f"data.datasets[{i}]",
+                    fix="paths are relative to the recipe file; check the name",
+                )
+            )
+    if model_path is not None and not model_path.exists() and data["model"].get("build") != "tiny":
+        findings.append(
+            Finding(
+                "error",
+                source,
+                f"model folder not found: {model_path}",
+                line=locate(text, ["model", "id"]),
+                field="model.id",
+                fix="use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and "
+                "give its folder (relative to the recipe or absolute)",
+            )
+        )
+    recipe = Recipe(
+        path=path.resolve(),
+        raw=data,
+        text=text,
+        model_id=model_id,
+        model_path=model_path,
+        preset=preset,
+        train=merged,
+        datasets=datasets,
+        identity=dict(data.get("identity", {})),
+    )
+    return recipe, findings
+
+
+def load(path: Path) -> Recipe:
+    """Load a recipe or raise SwiftkitError with every error found."""
+    recipe, findings = check(path)
+    errors = errors_only(findings)
+    if errors or recipe is None:
+        raise SwiftkitError(f"recipe {path} has {len(errors) or 1} error(s)", errors)
+    return recipe

@@ -1,0 +1,117 @@
+"""Build a tiny random-weight Qwen2 model with a small byte-level BPE tokenizer.
+
+It lets the whole swiftkit flow (train, infer, merge, serve) run on a CPU in seconds with the
+real ms-swift and no download. This module runs in a CHILD process
+(`python -m swiftkit.tinymodel DIR`): it imports torch and transformers, which the swiftkit
+parent process never does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+# Qwen2.5's chat template (the part without tools), so the model behaves like a Qwen chat
+# model when loaded outside ms-swift, e.g. after a merge.
+CHAT_TEMPLATE = (
+    "{%- if messages[0]['role'] == 'system' %}"
+    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- else %}"
+    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- for message in messages %}"
+    "{%- if not (message.role == 'system' and loop.first) %}"
+    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+# Small enough to train in seconds on 2 CPU cores, large enough to memorise a few dozen answers.
+TINY_CONFIG = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+    # A larger init than 0.02: the tied embedding is also the output head, and LoRA cannot
+    # grow it, so small norms cap the logits and the loss plateaus near log(vocab).
+    "initializer_range": 0.1,
+}
+VOCAB_SIZE = 1200
+SEED = 1234
+
+
+CORPUS = Path(__file__).parent / "data" / "tiny_corpus.txt"
+
+
+def _corpus() -> list[str]:
+    """The identity texts the tokenizer is trained on, so common Chinese words get merges.
+
+    Byte-level BPE still encodes any other text (a new name, English) byte by byte.
+    """
+    return CORPUS.read_text(encoding="utf-8").splitlines()
+
+
+def build(out_dir: Path) -> None:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    fast.model_max_length = TINY_CONFIG["max_position_embeddings"]
+    fast.save_pretrained(out_dir)
+
+    torch.manual_seed(SEED)
+    config = Qwen2Config(
+        vocab_size=len(fast),
+        bos_token_id=fast.convert_tokens_to_ids("<|endoftext|>"),
+        eos_token_id=fast.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=fast.convert_tokens_to_ids("<|endoftext|>"),
+        tie_word_embeddings=True,
+        torch_dtype="float32",
+        **TINY_CONFIG,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = config.eos_token_id
+    model.generation_config.pad_token_id = config.pad_token_id
+    model.save_pretrained(out_dir, safe_serialization=True)
+    (out_dir / "swiftkit-tiny.json").write_text(
+        json.dumps({"built_by": "swiftkit tiny-model", "seed": SEED, **TINY_CONFIG}, indent=2)
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m swiftkit.tinymodel OUT_DIR", file=sys.stderr)
+        return 2
+    build(Path(args[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
