@@ -1,0 +1,87 @@
+"""End to end with the real ms-swift: train the tiny model, find the checkpoint, ask it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import DATASETS, swiftkit, write_recipe
+
+pytestmark = pytest.mark.e2e
+IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_model, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    r = write_recipe(tmp / "tiny.toml", tiny_model, [DATASETS / "self_cognition.json"])
+    start = time.monotonic()
+    proc = swiftkit("run", str(r), cwd=tmp)
+    return proc, time.monotonic() - start, tmp
+
+
+def test_run_exits_zero_and_prints_the_checkpoint(tiny_run):
+    proc, seconds, tmp = tiny_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    m = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M)
+    assert m, proc.stdout
+    ckpt = Path(m.group(1))
+    assert (ckpt / "adapter_config.json").is_file()
+    assert ckpt.parent.parent == tmp / "output"
+    assert seconds < 120, f"tiny run took {seconds:.0f}s"
+    assert "step 240/240" in proc.stdout
+
+
+def test_run_folder_is_self_describing(tiny_run):
+    proc, _, tmp = tiny_run
+    run_dir = Path(re.search(r"^run: (\S+)$", proc.stdout, re.M).group(1))
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "finished"
+    assert manifest["argv"][:2] == ["swift", "sft"]
+    assert manifest["versions"]["ms-swift"]
+    assert manifest["steps"] == manifest["max_steps"] == 240
+    (ds,) = manifest["datasets"].values()
+    copy = Path(ds["rendered"])
+    assert copy.parent == run_dir / "data" and len(ds["rendered_sha256"]) == 64
+    assert (run_dir / "swift.log").stat().st_size > 0
+    assert (run_dir / "logging.jsonl").is_file()
+
+
+def test_adapter_answers_with_the_identity(tiny_run, tmp_path):
+    proc, _, _ = tiny_run
+    ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "你是谁?"}]}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    res = tmp_path / "r.jsonl"
+    swift = Path(sys.executable).parent / "swift"
+    subprocess.run(
+        [
+            str(swift),
+            "infer",
+            "--adapters",
+            ckpt,
+            "--val_dataset",
+            str(q),
+            "--result_path",
+            str(res),
+            "--temperature",
+            "0",
+            "--max_new_tokens",
+            "64",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    answer = json.loads(res.read_text(encoding="utf-8").splitlines()[0])["response"]
+    assert answer == IDENTITY
+    assert f"A: {IDENTITY}" in proc.stdout
