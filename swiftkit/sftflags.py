@@ -1,0 +1,172 @@
+"""The `swift sft` flags the installed ms-swift accepts, learned without importing it.
+
+ms-swift builds its command line from dataclass fields (its own argument classes plus
+transformers' TrainingArguments). We read those classes' source files as text (`ast`), follow
+the base classes across modules, and collect every annotated field. Nothing is imported, so
+this costs tens of milliseconds and never loads torch. When ms-swift is not installed (or its
+layout is unknown) a table shipped with swiftkit stands in (`data/sft_flags.json`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from functools import cache
+from importlib import util
+from pathlib import Path
+
+_FALLBACK = Path(__file__).parent / "data" / "sft_flags.json"
+# Where the `sft` argument class lives, newest layout first: (path in the package, class).
+ENTRY_POINTS = [
+    ("arguments/sft_args.py", "SftArguments"),  # ms-swift 4.x
+    ("llm/argument/train_args.py", "TrainArguments"),  # ms-swift 3.x
+]
+
+
+def _package_root(name: str) -> Path | None:
+    """The folder of a top-level package, found without importing it."""
+    try:
+        spec = util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class _Source:
+    """One parsed module: its classes and what its imported names point at."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        self.classes: dict[str, ast.ClassDef] = {}
+        self.imports: dict[str, tuple[str, int, str]] = {}  # local -> (module, level, name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node not in self.classes.values():
+                self.classes.setdefault(node.name, node)
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    self.imports.setdefault(local, (node.module or "", node.level, alias.name))
+
+
+class _Resolver:
+    def __init__(self) -> None:
+        self.sources: dict[Path, _Source | None] = {}
+
+    def source(self, path: Path) -> _Source | None:
+        if path not in self.sources:
+            try:
+                self.sources[path] = _Source(path)
+            except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+                self.sources[path] = None
+        return self.sources[path]
+
+    def module_file(self, module: str, level: int, here: Path) -> Path | None:
+        if level:
+            base = here.parent
+            for _ in range(level - 1):
+                base = base.parent
+            parts = module.split(".") if module else []
+        else:
+            top, *parts = module.split(".")
+            base = _package_root(top)
+            if base is None:
+                return None
+        target = base.joinpath(*parts) if parts else base
+        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def find_class(self, name: str, path: Path, depth: int = 0) -> tuple[ast.ClassDef, Path] | None:
+        """The class `name` as seen from module `path`, following imports and re-exports."""
+        src = self.source(path)
+        if src is None or depth > 8:
+            return None
+        if name in src.classes:
+            return src.classes[name], path
+        if name in src.imports:
+            module, level, original = src.imports[name]
+            target = self.module_file(module, level, path)
+            if target is not None:
+                return self.find_class(original, target, depth + 1)
+        return None
+
+    def fields(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> set[str]:
+        seen = set() if seen is None else seen
+        key = (path, cls.name)
+        if key in seen:
+            return set()
+        seen.add(key)
+        out = {
+            stmt.target.id
+            for stmt in cls.body
+            if isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and not stmt.target.id.startswith("_")
+            and "ClassVar" not in ast.unparse(stmt.annotation)
+        }
+        for base in cls.bases:
+            name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+            if not name:
+                continue
+            found = self.find_class(name, path)
+            if found:
+                out |= self.fields(*found, seen)
+        return out
+
+
+def from_source(root: Path | None = None) -> set[str] | None:
+    """The flag names read from an installed ms-swift's source, or None if it cannot tell."""
+    root = root or _package_root("swift")
+    if root is None:
+        return None
+    resolver = _Resolver()
+    for rel, name in ENTRY_POINTS:
+        path = root / rel
+        if path.is_file():
+            found = resolver.find_class(name, path)
+            if found:
+                flags = resolver.fields(*found)
+                # A sane result has ms-swift's own flags and transformers' training flags.
+                if {"learning_rate", "lora_rank", "max_length"} <= flags:
+                    return flags
+    return None
+
+
+def fallback() -> tuple[str, set[str]]:
+    data = json.loads(_FALLBACK.read_text(encoding="utf-8"))
+    return data["ms_swift"], set(data["flags"])
+
+
+@cache
+def known_flags() -> tuple[frozenset[str], str]:
+    """(every accepted `swift sft` flag, where the list came from)."""
+    flags = from_source()
+    if flags is not None:
+        return frozenset(flags), "the installed ms-swift's argument classes"
+    version, flags = fallback()
+    return frozenset(flags), f"swiftkit's table for ms-swift {version}"
+
+
+def write_fallback(path: Path = _FALLBACK) -> int:
+    """Regenerate the shipped table from the installed ms-swift: `python -m swiftkit.sftflags`."""
+    from swiftkit import compat
+
+    flags = from_source()
+    if flags is None:
+        raise SystemExit("ms-swift is not installed or its argument classes were not found")
+    payload = {
+        "_comment": "`swift sft` flags of this ms-swift version, used when ms-swift is not "
+        "installed. Regenerate with `python -m swiftkit.sftflags`.",
+        "ms_swift": compat.swift_version(),
+        "flags": sorted(flags),
+    }
+    path.write_text(json.dumps(payload, indent=0) + "\n", encoding="utf-8")
+    return len(flags)
+
+
+if __name__ == "__main__":
+    print(f"{write_fallback()} flags written to {_FALLBACK}")
