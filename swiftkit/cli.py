@@ -61,6 +61,42 @@ def tiny_model(directory: Path) -> None:
     echo(f"tiny model: {directory.resolve()}")
 
 
+@cli.command()
+@click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check recipes (.toml) and datasets (.json, .jsonl) without training.
+
+    Exit 0 valid (warnings allowed), 1 invalid, 2 usage error.
+    """
+    from swiftkit import validate as validate_mod
+
+    for path in paths:
+        if validate_mod.kind_of(path) is None:
+            raise click.UsageError(
+                f"{path}: expected a recipe (.toml) or a dataset (.json, .jsonl)"
+            )
+    report = validate_mod.run(list(paths))
+    if as_json:
+        echo(report.to_json())
+    else:
+        for finding in report.findings:
+            echo(finding.format())
+        echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(["identity", "recipe"]))
+def schema(name: str) -> None:
+    """Print a JSON schema: identity (one dataset record) or recipe."""
+    from swiftkit.recipe import SCHEMAS
+
+    echo((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8").rstrip())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (tests call this directly)."""
     try:

@@ -11,10 +11,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from swiftkit.errors import Finding
 
+SCHEMAS = Path(__file__).parent / "schemas"
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 FILLS = {"NAME": "name", "AUTHOR": "author"}
 
@@ -165,8 +167,11 @@ def answer_fields(value: dict) -> dict[str, str]:
     return out
 
 
-def placeholder_findings(records: list[Record], source: str, identity: dict) -> list[Finding]:
-    """Placeholders swiftkit cannot fill: unknown names, or known ones the recipe lacks."""
+def placeholder_findings(
+    records: list[Record], source: str, identity: dict | None
+) -> list[Finding]:
+    """Placeholders swiftkit cannot fill: unknown names, or known ones the recipe lacks
+    (identity=None: no recipe, so known names are accepted)."""
     findings = []
     for rec in records:
         for fld, text in answer_fields(rec.value).items():
@@ -185,7 +190,7 @@ def placeholder_findings(records: list[Record], source: str, identity: dict) -> 
                             "[identity]); write the text itself instead",
                         )
                     )
-                elif not identity.get(FILLS[key]):
+                elif identity is not None and not identity.get(FILLS[key]):
                     findings.append(
                         Finding(
                             "error",
@@ -220,87 +225,406 @@ def fill_record(value: object, identity: dict) -> object:
 
 
 ALPACA = ("instruction", "input", "output", "system")
+MESSAGE_KEYS = ("role", "content")
+ROLES = ("system", "user", "assistant")
+MAX_FINDINGS = 200  # per file: enough to fix a batch, few enough to read
+
+
+@cache
+def _branch_validators() -> dict:
+    """One jsonschema validator per record format (alpaca, messages) of identity.schema.json.
+
+    Validating against the branch the record is written in gives one precise error per
+    problem, where the schema's oneOf would only say "not valid under any of the schemas".
+    """
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((SCHEMAS / "identity.schema.json").read_text(encoding="utf-8"))
+    alpaca, messages = schema["oneOf"]
+    return {"alpaca": Draft202012Validator(alpaca), "messages": Draft202012Validator(messages)}
+
+
+def _type_name(value: object) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _field_path(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding | list[Finding]:
+    """A jsonschema error -> a finding that says what was expected and how to fix it."""
+    fld = _field_path(err.path) or None
+    where = dict(line=rec.line, record=rec.number)
+    if err.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", err.message)
+        name = missing[0] if missing else "?"
+        sub = (fld + "." if fld else "") + name
+        if name == "output":
+            fix = "ms-swift would drop this record silently and train anyway; add the answer"
+        elif name == "instruction":
+            fix = "add the question"
+        else:
+            fix = f"add '{name}'"
+        return Finding("error", source, f"missing '{name}'", field=sub, fix=fix, **where)
+    if err.validator == "additionalProperties":
+        known = list(err.schema.get("properties", {}))
+        out = []
+        for key in err.instance:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            sub = (fld + "." if fld else "") + key
+            what = "alpaca records have instruction, input, output, system"
+            if kind == "messages":
+                what = (
+                    "a messages record has only 'messages'"
+                    if not fld
+                    else "each message has role and content"
+                )
+            out.append(
+                Finding(
+                    "error",
+                    source,
+                    f"unknown field '{key}'",
+                    field=sub,
+                    fix=(f"did you mean '{close[0]}'? " if close else "") + what,
+                    **where,
+                )
+            )
+        return out
+    if err.validator == "type":
+        expected = {"string": "a string", "object": "an object", "array": "a list"}
+        return Finding(
+            "error",
+            source,
+            f"expected {expected.get(err.validator_value, err.validator_value)}, "
+            f"got {_type_name(err.instance)}",
+            field=fld,
+            fix="write the text in double quotes" if err.validator_value == "string" else None,
+            **where,
+        )
+    if err.validator == "pattern":
+        return Finding(
+            "error",
+            source,
+            "empty or whitespace only",
+            field=fld,
+            fix=f"write the {fld.split('.')[-1]}" if fld else None,
+            **where,
+        )
+    if err.validator == "enum":
+        return Finding(
+            "error",
+            source,
+            f"expected one of {', '.join(map(str, err.validator_value))}, got {err.instance!r}",
+            field=fld,
+            fix="roles are system, user and assistant",
+            **where,
+        )
+    if err.validator == "minItems":
+        return Finding(
+            "error",
+            source,
+            f"expected at least {err.validator_value} turns, got {len(err.instance)}",
+            field=fld,
+            fix='write a user turn and the assistant\'s answer: [{"role": "user", "content": '
+            '"..."}, {"role": "assistant", "content": "..."}]',
+            **where,
+        )
+    return Finding("error", source, err.message, field=fld, **where)
+
+
+def _messages_order(rec: Record, source: str) -> list[Finding]:
+    """What the schema cannot say: system only first, a user turn, the assistant last."""
+    msgs = rec.value["messages"]
+    out = []
+
+    def add(msg: str, fld: str, fix: str) -> None:
+        out.append(Finding("error", source, msg, rec.line, rec.number, fld, fix))
+
+    roles = [m.get("role") if isinstance(m, dict) else None for m in msgs]
+    for i, role in enumerate(roles):
+        if role == "system" and i > 0:
+            add("a system turn may only come first", f"messages[{i}].role", "move it to the start")
+    if "user" not in roles:
+        add("no user turn", "messages", "add the question as a user turn")
+    if roles and roles[-1] != "assistant":
+        add(
+            f"the last turn must be the assistant's answer, got {roles[-1]!r}",
+            f"messages[{len(msgs) - 1}].role",
+            'end with {"role": "assistant", "content": "..."}',
+        )
+    for i in range(1, len(roles)):
+        if roles[i] == roles[i - 1] and roles[i] in ("user", "assistant"):
+            add(
+                f"two {roles[i]} turns in a row",
+                f"messages[{i}].role",
+                "user and assistant turns alternate",
+            )
+    return out
 
 
 def record_findings(records: list[Record], source: str) -> list[Finding]:
-    """The checks every record must pass for ms-swift to train on it as intended.
+    """Schema first (identity.schema.json), then what a schema cannot say.
 
     ms-swift silently drops a record with no answer and trains anyway; here it is an error.
     """
+    validators = _branch_validators()
     findings: list[Finding] = []
     for rec in records:
         v = rec.value
-
-        def add(msg: str, fld: str | None = None, fix: str | None = None, rec=rec) -> None:
-            findings.append(Finding("error", source, msg, rec.line, rec.number, fld, fix))
-
         if not isinstance(v, dict):
-            add(
-                f"expected a JSON object, got {type(v).__name__}",
-                fix='write {"instruction": ..., "input": "", "output": ...}',
+            findings.append(
+                Finding(
+                    "error",
+                    source,
+                    f"expected a JSON object, got {_type_name(v)}",
+                    rec.line,
+                    rec.number,
+                    None,
+                    'write {"instruction": "...", "input": "", "output": "..."}',
+                )
             )
             continue
-        if "messages" in v:
-            msgs = v["messages"]
-            if not isinstance(msgs, list) or not msgs:
-                add("'messages' must be a non-empty list", "messages")
-                continue
-            for i, m in enumerate(msgs):
-                fld = f"messages[{i}]"
-                if not isinstance(m, dict):
-                    add("expected an object with role and content", fld)
-                elif m.get("role") not in ("system", "user", "assistant"):
-                    add(
-                        f"role must be system, user or assistant, got {m.get('role')!r}",
-                        fld + ".role",
-                    )
-                elif not isinstance(m.get("content"), str) or not m["content"].strip():
-                    add(
-                        "content is empty or not a string",
-                        fld + ".content",
-                        "every turn needs text",
-                    )
-            if isinstance(msgs[-1], dict) and msgs[-1].get("role") != "assistant":
-                add(
-                    "the last turn must be the assistant's answer",
-                    f"messages[{len(msgs) - 1}]",
-                    'end with {"role": "assistant", "content": "..."}',
-                )
+        kind = "messages" if "messages" in v else "alpaca"
+        errors = list(validators[kind].iter_errors(v))
+        for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+            made = _schema_error_finding(err, rec, source, kind)
+            findings += made if isinstance(made, list) else [made]
+        if kind == "messages" and not errors:
+            findings += _messages_order(rec, source)
+    return findings
+
+
+def _question_key(value: dict) -> tuple | None:
+    """(system, question turns) of a valid record, for duplicate detection."""
+    if "messages" in value:
+        msgs = value["messages"]
+        return ("messages", tuple((m["role"], m["content"].strip()) for m in msgs[:-1]))
+    return (
+        "alpaca",
+        value.get("system", "").strip(),
+        value["instruction"].strip(),
+        value.get("input", "").strip(),
+    )
+
+
+def _answer(value: dict) -> str:
+    return value["messages"][-1]["content"] if "messages" in value else value["output"]
+
+
+def duplicate_findings(records: list[Record], source: str) -> list[Finding]:
+    """The same question with two answers teaches two identities (error); a repeated record
+    only weighs more (warning). Only records that passed the other checks are compared."""
+    seen: dict[tuple, Record] = {}
+    findings = []
+    for rec in records:
+        try:
+            key = _question_key(rec.value)
+            answer = _answer(rec.value).strip()
+        except (KeyError, TypeError, AttributeError, IndexError):
             continue
-        for key in ("instruction", "output"):
-            if key not in v:
-                add(
-                    f"missing '{key}'",
-                    key,
-                    "ms-swift would drop this record silently; add it"
-                    if key == "output"
-                    else "add the question",
+        first = seen.get(key)
+        if first is None:
+            seen[key] = rec
+            continue
+        fld = "output" if key[0] == "alpaca" else f"messages[{len(rec.value['messages']) - 1}]"
+        if _answer(first.value).strip() == answer:
+            findings.append(
+                Finding(
+                    "warning",
+                    source,
+                    f"exact duplicate of record {first.number} (line {first.line})",
+                    rec.line,
+                    rec.number,
+                    fld,
+                    "remove it unless you mean to weigh it twice",
                 )
-            elif not isinstance(v[key], str):
-                add(f"expected a string, got {type(v[key]).__name__}", key)
-            elif not v[key].strip():
-                add("empty or whitespace only", key, f"write the {key}")
-        for key in ("input", "system"):
-            if key in v and not isinstance(v[key], str):
-                add(f"expected a string, got {type(v[key]).__name__}", key)
-        for key in v:
-            if key not in ALPACA:
-                close = difflib.get_close_matches(key, ALPACA, n=1)
-                add(
-                    f"unknown field '{key}'",
-                    key,
-                    (f"did you mean '{close[0]}'? " if close else "")
-                    + "alpaca records have instruction, input, output, system",
+            )
+        else:
+            findings.append(
+                Finding(
+                    "error",
+                    source,
+                    f"same question as record {first.number} (line {first.line}) with a "
+                    "different answer: the model would learn two identities",
+                    rec.line,
+                    rec.number,
+                    fld,
+                    "keep one answer per question, or reword the question",
+                )
+            )
+    return findings
+
+
+def leftover_findings(records: list[Record], source: str, identity: dict) -> list[Finding]:
+    """After filling, no {{...}} may remain (e.g. a name that itself contains braces)."""
+    findings = []
+    for rec in records:
+        for fld, text in answer_fields(rec.value).items():
+            if not PLACEHOLDER.search(text):
+                continue
+            fillable = all(
+                FILLS.get(m.group(1).upper()) and identity.get(FILLS[m.group(1).upper()])
+                for m in PLACEHOLDER.finditer(text)
+            )
+            left = PLACEHOLDER.search(fill(text, identity)) if fillable else None
+            if left:
+                findings.append(
+                    Finding(
+                        "error",
+                        source,
+                        f"'{left.group(0)}' remains after filling from [identity]",
+                        rec.line,
+                        rec.number,
+                        fld,
+                        "the [identity] name and author must not contain {{...}}",
+                    )
                 )
     return findings
 
 
-def check_file(path: Path, identity: dict) -> tuple[list[Record], list[Finding]]:
-    """Read and check one dataset file; returns the records and all findings."""
+# --- length -------------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+TURN_OVERHEAD = 5  # <|im_start|>role\n ... <|im_end|>\n in Qwen's chat template
+
+
+def record_texts(value: dict, system: str | None) -> list[str]:
+    """The turns ms-swift encodes for a record (its system prompt or the recipe's)."""
+    if "messages" in value:
+        texts = [m["content"] for m in value["messages"]]
+        if system and value["messages"][0].get("role") != "system":
+            texts.insert(0, system)
+        return texts
+    sys_prompt = value.get("system", system)
+    question = value["instruction"] + ("\n" + value["input"] if value.get("input") else "")
+    return [t for t in (sys_prompt, question, value["output"]) if t]
+
+
+def estimate_tokens(text: str) -> int:
+    """A stated estimate without the tokenizer: one token per CJK character, one per four
+    other characters (rounded up). Qwen's BPE usually needs fewer."""
+    cjk = len(CJK.findall(text))
+    return cjk + -(-(len(text) - cjk) // 4)
+
+
+class TokenCounter:
+    """Counts tokens with the model's tokenizer.json (the `tokenizers` library, no torch),
+    or estimates them."""
+
+    def __init__(self, model_dir: Path | None = None):
+        self.tokenizer = None
+        self.how = "estimated (1 token per CJK character, 1 per 4 other characters)"
+        tok = model_dir / "tokenizer.json" if model_dir else None
+        if tok is not None and tok.is_file():
+            try:
+                from tokenizers import Tokenizer
+
+                self.tokenizer = Tokenizer.from_file(str(tok))
+                self.how = f"counted with {tok}"
+            except Exception:  # a tokenizer file the library cannot read: fall back
+                self.tokenizer = None
+
+    def count(self, texts: list[str]) -> int:
+        if self.tokenizer is not None:
+            encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+            n = sum(len(e.ids) for e in encoded)
+        else:
+            n = sum(estimate_tokens(t) for t in texts)
+        return n + TURN_OVERHEAD * len(texts)
+
+
+def length_findings(
+    records: list[Record],
+    source: str,
+    max_length: int,
+    counter: TokenCounter,
+    system: str | None = None,
+    identity: dict | None = None,
+    recipe_note: str = "max_length",
+) -> list[Finding]:
+    """Records longer than max_length: ms-swift truncates or drops them, and on a 24 GB card
+    the longest record is what runs out of memory."""
+    findings = []
+    for rec in records:
+        try:
+            texts = record_texts(fill_record(rec.value, identity or {}), system)
+        except (KeyError, TypeError, AttributeError, IndexError):
+            continue
+        n = counter.count(texts)
+        if n > max_length:
+            findings.append(
+                Finding(
+                    "error",
+                    source,
+                    f"{n} tokens ({counter.how}), more than {recipe_note} = {max_length}",
+                    rec.line,
+                    rec.number,
+                    "messages" if "messages" in rec.value else "output",
+                    "shorten or split the record, or raise max_length under [train] if the "
+                    "GPU has room (over-long records are the usual cause of out-of-memory)",
+                )
+            )
+    return findings
+
+
+def cap(findings: list[Finding], source: str, limit: int = MAX_FINDINGS) -> list[Finding]:
+    """At most `limit` findings per file, and a last one saying how many were left out."""
+    if len(findings) <= limit:
+        return findings
+    errors = [f for f in findings if f.severity == "error"]
+    kept = (errors + [f for f in findings if f.severity != "error"])[:limit]
+    left = len(findings) - len(kept)
+    return kept + [
+        Finding(
+            "error" if len(errors) > len([k for k in kept if k.severity == "error"]) else "warning",
+            source,
+            f"... and {left} more finding(s) not shown",
+            fix="fix the ones above and run `swiftkit validate` again",
+        )
+    ]
+
+
+def check_file(
+    path: Path,
+    identity: dict | None,
+    max_length: int | None = None,
+    counter: TokenCounter | None = None,
+    system: str | None = None,
+) -> tuple[list[Record], list[Finding]]:
+    """Read and check one dataset file; returns the records and all findings (capped).
+
+    identity=None means "no recipe": {{NAME}}/{{AUTHOR}} are accepted without a value.
+    """
+    source = str(path)
     records, findings = read_records(path)
-    findings += record_findings(records, str(path))
-    findings += placeholder_findings(records, str(path), identity)
-    return records, findings
+    structural = record_findings(records, source)
+    findings += structural
+    bad = {f.record for f in structural if f.severity == "error"}
+    good = [r for r in records if r.number not in bad]
+    findings += duplicate_findings(good, source)
+    findings += placeholder_findings(records, source, identity)
+    if identity is not None:
+        findings += leftover_findings(good, source, identity)
+    if max_length:
+        findings += length_findings(
+            good, source, max_length, counter or TokenCounter(), system, identity
+        )
+    findings.sort(key=lambda f: (f.line or 0, f.record or 0))
+    return records, cap(findings, source)
 
 
 def render_copy(path: Path, identity: dict, out_dir: Path, name: str | None = None) -> Path:

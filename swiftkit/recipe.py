@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import shutil
 import sys
@@ -300,18 +301,27 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
                     fix="paths are relative to the recipe file; check the name",
                 )
             )
-    if model_path is not None and not model_path.exists() and data["model"].get("build") != "tiny":
-        findings.append(
-            Finding(
-                "error",
-                source,
-                f"model folder not found: {model_path}",
-                line=locate(text, ["model", "id"]),
-                field="model.id",
-                fix="use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and "
-                "give its folder (relative to the recipe or absolute)",
+    for i, spec in enumerate(data["data"].get("val_datasets", [])):
+        ref = resolve_dataset(spec, base)
+        if ref.is_local and not ref.path.is_file():
+            findings.append(
+                Finding(
+                    "error",
+                    source,
+                    f"validation dataset file not found: {ref.path}",
+                    line=locate(text, ["data", "val_datasets"]),
+                    field=f"data.val_datasets[{i}]",
+                    fix="paths are relative to the recipe file; check the name",
+                )
             )
+    findings += train_flag_findings(train, text, source)
+    if model_path is not None:
+        findings += model_folder_findings(
+            model_path, data["model"], text, source, building=data["model"].get("build") == "tiny"
         )
+    output = Path(str(merged.get("output_dir", "output"))).expanduser()
+    output = output if output.is_absolute() else (base / output)
+    findings += output_findings(output, text, source)
     recipe = Recipe(
         path=path.resolve(),
         raw=data,
@@ -324,6 +334,161 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         identity=dict(data.get("identity", {})),
     )
     return recipe, findings
+
+
+def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
+    """Every [train] key must be a `swift sft` flag of the installed ms-swift (or a renamed one).
+
+    ms-swift stops at start-up on an unknown flag (`remaining_argv: [...]`), after the model
+    loads on some versions; here it costs a set lookup.
+    """
+    from swiftkit import compat, sftflags
+
+    known, origin = sftflags.known_flags()
+    version = compat.target_version()
+    renames = {row["old"]: row for row in compat.table()["flag_renames"]}
+    renames.update({row["new"]: row for row in compat.table()["flag_renames"]})
+    findings = []
+    for key in train:
+        if key in known or key == "preset":
+            continue
+        line = locate(text, ["train", key])
+        if key in renames:
+            new = compat.flag_name(key, version)
+            if new != key:
+                findings.append(
+                    Finding(
+                        "warning",
+                        source,
+                        f"'{key}' is spelled '--{new}' by ms-swift {version}; swiftkit renders "
+                        f"'--{new}'",
+                        line=line,
+                        field=f"train.{key}",
+                        fix=f"write {new} = ... to match `swift sft --help`",
+                    )
+                )
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+        findings.append(
+            Finding(
+                "error",
+                source,
+                f"'{key}' is not a `swift sft` flag (checked against {origin})",
+                line=line,
+                field=f"train.{key}",
+                fix=(f"did you mean '{close[0]}'? " if close else "")
+                + "keys under [train] are `swift sft --help` flag names without the dashes",
+            )
+        )
+    return findings
+
+
+WEIGHTS = (
+    "*.safetensors",
+    "*.bin",
+    "*.safetensors.index.json",
+    "*.bin.index.json",
+    "*.pt",
+    "*.pth",
+)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "*.tiktoken")
+
+
+def model_folder_findings(
+    folder: Path, model: dict, text: str, source: str, building: bool = False
+) -> list[Finding]:
+    """A local model folder holds config.json, weights and a tokenizer, and ships no code
+    unless the recipe trusts it."""
+    line = locate(text, ["model", "id"])
+
+    def err(message: str, fix: str, fld: str = "model.id", at: int | None = line) -> Finding:
+        return Finding("error", source, message, line=at, field=fld, fix=fix)
+
+    if not folder.exists():
+        if building:
+            return []
+        return [
+            err(
+                f"model folder not found: {folder}",
+                "use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and "
+                "give its folder (relative to the recipe or absolute)",
+            )
+        ]
+    if not folder.is_dir():
+        return [err(f"model path is not a folder: {folder}", "give the model's folder")]
+    findings = []
+    config = folder / "config.json"
+    cfg: dict = {}
+    if not config.is_file():
+        findings.append(
+            err(
+                f"no config.json in the model folder {folder}",
+                "point [model] id at the folder that holds config.json (a complete download)",
+            )
+        )
+    else:
+        try:
+            loaded = json.loads(config.read_text(encoding="utf-8"))
+            cfg = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError) as exc:
+            findings.append(err(f"{config} is not readable JSON: {exc}", "re-download the model"))
+    if not any(any(folder.glob(p)) for p in WEIGHTS):
+        findings.append(
+            err(
+                f"no weights in the model folder {folder} (*.safetensors, *.bin or an index)",
+                "the download is incomplete; fetch the weight files (git lfs pull, or "
+                "`modelscope download`)",
+            )
+        )
+    if not any(any(folder.glob(p)) for p in TOKENIZER_FILES):
+        findings.append(
+            err(
+                f"no tokenizer in the model folder {folder} (tokenizer.json, tokenizer.model "
+                "or vocab.json)",
+                "copy the tokenizer files from the base model into the folder",
+            )
+        )
+    code = sorted(p.name for p in folder.glob("*.py"))
+    auto_map = "auto_map" in cfg
+    if (code or auto_map) and model.get("trust_remote_code") is not True:
+        what = ", ".join(filter(None, ["'auto_map' in config.json" if auto_map else "", *code]))
+        findings.append(
+            err(
+                f"the model folder ships code ({what}); ms-swift loads every model with "
+                "trust_remote_code=True, so training would run that code with your permissions",
+                "read the code first; if you trust it, set trust_remote_code = true under "
+                "[model]; otherwise use a model folder without code",
+                fld="model.trust_remote_code",
+            )
+        )
+    return findings
+
+
+def output_findings(output: Path, text: str, source: str) -> list[Finding]:
+    """The output folder exists and is writable, or could be created; nothing is created."""
+    line = locate(text, ["train", "output_dir"])
+    probe = output
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    problem = None
+    if not probe.is_dir():
+        problem = f"{probe} exists and is not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problem = f"{probe} is not writable by this user"
+    if problem is None:
+        return []
+    return [
+        Finding(
+            "error",
+            source,
+            f"output folder {output} cannot be written: {problem}",
+            line=line,
+            field="train.output_dir",
+            fix="set output_dir under [train] to a folder you can write",
+        )
+    ]
 
 
 def load(path: Path) -> Recipe:

@@ -121,6 +121,8 @@ def test_old_flag_name_in_a_recipe_is_renamed_for_4x(tmp_path):
     r = write_recipe(tmp_path / "r.toml", tmp_path / "m", [SELF_COG], train='train_type = "lora"')
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text('{"model_type": "qwen2"}')
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"")  # a folder recipe.check accepts
+    (tmp_path / "m" / "tokenizer.json").write_text("{}")
     rec = recipe.load(r)
     argv = render.render_sft(rec, tmp_path / "run", ["x"], "4.6.0").argv
     assert "--tuner_type" in argv and "--train_type" not in argv
