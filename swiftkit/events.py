@@ -146,8 +146,42 @@ def diagnose(lines: list[str]) -> Advice | None:
                 advice = sig["advice"]
                 for i, g in enumerate(m.groups(), start=1):
                     advice = advice.replace("{" + str(i) + "}", g or "")
+                if "{renames}" in advice:
+                    advice = advice.replace("{renames}", rename_advice(m.group(0)))
                 return Advice(sig["id"], sig["title"], advice, line.strip())
     return None
+
+
+FLAG = re.compile(r"--([A-Za-z_][\w-]*)")
+
+
+def rename_advice(text: str) -> str:
+    """'--train_type is now --tuner_type (why). ' for each renamed flag named in `text`."""
+    from swiftkit import compat
+
+    version = compat.target_version()
+    out = []
+    for name in dict.fromkeys(FLAG.findall(text)):
+        new = compat.flag_name(name, version)
+        if new != name:
+            why = compat.rename_note(name, version) or ""
+            out.append(
+                f"--{name} is spelled --{new} by ms-swift {version}"
+                + (f" ({why})" if why else "")
+                + ". "
+            )
+        else:
+            import difflib
+
+            from swiftkit import sftflags
+
+            known = sorted(sftflags.known_flags()[0])
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            if close and name not in known:
+                out.append(f"--{name}: did you mean --{close[0]}? ")
+    if not out:
+        return "Flags get renamed between releases (4.1 renamed --train_type to --tuner_type). "
+    return "".join(out)
 
 
 def checkpoint_from_output(lines: list[str]) -> str | None:

@@ -10,7 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import __version__, compat, dataset, events, launch, recipe, render, runs, verify
+from swiftkit import (
+    __version__,
+    compat,
+    dataset,
+    events,
+    launch,
+    recipe,
+    render,
+    runs,
+    validate,
+    verify,
+)
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 
 Echo = Callable[[str], None]
@@ -35,11 +46,8 @@ def data_copy_path(run_dir: Path, ref: recipe.DatasetRef, index: int) -> Path:
 def plan(recipe_path: Path) -> Plan:
     """Load and check the recipe and its data; render the command. Touches no file."""
     rec = recipe.load(recipe_path)
-    findings: list[Finding] = []
-    for ref in rec.datasets:
-        if ref.is_local:
-            _, found = dataset.check_file(ref.path, rec.identity)
-            findings += found
+    # The same data checks as `swiftkit validate`: placeholders, length, records per step.
+    findings: list[Finding] = validate.recipe_data_findings(rec)
     errors = errors_only(findings)
     if errors:
         raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
