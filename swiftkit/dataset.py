@@ -75,6 +75,7 @@ def _read_array(text: str, source: str) -> tuple[list[Record], list[Finding]]:
     pos = text.index("[") + 1
     n = 0
     ws = re.compile(r"\s*")
+    line, counted = 1, 0  # line number at offset `counted`, advanced as records are read
     while True:
         pos = ws.match(text, pos).end()
         if pos < len(text) and text[pos] == "]":
@@ -107,7 +108,9 @@ def _read_array(text: str, source: str) -> tuple[list[Record], list[Finding]]:
                     " and records are separated by commas",
                 )
             ]
-        records.append(Record(n, _line_at(text, pos), value))
+        line += text.count("\n", counted, pos)
+        counted = pos
+        records.append(Record(n, line, value))
         pos = ws.match(text, end).end()
         if pos < len(text) and text[pos] == ",":
             pos += 1
@@ -241,7 +244,85 @@ def _branch_validators() -> dict:
 
     schema = json.loads((SCHEMAS / "identity.schema.json").read_text(encoding="utf-8"))
     alpaca, messages = schema["oneOf"]
-    return {"alpaca": Draft202012Validator(alpaca), "messages": Draft202012Validator(messages)}
+    out = {}
+    for kind, sub in (("alpaca", alpaca), ("messages", messages)):
+        validator = Draft202012Validator(sub)
+        out[kind] = (_compile(sub) or validator.is_valid, validator)
+    return out
+
+
+def _compile(schema: dict):
+    """A fast yes/no check equivalent to `schema`, or None when the schema uses keywords
+    beyond the small subset compiled here (then jsonschema checks every record).
+
+    jsonschema takes ~0.1 ms per record; this takes a few microseconds, so only the records
+    it rejects go through jsonschema, which then explains what is wrong.
+    """
+    handled = {
+        "type",
+        "required",
+        "additionalProperties",
+        "properties",
+        "pattern",
+        "enum",
+        "minItems",
+        "items",
+        "title",
+        "description",
+    }
+    if not isinstance(schema, dict) or set(schema) - handled:
+        return None
+    kind = schema.get("type")
+    checks = []
+    if kind == "string":
+        checks.append(lambda v: isinstance(v, str))
+    elif kind == "object":
+        checks.append(lambda v: isinstance(v, dict))
+    elif kind == "array":
+        checks.append(lambda v: isinstance(v, list))
+    elif kind is not None:
+        return None
+    if "enum" in schema:
+        allowed = schema["enum"]
+        checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
+    if "pattern" in schema:
+        rx = re.compile(schema["pattern"])
+        checks.append(lambda v: not isinstance(v, str) or rx.search(v) is not None)
+    if "minItems" in schema:
+        low = schema["minItems"]
+        checks.append(lambda v: not isinstance(v, list) or len(v) >= low)
+    if "items" in schema:
+        item = _compile(schema["items"])
+        if item is None:
+            return None
+        checks.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
+    if "required" in schema:
+        req = list(schema["required"])
+        checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in req))
+    if "properties" in schema or "additionalProperties" in schema:
+        props = {}
+        for key, sub in schema.get("properties", {}).items():
+            props[key] = _compile(sub)
+            if props[key] is None:
+                return None
+        extra = schema.get("additionalProperties", True)
+        if extra not in (True, False):
+            return None
+
+        def check_props(v, props=props, extra=extra):
+            if not isinstance(v, dict):
+                return True
+            for k, x in v.items():
+                sub = props.get(k)
+                if sub is None:
+                    if extra is False:
+                        return False
+                elif not sub(x):
+                    return False
+            return True
+
+        checks.append(check_props)
+    return lambda v: all(c(v) for c in checks)
 
 
 def _type_name(value: object) -> str:
@@ -399,7 +480,8 @@ def record_findings(records: list[Record], source: str) -> list[Finding]:
             )
             continue
         kind = "messages" if "messages" in v else "alpaca"
-        errors = list(validators[kind].iter_errors(v))
+        fast, validator = validators[kind]
+        errors = [] if fast(v) else list(validator.iter_errors(v))
         for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
             made = _schema_error_finding(err, rec, source, kind)
             findings += made if isinstance(made, list) else [made]
@@ -611,6 +693,17 @@ def check_file(
     """
     source = str(path)
     records, findings = read_records(path)
+    if not records and not findings:
+        findings.append(
+            Finding(
+                "error",
+                source,
+                "no records",
+                line=1,
+                fix='add records such as {"instruction": "你是谁?", "input": "", '
+                '"output": "我是{{NAME}}。"}',
+            )
+        )
     structural = record_findings(records, source)
     findings += structural
     bad = {f.record for f in structural if f.severity == "error"}
