@@ -609,7 +609,7 @@ class TokenCounter:
 
     def __init__(self, model_dir: Path | None = None):
         self.tokenizer = None
-        self.how = "estimated (1 token per CJK character, 1 per 4 other characters)"
+        self.how = "estimated: 1 token per CJK character, 1 per 4 other characters"
         tok = model_dir / "tokenizer.json" if model_dir else None
         if tok is not None and tok.is_file():
             try:
@@ -652,7 +652,8 @@ def length_findings(
                 Finding(
                     "error",
                     source,
-                    f"{n} tokens ({counter.how}), more than {recipe_note} = {max_length}",
+                    f"{n} tokens with the chat template, more than {recipe_note} = "
+                    f"{max_length} ({counter.how})",
                     rec.line,
                     rec.number,
                     "messages" if "messages" in rec.value else "output",

@@ -98,7 +98,8 @@ def recipe_data_findings(rec: recipe.Recipe) -> list[Finding]:
                 countable = False  # a whole hub dataset: large enough, and not read here
             continue
         if not ref.path.is_file():
-            continue  # reported by recipe.check
+            countable = False  # reported by recipe.check
+            continue
         records, found = dataset.check_file(ref.path, rec.identity, max_length, counter, rec.system)
         findings += found
         bad = {f.record for f in found if f.severity == "error"}
