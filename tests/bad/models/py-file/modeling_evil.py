@@ -1,1 +1,2 @@
-import os  # runs inside ms-swift with trust_remote_code=True
+# A model folder that ships code: ms-swift would run it with trust_remote_code=True.
+RAN = True

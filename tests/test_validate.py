@@ -1,0 +1,265 @@
+"""`swiftkit validate`: every broken file in tests/bad/ is rejected, located and explained;
+every shipped recipe and dataset passes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import DATASETS, RECIPES, ROOT, swiftkit, write_recipe
+
+from swiftkit.cli import main
+
+BAD = ROOT / "tests" / "bad"
+
+# file -> (the location "NAME:LINE" or "NAME" that must prefix a finding, other needles).
+# A dataset finding names the record and the field; a recipe finding names the key path.
+CASES: dict[str, tuple[str, ...]] = {
+    # datasets
+    "truncated.json": ("truncated.json:3", "record 2", "invalid JSON"),
+    "missing_output.json": ("missing_output.json:7", "record 2", "field 'output'", "missing"),
+    "empty_output.jsonl": ("empty_output.jsonl:2", "record 2", "field 'output'", "whitespace"),
+    "empty_instruction.json": ("empty_instruction.json:2", "record 1", "field 'instruction'"),
+    "output_not_string.jsonl": ("output_not_string.jsonl:1", "field 'output'", "got a number"),
+    "unknown_field.jsonl": ("unknown_field.jsonl:2", "field 'ouput'", "did you mean 'output'"),
+    "non_object.json": ("non_object.json:3", "record 2", "expected a JSON object"),
+    "empty.json": ("empty.json", "the file is empty"),
+    "whitespace_only.jsonl": ("whitespace_only.jsonl", "the file is empty"),
+    "empty_array.json": ("empty_array.json:1", "no records"),
+    "conflicting_answers.json": (
+        "conflicting_answers.json:12",
+        "record 3",
+        "field 'output'",
+        "same question as record 1",
+    ),
+    "unknown_placeholder.jsonl": ("unknown_placeholder.jsonl:1", "field 'output'", "{{COMPANY}}"),
+    "messages_last_user.jsonl": (
+        "messages_last_user.jsonl:2",
+        "record 2",
+        "field 'messages[1].role'",
+        "last turn must be the assistant",
+    ),
+    "messages_bad_role.jsonl": ("messages_bad_role.jsonl:1", "messages[0].role", "'human'"),
+    "messages_empty.jsonl": ("messages_empty.jsonl:1", "field 'messages'", "at least 2 turns"),
+    "messages_content_number.jsonl": (
+        "messages_content_number.jsonl:1",
+        "field 'messages[1].content'",
+        "expected a string",
+    ),
+    "messages_not_list.jsonl": ("messages_not_list.jsonl:1", "field 'messages'", "a list"),
+    "messages_unknown_key.jsonl": (
+        "messages_unknown_key.jsonl:1",
+        "messages[0].contnet",
+        "did you mean 'content'",
+    ),
+    "messages_system_middle.jsonl": ("messages_system_middle.jsonl:1", "messages[1].role"),
+    "messages_two_users.jsonl": ("messages_two_users.jsonl:1", "two user turns in a row"),
+    "messages_null_content.jsonl": ("messages_null_content.jsonl:1", "got null"),
+    "jsonl_bad_line.jsonl": ("jsonl_bad_line.jsonl:3", "record 3", "invalid JSON"),
+    "trailing_text.json": ("trailing_text.json:4", "after the closing ']'"),
+    "missing_comma.json": ("missing_comma.json:3", "record 1", "expected ',' or ']'"),
+    "not_utf8.jsonl": ("not_utf8.jsonl:2", "not UTF-8"),
+    "bom_missing_instruction.jsonl": (
+        "bom_missing_instruction.jsonl:1",
+        "record 1",
+        "field 'instruction'",
+        "missing 'instruction'",
+    ),
+    "blank_lines.jsonl": ("blank_lines.jsonl:5", "record 3", "field 'input'"),
+    "instruction_list.json": ("instruction_list.json:2", "field 'instruction'", "got a list"),
+    "top_level_object.json": ("top_level_object.json:2", "record 2", "invalid JSON"),
+    # recipes
+    "syntax_error.toml": ("syntax_error.toml:6", "TOML syntax", "column 20"),
+    "unknown_section.toml": ("unknown_section.toml:4", "did you mean 'identity'"),
+    "unknown_train_flag.toml": (
+        "unknown_train_flag.toml:14",
+        "train.lora_rnak",
+        "not a `swift sft` flag",
+        "did you mean 'lora_rank'",
+    ),
+    "unknown_key_model.toml": ("unknown_key_model.toml:3", "did you mean 'trust_remote_code'"),
+    "learning_rate_zero.toml": ("learning_rate_zero.toml:14", "train.learning_rate", "> 0"),
+    "epochs_negative.toml": ("epochs_negative.toml:14", "train.num_train_epochs"),
+    "rank_zero.toml": ("rank_zero.toml:14", "train.lora_rank", ">= 1"),
+    "rank_wrong_type.toml": ("rank_wrong_type.toml:14", "train.lora_rank", "integer"),
+    "missing_dataset_file.toml": ("missing_dataset_file.toml:9", "data.datasets[0]", "not found"),
+    "missing_model_section.toml": ("missing_model_section.toml", "'model' is a required"),
+    "model_folder_missing.toml": ("model_folder_missing.toml:2", "model.id", "not found"),
+    "model_no_weights.toml": ("model_no_weights.toml:2", "model.id", "no weights"),
+    "model_no_tokenizer.toml": ("model_no_tokenizer.toml:2", "model.id", "no tokenizer"),
+    "model_auto_map.toml": (
+        "model_auto_map.toml:2",
+        "model.trust_remote_code",
+        "auto_map",
+        "trust_remote_code=True",
+    ),
+    "model_py_file.toml": ("model_py_file.toml:2", "modeling_evil.py", "trust_remote_code"),
+    "managed_flag.toml": ("managed_flag.toml:14", "train.model_name", "[identity] name"),
+    "output_not_folder.toml": ("output_not_folder.toml:13", "train.output_dir", "not a folder"),
+    "placeholder_no_identity.toml": (
+        "identity_full.json:2",
+        "record 1",
+        "field 'output'",
+        "needs [identity] name",
+    ),
+    "too_long.toml": ("identity_full.json:2", "record 1", "max_length = 16", "estimated"),
+    "identity_leftover.toml": ("identity_full.json:2", "'{{AUTHOR}}' remains after filling"),
+    "unknown_preset.toml": ("unknown_preset.toml:12", "train.preset", "24gb, cpu"),
+    "dataset_errors_via_recipe.toml": ("missing_output.json:7", "record 2", "missing 'output'"),
+}
+
+
+def test_the_corpus_is_large_and_complete():
+    files = {p.name for p in BAD.iterdir() if p.is_file()}
+    assert len(CASES) >= 30
+    assert files == set(CASES), files ^ set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_file_is_rejected_located_and_fast(name, capsys):
+    where, *needles = CASES[name]
+    start = time.perf_counter()
+    code = main(["validate", str(BAD / name)])
+    elapsed = time.perf_counter() - start
+    out, err = capsys.readouterr()
+    assert code == 1, out + err
+    assert "Traceback" not in out + err
+    # The location starts a finding line: "/abs/or/rel/path/NAME:LINE: error: ..."
+    located = [line for line in out.splitlines() if f"{where}: error:" in line]
+    assert located, f"no finding at {where} in:\n{out}"
+    for needle in needles:
+        assert needle in out, (needle, out)
+    assert elapsed < 1.0, f"{name} took {elapsed:.2f}s"
+
+
+def test_cli_child_process_exit_code_and_no_traceback():
+    """The real entry point, as a user runs it: several files, all findings at once."""
+    files = [BAD / "missing_output.json", BAD / "unknown_train_flag.toml", BAD / "rank_zero.toml"]
+    proc = swiftkit("validate", *map(str, files))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    for needle in ("missing 'output'", "lora_rnak", "train.lora_rank"):
+        assert needle in proc.stdout
+    assert "invalid: 3 error(s)" in proc.stdout
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_recipes_pass(path, capsys):
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", sorted(DATASETS.glob("*.json")), ids=lambda p: p.name)
+def test_shipped_training_datasets_pass(path, capsys):
+    code = main(["validate", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "0 error(s), 0 warning(s)" in out
+
+
+def test_json_output_is_machine_readable(capsys):
+    code = main(["validate", "--json", str(BAD / "conflicting_answers.json")])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["ok"] is False and report["errors"] == 1
+    (finding,) = report["findings"]
+    assert finding["record"] == 3 and finding["line"] == 12 and finding["field"] == "output"
+    assert finding["file"].endswith("conflicting_answers.json")
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hi")
+    assert main(["validate", str(tmp_path / "notes.txt")]) == 2
+    assert main(["validate"]) == 2
+
+
+def test_exact_duplicate_is_a_warning_only(tmp_path, capsys):
+    rec = {"instruction": "你是谁?", "input": "", "output": "我是Swift-Robot。"}
+    data = tmp_path / "d.jsonl"
+    data.write_text((json.dumps(rec, ensure_ascii=False) + "\n") * 2, encoding="utf-8")
+    assert main(["validate", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert f"{data}:2: warning: record 2" in out and "exact duplicate of record 1" in out
+
+
+def test_findings_are_all_reported_and_capped(tmp_path, capsys):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"instruction": "q"}\n' * 500, encoding="utf-8")
+    assert main(["validate", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("missing 'output'") == 200
+    assert "and 300 more finding(s) not shown" in out
+
+
+def test_trusted_remote_code_is_accepted(tmp_path, capsys):
+    recipe = tmp_path / "r.toml"
+    text = (BAD / "model_auto_map.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "models/auto-map"', f'id = "{BAD / "models/auto-map"}"')
+    text = text.replace("../../datasets", str(DATASETS))
+    recipe.write_text(text.replace("[identity]", "trust_remote_code = true\n\n[identity]"))
+    main(["validate", str(recipe)])
+    assert "ships code" not in capsys.readouterr().out
+
+
+def test_old_flag_name_is_accepted_with_a_note(tmp_path, capsys):
+    r = write_recipe(
+        tmp_path / "r.toml", "Qwen/Qwen2.5-7B-Instruct", [DATASETS / "self_cognition.json"]
+    )
+    r.write_text(r.read_text().replace('preset = "cpu"', 'preset = "cpu"\ntrain_type = "lora"'))
+    assert main(["validate", str(r)]) == 0
+    assert "'train_type' is spelled '--tuner_type'" in capsys.readouterr().out
+
+
+def test_token_length_uses_the_local_tokenizer(tmp_path, tiny_model, capsys):
+    r = write_recipe(
+        tmp_path / "r.toml", tiny_model, [DATASETS / "self_cognition.json"], train="max_length = 16"
+    )
+    assert main(["validate", str(r)]) == 1
+    out = capsys.readouterr().out
+    assert f"counted with {tiny_model / 'tokenizer.json'}" in out
+    assert "self_cognition.json:2: error: record 1" in out
+
+
+def test_too_few_records_for_one_step(tmp_path, capsys, monkeypatch):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"instruction": "你是谁?", "input": "", "output": "我是X。"}\n')
+    r = write_recipe(tmp_path / "r.toml", "Qwen/Qwen2.5-7B-Instruct", [data])
+    r.write_text(
+        r.read_text().replace('preset = "cpu"', 'preset = "cpu"\ngradient_accumulation_steps = 4')
+    )
+    monkeypatch.setenv("NPROC_PER_NODE", "2")
+    assert main(["validate", str(r)]) == 0  # ms-swift 4.6 trains a short step: a warning
+    out = capsys.readouterr().out
+    line = next(i for i, t in enumerate(r.read_text().splitlines(), 1) if "accumulation" in t)
+    assert f"{r}:{line}: warning:" in out
+    assert "1 usable record(s)" in out and "= 8" in out and "2 process(es)" in out
+
+
+def test_run_stops_on_what_validate_finds(tmp_path):
+    """`swiftkit run` runs the same data checks before anything starts."""
+    r = write_recipe(
+        tmp_path / "r.toml", "Qwen/Qwen2.5-7B-Instruct", [BAD / "conflicting_answers.json"]
+    )
+    proc = swiftkit("run", "--dry-run", str(r))
+    assert proc.returncode == 1
+    assert "same question as record 1" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "output").exists()
+
+
+def test_schema_command_prints_the_schemas(capsys):
+    for name in ("identity", "recipe"):
+        assert main(["schema", name]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        shipped = ROOT / "swiftkit" / "schemas" / f"{name}.schema.json"
+        assert printed == json.loads(shipped.read_text(encoding="utf-8"))
+    assert main(["schema", "other"]) == 2
+
+
+def test_world_size_from_launch_section(monkeypatch):
+    monkeypatch.delenv("NPROC_PER_NODE", raising=False)
+    from types import SimpleNamespace
+
+    from swiftkit.validate import world_size
+
+    assert world_size(SimpleNamespace(raw={"launch": {"nproc_per_node": 4}})) == 4
+    assert world_size(SimpleNamespace(raw={})) == 1
