@@ -24,6 +24,7 @@ def test_cli_imports_nothing_heavy():
     argvs = [
         ["render", str(RECIPES / "identity.toml")],
         ["run", "--dry-run", str(RECIPES / "tiny-cpu.toml")],
+        ["validate", str(RECIPES / "tiny-cpu.toml"), str(RECIPES / "identity.toml")],
         ["--help"],
     ]
     out = subprocess.run(
@@ -34,7 +35,7 @@ def test_cli_imports_nothing_heavy():
         check=True,
     ).stdout
     codes, heavy = json.loads(out.split("RESULT ")[-1])
-    assert codes == [0, 0, 0], out
+    assert codes == [0, 0, 0, 0], out
     assert heavy == [], f"heavy modules imported in the parent: {heavy}"
 
 

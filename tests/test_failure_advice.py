@@ -1,0 +1,81 @@
+"""After launch: real-looking ms-swift output lines map to advice (data/failures.json)."""
+
+from __future__ import annotations
+
+import pytest
+
+from swiftkit import events
+
+# (a tail of ms-swift 4.x output, the signature id, words the advice must contain)
+CASES = [
+    (
+        [
+            "[INFO:swift] Start time of running main: 2026-11-23 18:01:02",
+            "Traceback (most recent call last):",
+            '  File "/venv/lib/python3.11/site-packages/swift/pipelines/base.py", line 39, in '
+            "_parse_args",
+            "    raise ValueError(f'remaining_argv: {remaining_argv}')",
+            "ValueError: remaining_argv: ['--train_type', 'lora']",
+        ],
+        "unknown-flag",
+        ["--train_type is spelled --tuner_type", "swiftkit validate"],
+    ),
+    (
+        ["ValueError: remaining_argv: ['--lora_rnak', '8']"],
+        "unknown-flag",
+        ["did you mean --lora_rank"],
+    ),
+    (
+        [
+            "Train:   3%|▎         | 2/80 [00:09<05:51,  4.51s/it]",
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a "
+            "total capacity of 23.65 GiB of which 1.12 GiB is free.",
+        ],
+        "cuda-oom",
+        ["max_length", "swiftkit validate"],
+    ),
+    (
+        [
+            "[WARNING:swift] To avoid errors, you can pass `strict=False`.",
+            "swift.template.base.MaxLengthError: Current length of row(3120) is larger than the "
+            "max_length(2048).",
+        ],
+        "max-length",
+        ["3120 tokens", "max_length = 2048", "swiftkit validate"],
+    ),
+    (
+        [
+            "pyarrow.lib.ArrowInvalid: JSON parse error: Missing a comma or '}' after an object "
+            "member. in row 3",
+            "datasets.exceptions.DatasetGenerationError: An error occurred while generating the "
+            "dataset",
+        ],
+        "dataset-json",
+        ["swiftkit validate"],
+    ),
+    (
+        ["json.decoder.JSONDecodeError: Expected object or value at position 65"],
+        "dataset-json",
+        ["swiftkit validate"],
+    ),
+    (
+        [
+            "[WARNING:swift] To avoid errors, you can pass `strict=False`.",
+            "AssertionError: message: {'role': 'bot', 'content': 'hi'}",
+        ],
+        "dataset-record",
+        ["swiftkit validate", "record"],
+    ),
+]
+
+
+@pytest.mark.parametrize("lines,sig,words", CASES, ids=[c[1] for c in CASES])
+def test_known_failure_gets_advice(lines, sig, words):
+    advice = events.diagnose(lines)
+    assert advice is not None and advice.id == sig
+    for w in words:
+        assert w in advice.advice, advice.advice
+
+
+def test_unknown_output_gets_no_advice():
+    assert events.diagnose(["[INFO:swift] all good", "Train: 100%"]) is None

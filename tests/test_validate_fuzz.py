@@ -1,0 +1,125 @@
+"""Property tests: arbitrary JSON and TOML never crash `swiftkit validate` (exit 0 or 1), and the
+fast record check compiled from the schema agrees with jsonschema."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from swiftkit import dataset
+from swiftkit.cli import main
+
+KEYS = ["instruction", "input", "output", "system", "messages", "role", "content", "ouput", "x"]
+TEXT = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["", " ", "{{NAME}}", "{{author}}", "{{X}}", "你是谁?", "user", "assistant"]),
+)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=5)), inner, max_size=5),
+    ),
+    max_leaves=20,
+)
+# Records close to valid ones, so the checks past the schema (duplicates, placeholders, turn
+# order) are reached too.
+MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant", "bot"]), "content": TEXT}
+)
+NEAR = st.one_of(
+    st.dictionaries(st.sampled_from(["instruction", "input", "output", "system"]), TEXT),
+    st.fixed_dictionaries({"messages": st.lists(MESSAGE, max_size=4)}),
+)
+RECORDS = st.lists(st.one_of(NEAR, JSON), max_size=6)
+SETTINGS = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _validate(name: str, content: bytes) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(content)
+        return main(["validate", str(path)])
+
+
+@SETTINGS
+@given(records=RECORDS, as_jsonl=st.booleans())
+def test_arbitrary_json_records_never_crash(records, as_jsonl, capsys):
+    if as_jsonl:
+        content = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+        code = _validate("d.jsonl", content.encode())
+    else:
+        code = _validate("d.json", json.dumps(records, ensure_ascii=False, indent=1).encode())
+    assert code in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@SETTINGS
+@given(content=st.binary(max_size=200), suffix=st.sampled_from(["json", "jsonl", "toml"]))
+def test_arbitrary_bytes_never_crash(content, suffix, capsys):
+    assert _validate(f"f.{suffix}", content) in (0, 1)
+
+
+SECTIONS = ["model", "identity", "data", "train", "verify", "launch", "modle"]
+TOML_KEYS = [
+    "id", "name", "author", "datasets", "preset", "learning_rate", "lora_rank", "max_length",
+    "num_train_epochs", "output_dir", "trust_remote_code", "build", "gradient_accumulation_steps",
+    "per_device_train_batch_size", "lora_rnak", "questions",
+]  # fmt: skip
+TOML_VALUES = st.one_of(
+    st.integers(-3, 40).map(str),
+    st.sampled_from(["0.0001", "-1.5", "true", "false", "[]", '["x"]', "ten"]),
+    st.sampled_from(
+        [
+            '"Qwen/Qwen2.5-7B-Instruct"',
+            '"../datasets/self_cognition.json"',
+            '["../datasets/self_cognition.json"]',
+            '["hub/ds#5"]',
+            '"24gb"',
+            '"cpu"',
+            '"{{NAME}}"',
+            '"/proc/nope"',
+            '"."',
+        ]
+    ),
+    st.text(max_size=10).map(json.dumps),
+)
+TOML_TEXT = st.lists(
+    st.tuples(
+        st.sampled_from(SECTIONS),
+        st.lists(st.tuples(st.sampled_from(TOML_KEYS), TOML_VALUES), max_size=5),
+    ),
+    max_size=5,
+).map(
+    lambda sections: "\n".join(
+        f"[{s}]\n" + "\n".join(f"{k} = {v}" for k, v in kv) for s, kv in sections
+    )
+)
+
+
+@SETTINGS
+@given(text=TOML_TEXT)
+def test_arbitrary_toml_recipes_never_crash(text, capsys):
+    # Inside the repository so relative dataset paths sometimes resolve to shipped files.
+    recipes = Path(__file__).resolve().parent.parent / "recipes"
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", dir=recipes, delete=False) as fh:
+        fh.write(text)
+    try:
+        code = main(["validate", fh.name])
+    finally:
+        Path(fh.name).unlink()
+    assert code in (0, 1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.one_of(NEAR, JSON))
+def test_fast_check_agrees_with_jsonschema(value):
+    for fast, validator in dataset._branch_validators().values():
+        assert fast(value) == validator.is_valid(value)
