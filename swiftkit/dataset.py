@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from swiftkit.errors import Finding
+from swiftkit.schemacheck import compile_schema
 
 SCHEMAS = Path(__file__).parent / "schemas"
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -233,96 +234,42 @@ ROLES = ("system", "user", "assistant")
 MAX_FINDINGS = 200  # per file: enough to fix a batch, few enough to read
 
 
+class _LazyValidator:
+    """jsonschema's validator for one schema, imported and built on first use only."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self._validator = None
+
+    def _get(self):
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            self._validator = Draft202012Validator(self.schema)
+        return self._validator
+
+    def is_valid(self, value: object) -> bool:
+        return self._get().is_valid(value)
+
+    def iter_errors(self, value: object):
+        return self._get().iter_errors(value)
+
+
 @cache
 def _branch_validators() -> dict:
-    """One jsonschema validator per record format (alpaca, messages) of identity.schema.json.
+    """(fast check, jsonschema validator) per record format (alpaca, messages) of
+    identity.schema.json.
 
     Validating against the branch the record is written in gives one precise error per
     problem, where the schema's oneOf would only say "not valid under any of the schemas".
     """
-    from jsonschema import Draft202012Validator
-
     schema = json.loads((SCHEMAS / "identity.schema.json").read_text(encoding="utf-8"))
     alpaca, messages = schema["oneOf"]
     out = {}
     for kind, sub in (("alpaca", alpaca), ("messages", messages)):
-        validator = Draft202012Validator(sub)
-        out[kind] = (_compile(sub) or validator.is_valid, validator)
+        validator = _LazyValidator(sub)
+        out[kind] = (compile_schema(sub) or validator.is_valid, validator)
     return out
-
-
-def _compile(schema: dict):
-    """A fast yes/no check equivalent to `schema`, or None when the schema uses keywords
-    beyond the small subset compiled here (then jsonschema checks every record).
-
-    jsonschema takes ~0.1 ms per record; this takes a few microseconds, so only the records
-    it rejects go through jsonschema, which then explains what is wrong.
-    """
-    handled = {
-        "type",
-        "required",
-        "additionalProperties",
-        "properties",
-        "pattern",
-        "enum",
-        "minItems",
-        "items",
-        "title",
-        "description",
-    }
-    if not isinstance(schema, dict) or set(schema) - handled:
-        return None
-    kind = schema.get("type")
-    checks = []
-    if kind == "string":
-        checks.append(lambda v: isinstance(v, str))
-    elif kind == "object":
-        checks.append(lambda v: isinstance(v, dict))
-    elif kind == "array":
-        checks.append(lambda v: isinstance(v, list))
-    elif kind is not None:
-        return None
-    if "enum" in schema:
-        allowed = schema["enum"]
-        checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
-    if "pattern" in schema:
-        rx = re.compile(schema["pattern"])
-        checks.append(lambda v: not isinstance(v, str) or rx.search(v) is not None)
-    if "minItems" in schema:
-        low = schema["minItems"]
-        checks.append(lambda v: not isinstance(v, list) or len(v) >= low)
-    if "items" in schema:
-        item = _compile(schema["items"])
-        if item is None:
-            return None
-        checks.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
-    if "required" in schema:
-        req = list(schema["required"])
-        checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in req))
-    if "properties" in schema or "additionalProperties" in schema:
-        props = {}
-        for key, sub in schema.get("properties", {}).items():
-            props[key] = _compile(sub)
-            if props[key] is None:
-                return None
-        extra = schema.get("additionalProperties", True)
-        if extra not in (True, False):
-            return None
-
-        def check_props(v, props=props, extra=extra):
-            if not isinstance(v, dict):
-                return True
-            for k, x in v.items():
-                sub = props.get(k)
-                if sub is None:
-                    if extra is False:
-                        return False
-                elif not sub(x):
-                    return False
-            return True
-
-        checks.append(check_props)
-    return lambda v: all(c(v) for c in checks)
 
 
 def _type_name(value: object) -> str:
@@ -620,7 +567,13 @@ class TokenCounter:
             except Exception:  # a tokenizer file the library cannot read: fall back
                 self.tokenizer = None
 
-    def count(self, texts: list[str]) -> int:
+    def count(self, texts: list[str], limit: int | None = None) -> int:
+        """Tokens of the turns with the chat template. With `limit`, a record whose UTF-8
+        size is within it is not tokenized: no tokenizer makes more tokens than bytes."""
+        if limit is not None:
+            bound = sum(len(t.encode("utf-8")) for t in texts) + TURN_OVERHEAD * len(texts)
+            if bound <= limit:
+                return bound
         if self.tokenizer is not None:
             encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
             n = sum(len(e.ids) for e in encoded)
@@ -646,7 +599,7 @@ def length_findings(
             texts = record_texts(fill_record(rec.value, identity or {}), system)
         except (KeyError, TypeError, AttributeError, IndexError):
             continue
-        n = counter.count(texts)
+        n = counter.count(texts, limit=max_length)
         if n > max_length:
             findings.append(
                 Finding(

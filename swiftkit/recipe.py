@@ -144,7 +144,17 @@ def locate(text: str, path: list) -> int | None:
     return start + 1
 
 
+@cache
+def _fast_recipe_check():
+    from swiftkit.schemacheck import compile_schema
+
+    return compile_schema(schema("recipe"))
+
+
 def _schema_findings(data: dict, text: str, source: str) -> list[Finding]:
+    fast = _fast_recipe_check()
+    if fast is not None and fast(data):
+        return []  # valid: jsonschema (and its import) is only needed to explain errors
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema("recipe"))

@@ -141,27 +141,42 @@ def fallback() -> tuple[str, set[str]]:
     return data["ms_swift"], set(data["flags"])
 
 
+def _versions() -> dict[str, str | None]:
+    from swiftkit import compat
+
+    return {
+        "ms_swift": compat.swift_version(),
+        "transformers": compat.installed_version("transformers"),
+    }
+
+
 @cache
 def known_flags() -> tuple[frozenset[str], str]:
-    """(every accepted `swift sft` flag, where the list came from)."""
+    """(every accepted `swift sft` flag, where the list came from).
+
+    The shipped table is used as is when it was made from the installed ms-swift and
+    transformers versions (reading the source again would give the same set, ~0.1 s later).
+    """
+    data = json.loads(_FALLBACK.read_text(encoding="utf-8"))
+    installed = _versions()
+    if installed["ms_swift"] and all(data.get(k) == v for k, v in installed.items()):
+        return frozenset(data["flags"]), f"the table for ms-swift {data['ms_swift']}"
     flags = from_source()
     if flags is not None:
         return frozenset(flags), "the installed ms-swift's argument classes"
-    version, flags = fallback()
-    return frozenset(flags), f"swiftkit's table for ms-swift {version}"
+    return frozenset(data["flags"]), f"swiftkit's table for ms-swift {data['ms_swift']}"
 
 
 def write_fallback(path: Path = _FALLBACK) -> int:
     """Regenerate the shipped table from the installed ms-swift: `python -m swiftkit.sftflags`."""
-    from swiftkit import compat
-
     flags = from_source()
     if flags is None:
         raise SystemExit("ms-swift is not installed or its argument classes were not found")
     payload = {
-        "_comment": "`swift sft` flags of this ms-swift version, used when ms-swift is not "
-        "installed. Regenerate with `python -m swiftkit.sftflags`.",
-        "ms_swift": compat.swift_version(),
+        "_comment": "`swift sft` flags of this ms-swift version (with these transformers), "
+        "used when ms-swift is not installed or is this version. Regenerate with "
+        "`python -m swiftkit.sftflags`.",
+        **_versions(),
         "flags": sorted(flags),
     }
     path.write_text(json.dumps(payload, indent=0) + "\n", encoding="utf-8")

@@ -123,3 +123,43 @@ def test_arbitrary_toml_recipes_never_crash(text, capsys):
 def test_fast_check_agrees_with_jsonschema(value):
     for fast, validator in dataset._branch_validators().values():
         assert fast(value) == validator.is_valid(value)
+
+
+RECIPE_VALUES = st.one_of(
+    SCALARS,
+    st.lists(SCALARS, max_size=3),
+    st.sampled_from(["Qwen/Qwen2.5-7B-Instruct", "24gb", "tiny", 0, 1, 16, 1e-4, -1, 2.0]),
+)
+RECIPE_DICTS = st.dictionaries(
+    st.sampled_from(SECTIONS),
+    st.one_of(
+        st.dictionaries(st.sampled_from(TOML_KEYS), RECIPE_VALUES, max_size=6),
+        SCALARS,
+    ),
+    max_size=6,
+)
+
+
+# Mostly-valid recipes: a minimal valid one with random sections merged in.
+NEAR_RECIPES = st.tuples(
+    st.dictionaries(st.sampled_from(TOML_KEYS), RECIPE_VALUES, max_size=4),
+    st.sampled_from(["train", "model", "identity", "verify"]),
+).map(
+    lambda t: {
+        "model": {"id": "Qwen/Qwen2.5-7B-Instruct"},
+        "data": {"datasets": ["d.json"]},
+        **{t[1]: {**({"id": "m"} if t[1] == "model" else {}), **t[0]}},
+    }
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.one_of(RECIPE_DICTS, NEAR_RECIPES))
+def test_fast_recipe_check_agrees_with_jsonschema(value):
+    from jsonschema import Draft202012Validator
+
+    from swiftkit import recipe
+
+    fast = recipe._fast_recipe_check()
+    assert fast is not None
+    assert fast(value) == Draft202012Validator(recipe.schema("recipe")).is_valid(value)
