@@ -90,6 +90,7 @@ def recipe_data_findings(rec: recipe.Recipe) -> list[Finding]:
     counter = dataset.TokenCounter(rec.model_path) if max_length else None
     usable = 0
     countable = True
+    loaded: list[tuple[Path, list[dataset.Record]]] = []
     for ref in rec.datasets:
         if not ref.is_local:
             if ref.sample:
@@ -103,8 +104,10 @@ def recipe_data_findings(rec: recipe.Recipe) -> list[Finding]:
         records, found = dataset.check_file(ref.path, rec.identity, max_length, counter, rec.system)
         findings += found
         bad = {f.record for f in found if f.severity == "error"}
+        loaded.append((ref.path, [r for r in records if r.number not in bad]))
         n = len([r for r in records if r.number not in bad])
         usable += min(n, ref.sample) if ref.sample else n
+    findings += cross_file_conflicts(loaded)
     batch = _int(rec.train.get("per_device_train_batch_size"), 1)
     accum = _int(rec.train.get("gradient_accumulation_steps"), 16)  # ms-swift's default
     world = world_size(rec)
@@ -130,6 +133,41 @@ def recipe_data_findings(rec: recipe.Recipe) -> list[Finding]:
                 "(the preset may set it)",
             )
         )
+    return findings
+
+
+def cross_file_conflicts(loaded: list[tuple[Path, list[dataset.Record]]]) -> list[Finding]:
+    """One question answered differently in two of the recipe's files (within one file,
+    dataset.check_file reports it)."""
+    first: dict[tuple, tuple[Path, dataset.Record]] = {}
+    findings = []
+    for path, records in loaded:
+        for rec in records:
+            try:
+                key = dataset._question_key(rec.value)
+                answer = dataset._answer(rec.value).strip()
+            except (KeyError, TypeError, AttributeError, IndexError):
+                continue  # an invalid record past the findings cap
+            if key not in first:
+                first[key] = (path, rec)
+                continue
+            other_path, other = first[key]
+            if other_path == path:
+                continue
+            if dataset._answer(other.value).strip() != answer:
+                findings.append(
+                    Finding(
+                        "error",
+                        str(path),
+                        f"same question as record {other.number} of {other_path} (line "
+                        f"{other.line}) with a different answer: the model would learn two "
+                        "identities",
+                        rec.line,
+                        rec.number,
+                        "output" if key[0] == "alpaca" else "messages",
+                        "keep one answer per question across the recipe's datasets",
+                    )
+                )
     return findings
 
 

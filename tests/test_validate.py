@@ -263,3 +263,15 @@ def test_world_size_from_launch_section(monkeypatch):
 
     assert world_size(SimpleNamespace(raw={"launch": {"nproc_per_node": 4}})) == 4
     assert world_size(SimpleNamespace(raw={})) == 1
+
+
+def test_conflict_across_the_recipes_files(tmp_path, capsys):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"instruction": "你是谁?", "input": "", "output": "我是A。"}\n', encoding="utf-8")
+    b.write_text(
+        '\n{"instruction": "你是谁?", "input": "", "output": "我是B。"}\n', encoding="utf-8"
+    )
+    r = write_recipe(tmp_path / "r.toml", "Qwen/Qwen2.5-7B-Instruct", [a, b])
+    assert main(["validate", str(r)]) == 1
+    out = capsys.readouterr().out
+    assert f"{b}:2: error: record 1, field 'output': same question as record 1 of {a}" in out

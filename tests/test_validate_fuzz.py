@@ -4,9 +4,11 @@ fast record check compiled from the schema agrees with jsonschema."""
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
+from conftest import DATASETS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -107,15 +109,14 @@ TOML_TEXT = st.lists(
 @SETTINGS
 @given(text=TOML_TEXT)
 def test_arbitrary_toml_recipes_never_crash(text, capsys):
-    # Inside the repository so relative dataset paths sometimes resolve to shipped files.
-    recipes = Path(__file__).resolve().parent.parent / "recipes"
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", dir=recipes, delete=False) as fh:
-        fh.write(text)
-    try:
-        code = main(["validate", fh.name])
-    finally:
-        Path(fh.name).unlink()
-    assert code in (0, 1)
+    # Next to a copy of a shipped dataset, so relative dataset paths sometimes resolve.
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "datasets").mkdir()
+        (Path(tmp) / "recipes").mkdir()
+        shutil.copy(DATASETS / "self_cognition.json", Path(tmp) / "datasets")
+        path = Path(tmp) / "recipes" / "r.toml"
+        path.write_text(text, encoding="utf-8")
+        assert main(["validate", str(path)]) in (0, 1)
 
 
 @settings(max_examples=400, deadline=None)
