@@ -82,7 +82,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     if as_json:
         echo(report.to_json())
     else:
-        for finding in report.findings:
+        for finding in report.shown():
             echo(finding.format())
         echo(report.summary())
     sys.exit(0 if report.ok else 1)

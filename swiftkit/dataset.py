@@ -229,9 +229,6 @@ def fill_record(value: object, identity: dict) -> object:
 
 
 ALPACA = ("instruction", "input", "output", "system")
-MESSAGE_KEYS = ("role", "content")
-ROLES = ("system", "user", "assistant")
-MAX_FINDINGS = 200  # per file: enough to fix a batch, few enough to read
 
 
 class _LazyValidator:
@@ -617,23 +614,6 @@ def length_findings(
     return findings
 
 
-def cap(findings: list[Finding], source: str, limit: int = MAX_FINDINGS) -> list[Finding]:
-    """At most `limit` findings per file, and a last one saying how many were left out."""
-    if len(findings) <= limit:
-        return findings
-    errors = [f for f in findings if f.severity == "error"]
-    kept = (errors + [f for f in findings if f.severity != "error"])[:limit]
-    left = len(findings) - len(kept)
-    return kept + [
-        Finding(
-            "error" if len(errors) > len([k for k in kept if k.severity == "error"]) else "warning",
-            source,
-            f"... and {left} more finding(s) not shown",
-            fix="fix the ones above and run `swiftkit validate` again",
-        )
-    ]
-
-
 def check_file(
     path: Path,
     identity: dict | None,
@@ -641,7 +621,7 @@ def check_file(
     counter: TokenCounter | None = None,
     system: str | None = None,
 ) -> tuple[list[Record], list[Finding]]:
-    """Read and check one dataset file; returns the records and all findings (capped).
+    """Read and check one dataset file; returns the records and all findings.
 
     identity=None means "no recipe": {{NAME}}/{{AUTHOR}} are accepted without a value.
     """
@@ -671,7 +651,7 @@ def check_file(
             good, source, max_length, counter or TokenCounter(), system, identity
         )
     findings.sort(key=lambda f: (f.line or 0, f.record or 0))
-    return records, cap(findings, source)
+    return records, findings
 
 
 def render_copy(path: Path, identity: dict, out_dir: Path, name: str | None = None) -> Path:

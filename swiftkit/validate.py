@@ -14,6 +14,7 @@ from pathlib import Path
 from swiftkit import compat, dataset, recipe
 from swiftkit.errors import Finding, SwiftkitError
 
+MAX_SHOWN = 200  # findings printed per file: enough to fix a batch, few enough to read
 RECIPE_SUFFIXES = (".toml",)
 DATASET_SUFFIXES = (".json", ".jsonl")
 
@@ -34,6 +35,30 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def shown(self, limit: int = MAX_SHOWN) -> list[Finding]:
+        """The findings to print: at most `limit` per file (errors first), then a line per
+        file saying how many more there are. The counts in summary() include them all."""
+        by_file: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            by_file.setdefault(f.file, []).append(f)
+        out = []
+        for file, found in by_file.items():
+            if len(found) <= limit:
+                out += found
+                continue
+            ranked = [f for f in found if f.severity == "error"]
+            ranked += [f for f in found if f.severity != "error"]
+            out += sorted(ranked[:limit], key=lambda f: (f.line or 0, f.record or 0))
+            out.append(
+                Finding(
+                    "note",
+                    file,
+                    f"... and {len(found) - limit} more finding(s) in this file not shown",
+                    fix="fix the ones above and run `swiftkit validate` again (--json lists all)",
+                )
+            )
+        return out
 
     def summary(self) -> str:
         n = len(self.files)

@@ -188,7 +188,10 @@ def test_findings_are_all_reported_and_capped(tmp_path, capsys):
     assert main(["validate", str(data)]) == 1
     out = capsys.readouterr().out
     assert out.count("missing 'output'") == 200
-    assert "and 300 more finding(s) not shown" in out
+    assert "and 300 more finding(s) in this file not shown" in out
+    assert "invalid: 500 error(s)" in out
+    assert main(["validate", "--json", str(data)]) == 1
+    assert len(json.loads(capsys.readouterr().out)["findings"]) == 500
 
 
 def test_trusted_remote_code_is_accepted(tmp_path, capsys):
