@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from swiftkit import compat, sftflags
 
 _FAILURES = Path(__file__).parent / "data" / "failures.json"
 LAST_CKPT = re.compile(r"last_model_checkpoint:\s*(\S+)")
@@ -156,9 +159,8 @@ FLAG = re.compile(r"--([A-Za-z_][\w-]*)")
 
 
 def rename_advice(text: str) -> str:
-    """'--train_type is now --tuner_type (why). ' for each renamed flag named in `text`."""
-    from swiftkit import compat
-
+    """'--train_type is spelled --tuner_type ...' for each renamed flag named in `text`, or a
+    did-you-mean for a flag the installed ms-swift does not have."""
     version = compat.target_version()
     out = []
     for name in dict.fromkeys(FLAG.findall(text)):
@@ -171,10 +173,6 @@ def rename_advice(text: str) -> str:
                 + ". "
             )
         else:
-            import difflib
-
-            from swiftkit import sftflags
-
             known = sorted(sftflags.known_flags()[0])
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
             if close and name not in known:

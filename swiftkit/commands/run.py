@@ -10,18 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import (
-    __version__,
-    compat,
-    dataset,
-    events,
-    launch,
-    recipe,
-    render,
-    runs,
-    validate,
-    verify,
-)
+from swiftkit import __version__, compat, dataset, events, launch, recipe, render, runs, verify
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 
 Echo = Callable[[str], None]
@@ -45,6 +34,8 @@ def data_copy_path(run_dir: Path, ref: recipe.DatasetRef, index: int) -> Path:
 
 def plan(recipe_path: Path) -> Plan:
     """Load and check the recipe and its data; render the command. Touches no file."""
+    from swiftkit import validate
+
     rec = recipe.load(recipe_path)
     # The same data checks as `swiftkit validate`: placeholders, length, records per step.
     findings: list[Finding] = validate.recipe_data_findings(rec)
