@@ -228,9 +228,6 @@ def fill_record(value: object, identity: dict) -> object:
     return value
 
 
-ALPACA = ("instruction", "input", "output", "system")
-
-
 class _LazyValidator:
     """jsonschema's validator for one schema, imported and built on first use only."""
 
@@ -293,8 +290,11 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
     fld = _field_path(err.path) or None
     where = dict(line=rec.line, record=rec.number)
     if err.validator == "required":
-        missing = re.findall(r"'([^']+)' is a required property", err.message)
-        name = missing[0] if missing else "?"
+        # jsonschema reports each missing property as its own error, named in the message.
+        named = re.match(r"^'(.+)' is a required property$", err.message)
+        instance = err.instance if isinstance(err.instance, dict) else {}
+        missing = [k for k in err.validator_value if k not in instance]
+        name = named.group(1) if named else (missing[0] if missing else "?")
         sub = (fld + "." if fld else "") + name
         if name == "output":
             fix = "ms-swift would drop this record silently and train anyway; add the answer"

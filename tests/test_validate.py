@@ -18,6 +18,11 @@ BAD = ROOT / "tests" / "bad"
 CASES: dict[str, tuple[str, ...]] = {
     # datasets
     "truncated.json": ("truncated.json:3", "record 2", "invalid JSON"),
+    "missing_both.jsonl": (
+        "missing_both.jsonl:2",
+        "field 'instruction': missing 'instruction'",
+        "field 'output': missing 'output'",
+    ),
     "missing_output.json": ("missing_output.json:7", "record 2", "field 'output'", "missing"),
     "empty_output.jsonl": ("empty_output.jsonl:2", "record 2", "field 'output'", "whitespace"),
     "empty_instruction.json": ("empty_instruction.json:2", "record 1", "field 'instruction'"),
