@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,10 +31,22 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTH
 SWIFTKIT = [sys.executable, "-m", "swiftkit"]
 
 
+CPU: list[float] = []  # CPU seconds (user + sys) of each timed child, for a loaded machine
+
+
 def timed(argv: list[str], cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd or ROOT, env=ENV, capture_output=True, text=True)
-    return time.perf_counter() - start, proc
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall, proc
+
+
+def cpu(n: int = 1) -> str:
+    """The median CPU time of the last n timed children."""
+    return f"cpu {statistics.median(CPU[-n:]):.2f} s"
 
 
 def median_time(argv: list[str], repeat: int) -> tuple[float, subprocess.CompletedProcess]:
@@ -65,6 +78,7 @@ def main() -> int:
         bad = work / "truncated.json"
         bad.write_text(text[: len(text) // 2], encoding="utf-8")
         t_val, p_val = timed([*SWIFTKIT, "validate", str(bad)])
+        c_val = cpu()
         swift = shutil.which("swift") or str(Path(sys.executable).parent / "swift")
         sft = [
             swift, "sft", "--model", str(model), "--model_type", "qwen2",
@@ -74,10 +88,11 @@ def main() -> int:
             "--gradient_accumulation_steps", "1", "--strict", "true",
         ]  # fmt: skip
         t_sft, p_sft = timed(sft, cwd=work)
+        c_sft = cpu()
         print("\n1. time to first error, truncated JSON dataset (same file)")
-        print(f"   swiftkit validate: {t_val:6.2f} s  exit {p_val.returncode}")
+        print(f"   swiftkit validate: {t_val:6.2f} s  ({c_val})  exit {p_val.returncode}")
         print(f"      {first_line(p_val.stdout, 'error:')}")
-        print(f"   swift sft:         {t_sft:6.2f} s  exit {p_sft.returncode}")
+        print(f"   swift sft:         {t_sft:6.2f} s  ({c_sft})  exit {p_sft.returncode}")
         print(f"      {first_line(p_sft.stderr + p_sft.stdout, 'Error')}")
         print(f"   ratio: swift sft takes {t_sft / t_val:.0f}x longer to fail")
 
@@ -90,7 +105,8 @@ def main() -> int:
             ROOT / "recipes" / "tiny-cpu.toml",
         ):
             t, proc = median_time([*SWIFTKIT, "validate", str(path)], args.repeat)
-            print(f"   {path.relative_to(ROOT)!s:32} {t:5.2f} s  exit {proc.returncode}")
+            rel = str(path.relative_to(ROOT))
+            print(f"   {rel:32} {t:5.2f} s  ({cpu(args.repeat)})  exit {proc.returncode}")
 
         # 3. 10,000 records
         big = work / "big.json"
@@ -103,25 +119,30 @@ def main() -> int:
             for i in range(10_000)
         ]
         big.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
-        t, proc = median_time([*SWIFTKIT, "validate", str(big)], max(3, args.repeat // 2))
+        n = max(3, args.repeat // 2)
+        t, proc = median_time([*SWIFTKIT, "validate", str(big)], n)
         print(f"\n3. swiftkit validate, 10,000 records ({big.stat().st_size // 1024} KiB)")
-        print(f"   {t:.2f} s  exit {proc.returncode}  {proc.stdout.strip().splitlines()[-1]}")
+        summary = proc.stdout.strip().splitlines()[-1]
+        print(f"   {t:.2f} s  ({cpu(n)})  exit {proc.returncode}  {summary}")
         recipe = work / "big.toml"
         recipe.write_text(
             f'[model]\nid = "{model}"\n[identity]\nname = "Swift-Robot"\nauthor = "CSDN"\n'
             f'[data]\ndatasets = ["{big}"]\n[train]\npreset = "cpu"\noutput_dir = "out"\n',
             encoding="utf-8",
         )
-        t, proc = median_time([*SWIFTKIT, "validate", str(recipe)], max(3, args.repeat // 2))
+        t, proc = median_time([*SWIFTKIT, "validate", str(recipe)], n)
         print(
-            f"   {t:.2f} s  exit {proc.returncode}  as a recipe with the tiny model (placeholders "
-            "filled, lengths checked with its tokenizer.json, duplicates, record count)"
+            f"   {t:.2f} s  ({cpu(n)})  exit {proc.returncode}  as a recipe with the tiny model "
+            "(placeholders filled, lengths checked with its tokenizer.json, duplicates, count)"
         )
 
         # 4. start-up
         t, _ = median_time([*SWIFTKIT, "--help"], args.repeat)
+        c = cpu(args.repeat)
         t0, _ = median_time([sys.executable, "-c", "pass"], args.repeat)
-        print(f"\n4. swiftkit --help start-up: {t:.2f} s (a bare python -c pass: {t0:.2f} s)")
+        print(
+            f"\n4. swiftkit --help start-up: {t:.2f} s ({c}); a bare `python -c pass`: {t0:.2f} s"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
