@@ -136,6 +136,18 @@ def main() -> int:
             "(placeholders filled, lengths checked with its tokenizer.json, duplicates, count)"
         )
 
+        recipe.write_text(
+            recipe.read_text(encoding="utf-8").replace(
+                'preset = "cpu"', 'preset = "cpu"\nmax_length = 128'
+            ),
+            encoding="utf-8",
+        )
+        t, proc = median_time([*SWIFTKIT, "validate", str(recipe)], n)
+        print(
+            f"   {t:.2f} s  ({cpu(n)})  exit {proc.returncode}  the same with max_length = 128: "
+            "every record tokenized (over 128 bytes, so the byte bound does not decide)"
+        )
+
         # 4. start-up
         t, _ = median_time([*SWIFTKIT, "--help"], args.repeat)
         c = cpu(args.repeat)

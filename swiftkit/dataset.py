@@ -564,19 +564,34 @@ class TokenCounter:
             except Exception:  # a tokenizer file the library cannot read: fall back
                 self.tokenizer = None
 
-    def count(self, texts: list[str], limit: int | None = None) -> int:
-        """Tokens of the turns with the chat template. With `limit`, a record whose UTF-8
-        size is within it is not tokenized: no tokenizer makes more tokens than bytes."""
-        if limit is not None:
+    def count_many(self, records: list[list[str]], limit: int | None = None) -> list[int]:
+        """Tokens of each record's turns with the chat template. With `limit`, a record whose
+        UTF-8 size is within it is not tokenized (no tokenizer makes more tokens than bytes),
+        and the rest are tokenized in one batch, each distinct text once."""
+        out: list[int | None] = []
+        todo: set[str] = set()
+        for texts in records:
             bound = sum(len(t.encode("utf-8")) for t in texts) + TURN_OVERHEAD * len(texts)
-            if bound <= limit:
-                return bound
+            if limit is not None and bound <= limit:
+                out.append(bound)
+            else:
+                out.append(None)
+                todo.update(texts)
+        if not todo:
+            return out  # type: ignore[return-value]
+        unique = sorted(todo)
         if self.tokenizer is not None:
-            encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-            n = sum(len(e.ids) for e in encoded)
+            encoded = self.tokenizer.encode_batch(unique, add_special_tokens=False)
+            sizes = {t: len(e.ids) for t, e in zip(unique, encoded, strict=True)}
         else:
-            n = sum(estimate_tokens(t) for t in texts)
-        return n + TURN_OVERHEAD * len(texts)
+            sizes = {t: estimate_tokens(t) for t in unique}
+        return [
+            n if n is not None else sum(sizes[t] for t in texts) + TURN_OVERHEAD * len(texts)
+            for n, texts in zip(out, records, strict=True)
+        ]
+
+    def count(self, texts: list[str], limit: int | None = None) -> int:
+        return self.count_many([texts], limit)[0]
 
 
 def length_findings(
@@ -591,12 +606,14 @@ def length_findings(
     """Records longer than max_length: ms-swift truncates or drops them, and on a 24 GB card
     the longest record is what runs out of memory."""
     findings = []
+    measured: list[tuple[Record, list[str]]] = []
     for rec in records:
         try:
-            texts = record_texts(fill_record(rec.value, identity or {}), system)
+            measured.append((rec, record_texts(fill_record(rec.value, identity or {}), system)))
         except (KeyError, TypeError, AttributeError, IndexError):
             continue
-        n = counter.count(texts, limit=max_length)
+    counts = counter.count_many([texts for _, texts in measured], limit=max_length)
+    for (rec, _), n in zip(measured, counts, strict=True):
         if n > max_length:
             findings.append(
                 Finding(
