@@ -151,7 +151,12 @@ def recipe_data_findings(rec: recipe.Recipe) -> list[Finding]:
                 f"{usable} usable record(s), fewer than one optimizer step takes: "
                 f"per_device_train_batch_size {batch} x gradient_accumulation_steps {accum} x "
                 f"{world} process(es) = {needed}"
-                + ("" if empty else "; each epoch is a single step over fewer records"),
+                + ("" if empty else "; each epoch is a single step over fewer records")
+                + (
+                    f" ({key} comes from preset '{rec.preset.get('name')}')"
+                    if key not in rec.raw.get("train", {})
+                    else ""
+                ),
                 line=rec.line_of("train", key) or rec.line_of("data", "datasets"),
                 field=f"train.{key}",
                 fix=f"add records (at least {needed}), or lower {key} under [train] "
