@@ -15,6 +15,7 @@ from swiftkit.recipe import Recipe
 
 OFFLINE_VARS = ("SWIFTKIT_OFFLINE", "MODELSCOPE_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 CPU_RECIPE = "recipes/tiny-cpu.toml"
+CPU_MIXED_RECIPE = "recipes/tiny-cpu-mixed.toml"  # the offline variant of a mixed-data run
 
 
 def estimate_for(rec: Recipe) -> hardware.Estimate | None:
@@ -91,6 +92,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     est = estimate_for(rec)
     need = f" (estimated peak {est.total:.1f} GiB per GPU)" if est else ""
     if not gpus:
+        cpu = CPU_MIXED_RECIPE if len(rec.datasets) > 1 else CPU_RECIPE
         why = machine.problem or "nvidia-smi not found"
         if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
             why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} hides every GPU"
@@ -102,7 +104,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
                 line=rec.line_of("train", "preset"),
                 field="train.preset",
                 fix=f"on this machine, run the same flow on the tiny CPU model: "
-                f'`swiftkit run {CPU_RECIPE}` (or set preset = "cpu" with a tiny local '
+                f'`swiftkit run {cpu}` (or set preset = "cpu" with a tiny local '
                 "model); run this recipe on a GPU host (`swiftkit doctor` shows what a "
                 "machine has)",
             )

@@ -106,3 +106,16 @@ def test_mixed_tiny_recipe_is_offline():
     assert all(d.is_local and d.path.is_file() for d in rec.datasets)
     assert [d.path.name for d in rec.datasets] == ["general_mini.json", "self_cognition.json"]
     assert rec.preset["name"] == "cpu"
+
+
+def test_mixed_recipe_on_this_machine_names_every_blocker(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {"PATH": str(empty), "MODELSCOPE_OFFLINE": "1"}
+    proc = swiftkit("run", str(RECIPES / "identity-mixed.toml"), env=env, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "3 problem(s) with this machine" in proc.stderr
+    assert "swiftkit run recipes/tiny-cpu-mixed.toml" in proc.stderr
+    for name in ("alpaca-gpt4-data-zh#500", "alpaca-gpt4-data-en#500"):
+        assert f"hub dataset 'AI-ModelScope/{name}' cannot be downloaded" in proc.stderr
+    assert "Traceback" not in proc.stderr
