@@ -10,18 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import (
-    __version__,
-    compat,
-    dataset,
-    events,
-    launch,
-    machine,
-    recipe,
-    render,
-    runs,
-    verify,
-)
+from swiftkit import __version__, compat, dataset, events, launch, recipe, render, runs, verify
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 
 Echo = Callable[[str], None]
@@ -72,7 +61,9 @@ def plan(recipe_path: Path) -> Plan:
 
 def preflight(p: Plan) -> None:
     """What the machine must offer before launch: ms-swift in range, a writable output folder."""
-    machine.require_fit(p.recipe)  # GPUs, memory, processes, hub access (swiftkit/machine.py)
+    from swiftkit import machine  # GPUs, memory, processes, hub access
+
+    machine.require_fit(p.recipe)
     installed = compat.swift_version()
     if installed is None:
         raise SwiftkitError(
