@@ -104,7 +104,10 @@ def test_seed_004_recipe_renders_the_experiment():
 def test_mixed_tiny_recipe_is_offline():
     rec = recipe.load(RECIPES / "tiny-cpu-mixed.toml")
     assert all(d.is_local and d.path.is_file() for d in rec.datasets)
-    assert [d.path.name for d in rec.datasets] == ["general_mini.json", "self_cognition.json"]
+    assert [(d.path.name, d.sample) for d in rec.datasets] == [
+        ("general_mini.json", 80),
+        ("self_cognition.json", 80),
+    ]
     assert rec.preset["name"] == "cpu"
 
 
