@@ -97,6 +97,26 @@ def schema(name: str) -> None:
     echo((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8").rstrip())
 
 
+@cli.command()
+def presets() -> None:
+    """List the hardware presets a recipe can name under [train] preset (or "auto")."""
+    from swiftkit.commands import doctor as doctor_cmd
+
+    for line in doctor_cmd.presets_report():
+        echo(line)
+
+
+@cli.command()
+@click.argument("recipe_path", metavar="[RECIPE]", required=False, type=click.Path(path_type=Path))
+def doctor(recipe_path: Path | None) -> None:
+    """Show this machine (GPUs, CUDA, versions) and the preset `auto` picks; with a recipe,
+    its estimated peak memory and whether it fits."""
+    from swiftkit.commands import doctor as doctor_cmd
+
+    for line in doctor_cmd.doctor_report(recipe_path):
+        echo(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (tests call this directly)."""
     try:

@@ -9,7 +9,6 @@ import difflib
 import json
 import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,6 +25,8 @@ SCHEMAS = Path(__file__).parent / "schemas"
 PRESETS = Path(__file__).parent / "presets"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?(#\d+)?$")
 DATA_SUFFIXES = (".json", ".jsonl", ".csv")
+# A preset's torch_dtype that becomes bfloat16 or float16 by the GPUs' compute capability.
+AUTO_BY_GPU = "auto-by-gpu"
 
 
 @cache
@@ -62,9 +63,26 @@ def load_preset(name: str, source: str = "recipe", line: int | None = None) -> d
     return data
 
 
+def presets() -> list[dict]:
+    """Every shipped preset, loaded (name, description, device, min_vram_gb, env, train)."""
+    return [load_preset(n) for n in preset_names()]
+
+
 def auto_preset() -> str:
-    """The preset `auto` stands for on this machine: a GPU from nvidia-smi, or the CPU."""
-    return "24gb" if shutil.which("nvidia-smi") else "cpu"
+    """The preset `auto` stands for on this machine: no visible GPU -> "cpu"; else the GPU
+    preset with the largest `min_vram_gb` that the smallest visible card still has (the
+    smallest GPU preset when none fits: the memory check then says what to change)."""
+    from swiftkit import hardware
+
+    gpus = hardware.detect().visible
+    if not gpus:
+        return "cpu"
+    memory = min(g.memory_gib for g in gpus)
+    gpu_presets = sorted(
+        (float(p.get("min_vram_gb", 0)), p["name"]) for p in presets() if p.get("device") == "cuda"
+    )
+    fitting = [name for need, name in gpu_presets if need <= memory]
+    return fitting[-1] if fitting else gpu_presets[0][1]
 
 
 @dataclass
@@ -104,6 +122,20 @@ class Recipe:
     @property
     def model(self) -> dict:
         return self.raw["model"]
+
+    @property
+    def launch(self) -> dict:
+        """The [launch] section: processes per node, nodes, DeepSpeed (may be empty)."""
+        return dict(self.raw.get("launch", {}))
+
+    @property
+    def world_size(self) -> int:
+        """Training processes in total: nproc_per_node x nnodes (1 without [launch])."""
+        return int(self.launch.get("nproc_per_node", 1)) * int(self.launch.get("nnodes", 1))
+
+    @property
+    def device(self) -> str:
+        return str(self.preset.get("device", "cuda"))
 
     @property
     def output_dir(self) -> Path:
@@ -252,6 +284,50 @@ def parse_toml(path: Path) -> tuple[dict, str]:
     return data, text
 
 
+def _launch_findings(launch: dict, preset: dict, text: str, source: str) -> list[Finding]:
+    """Rules between [launch] keys that the schema cannot say (ranges are in the schema)."""
+    out = []
+    nnodes = int(launch.get("nnodes", 1))
+    if "node_rank" in launch and launch["node_rank"] >= nnodes:
+        out.append(
+            Finding(
+                "error",
+                source,
+                f"node_rank {launch['node_rank']} is out of range for nnodes = {nnodes}",
+                line=locate(text, ["launch", "node_rank"]),
+                field="launch.node_rank",
+                fix=f"node ranks run from 0 to {nnodes - 1}: 0 on the master node, "
+                "1, 2, ... on the others",
+            )
+        )
+    if nnodes > 1 and not launch.get("master_addr"):
+        out.append(
+            Finding(
+                "error",
+                source,
+                f"nnodes = {nnodes} needs the master node's address",
+                line=locate(text, ["launch", "nnodes"]),
+                field="launch.master_addr",
+                fix='add master_addr = "10.0.0.1" (the IP of the node_rank 0 machine, '
+                "reachable from every node) and the same master_port on every node",
+            )
+        )
+    if launch.get("deepspeed") and preset.get("device") != "cuda":
+        out.append(
+            Finding(
+                "error",
+                source,
+                f'deepspeed = "{launch["deepspeed"]}" needs GPUs; preset '
+                f"'{preset.get('name')}' runs on the {preset.get('device')}",
+                line=locate(text, ["launch", "deepspeed"]),
+                field="launch.deepspeed",
+                fix="remove deepspeed for a CPU run (torchrun with gloo needs nothing more), "
+                "or choose a GPU preset",
+            )
+        )
+    return out
+
+
 def resolve_dataset(spec: str, base: Path) -> DatasetRef:
     """A local file (relative to the recipe) when it exists or looks like one, else a hub id."""
     head, _, count = spec.partition("#")
@@ -286,6 +362,11 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         return None, findings + exc.findings
     merged = dict(preset.get("train", {}))
     merged.update(train)
+    if merged.get("torch_dtype") == AUTO_BY_GPU:
+        from swiftkit import hardware
+
+        merged["torch_dtype"] = hardware.dtype_for(hardware.detect().visible)
+    findings += _launch_findings(data.get("launch", {}), preset, text, source)
 
     model_id = data["model"]["id"]
     local = Path(model_id).expanduser()

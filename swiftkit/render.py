@@ -51,6 +51,15 @@ MANAGED = {
     "add_version": "swiftkit names the run folder itself",
     "model_author": "set [identity] author instead",
     "model_name": "set [identity] name instead",
+    "deepspeed": "set [launch] deepspeed instead",
+}
+# [launch] keys -> the environment ms-swift's `swift` entry point hands to torchrun.
+LAUNCH_ENV = {
+    "nproc_per_node": "NPROC_PER_NODE",
+    "nnodes": "NNODES",
+    "node_rank": "NODE_RANK",
+    "master_addr": "MASTER_ADDR",
+    "master_port": "MASTER_PORT",
 }
 
 
@@ -145,6 +154,8 @@ def sft_flags(recipe: Recipe, run_dir: Path, datasets: list[str], version: str) 
         flags["model_author"] = recipe.identity["author"]
     if recipe.identity.get("name"):
         flags["model_name"] = recipe.identity["name"]
+    if recipe.launch.get("deepspeed"):
+        flags["deepspeed"] = recipe.launch["deepspeed"]
     flags["add_version"] = False
     flags["strict"] = True
     if recipe.model_path is not None:
@@ -162,8 +173,25 @@ def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
     return argv
 
 
-def render_sft(recipe: Recipe, run_dir: Path, datasets: list[str], version: str) -> Command:
+def launch_env(recipe: Recipe) -> dict[str, str]:
+    """The preset's [env] plus torchrun's variables from [launch].
+
+    Several processes on a GPU node see GPUs 0..n-1 (the preset's single card would leave
+    them all on GPU 0).
+    """
     env = {str(k): str(v) for k, v in recipe.preset.get("env", {}).items()}
+    launch = recipe.launch
+    nproc = int(launch.get("nproc_per_node", 1))
+    if nproc > 1 and recipe.device == "cuda":
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(nproc))
+    for key, var in LAUNCH_ENV.items():
+        if key in launch:
+            env[var] = str(launch[key])
+    return env
+
+
+def render_sft(recipe: Recipe, run_dir: Path, datasets: list[str], version: str) -> Command:
+    env = launch_env(recipe)
     return Command(argv_from_flags("sft", sft_flags(recipe, run_dir, datasets, version)), env)
 
 

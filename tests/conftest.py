@@ -36,6 +36,12 @@ def swiftkit(
     )
 
 
+@pytest.fixture(autouse=True)
+def no_hub(monkeypatch):
+    """Tests never reach a model or dataset hub: swiftkit treats the hub as offline."""
+    monkeypatch.setenv("SWIFTKIT_OFFLINE", "1")
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The tiny Qwen2 model, built once per test session by `swiftkit tiny-model`."""

@@ -60,6 +60,9 @@ def plan(recipe_path: Path) -> Plan:
 
 def preflight(p: Plan) -> None:
     """What the machine must offer before launch: ms-swift in range, a writable output folder."""
+    from swiftkit import machine  # GPUs, memory, processes, hub access
+
+    machine.require_fit(p.recipe)
     installed = compat.swift_version()
     if installed is None:
         raise SwiftkitError(

@@ -1,0 +1,228 @@
+"""Does this machine fit the recipe? GPUs, memory, processes, extra packages, the hub.
+
+Checked just before launch (`swiftkit run`), never by `render`: a recipe renders anywhere.
+Every problem is a Finding with the numbers and what to change.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from swiftkit import compat, hardware
+from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.recipe import Recipe
+
+OFFLINE_VARS = ("SWIFTKIT_OFFLINE", "MODELSCOPE_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+CPU_RECIPE = "recipes/tiny-cpu.toml"
+CPU_MIXED_RECIPE = "recipes/tiny-cpu-mixed.toml"  # the offline variant of a mixed-data run
+
+
+def estimate_for(rec: Recipe) -> hardware.Estimate | None:
+    """The recipe's peak memory per GPU, or None when the model's shape is unknown."""
+    shape = hardware.shape_of(rec.model_id, rec.model_path)
+    if shape is None:
+        return None
+    return hardware.estimate(shape, **estimate_args(rec))
+
+
+def estimate_args(rec: Recipe) -> dict:
+    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset)."""
+    t = rec.train
+    ds = str(rec.launch.get("deepspeed", ""))
+    return dict(
+        torch_dtype=str(t.get("torch_dtype", "bfloat16")),
+        quant_bits=int(t["quant_bits"]) if str(t.get("quant_bits", "")).isdigit() else None,
+        lora_rank=int(t.get("lora_rank", 8)),
+        target_modules=t.get("target_modules", "all-linear"),
+        lora_dropout=float(t.get("lora_dropout", 0.05)),
+        batch=int(t.get("per_device_train_batch_size", 1)),
+        max_length=int(t.get("max_length") or 2048),
+        gradient_checkpointing=bool(t.get("gradient_checkpointing", True)),
+        zero3_shards=rec.world_size if ds.startswith("zero3") else 1,
+    )
+
+
+def suggestion(rec: Recipe, capacity_gib: float) -> str:
+    """The first single change (in order of least effect on the result) that fits."""
+    t = rec.train
+    shape = hardware.shape_of(rec.model_id, rec.model_path)
+    if shape is None:
+        return ""
+    args = estimate_args(rec)
+    base = hardware.estimate(shape, **args)
+    accum = int(t.get("gradient_accumulation_steps", 1))
+    tries: list[tuple[dict, str]] = []
+    if not args["gradient_checkpointing"]:
+        tries.append(({"gradient_checkpointing": True}, "set gradient_checkpointing = true"))
+    if args["batch"] > 1:
+        tries.append(
+            (
+                {"batch": 1},
+                f"set per_device_train_batch_size = 1 and gradient_accumulation_steps = "
+                f"{accum * args['batch']} (same effective batch)",
+            )
+        )
+    if not args["quant_bits"]:
+        tries.append(({"quant_bits": 4}, 'use preset = "16gb" (4-bit QLoRA)'))
+    length = args["max_length"]
+    while length > 256:
+        length //= 2
+        tries.append(
+            (
+                {"max_length": length},
+                f"set max_length = {length} (longer records are truncated; check your "
+                "longest record first)",
+            )
+        )
+    for change, text in tries:
+        est = hardware.estimate(shape, **{**args, **change})
+        if est.total <= capacity_gib:
+            return f"{text}: estimated {est.total:.1f} GiB"
+    return f'a card with at least {base.total:.0f} GiB, or several GPUs with deepspeed = "zero3"'
+
+
+def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
+    source = str(rec.path)
+    preset = rec.preset.get("name")
+    nproc = int(rec.launch.get("nproc_per_node", 1))
+    if rec.device != "cuda":
+        return []
+    gpus = machine.visible
+    est = estimate_for(rec)
+    need = f" (estimated peak {est.total:.1f} GiB per GPU)" if est else ""
+    if not gpus:
+        cpu = CPU_MIXED_RECIPE if len(rec.datasets) > 1 else CPU_RECIPE
+        why = machine.problem or "nvidia-smi not found"
+        if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
+            why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} hides every GPU"
+        return [
+            Finding(
+                "error",
+                source,
+                f"preset '{preset}' needs an NVIDIA GPU{need}; this machine has none ({why})",
+                line=rec.line_of("train", "preset"),
+                field="train.preset",
+                fix=f"on this machine, run the same flow on the tiny CPU model: "
+                f'`swiftkit run {cpu}` (or set preset = "cpu" with a tiny local '
+                "model); run this recipe on a GPU host (`swiftkit doctor` shows what a "
+                "machine has)",
+            )
+        ]
+    out = []
+    if nproc > len(gpus):
+        out.append(
+            Finding(
+                "error",
+                source,
+                f"nproc_per_node = {nproc} but {len(gpus)} GPU(s) are visible: "
+                + ", ".join(f"{g.index}: {g.name}" for g in gpus),
+                line=rec.line_of("launch", "nproc_per_node"),
+                field="launch.nproc_per_node",
+                fix=f"set nproc_per_node = {len(gpus)} (one process per GPU), or unset "
+                "CUDA_VISIBLE_DEVICES if it hides cards",
+            )
+        )
+    smallest = min(gpus, key=lambda g: g.memory_mib)
+    if est and est.total > smallest.memory_gib:
+        hint = suggestion(rec, smallest.memory_gib)
+        out.append(
+            Finding(
+                "error",
+                source,
+                f"the run will not fit on GPU {smallest.index} ({smallest.name}, "
+                f"{smallest.memory_gib:.1f} GiB): estimated peak {est.total:.1f} GiB\n      "
+                + "\n      ".join(est.lines()),
+                line=rec.line_of("train", "preset") or rec.line_of("train"),
+                field="train",
+                fix=hint or "use a larger card",
+            )
+        )
+    for flag, dist, why in (
+        ("quant_method", "bitsandbytes", "4-bit QLoRA loads the model through bitsandbytes"),
+    ):
+        if rec.train.get(flag) == "bnb" and compat.installed_version(dist) is None:
+            out.append(
+                Finding(
+                    "error",
+                    source,
+                    f"{why}, which is not installed",
+                    field=f"train.{flag}",
+                    fix=f"pip install {dist}",
+                )
+            )
+    if rec.launch.get("deepspeed") and compat.installed_version("deepspeed") is None:
+        out.append(
+            Finding(
+                "error",
+                source,
+                f'deepspeed = "{rec.launch["deepspeed"]}" but DeepSpeed is not installed',
+                line=rec.line_of("launch", "deepspeed"),
+                field="launch.deepspeed",
+                fix="pip install deepspeed (on the GPU host, matching its CUDA)",
+            )
+        )
+    return out
+
+
+def hub_host() -> tuple[str, int]:
+    """Where ms-swift downloads hub datasets from: ModelScope, or Hugging Face with USE_HF."""
+    if os.environ.get("USE_HF", "").lower() in ("1", "true"):
+        return "huggingface.co", 443
+    return "www.modelscope.cn", 443
+
+
+def offline_reason(timeout: float = 2.0) -> str | None:
+    """Why hub downloads will fail here, or None: an *_OFFLINE variable, or no TCP connection
+    to the hub within `timeout` seconds."""
+    for var in OFFLINE_VARS:
+        if os.environ.get(var, "").lower() in ("1", "true", "yes", "on"):
+            return f"{var}={os.environ[var]} is set"
+    host, port = hub_host()
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"cannot reach {host}:{port} ({exc.strerror or exc.__class__.__name__})"
+
+
+def hub_findings(rec: Recipe) -> list[Finding]:
+    hub = [(i, d) for i, d in enumerate(rec.datasets) if d.hub_id]
+    if not hub:
+        return []
+    reason = offline_reason()
+    if reason is None:
+        return []
+    out = []
+    for i, ref in hub:
+        name = ref.hub_id.split(":")[0].split("/")[-1]
+        count = f"#{ref.sample}" if ref.sample else ""
+        out.append(
+            Finding(
+                "error",
+                str(rec.path),
+                f"hub dataset '{ref.spec}' cannot be downloaded: {reason}",
+                line=rec.line_of("data", "datasets"),
+                field=f"data.datasets[{i}]",
+                fix=f"on a machine with network: `modelscope download --repo-type dataset "
+                f"{ref.hub_id.split(':')[0]} --local-dir {name}`; copy the folder next to "
+                f'the recipe and list its data file instead, e.g. "{name}/<file>.jsonl{count}" '
+                "(paths are relative to the recipe; #N keeps the sample count)",
+            )
+        )
+    return out
+
+
+def check(rec: Recipe, machine: hardware.Machine | None = None) -> list[Finding]:
+    machine = machine or hardware.detect()
+    return gpu_findings(rec, machine) + hub_findings(rec)
+
+
+def require_fit(rec: Recipe) -> None:
+    """Raise with every reason the recipe cannot start on this machine."""
+    errors = errors_only(check(rec))
+    if errors:
+        raise SwiftkitError(
+            f"{len(errors)} problem(s) with this machine for {rec.path.name}; nothing was started",
+            errors,
+        )

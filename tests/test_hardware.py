@@ -1,0 +1,177 @@
+"""GPU detection (a fake nvidia-smi on PATH), presets, `auto`, the memory estimate, doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import DATASETS, RECIPES, swiftkit
+
+from swiftkit import hardware
+
+RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 8.9"
+RTX3060 = "NVIDIA GeForce RTX 3060, 12288, 8.6"
+V100 = "Tesla V100-SXM2-32GB, 32768, 7.0"
+A100 = "NVIDIA A100-SXM4-80GB, 81920, 8.0"
+FAKE = """#!/bin/sh
+case "$*" in
+  *--query-gpu*) printf '%s\\n' "$FAKE_GPUS" ;;
+  *) echo "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |" ;;
+esac
+"""
+
+
+@pytest.fixture
+def gpus(tmp_path):
+    """Environment for a child swiftkit that sees the given GPUs through a fake nvidia-smi."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(FAKE)
+    smi.chmod(0o755)
+
+    def env(*lines: str) -> dict:
+        path = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
+        return {"PATH": path, "FAKE_GPUS": "\n".join(lines)}
+
+    return env
+
+
+def no_gpu_env(tmp_path: Path) -> dict:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir(exist_ok=True)
+    return {"PATH": str(empty)}
+
+
+def gpu_recipe(tmp_path: Path, extra: str = "", preset: str = "24gb") -> Path:
+    """recipes/identity.toml with absolute data paths and output in tmp_path."""
+    text = (RECIPES / "identity.toml").read_text(encoding="utf-8")
+    text = text.replace("../datasets/", f"{DATASETS}/").replace('"../output"', '"output"')
+    text = text.replace('preset = "24gb"', f'preset = "{preset}"')
+    path = tmp_path / "gpu.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def test_parse_gpus_handles_commas_na_and_old_drivers():
+    text = f"{RTX4090}\n\nNVIDIA A100, 80GB PCIe, 81920, [N/A]\ngarbage\nTesla T4, 15360\n"
+    got = hardware.parse_gpus(text)
+    assert [g.name for g in got] == [
+        "NVIDIA GeForce RTX 4090",
+        "NVIDIA A100, 80GB PCIe",
+        "Tesla T4",
+    ]
+    assert [g.memory_mib for g in got] == [24564, 81920, 15360]
+    assert [g.compute_cap for g in got] == [8.9, None, None]
+    assert got[0].bf16 and not got[2].bf16
+
+
+def test_dtype_by_compute_capability():
+    four090, v100 = hardware.parse_gpus(f"{RTX4090}\n{V100}")
+    assert hardware.dtype_for([four090]) == "bfloat16"
+    assert hardware.dtype_for([v100]) == "float16"
+    assert hardware.dtype_for([four090, v100]) == "float16"  # the oldest card decides
+    assert hardware.dtype_for([]) == "bfloat16"  # rendered for the blog's card
+
+
+def test_presets_lists_every_preset_with_its_description():
+    proc = swiftkit("presets")
+    assert proc.returncode == 0, proc.stderr
+    for name, words in [
+        ("24gb", "batch 1 x 16"),
+        ("16gb", "4-bit QLoRA"),
+        ("80gb", "no accumulation"),
+        ("cpu", "tiny test model"),
+    ]:
+        line = next(x for x in proc.stdout.splitlines() if x.startswith(name + " "))
+        assert words in line, line
+
+
+def test_doctor_says_no_gpu_here(tmp_path):
+    proc = swiftkit("doctor", env=no_gpu_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "no GPU" in proc.stdout
+    assert "ms-swift: 4." in proc.stdout and "torch: " in proc.stdout
+    assert "transformers: " in proc.stdout
+    assert "preset auto: cpu" in proc.stdout
+
+
+def test_doctor_shows_fake_gpus_cuda_and_auto(gpus):
+    proc = swiftkit("doctor", env=gpus(RTX4090, V100))
+    assert proc.returncode == 0, proc.stderr
+    assert "GPU 0: NVIDIA GeForce RTX 4090, 24.0 GiB, compute capability 8.9 (bf16)" in proc.stdout
+    assert "GPU 1: Tesla V100-SXM2-32GB, 32.0 GiB, compute capability 7 (fp16)" in proc.stdout
+    assert "CUDA (driver): 12.4" in proc.stdout
+    assert "preset auto: 24gb" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("card", "preset"), [(RTX3060, "16gb"), (RTX4090, "24gb"), (A100, "80gb"), (None, "cpu")]
+)
+def test_auto_picks_by_memory(gpus, tmp_path, card, preset):
+    env = gpus(card) if card else no_gpu_env(tmp_path)
+    proc = swiftkit("presets", env=env)
+    assert f"auto picks '{preset}'" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("card", "dtype"), [(V100, "float16"), (A100, "bfloat16")])
+def test_precision_follows_the_card(gpus, card, dtype):
+    proc = swiftkit("render", str(RECIPES / "identity.toml"), "--json", env=gpus(card))
+    argv = json.loads(proc.stdout)["argv"]
+    assert argv[argv.index("--torch_dtype") + 1] == dtype
+
+
+def test_estimate_matches_published_figures_for_the_blog_run():
+    shape = hardware.shape_of("Qwen/Qwen2.5-7B-Instruct", None)
+    assert shape.params == 7_615_616_512  # Qwen2.5-7B's published parameter count
+    est = hardware.estimate(shape)  # the blog's settings: bf16, r 8 all-linear, 1 x 2048
+    gb = est.total * hardware.GIB / 1e9
+    assert 18 <= gb <= 22, gb  # blog: 18-22 GB, 21.3 GB peak; ms-swift docs: 22 GB
+    no_gc = hardware.estimate(shape, gradient_checkpointing=False)
+    assert no_gc.total > 24  # why ms-swift turns gradient checkpointing on by default
+    qlora = hardware.estimate(shape, quant_bits=4)
+    assert qlora.total < 12  # ms-swift: "7B model training only needs 9GB" (QLoRA)
+    assert hardware.estimate(shape, batch=16).total < 80  # the 80gb preset fits
+    assert hardware.shape_of("Qwen/Qwen2-0.5B", None).params == 494_032_768
+
+
+def test_run_that_does_not_fit_stops_with_numbers_and_a_suggestion(gpus, tmp_path):
+    proc = swiftkit("run", str(gpu_recipe(tmp_path)), env=gpus(RTX3060), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "will not fit on GPU 0 (NVIDIA GeForce RTX 3060, 12.0 GiB)" in proc.stderr
+    assert "estimated peak 19.3 GiB" in proc.stderr
+    assert "weights        14.2 GiB" in proc.stderr
+    assert 'preset = "16gb" (4-bit QLoRA)' in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "output").exists()
+
+
+def test_gpu_recipe_without_gpu_stops_fast_with_the_cpu_alternative(tmp_path):
+    start = time.monotonic()
+    proc = swiftkit("run", str(gpu_recipe(tmp_path)), env=no_gpu_env(tmp_path), cwd=tmp_path)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "preset '24gb' needs an NVIDIA GPU" in proc.stderr
+    assert "this machine has none" in proc.stderr
+    assert "swiftkit run recipes/tiny-cpu.toml" in proc.stderr
+    assert seconds < 3, seconds  # the whole CLI process, start-up included (~0.5 s here)
+
+
+def test_more_processes_than_gpus(gpus, tmp_path):
+    r = gpu_recipe(tmp_path, "[launch]\nnproc_per_node = 4\n")
+    proc = swiftkit("run", str(r), env=gpus(RTX4090, RTX4090), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "nproc_per_node = 4 but 2 GPU(s) are visible" in proc.stderr
+    assert "set nproc_per_node = 2" in proc.stderr
+    line = r.read_text().splitlines().index("nproc_per_node = 4") + 1
+    assert f"{r}:{line}:" in proc.stderr
+
+
+def test_cuda_visible_devices_limits_what_counts(gpus, tmp_path):
+    r = gpu_recipe(tmp_path, "[launch]\nnproc_per_node = 2\n")
+    env = {**gpus(RTX4090, RTX4090), "CUDA_VISIBLE_DEVICES": "1"}
+    proc = swiftkit("run", str(r), env=env, cwd=tmp_path)
+    assert "nproc_per_node = 2 but 1 GPU(s) are visible: 1: NVIDIA" in proc.stderr
