@@ -41,7 +41,9 @@ def preset_names() -> list[str]:
 def load_preset(name: str, source: str = "recipe", line: int | None = None) -> dict:
     path = PRESETS / f"{name}.toml"
     if not path.is_file():
-        close = difflib.get_close_matches(name, preset_names(), n=1)
+        # case-insensitive: "24GB" is a near miss of "24gb"
+        lowered = {n.lower(): n for n in preset_names()}
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), lowered, n=1)]
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise SwiftkitError(
             f"unknown preset '{name}'",

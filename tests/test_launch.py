@@ -85,7 +85,9 @@ def test_hub_dataset_while_offline_is_named_with_the_fix(tmp_path, tiny_model):
     r = write_recipe(
         tmp_path / "r.toml", tiny_model, ["AI-ModelScope/alpaca-gpt4-data-zh#500", SELF_COG]
     )
-    proc = swiftkit("run", str(r), env={"MODELSCOPE_OFFLINE": "1"}, cwd=tmp_path)
+    proc = swiftkit(
+        "run", str(r), env={"MODELSCOPE_OFFLINE": "1", "SWIFTKIT_OFFLINE": ""}, cwd=tmp_path
+    )
     assert_clean_failure(
         proc,
         "hub dataset 'AI-ModelScope/alpaca-gpt4-data-zh#500' cannot be downloaded",

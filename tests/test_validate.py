@@ -110,7 +110,7 @@ CASES: dict[str, tuple[str, ...]] = {
     ),
     "too_long.toml": ("identity_full.json:2", "record 1", "max_length = 16", "estimated"),
     "identity_leftover.toml": ("identity_full.json:2", "'{{AUTHOR}}' remains after filling"),
-    "unknown_preset.toml": ("unknown_preset.toml:12", "train.preset", "24gb, cpu"),
+    "unknown_preset.toml": ("unknown_preset.toml:12", "train.preset", "did you mean '24gb'"),
     "dataset_errors_via_recipe.toml": ("missing_output.json:7", "record 2", "missing 'output'"),
 }
 
