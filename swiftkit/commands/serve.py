@@ -128,6 +128,7 @@ def execute(
     start = time.monotonic()
     try:
         server = launch.Background(command, log)
+        echo(f"server pid {server.pgid} (its own process group)")
         ids = wait_ready(server, models_url(host, port), timeout)
         base_url = f"http://{host}:{port}/v1"
         echo(
@@ -161,6 +162,9 @@ def execute(
             signal.signal(s, signal.SIG_IGN)
         if server is not None:
             server.stop()
-            echo(f"server stopped (process group {server.pgid} gone)")
+            gone = not launch.group_alive(server.pgid)
+            echo(
+                f"server stopped (process group {server.pgid} {'gone' if gone else 'STILL ALIVE'})"
+            )
         for s, h in old.items():
             signal.signal(s, h)
