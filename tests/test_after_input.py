@@ -180,3 +180,32 @@ def test_chat_renders_the_blog_line_on_the_resolved_checkpoint(tmp_path):
         "--model",
         str(merged),
     ]
+
+
+def test_after_training_commands_import_nothing_heavy(tmp_path):
+    """Each command's module is imported (the calls fail on a missing folder, after import)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from test_light_parent import HEAVY, PROBE
+
+    gone = str(tmp_path / "gone")
+    argvs = [
+        ["runs", gone],
+        ["chat", gone],
+        ["infer", gone, "-p", "x"],
+        ["export", gone, "--merge"],
+        ["serve", gone],
+        ["run", gone, "--resume"],
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argvs=argvs, heavy=HEAVY)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    codes, heavy = json.loads(out.split("RESULT ")[-1])
+    assert codes == [1] * len(argvs), out
+    assert heavy == [], f"heavy modules imported in the parent: {heavy}"

@@ -319,6 +319,9 @@ def execute(
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
     progress = Progress(p.run_dir, echo, sys.stderr.isatty())
+    if resume:  # show only the new steps; the earlier ones are in logging.jsonl already
+        earlier = progress.tail.new_steps()
+        progress.last = earlier[-1] if earlier else None
     result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
     progress.close()
     last = progress.last
