@@ -209,3 +209,71 @@ def test_after_training_commands_import_nothing_heavy(tmp_path):
     codes, heavy = json.loads(out.split("RESULT ")[-1])
     assert codes == [1] * len(argvs), out
     assert heavy == [], f"heavy modules imported in the parent: {heavy}"
+
+
+def test_background_stop_ends_the_whole_process_group():
+    """A server's grandchildren go too (uvicorn workers, tokenizer threads in subprocesses)."""
+    import os
+    import time
+
+    from swiftkit import launch
+
+    code = "import subprocess, time; subprocess.Popen(['sleep', '300']); time.sleep(300)"
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"swiftkit-bg-{os.getpid()}.log"
+    server = launch.Background(render.Command(["python", "-c", code]), log)
+    try:
+        time.sleep(0.5)
+        assert server.alive() and launch.group_alive(server.pgid)
+    finally:
+        server.stop(grace=2)
+        log.unlink(missing_ok=True)
+    assert not launch.group_alive(server.pgid)
+
+
+def test_serve_sigterm_while_starting_stops_the_child_group(tmp_path):
+    """SIGTERM before the server answers: swiftkit stops the child's group and exits 0."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    fake_run(tmp_path / "output", "r-1", steps=[80])
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [sys.executable, "-m", "swiftkit", "serve", "--port", str(free_port())]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "server pid" in line:
+            break
+    pid = int(re.search(r"server pid (\d+)", lines[-1])[1])
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, "".join(lines) + out
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert "server stopped" in out
+
+
+def test_a_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):
+    from swiftkit import launch
+    from swiftkit.commands import serve
+    from swiftkit.errors import SwiftkitError
+
+    code = "print('OSError: /base is not a model folder'); raise SystemExit(3)"
+    log = tmp_path / "serve.log"
+    server = launch.Background(render.Command(["python", "-c", code]), log)
+    with pytest.raises(SwiftkitError) as err:
+        serve.wait_ready(server, f"http://127.0.0.1:{free_port()}/v1/models", timeout=60)
+    text = err.value.format()
+    assert "exited (code 3) before it answered" in text
+    assert str(log) in text and "/base is not a model folder" in text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
