@@ -277,3 +277,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_infer_file_reads_plain_lines_and_json(tmp_path):
+    from swiftkit.commands import infer
+
+    f = tmp_path / "q.txt"
+    rows = [
+        "你是谁?",
+        "",
+        json.dumps({"query": "你的名字是什么?"}, ensure_ascii=False),
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}),
+    ]
+    f.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    got = infer.read_prompts(f)
+    assert [c[-1]["content"] for c in got] == ["你是谁?", "你的名字是什么?", "hi"]
+    f.write_text('{"answer": "x"}\n', encoding="utf-8")
+    assert_clean_failure(
+        swiftkit("infer", "-f", str(f), cwd=tmp_path), f"unreadable prompt in {f}", f"{f}:1"
+    )
+    f.write_text("\n", encoding="utf-8")
+    assert_clean_failure(swiftkit("infer", "-f", str(f), cwd=tmp_path), f"no prompts in {f}")
