@@ -298,3 +298,14 @@ def test_infer_file_reads_plain_lines_and_json(tmp_path):
     )
     f.write_text("\n", encoding="utf-8")
     assert_clean_failure(swiftkit("infer", "-f", str(f), cwd=tmp_path), f"no prompts in {f}")
+
+
+def test_runs_shows_the_best_checkpoint_when_ms_swift_has_one(tmp_path):
+    out = tmp_path / "output"
+    run_dir = fake_run(out, "r-1", steps=[80, 160])
+    state = {"global_step": 160, "best_model_checkpoint": str(run_dir / "checkpoint-80")}
+    (run_dir / "checkpoint-160" / "trainer_state.json").write_text(json.dumps(state), "utf-8")
+    (row,) = json.loads(swiftkit("runs", "--json", cwd=tmp_path).stdout)
+    assert row["best_checkpoint"] == str(run_dir / "checkpoint-80")
+    assert row["latest_checkpoint"] == str(run_dir / "checkpoint-160")
+    assert "latest checkpoint-160  best checkpoint-80" in swiftkit("runs", cwd=tmp_path).stdout
