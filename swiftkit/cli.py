@@ -32,11 +32,17 @@ def cli() -> None:
     "--dry-run", is_flag=True, help="Check everything and print the command; start nothing."
 )
 @click.option("--no-verify", is_flag=True, help="Skip the identity probes after training.")
-def run(recipe_path: Path, dry_run: bool, no_verify: bool) -> None:
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the newest interrupted/failed run of RECIPE (or RECIPE is a run folder) "
+    "from its last checkpoint, in the same folder.",
+)
+def run(recipe_path: Path, dry_run: bool, no_verify: bool, resume: bool) -> None:
     """Train with a recipe: validate, launch `swift sft`, show progress, find the checkpoint."""
     from swiftkit.commands import run as run_cmd
 
-    code = run_cmd.execute(recipe_path, echo, dry_run=dry_run, check=not no_verify)
+    code = run_cmd.execute(recipe_path, echo, dry_run=dry_run, check=not no_verify, resume=resume)
     sys.exit(code)
 
 
@@ -115,6 +121,134 @@ def doctor(recipe_path: Path | None) -> None:
 
     for line in doctor_cmd.doctor_report(recipe_path):
         echo(line)
+
+
+# ---- after training: runs, chat, infer, export, serve ----
+
+RUN_HELP = "RUN: `latest` (default), a run folder, or a checkpoint/model folder."
+output_option = click.option(
+    "--output",
+    "-o",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder holding the runs, for `latest` (default ./output).",
+)
+
+
+@cli.command("runs")
+@click.argument(
+    "output_dir", metavar="[OUTPUT_DIR]", default="output", type=click.Path(path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
+def runs_command(output_dir: Path, as_json: bool) -> None:
+    """List every run: recipe, start, status, steps, loss, verdict, checkpoints."""
+    from swiftkit.commands import runs as runs_cmd
+
+    sys.exit(runs_cmd.execute(output_dir, echo, as_json=as_json))
+
+
+@cli.command(epilog=RUN_HELP)
+@click.argument("run_spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
+def chat(run_spec: str | None, output_dir: Path | None, base: bool) -> None:
+    """Chat interactively with a trained adapter (`swift infer --stream true`)."""
+    from swiftkit.commands import chat as chat_cmd
+
+    sys.exit(chat_cmd.execute(run_spec, output_dir, echo, base=base))
+
+
+@cli.command(epilog=RUN_HELP)
+@click.argument("run_spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--prompt", "-p", "prompts", multiple=True, help="A question (repeatable).")
+@click.option(
+    "--file",
+    "-f",
+    "file",
+    type=click.Path(path_type=Path),
+    help="Questions, one a line: plain text or JSON with messages/query.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Answers as JSON, for scripts.")
+@click.option("--base", is_flag=True, help="Ask the untouched base model instead.")
+@click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
+def infer(
+    run_spec: str | None,
+    output_dir: Path | None,
+    prompts: tuple[str, ...],
+    file: Path | None,
+    as_json: bool,
+    base: bool,
+    max_new_tokens: int,
+) -> None:
+    """Answer questions without a chat session (batch `swift infer`, greedy)."""
+    from swiftkit.commands import infer as infer_cmd
+
+    sys.exit(
+        infer_cmd.execute(
+            run_spec,
+            output_dir,
+            echo,
+            prompts=prompts,
+            file=file,
+            as_json=as_json,
+            base=base,
+            max_new_tokens=max_new_tokens,
+        )
+    )
+
+
+@cli.command(epilog=RUN_HELP + " Here --output is the merged folder; --runs-dir the runs.")
+@click.argument("run_spec", metavar="[RUN]", required=False)
+@click.option("--merge", is_flag=True, help="Merge the LoRA into a full model (required).")
+@click.option(
+    "--output",
+    "-o",
+    "target_dir",
+    type=click.Path(path_type=Path),
+    help="The merged model folder; must not exist (default CHECKPOINT-merged).",
+)
+@click.option(
+    "--runs-dir",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    help="Folder holding the runs, for `latest` (default ./output).",
+)
+def export(run_spec: str | None, merge: bool, target_dir: Path | None, output_dir: Path | None):
+    """Merge the adapter into a full model folder (`swift export --merge_lora true`)."""
+    from swiftkit.commands import export as export_cmd
+
+    if not merge:
+        raise click.UsageError("only --merge is supported: swiftkit export [RUN] --merge")
+    sys.exit(export_cmd.execute(run_spec, output_dir, echo, target_dir=target_dir))
+
+
+@cli.command(epilog=RUN_HELP)
+@click.argument("run_spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--name", help="Model id clients send (default: the identity's name).")
+@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for start-up.")
+@click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
+def serve(
+    run_spec: str | None,
+    output_dir: Path | None,
+    host: str,
+    port: int,
+    name: str | None,
+    timeout: float,
+    base: bool,
+) -> None:
+    """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
+    from swiftkit.commands import serve as serve_cmd
+
+    sys.exit(
+        serve_cmd.execute(
+            run_spec, output_dir, echo, host=host, port=port, name=name, timeout=timeout, base=base
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -128,3 +128,81 @@ def run(
 def run_quiet(command: Command, log_path: Path | None = None, cwd: Path | None = None) -> Result:
     """Run a short helper command (infer, export); output only to the log."""
     return run(command, log_path=log_path, cwd=cwd)
+
+
+class Background:
+    """A long-running child (a server) in its own process group, output only to a log file."""
+
+    def __init__(self, command: Command, log_path: Path, cwd: Path | None = None):
+        self.command = command
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = [executable(command.argv[0]), *command.argv[1:]]
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                argv,
+                env=child_env(command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=cwd,
+            )
+        self.pgid = self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, lines: int = 20) -> list[str]:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return []
+        return [t.split("\r")[-1] for t in text.splitlines()[-lines:]]
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        """SIGINT the whole group, then SIGTERM, then SIGKILL; reap the child. Idempotent."""
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if not group_alive(self.pgid) and self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(self.pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and group_alive(self.pgid):
+                self.proc.poll()
+                time.sleep(0.1)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.proc.returncode
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group still exists (zombies of the reaped leader excluded)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interactive(command: Command, cwd: Path | None = None) -> int:
+    """Run with the terminal inherited (stdin/stdout), for a chat: Ctrl-C goes to the child
+    directly, the parent ignores it and waits."""
+    argv = [executable(command.argv[0]), *command.argv[1:]]
+    proc = subprocess.Popen(argv, env=child_env(command), cwd=cwd)
+    in_main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    try:
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if in_main:
+            signal.signal(signal.SIGINT, old)

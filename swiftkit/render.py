@@ -204,18 +204,7 @@ def render_infer(
 ) -> Command:
     """Batch inference with a trained adapter (ms-swift reads the base model, template and
     system prompt from the checkpoint's args.json); `base=True` answers with the base model."""
-    flags: dict[str, object] = {}
-    if base:
-        args = json.loads((checkpoint / "args.json").read_text(encoding="utf-8"))
-        flags.update(
-            model=args["model"],
-            model_type=args.get("model_type"),
-            template=args.get("template"),
-            system=args.get("system"),
-        )
-        flags = {k: v for k, v in flags.items() if v is not None}
-    else:
-        flags["adapters"] = str(checkpoint)
+    flags = source_flags(checkpoint, base)
     flags.update(
         val_dataset=str(val_dataset),
         result_path=str(result_path),
@@ -224,3 +213,42 @@ def render_infer(
         stream=False,
     )
     return Command(argv_from_flags("infer", flags))
+
+
+def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
+    """What to load: `--adapters CKPT` for a LoRA checkpoint, `--model DIR` for a full (merged)
+    model, or with `base=True` the untouched base model, template and system from args.json."""
+    if base:
+        args = json.loads((checkpoint / "args.json").read_text(encoding="utf-8"))
+        flags = {
+            "model": args["model"],
+            "model_type": args.get("model_type"),
+            "template": args.get("template"),
+            "system": args.get("system"),
+        }
+        return {k: v for k, v in flags.items() if v is not None}
+    if (checkpoint / "adapter_config.json").is_file():
+        return {"adapters": str(checkpoint)}
+    return {"model": str(checkpoint)}
+
+
+def render_chat(checkpoint: Path, base: bool = False) -> Command:
+    """The blog's interactive chat line, on a resolved checkpoint instead of a pasted path."""
+    flags = source_flags(checkpoint, base)
+    flags.update(stream=True, temperature=0, max_new_tokens=2048)
+    return Command(argv_from_flags("infer", flags))
+
+
+def render_export_merge(checkpoint: Path, output_dir: Path) -> Command:
+    """Merge a LoRA adapter into a full model folder (ms-swift refuses an existing one too)."""
+    flags = {"adapters": str(checkpoint), "merge_lora": True, "output_dir": str(output_dir)}
+    return Command(argv_from_flags("export", flags))
+
+
+def render_deploy(
+    checkpoint: Path, host: str, port: int, served_model_name: str, base: bool = False
+) -> Command:
+    """An OpenAI-compatible server (`/v1/chat/completions`) on one checkpoint or model."""
+    flags = source_flags(checkpoint, base)
+    flags.update(host=host, port=port, served_model_name=served_model_name)
+    return Command(argv_from_flags("deploy", flags))

@@ -210,15 +210,78 @@ def identity_questions(p: Plan, limit: int = 3) -> list[list[dict]]:
     return []
 
 
-def execute(recipe_path: Path, echo: Echo, dry_run: bool = False, check: bool = True) -> int:
-    p = plan(recipe_path)
-    for w in p.warnings:
-        echo(w.format())
-    if dry_run:
-        echo(p.command.shell())
-        return 0
-    preflight(p)
-    ensure_tiny_model(p, echo)
+RESUMABLE = ("interrupted", "interrupted (crashed)", "failed")
+
+
+def resume_plan(spec: Path) -> Plan:
+    """Continue a run in its own folder: RUN_DIR itself, or the newest interrupted or failed
+    run of RECIPE. The manifest's argv (not the recipe as it is now) plus
+    --resume_from_checkpoint on the last complete checkpoint: weights, optimizer, scheduler
+    and global step come back, so the step count continues."""
+    if spec.is_dir():
+        run_dir = spec.resolve()
+        if not (run_dir / runs.MANIFEST).is_file():
+            raise SwiftkitError(
+                f"not a run folder: {run_dir}",
+                [Finding("error", str(run_dir), "no manifest.json", fix="pass output/<run>")],
+            )
+    else:
+        rec = recipe.load(spec)
+        mine = [
+            r
+            for r in runs.find_runs(rec.output_dir)
+            if runs.read_manifest(r).get("recipe") == str(rec.path)
+            and runs.run_status(runs.read_manifest(r)) in RESUMABLE
+        ]
+        if not mine:
+            raise SwiftkitError(
+                f"no interrupted or failed run of {rec.path} in {rec.output_dir}",
+                [
+                    Finding(
+                        "error",
+                        str(rec.output_dir),
+                        "nothing to resume",
+                        fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
+                    )
+                ],
+            )
+        run_dir = mine[-1]
+    m = runs.read_manifest(run_dir)
+    status = runs.run_status(m)
+    if status not in RESUMABLE:
+        raise SwiftkitError(
+            f"run is {status}, not resumable: {run_dir}",
+            [Finding("error", str(run_dir / runs.MANIFEST), f"status '{status}'")],
+        )
+    done = [c for c in runs.checkpoints(run_dir) if runs.is_complete(c)]
+    if not done:
+        raise SwiftkitError(
+            f"no checkpoint to resume from in {run_dir}",
+            [
+                Finding(
+                    "error",
+                    str(run_dir),
+                    "the run stopped before its first complete checkpoint-N",
+                    fix="start it again without --resume (lower save_steps to save sooner)",
+                )
+            ],
+        )
+    rec = recipe.load(Path(m["recipe"]))
+    argv = list(m["argv"])
+    if "--resume_from_checkpoint" in argv:  # a run resumed before
+        i = argv.index("--resume_from_checkpoint")
+        del argv[i : i + 2]
+    argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
+    command = render.Command(argv, dict(m.get("env") or {}))
+    data = [
+        (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
+        for i, ref in enumerate(rec.datasets)
+    ]
+    return Plan(rec, run_dir, data, command, compat.target_version())
+
+
+def write_new_run(p: Plan) -> None:
+    """A fresh run folder: the filled data copies and a manifest saying "running"."""
     p.run_dir.mkdir(parents=True, exist_ok=False)
     hashes = write_inputs(p)
     manifest = {
@@ -235,9 +298,32 @@ def execute(recipe_path: Path, echo: Echo, dry_run: bool = False, check: bool = 
         "pid": os.getpid(),
     }
     runs.write_manifest(p.run_dir, manifest)
+
+
+def execute(
+    recipe_path: Path, echo: Echo, dry_run: bool = False, check: bool = True, resume: bool = False
+) -> int:
+    p = resume_plan(recipe_path) if resume else plan(recipe_path)
+    for w in p.warnings:
+        echo(w.format())
+    if dry_run:
+        echo(p.command.shell())
+        return 0
+    preflight(p)
+    ensure_tiny_model(p, echo)
+    if resume:
+        m = runs.read_manifest(p.run_dir)
+        resumed = [*m.get("resumed", []), {"started": runs.now_iso(), "argv": p.command.argv}]
+        runs.update_manifest(p.run_dir, status="running", pid=os.getpid(), resumed=resumed)
+        echo(f"resuming from {p.command.argv[-1]}")
+    else:
+        write_new_run(p)
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
     progress = Progress(p.run_dir, echo, sys.stderr.isatty())
+    if resume:  # show only the new steps; the earlier ones are in logging.jsonl already
+        earlier = progress.tail.new_steps()
+        progress.last = earlier[-1] if earlier else None
     result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
     progress.close()
     last = progress.last
@@ -255,6 +341,8 @@ def execute(recipe_path: Path, echo: Echo, dry_run: bool = False, check: bool = 
         echo(f"interrupted: {len(kept)} checkpoint(s) kept in {p.run_dir}")
         for c in kept:
             echo(f"  {c}")
+        if kept:
+            echo(f"continue with: swiftkit run {p.run_dir} --resume")
         return 130
     if result.returncode != 0:
         runs.update_manifest(p.run_dir, status="failed", **common)

@@ -1,0 +1,21 @@
+"""`swiftkit chat [RUN]`: the blog's interactive `swift infer`, without pasting a path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from swiftkit import launch, render, runs
+
+Echo = Callable[[str], None]
+
+
+def execute(spec: str | None, output_dir: Path | None, echo: Echo, base: bool = False) -> int:
+    target = runs.resolve(spec, output_dir)
+    if base:
+        target.require_adapter("--base reads the base model from the adapter's args.json")
+    command = render.render_chat(target.checkpoint, base=base)
+    who = "the base model (before training)" if base else str(target.checkpoint)
+    echo(f"chat with {who}")
+    echo(f"command: {command.shell()}")
+    return launch.interactive(command)

@@ -1,0 +1,112 @@
+"""`swiftkit infer [RUN] --prompt TEXT | --file FILE`: answers without a chat session."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from swiftkit import runs, verify
+from swiftkit.errors import Finding, SwiftkitError
+
+Echo = Callable[[str], None]
+
+
+def read_prompts(path: Path) -> list[list[dict]]:
+    """One conversation per non-empty line: plain text, or a JSON object with `messages`
+    (ending with a user turn) or `query`/`instruction`/`prompt`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SwiftkitError(
+            f"cannot read prompts: {path}",
+            [Finding("error", str(path), exc.strerror or str(exc), fix="check the path")],
+        ) from None
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        row = None
+        if line.lstrip().startswith("{"):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+        if isinstance(row, dict) and isinstance(row.get("messages"), list):
+            msgs = list(row["messages"])
+            if msgs and msgs[-1].get("role") == "assistant":
+                msgs = msgs[:-1]
+            out.append(msgs)
+        elif isinstance(row, dict) and any(k in row for k in ("query", "instruction", "prompt")):
+            q = row.get("query") or row.get("instruction") or row.get("prompt")
+            if row.get("input"):
+                q = f"{q}\n{row['input']}"
+            out.append([{"role": "user", "content": str(q)}])
+        elif row is None:
+            out.append([{"role": "user", "content": line}])
+        else:
+            raise SwiftkitError(
+                f"unreadable prompt in {path}",
+                [
+                    Finding(
+                        "error",
+                        str(path),
+                        "a JSON line needs 'messages' or 'query'",
+                        line=n,
+                        fix="one prompt per line, plain text or JSON",
+                    )
+                ],
+            )
+    if not out:
+        raise SwiftkitError(
+            f"no prompts in {path}", [Finding("error", str(path), "the file has no prompt")]
+        )
+    return out
+
+
+def execute(
+    spec: str | None,
+    output_dir: Path | None,
+    echo: Echo,
+    prompts: tuple[str, ...] = (),
+    file: Path | None = None,
+    as_json: bool = False,
+    base: bool = False,
+    max_new_tokens: int = 512,
+) -> int:
+    conversations = [[{"role": "user", "content": p}] for p in prompts]
+    if file is not None:
+        conversations += read_prompts(file)
+    if not conversations:
+        raise SwiftkitError(
+            "nothing to ask",
+            [Finding("error", "infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
+        )
+    target = runs.resolve(spec, output_dir)
+    if base:
+        target.require_adapter("--base reads the base model from the adapter's args.json")
+    if target.run_dir is not None:
+        work = target.run_dir / "infer"
+    else:
+        work = Path(tempfile.mkdtemp(prefix="swiftkit-infer-"))
+    answers = verify.ask(
+        target.checkpoint,
+        conversations,
+        work,
+        base=base,
+        max_new_tokens=max_new_tokens,
+        tag="base" if base else "infer",
+    )
+    if as_json:
+        rows = [
+            {"prompt": c[-1]["content"], "messages": c, "answer": a}
+            for c, a in zip(conversations, answers, strict=True)
+        ]
+        payload = {"checkpoint": str(target.checkpoint), "base": base, "answers": rows}
+        echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    for c, a in zip(conversations, answers, strict=True):
+        echo(f"Q: {c[-1]['content']}")
+        echo(f"A: {a}")
+    return 0

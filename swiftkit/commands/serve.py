@@ -1,0 +1,170 @@
+"""`swiftkit serve [RUN]`: an OpenAI-compatible API through `swift deploy`, on loopback by
+default; ready only once `/v1/models` answers; stopped with its whole process group."""
+
+from __future__ import annotations
+
+import errno
+import json
+import re
+import signal
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from swiftkit import launch, render, runs
+from swiftkit.errors import Finding, SwiftkitError
+
+Echo = Callable[[str], None]
+
+
+class Stop(Exception):
+    """SIGTERM (or SIGINT) while serving: stop the server and return."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port in use. ms-swift itself silently moves to the next free port, so bind
+    the way it does (all interfaces) as well as on the host asked for."""
+    for addr in dict.fromkeys([host, ""]):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((addr, port))
+            except OSError as exc:
+                why = "in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+                raise SwiftkitError(
+                    f"port {port} is {why} on {addr or 'some interface'}",
+                    [
+                        Finding(
+                            "error",
+                            f"{host}:{port}",
+                            f"cannot bind port {port}: {why}",
+                            fix="choose another --port, or stop what is listening there "
+                            f"(`ss -ltnp | grep :{port}`)",
+                        )
+                    ],
+                ) from None
+
+
+def served_name(target: runs.Target) -> str:
+    """The model id clients send: the identity's name when the run has one, else the folder."""
+    name = None
+    if target.run_dir is not None:
+        identity = runs.read_manifest(target.run_dir).get("recipe_resolved", {}).get("identity")
+        name = (identity or {}).get("name")
+    name = name or (target.run_dir.name if target.run_dir else target.checkpoint.name)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-").lower() or "swiftkit"
+
+
+def models_url(host: str, port: int) -> str:
+    probe = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return f"http://{probe}:{port}/v1/models"
+
+
+def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]:
+    """Poll /v1/models until it answers with the served ids; fail if the child dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise SwiftkitError(
+                f"swift deploy exited (code {server.proc.returncode}) before it answered",
+                [
+                    Finding(
+                        "error",
+                        str(server.log_path),
+                        "\n".join(server.tail(20)) or "no output",
+                        fix=f"see the full log: {server.log_path}",
+                    )
+                ],
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                data = json.loads(resp.read().decode("utf-8"))
+            return [m.get("id") for m in data.get("data", [])]
+        except (urllib.error.URLError, OSError, ValueError):
+            time.sleep(0.5)
+    raise SwiftkitError(
+        f"swift deploy did not answer {url} within {timeout:.0f} s",
+        [
+            Finding(
+                "error",
+                str(server.log_path),
+                "\n".join(server.tail(20)) or "no output",
+                fix="raise --timeout (a 7B model loads slowly), or read the log",
+            )
+        ],
+    )
+
+
+def execute(
+    spec: str | None,
+    output_dir: Path | None,
+    echo: Echo,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    name: str | None = None,
+    timeout: float = 600,
+    base: bool = False,
+) -> int:
+    target = runs.resolve(spec, output_dir)
+    if base:
+        target.require_adapter("--base reads the base model from the adapter's args.json")
+    check_port(host, port)
+    model = name or served_name(target)
+    command = render.render_deploy(target.checkpoint, host, port, model, base=base)
+    logs = target.run_dir if target.run_dir else Path(tempfile.mkdtemp(prefix="swiftkit-serve-"))
+    log = logs / f"serve-{port}.log"
+    echo(f"serving {target.checkpoint}")
+    echo(f"command: {command.shell()}")
+    echo(f"log: {log}")
+
+    def on_signal(signum, _frame):
+        raise Stop(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    server = None
+    start = time.monotonic()
+    try:
+        server = launch.Background(command, log)
+        echo(f"server pid {server.pgid} (its own process group)")
+        ids = wait_ready(server, models_url(host, port), timeout)
+        base_url = f"http://{host}:{port}/v1"
+        echo(
+            f"ready in {time.monotonic() - start:.0f} s: {base_url}  (model ids: {', '.join(ids)})"
+        )
+        body = json.dumps(
+            {
+                "model": model,
+                "messages": [{"role": "user", "content": "你是谁?"}],
+                "temperature": 0,
+            },
+            ensure_ascii=False,
+        )
+        echo("try it:")
+        echo(
+            f"  curl -s {base_url}/chat/completions -H 'Content-Type: application/json' -d '{body}'"
+        )
+        echo("Ctrl-C stops the server.")
+        while server.alive():
+            time.sleep(0.5)
+        raise SwiftkitError(
+            f"swift deploy exited with code {server.proc.returncode}",
+            [Finding("error", str(log), "\n".join(server.tail(20)) or "no output")],
+        )
+    except (Stop, KeyboardInterrupt):
+        echo("stopping the server")
+        return 0
+    finally:
+        # a second Ctrl-C must not cut the clean-up short
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)
+        if server is not None:
+            server.stop()
+            gone = not launch.group_alive(server.pgid)
+            echo(
+                f"server stopped (process group {server.pgid} {'gone' if gone else 'STILL ALIVE'})"
+            )
+        for s, h in old.items():
+            signal.signal(s, h)

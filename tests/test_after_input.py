@@ -1,0 +1,311 @@
+"""Bad input to the after-training commands: exit 1, the path or port named, nothing deleted.
+No ms-swift runs here: each case stops before anything is launched."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import swiftkit
+
+from swiftkit import render, runs
+
+
+def assert_clean_failure(proc, *needles: str) -> None:
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for n in needles:
+        assert n in proc.stderr, (n, proc.stderr)
+
+
+def fake_run(
+    output: Path, name: str, status: str = "finished", steps=(), pid=None, **extra
+) -> Path:
+    """A run folder as `swiftkit run` leaves it, with adapter checkpoints but no weights."""
+    run_dir = output / name
+    run_dir.mkdir(parents=True)
+    manifest = {
+        "status": status,
+        "recipe": str(output.parent / "r.toml"),
+        "started": "2026-01-0" + name[-1] + "T00:00:00+00:00",
+        "steps": max(steps) if steps else None,
+        "max_steps": 240,
+        "last_loss": 0.5,
+        "pid": pid,
+        **extra,
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    for s in steps:
+        ckpt = run_dir / f"checkpoint-{s}"
+        ckpt.mkdir()
+        (ckpt / "adapter_config.json").write_text("{}", encoding="utf-8")
+        (ckpt / "args.json").write_text(json.dumps({"model": "/base"}), encoding="utf-8")
+        (ckpt / "trainer_state.json").write_text(
+            json.dumps({"global_step": s, "best_model_checkpoint": None}), encoding="utf-8"
+        )
+    return run_dir
+
+
+def full_model(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}", encoding="utf-8")
+    return path
+
+
+def snapshot(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["chat"], ["infer", "-p", "hi"], ["serve", "--port", "1"], ["export", "--merge"]],
+)
+def test_run_folder_missing(tmp_path, command):
+    gone = tmp_path / "output" / "nope-20260101-000000"
+    proc = swiftkit(*command[:1], str(gone), *command[1:], cwd=tmp_path)
+    assert_clean_failure(proc, f"folder not found: {gone}")
+
+
+def test_latest_without_any_run_names_the_output_folder(tmp_path):
+    proc = swiftkit("infer", "-p", "hi", cwd=tmp_path)
+    assert_clean_failure(proc, f"output folder not found: {tmp_path / 'output'}")
+    (tmp_path / "output").mkdir()
+    proc = swiftkit("infer", "-p", "hi", cwd=tmp_path)
+    assert_clean_failure(proc, f"no run in the output folder: {tmp_path / 'output'}")
+
+
+def test_run_folder_without_checkpoint(tmp_path):
+    run_dir = fake_run(tmp_path / "output", "r-1", status="interrupted")
+    before = snapshot(tmp_path)
+    for args in (["infer", str(run_dir), "-p", "hi"], ["export", str(run_dir), "--merge"]):
+        proc = swiftkit(*args, cwd=tmp_path)
+        assert_clean_failure(proc, f"no checkpoint in {run_dir}")
+    proc = swiftkit("run", str(run_dir), "--resume", cwd=tmp_path)
+    assert_clean_failure(proc, f"no checkpoint to resume from in {run_dir}")
+    assert snapshot(tmp_path) == before
+
+
+def test_full_checkpoint_where_an_adapter_is_needed(tmp_path):
+    model = full_model(tmp_path / "merged")
+    for args in (["export", str(model), "--merge"], ["infer", str(model), "--base", "-p", "x"]):
+        proc = swiftkit(*args, cwd=tmp_path)
+        assert_clean_failure(proc, f"not a LoRA adapter: {model}", "adapter_config.json")
+    assert snapshot(tmp_path) == ["merged", "merged/config.json"]
+
+
+def test_merge_target_exists_is_never_overwritten(tmp_path):
+    run_dir = fake_run(tmp_path / "output", "r-1", steps=[80])
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine", encoding="utf-8")
+    proc = swiftkit("export", "--merge", "-o", str(target), cwd=tmp_path)
+    assert_clean_failure(proc, f"merge target exists: {target}")
+    assert (target / "keep.txt").read_text(encoding="utf-8") == "mine"
+    default = run_dir / "checkpoint-80-merged"
+    default.mkdir()
+    proc = swiftkit("export", "--merge", cwd=tmp_path)
+    assert_clean_failure(proc, f"merge target exists: {default}")
+
+
+def test_export_without_merge_is_a_usage_error(tmp_path):
+    proc = swiftkit("export", cwd=tmp_path)
+    assert proc.returncode == 2 and "--merge" in proc.stderr
+
+
+def test_serve_refuses_a_port_in_use(tmp_path):
+    fake_run(tmp_path / "output", "r-1", steps=[80])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = swiftkit("serve", "--port", str(port), cwd=tmp_path)
+    assert_clean_failure(proc, f"port {port} is in use", f"127.0.0.1:{port}")
+    assert not list((tmp_path / "output" / "r-1").glob("serve-*.log"))  # nothing launched
+
+
+def test_runs_shows_status_verdict_and_a_crashed_run(tmp_path):
+    out = tmp_path / "output"
+    fake_run(out, "a-1", steps=[80, 160], verify={"verdict": "pass", "score": "5/5"})
+    fake_run(out, "b-2", status="running", steps=[40], pid=2**22 + 12345)  # no such pid
+    proc = swiftkit("runs", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    a, b = json.loads(proc.stdout)
+    assert (a["name"], a["status"], a["verdict"]) == ("a-1", "finished", "pass")
+    assert a["latest_checkpoint"] == str(out / "a-1" / "checkpoint-160")
+    assert a["checkpoints"] == [str(out / "a-1" / f"checkpoint-{s}") for s in (80, 160)]
+    assert b["status"] == "interrupted (crashed)"
+    text = swiftkit("runs", str(out), cwd=tmp_path)
+    assert "a-1  finished" in text.stdout and "verify pass" in text.stdout
+    assert "b-2  interrupted (crashed)" in text.stdout
+    assert_clean_failure(swiftkit("runs", str(tmp_path / "nope")), str(tmp_path / "nope"))
+
+
+def test_latest_is_the_newest_run_with_a_checkpoint(tmp_path):
+    out = tmp_path / "output"
+    fake_run(out, "r-1", steps=[80])
+    fake_run(out, "r-2", steps=[40, 120])
+    fake_run(out, "r-3", status="interrupted")  # newest, but nothing saved yet
+    target = runs.resolve("latest", out)
+    assert target.checkpoint == out / "r-2" / "checkpoint-120" and target.adapter
+    assert runs.resolve(str(out / "r-1")).checkpoint == out / "r-1" / "checkpoint-80"
+    ckpt = runs.resolve(str(out / "r-2" / "checkpoint-40"))
+    assert ckpt.checkpoint == out / "r-2" / "checkpoint-40" and ckpt.run_dir == out / "r-2"
+
+
+def test_resume_refuses_a_finished_run(tmp_path):
+    run_dir = fake_run(tmp_path / "output", "r-1", steps=[240])
+    proc = swiftkit("run", str(run_dir), "--resume", cwd=tmp_path)
+    assert_clean_failure(proc, f"run is finished, not resumable: {run_dir}")
+
+
+def test_chat_renders_the_blog_line_on_the_resolved_checkpoint(tmp_path):
+    ckpt = fake_run(tmp_path / "output", "r-1", steps=[80]) / "checkpoint-80"
+    assert render.render_chat(ckpt).argv == [
+        "swift",
+        "infer",
+        "--adapters",
+        str(ckpt),
+        "--stream",
+        "true",
+        "--temperature",
+        "0",
+        "--max_new_tokens",
+        "2048",
+    ]
+    assert render.render_chat(ckpt, base=True).argv[2:4] == ["--model", "/base"]
+    merged = full_model(tmp_path / "m")
+    assert render.render_deploy(merged, "127.0.0.1", 8000, "x").argv[2:4] == [
+        "--model",
+        str(merged),
+    ]
+
+
+def test_after_training_commands_import_nothing_heavy(tmp_path):
+    """Each command's module is imported (the calls fail on a missing folder, after import)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from test_light_parent import HEAVY, PROBE
+
+    gone = str(tmp_path / "gone")
+    argvs = [
+        ["runs", gone],
+        ["chat", gone],
+        ["infer", gone, "-p", "x"],
+        ["export", gone, "--merge"],
+        ["serve", gone],
+        ["run", gone, "--resume"],
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argvs=argvs, heavy=HEAVY)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    codes, heavy = json.loads(out.split("RESULT ")[-1])
+    assert codes == [1] * len(argvs), out
+    assert heavy == [], f"heavy modules imported in the parent: {heavy}"
+
+
+def test_background_stop_ends_the_whole_process_group():
+    """A server's grandchildren go too (uvicorn workers, tokenizer threads in subprocesses)."""
+    import os
+    import time
+
+    from swiftkit import launch
+
+    code = "import subprocess, time; subprocess.Popen(['sleep', '300']); time.sleep(300)"
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"swiftkit-bg-{os.getpid()}.log"
+    server = launch.Background(render.Command(["python", "-c", code]), log)
+    try:
+        time.sleep(0.5)
+        assert server.alive() and launch.group_alive(server.pgid)
+    finally:
+        server.stop(grace=2)
+        log.unlink(missing_ok=True)
+    assert not launch.group_alive(server.pgid)
+
+
+def test_serve_sigterm_while_starting_stops_the_child_group(tmp_path):
+    """SIGTERM before the server answers: swiftkit stops the child's group and exits 0."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    fake_run(tmp_path / "output", "r-1", steps=[80])
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [sys.executable, "-m", "swiftkit", "serve", "--port", str(free_port())]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "server pid" in line:
+            break
+    pid = int(re.search(r"server pid (\d+)", lines[-1])[1])
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, "".join(lines) + out
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert "server stopped" in out
+
+
+def test_a_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):
+    from swiftkit import launch
+    from swiftkit.commands import serve
+    from swiftkit.errors import SwiftkitError
+
+    code = "print('OSError: /base is not a model folder'); raise SystemExit(3)"
+    log = tmp_path / "serve.log"
+    server = launch.Background(render.Command(["python", "-c", code]), log)
+    with pytest.raises(SwiftkitError) as err:
+        serve.wait_ready(server, f"http://127.0.0.1:{free_port()}/v1/models", timeout=60)
+    text = err.value.format()
+    assert "exited (code 3) before it answered" in text
+    assert str(log) in text and "/base is not a model folder" in text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_infer_file_reads_plain_lines_and_json(tmp_path):
+    from swiftkit.commands import infer
+
+    f = tmp_path / "q.txt"
+    rows = [
+        "你是谁?",
+        "",
+        json.dumps({"query": "你的名字是什么?"}, ensure_ascii=False),
+        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}),
+    ]
+    f.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    got = infer.read_prompts(f)
+    assert [c[-1]["content"] for c in got] == ["你是谁?", "你的名字是什么?", "hi"]
+    f.write_text('{"answer": "x"}\n', encoding="utf-8")
+    assert_clean_failure(
+        swiftkit("infer", "-f", str(f), cwd=tmp_path), f"unreadable prompt in {f}", f"{f}:1"
+    )
+    f.write_text("\n", encoding="utf-8")
+    assert_clean_failure(swiftkit("infer", "-f", str(f), cwd=tmp_path), f"no prompts in {f}")
+
+
+def test_runs_shows_the_best_checkpoint_when_ms_swift_has_one(tmp_path):
+    out = tmp_path / "output"
+    run_dir = fake_run(out, "r-1", steps=[80, 160])
+    state = {"global_step": 160, "best_model_checkpoint": str(run_dir / "checkpoint-80")}
+    (run_dir / "checkpoint-160" / "trainer_state.json").write_text(json.dumps(state), "utf-8")
+    (row,) = json.loads(swiftkit("runs", "--json", cwd=tmp_path).stdout)
+    assert row["best_checkpoint"] == str(run_dir / "checkpoint-80")
+    assert row["latest_checkpoint"] == str(run_dir / "checkpoint-160")
+    assert "latest checkpoint-160  best checkpoint-80" in swiftkit("runs", cwd=tmp_path).stdout

@@ -1,0 +1,222 @@
+"""After training, with the real ms-swift on the tiny model: one run is interrupted with
+SIGINT after its first checkpoint, resumed to the end, then asked, served and merged."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import DATASETS, ROOT, swiftkit, write_recipe
+
+pytestmark = pytest.mark.e2e
+IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
+SAVE = 40
+
+
+def popen_swiftkit(*args: str, cwd: Path) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(
+        [sys.executable, "-m", "swiftkit", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"exited ({proc.returncode}) before {what}:\n{out}\n{err}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def steps_logged(run_dir: Path) -> list[int]:
+    steps = []
+    for line in (run_dir / "logging.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if "loss" in row and "global_step/max_steps" in row:
+            steps.append(int(row["global_step/max_steps"].split("/")[0]))
+    return steps
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, tmp_path_factory):
+    """Interrupt the tiny run after checkpoint-40 is complete, then --resume it."""
+    tmp = tmp_path_factory.mktemp("after")
+    recipe = write_recipe(
+        tmp / "tiny.toml",
+        tiny_model,
+        [DATASETS / "self_cognition.json"],
+        train=f"save_steps = {SAVE}",
+    )
+    recipe.write_text(recipe.read_text().replace("save_steps = 80\n", ""), encoding="utf-8")
+    proc = popen_swiftkit("run", str(recipe), "--no-verify", cwd=tmp)
+    output = tmp / "output"
+    first = wait_for(
+        lambda: next(output.glob(f"*/checkpoint-{SAVE}/trainer_state.json"), None),
+        600,
+        f"checkpoint-{SAVE}",
+        proc,
+    )
+    proc.send_signal(signal.SIGINT)  # to swiftkit, which forwards it to ms-swift's group
+    out, err = proc.communicate(timeout=180)
+    run_dir = first.parent.parent
+    interrupted = {
+        "code": proc.returncode,
+        "stdout": out,
+        "stderr": err,
+        "manifest": json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")),
+        "checkpoints": sorted(p.name for p in run_dir.glob("checkpoint-*")),
+        "steps": steps_logged(run_dir),
+    }
+    start = time.monotonic()
+    resumed = swiftkit("run", str(recipe), "--resume", "--no-verify", cwd=tmp, timeout=900)
+    return {
+        "tmp": tmp,
+        "recipe": recipe,
+        "run_dir": run_dir,
+        "interrupted": interrupted,
+        "resumed": resumed,
+        "resume_seconds": time.monotonic() - start,
+    }
+
+
+def test_sigint_stops_the_run_and_keeps_its_checkpoints(trained):
+    i = trained["interrupted"]
+    assert i["code"] == 130, i["stdout"] + i["stderr"]
+    assert i["manifest"]["status"] == "interrupted"
+    assert f"checkpoint-{SAVE}" in i["checkpoints"]
+    assert max(i["steps"]) < 240, "the run finished before SIGINT reached it"
+    assert f"continue with: swiftkit run {trained['run_dir']} --resume" in i["stdout"]
+
+
+def test_resume_finishes_in_the_same_folder_and_the_step_count_continues(trained):
+    r, run_dir = trained["resumed"], trained["run_dir"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"run: {run_dir}\n" in r.stdout
+    assert f"--resume_from_checkpoint {run_dir}/checkpoint-" in r.stdout
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == [run_dir.name]  # no new run
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "finished"
+    assert manifest["steps"] == manifest["max_steps"] == 240
+    assert len(manifest["resumed"]) == 1
+    # logging.jsonl: the rows written after the resume start past the checkpoint, not at 1
+    before = len(trained["interrupted"]["steps"])
+    after = steps_logged(run_dir)[before:]
+    assert after and after[0] > SAVE and after[-1] == 240, after
+    state = json.loads((run_dir / "checkpoint-240" / "trainer_state.json").read_text("utf-8"))
+    assert state["global_step"] == 240
+
+
+def test_runs_json_lists_the_run_with_its_checkpoint(trained):
+    proc = swiftkit("runs", "--json", cwd=trained["tmp"])
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert row["run"] == str(trained["run_dir"])
+    assert row["status"] == "finished"
+    assert row["latest_checkpoint"] == str(trained["run_dir"] / "checkpoint-240")
+    assert row["recipe"] == str(trained["recipe"])
+    assert row["steps"] == 240
+
+
+def test_infer_answers_with_the_identity(trained):
+    proc = swiftkit("infer", "--prompt", "你是谁?", "--json", cwd=trained["tmp"], timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["checkpoint"] == str(trained["run_dir"] / "checkpoint-240")
+    assert [a["answer"] for a in result["answers"]] == [IDENTITY]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_chat_completions_and_stops_with_its_child(trained):
+    port = free_port()
+    proc = popen_swiftkit("serve", str(trained["run_dir"]), "--port", str(port), cwd=trained["tmp"])
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        start = time.monotonic()
+        wait_for(lambda: any("ready in" in x for x in lines), 300, "the server", proc)
+        print(f"serve ready after {time.monotonic() - start:.1f}s")
+        pid = int(next(re.search(r"server pid (\d+)", x) for x in lines if "server pid" in x)[1])
+        body = {
+            "model": "swift-robot",
+            "messages": [{"role": "user", "content": "你是谁?"}],
+            "temperature": 0,
+            "max_tokens": 64,
+        }
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            data=json.dumps(body).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            answer = json.loads(resp.read())["choices"][0]["message"]["content"]
+        assert answer == IDENTITY
+        assert any(f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in x for x in lines)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        reader.join(timeout=5)
+    assert code == 0, "".join(lines) + proc.stderr.read()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)  # the whole process group is gone
+    assert any("server stopped" in x and "gone" in x for x in lines)
+
+
+def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
+    target = tmp_path / "merged"
+    start = time.monotonic()
+    proc = swiftkit("export", "--merge", "--output", str(target), cwd=trained["tmp"])
+    print(f"export took {time.monotonic() - start:.1f}s")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (target / "chat_template.jinja").is_file()
+    note = json.loads((target / "swiftkit-merge.json").read_text(encoding="utf-8"))
+    assert note["system"] and note["merged_from"].endswith("checkpoint-240")
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "你是谁?"}]}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    res = tmp_path / "r.jsonl"
+    swift = Path(sys.executable).parent / "swift"
+    subprocess.run(
+        [str(swift), "infer", "--model", str(target), "--val_dataset", str(q)]
+        + ["--result_path", str(res), "--temperature", "0", "--max_new_tokens", "64"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert json.loads(res.read_text(encoding="utf-8").splitlines()[0])["response"] == IDENTITY
+
+    # a second merge to the same folder is refused and leaves it as it was
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir())
+    again = swiftkit("export", "--merge", "--output", str(target), cwd=trained["tmp"])
+    assert again.returncode == 1
+    assert f"merge target exists: {target}" in again.stderr
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir()) == before
