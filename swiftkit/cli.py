@@ -89,6 +89,43 @@ def verify_cmd(target: Path, as_json: bool, no_base: bool) -> None:
     sys.exit(0 if report["verdict"] == verify.PASS else 1)
 
 
+def _ask(value: str | None, option: str, label: str) -> str:
+    """A missing value: prompt on a terminal, else a usage error (nothing to wait for)."""
+    if value and value.strip():
+        return value.strip()
+    if sys.stdin.isatty():
+        return click.prompt(label).strip()
+    raise click.UsageError(f"missing {option} (or run in a terminal to be asked)")
+
+
+@cli.command("init")
+@click.argument("directory", metavar="[DIR]", default=".", type=click.Path(path_type=Path))
+@click.option("--name", help="The model's new name, e.g. Swift-Robot.")
+@click.option("--author", help="Who made it, e.g. your team.")
+@click.option("--model", help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct).")
+@click.option("--preset", help="Hardware preset (default: cpu for the tiny model, else 24gb).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="num_train_epochs.")
+def init_cmd(
+    directory: Path,
+    name: str | None,
+    author: str | None,
+    model: str | None,
+    preset: str | None,
+    epochs: float | None,
+) -> None:
+    """Start here: write a ready-to-run recipe and the full identity set into DIR."""
+    from swiftkit.commands import init as init_mod
+
+    name = _ask(name, "--name", "The model's new name")
+    author = _ask(author, "--author", "Who made it (author)")
+    written = init_mod.write(directory, name, author, model, preset, epochs)
+    for path in written.files:
+        echo(f"wrote {path}")
+    echo(f"preset: {written.preset}")
+    echo("next:")
+    echo(f"  swiftkit run {written.recipe}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (tests call this directly)."""
     try:
