@@ -27,6 +27,7 @@ DEFAULTS = {
     "check_probes": 32,
     "max_new_tokens": 128,
 }
+BATCH = 16  # probes per forward pass in `swift infer` (its default is 1 at a time)
 PLUGIN = Path(__file__).parent / "plugin" / "stop_when_verified.py"
 PLUGIN_CALLBACK = "swiftkit_stop_when_verified"
 PLUGIN_ENV = "SWIFTKIT_STOP_CONFIG"
@@ -39,6 +40,7 @@ def ask(
     base: bool = False,
     max_new_tokens: int = 256,
     tag: str = "probe",
+    max_batch_size: int | None = None,
 ) -> list[str]:
     """Greedy answers, one per conversation (each a list of messages ending with a user turn).
 
@@ -53,7 +55,9 @@ def ask(
     with questions.open("w", encoding="utf-8") as fh:
         for messages in conversations:
             fh.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
-    command = render.render_infer(checkpoint, questions, results, max_new_tokens, base=base)
+    command = render.render_infer(
+        checkpoint, questions, results, max_new_tokens, base=base, max_batch_size=max_batch_size
+    )
     log = work_dir / f"{tag}-{k}.log"
     result = launch.run(command, log_path=log)
     if result.returncode != 0 or not results.is_file():
@@ -385,10 +389,12 @@ def verify(target: Path, base: bool = True) -> dict:
     }
     if probes:
         answers["adapter"] = list(
-            ask(ckpt, conversations, work, False, cfg.max_new_tokens, "adapter")
+            ask(ckpt, conversations, work, False, cfg.max_new_tokens, "adapter", BATCH)
         )
         if base:
-            answers["base"] = list(ask(ckpt, conversations, work, True, cfg.max_new_tokens, "base"))
+            answers["base"] = list(
+                ask(ckpt, conversations, work, True, cfg.max_new_tokens, "base", BATCH)
+            )
     rows = []
     for i, p in enumerate(probes):
         row = {**asdict(p), "question": p.question}
@@ -585,7 +591,7 @@ def write_stop_config(run_dir: Path, cfg: Config, new: list[str]) -> Path:
         "old": scoring.old_markers(new),
         "threshold": cfg.identity_threshold,
         "check_every": cfg.check_every,
-        "max_new_tokens": min(cfg.max_new_tokens, 64),
+        "max_new_tokens": min(cfg.max_new_tokens, 48),
         "log": str(run_dir / "verify" / "stop_checks.jsonl"),
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

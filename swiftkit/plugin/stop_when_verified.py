@@ -71,6 +71,7 @@ class StopWhenVerified(TrainerCallback):
                     attention_mask=torch.ones_like(ids),
                     max_new_tokens=self.max_new_tokens,
                     do_sample=False,
+                    use_cache=True,
                     pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
                 )
                 out.append(tokenizer.decode(gen[0, ids.shape[1] :], skip_special_tokens=True))
