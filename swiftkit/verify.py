@@ -387,14 +387,31 @@ def verify(target: Path, base: bool = True) -> dict:
         "base": [None] * len(probes),
         "adapter": [None] * len(probes),
     }
+    reused = 0
     if probes:
         answers["adapter"] = list(
             ask(ckpt, conversations, work, False, cfg.max_new_tokens, "adapter", BATCH)
         )
         if base:
-            answers["base"] = list(
-                ask(ckpt, conversations, work, True, cfg.max_new_tokens, "base", BATCH)
+            cache = cached_base_answers(out_dir, args, cfg)
+            keys = [_key(p.messages) for p in probes]
+            todo = [i for i, k in enumerate(keys) if k not in cache]
+            fresh = (
+                ask(
+                    ckpt,
+                    [conversations[i] for i in todo],
+                    work,
+                    True,
+                    cfg.max_new_tokens,
+                    "base",
+                    BATCH,
+                )
+                if todo
+                else []
             )
+            got = dict(zip(todo, fresh, strict=True))
+            answers["base"] = [got[i] if i in got else cache[k] for i, k in enumerate(keys)]
+            reused = len(probes) - len(todo)
     rows = []
     for i, p in enumerate(probes):
         row = {**asdict(p), "question": p.question}
@@ -426,11 +443,39 @@ def verify(target: Path, base: bool = True) -> dict:
         "config": {**{k: getattr(cfg, k) for k in DEFAULTS}, "questions": cfg.questions},
         "scores": {"identity": identity, "general": general},
         "stop_when_verified": stop_checks(run_dir),
+        "base_answers_reused": reused,
         "probes": rows,
         "measured": runs.now_iso(),
     }
     write_report(out_dir, report)
     return report
+
+
+def _key(messages: list[dict]) -> str:
+    return json.dumps(messages, ensure_ascii=False, sort_keys=True)
+
+
+def cached_base_answers(out_dir: Path, args: dict, cfg: Config) -> dict[str, str]:
+    """The base model's answers from an earlier report in the same folder, when they were
+    asked of the same model, template, system prompt and answer length (greedy decoding
+    makes them the same answers again; a 7B base model takes minutes to ask)."""
+    try:
+        old = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    same = (
+        old.get("base_model") == args.get("model")
+        and old.get("template") == args.get("template")
+        and old.get("system") == args.get("system")
+        and (old.get("config") or {}).get("max_new_tokens") == cfg.max_new_tokens
+    )
+    if not same:
+        return {}
+    return {
+        _key(r["messages"]): r["base"]
+        for r in old.get("probes", [])
+        if isinstance(r, dict) and isinstance(r.get("base"), str) and r.get("messages")
+    }
 
 
 def stop_checks(run_dir: Path | None) -> list[dict]:

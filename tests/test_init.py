@@ -114,4 +114,7 @@ def test_verify_on_the_checkpoint_scores_adapter_high_and_base_near_zero(init_ru
     assert scores["verdict"] == "pass"
     assert ident["probes"] >= 60  # the identity set's questions that name NAME or AUTHOR
     assert ident["adapter"] >= ident["threshold"] == 0.8
-    assert ident["base"] <= 0.05
+    assert ident["base"] is not None and ident["base"] <= 0.05
+    report = json.loads((Path(ckpt).parent / "report.json").read_text(encoding="utf-8"))
+    # the base model's answers from the run's own verify were reused, not asked again
+    assert report["base_answers_reused"] == ident["probes"]
