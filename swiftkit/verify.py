@@ -9,6 +9,7 @@ A verdict is only ever given on answers that were measured: no probes or no answ
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -389,15 +390,17 @@ def verify(target: Path, base: bool = True) -> dict:
     }
     reused = 0
     if probes:
-        answers["adapter"] = list(
-            ask(ckpt, conversations, work, False, cfg.max_new_tokens, "adapter", BATCH)
-        )
-        if base:
-            cache = cached_base_answers(out_dir, args, cfg)
-            keys = [_key(p.messages) for p in probes]
-            todo = [i for i, k in enumerate(keys) if k not in cache]
+        keys = [_key(p.messages) for p in probes]
+        cache = cached_base_answers(out_dir, args, cfg) if base else {}
+        todo = [i for i, k in enumerate(keys) if k not in cache] if base else []
+        # The two `swift infer` processes mostly wait on start-up: run them side by side.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            adapter = pool.submit(
+                ask, ckpt, conversations, work, False, cfg.max_new_tokens, "adapter", BATCH
+            )
             fresh = (
-                ask(
+                pool.submit(
+                    ask,
                     ckpt,
                     [conversations[i] for i in todo],
                     work,
@@ -407,9 +410,11 @@ def verify(target: Path, base: bool = True) -> dict:
                     BATCH,
                 )
                 if todo
-                else []
+                else None
             )
-            got = dict(zip(todo, fresh, strict=True))
+            answers["adapter"] = list(adapter.result())
+            got = dict(zip(todo, fresh.result() if fresh else [], strict=True))
+        if base:
             answers["base"] = [got[i] if i in got else cache[k] for i, k in enumerate(keys)]
             reused = len(probes) - len(todo)
     rows = []
