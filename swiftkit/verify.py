@@ -261,7 +261,7 @@ def resolve(target: Path) -> tuple[Path | None, Path]:
                 )
             ],
         )
-    if runs.is_adapter(target) or (target / "args.json").is_file() and runs.step_of(target):
+    if runs.is_adapter(target) or runs.step_of(target) is not None:
         ckpt = target
         run_dir = target.parent if (target.parent / runs.MANIFEST).is_file() else None
     else:
@@ -600,6 +600,15 @@ def write_report(out_dir: Path, report: dict) -> None:
             f"{mark[r['adapter_ok']]}{_cell(r['adapter'])} |"
         )
     (out_dir / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+
+
+def check_probe_files(cfg: Config) -> None:
+    """Parse every probe file a [verify] section names (errors name file and line)."""
+    for spec in cfg.identity_probes:
+        if spec != TRAINING:
+            load_probes(cfg.path(spec), "identity")
+    for spec in cfg.general_probes:
+        load_probes(cfg.path(spec), "general")
 
 
 def stop_config_path(run_dir: Path) -> Path:

@@ -176,3 +176,19 @@ def tiny_recipe():
         )
 
     return make
+
+
+def test_a_bad_probe_file_stops_the_run_before_it_starts(tmp_path, tiny_recipe):
+    (tmp_path / "p.jsonl").write_text("not json\n")
+    r = tiny_recipe(tmp_path, '[verify]\nidentity_probes = ["p.jsonl"]\n')
+    (tmp_path / "no-model").mkdir()
+    proc = swiftkit("run", "--dry-run", str(r))
+    assert proc.returncode == 1 and f"{tmp_path / 'p.jsonl'}:1" in proc.stderr
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_checkpoint_folder_without_anything_names_args_json(tmp_path):
+    ckpt = tmp_path / "checkpoint-3"
+    ckpt.mkdir()
+    proc = swiftkit("verify", str(ckpt))
+    assert proc.returncode == 1 and "checkpoint has no args.json" in proc.stderr

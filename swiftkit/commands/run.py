@@ -43,6 +43,10 @@ def plan(recipe_path: Path) -> Plan:
     errors = errors_only(findings)
     if errors:
         raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
+    vcfg = verify_config(rec)
+    verifying = rec.raw.get("verify", {}).get("enabled", True)
+    if verifying:
+        verify.check_probe_files(vcfg)  # a bad probe file stops the run before it starts
     version = compat.target_version()
     run_dir = runs.new_run_dir(rec.output_dir, rec.name)
     data: list[tuple[recipe.DatasetRef, Path | None]] = []
@@ -56,8 +60,7 @@ def plan(recipe_path: Path) -> Plan:
             data.append((ref, None))
             specs.append(ref.spec)
     command = render.render_sft(rec, run_dir, specs, version)
-    vcfg = verify_config(rec)
-    if vcfg.stop_when_verified and rec.raw.get("verify", {}).get("enabled", True):
+    if vcfg.stop_when_verified and verifying:
         flags, env = verify.plugin_flags(run_dir)
         command.argv += render.argv_from_flags("sft", flags)[2:]
         command.env.update(env)
