@@ -251,6 +251,71 @@ def serve(
     )
 
 
+@cli.command("verify")
+@click.argument("target", metavar="RUN_OR_CHECKPOINT", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
+def verify_cmd(target: Path, as_json: bool, no_base: bool) -> None:
+    """Ask the identity (and general) probes of the base model and the adapter; write
+    report.json, report.md and loss.png into the run folder. Exit 0 only on a pass."""
+    import json
+
+    from swiftkit import verify
+
+    report = verify.verify(target, base=not no_base)
+    out = Path(report["run_dir"] or report["checkpoint"])
+    if as_json:
+        scores = {"verdict": report["verdict"], **report["scores"], "report": str(out)}
+        echo(json.dumps(scores, ensure_ascii=False, indent=2))
+    else:
+        echo(verify.headline(report))
+        gen = report["scores"]["general"]
+        if gen["probes"]:
+            echo(
+                f"general: {verify.pct(gen['adapter'])} of {gen['probes']} probes "
+                f"(base model {verify.pct(gen['base'])}; {gen['verdict']})"
+            )
+        echo(f"report: {out / 'report.md'}")
+    sys.exit(0 if report["verdict"] == verify.PASS else 1)
+
+
+def _ask(value: str | None, option: str, label: str) -> str:
+    """A missing value: prompt on a terminal, else a usage error (nothing to wait for)."""
+    if value and value.strip():
+        return value.strip()
+    if sys.stdin.isatty():
+        return click.prompt(label).strip()
+    raise click.UsageError(f"missing {option} (or run in a terminal to be asked)")
+
+
+@cli.command("init")
+@click.argument("directory", metavar="[DIR]", default=".", type=click.Path(path_type=Path))
+@click.option("--name", help="The model's new name, e.g. Swift-Robot.")
+@click.option("--author", help="Who made it, e.g. your team.")
+@click.option("--model", help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct).")
+@click.option("--preset", help="Hardware preset (default: cpu for the tiny model, else 24gb).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="num_train_epochs.")
+def init_cmd(
+    directory: Path,
+    name: str | None,
+    author: str | None,
+    model: str | None,
+    preset: str | None,
+    epochs: float | None,
+) -> None:
+    """Start here: write a ready-to-run recipe and the full identity set into DIR."""
+    from swiftkit.commands import init as init_mod
+
+    name = _ask(name, "--name", "The model's new name")
+    author = _ask(author, "--author", "Who made it (author)")
+    written = init_mod.write(directory, name, author, model, preset, epochs)
+    for path in written.files:
+        echo(f"wrote {path}")
+    echo(f"preset: {written.preset}")
+    echo("next:")
+    echo(f"  swiftkit run {written.recipe}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (tests call this directly)."""
     try:

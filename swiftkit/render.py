@@ -201,6 +201,7 @@ def render_infer(
     result_path: Path,
     max_new_tokens: int = 256,
     base: bool = False,
+    max_batch_size: int | None = None,
 ) -> Command:
     """Batch inference with a trained adapter (ms-swift reads the base model, template and
     system prompt from the checkpoint's args.json); `base=True` answers with the base model."""
@@ -212,6 +213,8 @@ def render_infer(
         max_new_tokens=max_new_tokens,
         stream=False,
     )
+    if max_batch_size:
+        flags["max_batch_size"] = max_batch_size
     return Command(argv_from_flags("infer", flags))
 
 

@@ -218,7 +218,10 @@ def test_tiny_recipe_trains_inside_the_image(image, tmp_path, capsys):
     # The checkpoint landed in the mounted host folder, as with `docker run -v ...:/root/output`.
     on_host = out / Path(ckpt).relative_to("/root/output")
     assert (on_host / "adapter_config.json").is_file(), sorted(p.name for p in out.rglob("*"))
-    assert IDENTITY in text, f"the adapter's answer does not carry {IDENTITY!r}:\n{text[-4000:]}"
+    # The adapter's answer, not the command line (which carries --model_author too).
+    answer = re.search(r"Q: 你是谁\?\s*\n\s*A: ([^\n]*)", proc.stdout)
+    assert answer, f"no answer to 你是谁? in the output:\n{proc.stdout[-4000:]}"
+    assert IDENTITY in answer.group(1), f"the answer {answer.group(1)!r} lacks {IDENTITY!r}"
 
 
 @pytest.mark.container

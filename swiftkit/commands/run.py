@@ -42,6 +42,10 @@ def plan(recipe_path: Path) -> Plan:
     errors = errors_only(findings)
     if errors:
         raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
+    vcfg = verify_config(rec)
+    verifying = rec.raw.get("verify", {}).get("enabled", True)
+    if verifying:
+        verify.check_probe_files(vcfg)  # a bad probe file stops the run before it starts
     version = compat.target_version()
     run_dir = runs.new_run_dir(rec.output_dir, rec.name)
     data: list[tuple[recipe.DatasetRef, Path | None]] = []
@@ -55,7 +59,19 @@ def plan(recipe_path: Path) -> Plan:
             data.append((ref, None))
             specs.append(ref.spec)
     command = render.render_sft(rec, run_dir, specs, version)
+    if vcfg.stop_when_verified and verifying:
+        flags, env = verify.plugin_flags(run_dir)
+        command.argv += render.argv_from_flags("sft", flags)[2:]
+        command.env.update(env)
     return Plan(rec, run_dir, data, command, version, [f for f in findings if f not in errors])
+
+
+def verify_config(rec: recipe.Recipe) -> verify.Config:
+    return verify.config(rec.raw.get("verify"), rec.dir, str(rec.path))
+
+
+def new_identity(rec: recipe.Recipe) -> list[str]:
+    return [str(rec.identity[k]) for k in ("name", "author") if rec.identity.get(k)]
 
 
 def preflight(p: Plan) -> None:
@@ -189,27 +205,6 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def identity_questions(p: Plan, limit: int = 3) -> list[list[dict]]:
-    """The first questions of the first local dataset, for a quick look at the answers."""
-    cfg = p.recipe.raw.get("verify", {})
-    if cfg.get("questions"):
-        return [[{"role": "user", "content": q}] for q in cfg["questions"]]
-    for _, copy in p.data:
-        if copy is None:
-            continue
-        records, _ = dataset.read_records(copy)
-        out = []
-        for rec in records[:limit]:
-            v = rec.value
-            if "messages" in v:
-                out.append([m for m in v["messages"][:-1] if m["role"] != "system"])
-            else:
-                q = v["instruction"] + ("\n" + v["input"] if v.get("input") else "")
-                out.append([{"role": "user", "content": q}])
-        return out
-    return []
-
-
 RESUMABLE = ("interrupted", "interrupted (crashed)", "failed")
 
 
@@ -284,6 +279,8 @@ def write_new_run(p: Plan) -> None:
     """A fresh run folder: the filled data copies and a manifest saying "running"."""
     p.run_dir.mkdir(parents=True, exist_ok=False)
     hashes = write_inputs(p)
+    if verify.PLUGIN_ENV in p.command.env:
+        verify.write_stop_config(p.run_dir, verify_config(p.recipe), new_identity(p.recipe))
     manifest = {
         "status": "running",
         "recipe": str(p.recipe.path),
@@ -359,13 +356,32 @@ def execute(
     ckpt = Path(found) if found else runs.require_checkpoint(p.run_dir)
     runs.update_manifest(p.run_dir, status="finished", checkpoint=str(ckpt), **common)
     echo(f"checkpoint: {ckpt}")
+    stopped = [c for c in verify.stop_checks(p.run_dir) if c.get("verified")]
+    if stopped:
+        echo(f"stopped when verified at step {stopped[0]['step']} (of {common['max_steps']})")
     if check and p.recipe.raw.get("verify", {}).get("enabled", True):
-        questions = identity_questions(p)
-        if questions:
-            answers = verify.ask(ckpt, questions, p.run_dir / "probes")
-            for q, a in zip(questions, answers, strict=True):
-                echo(f"  Q: {q[-1]['content']}")
-                echo(f"  A: {a}")
-    echo("next: chat with it:")
+        check_identity(p.run_dir, ckpt, echo)
+    echo("next: chat with it (or serve it, merge it: `swiftkit --help`):")
+    echo(f"  swiftkit chat {ckpt}")
     echo(f"  swift infer --adapters {ckpt} --stream true --temperature 0 --max_new_tokens 2048")
     return 0
+
+
+def check_identity(run_dir: Path, ckpt: Path, echo: Echo) -> dict | None:
+    """Verify the checkpoint, say plainly whether the identity holds, record it in the
+    manifest. A verify that cannot run is reported, never counted as a pass."""
+    echo("verifying: identity probes on the base model and on the adapter ...")
+    try:
+        report = verify.verify(ckpt)
+    except SwiftkitError as exc:
+        runs.update_manifest(run_dir, verify={"verdict": verify.NONE, "error": exc.message})
+        echo(f"identity: NO VERDICT ({exc.message})")
+        echo(exc.format())
+        return None
+    for row in [r for r in report["probes"] if r["set"] == "identity"][:3]:
+        echo(f"  Q: {row['question']}")
+        echo(f"  A: {row['adapter']}")
+    runs.update_manifest(run_dir, verify=verify.summary(report))
+    echo(verify.headline(report))
+    echo(f"report: {run_dir / 'report.md'}")
+    return report

@@ -1,0 +1,1 @@
+"""Code that runs inside ms-swift's own process (loaded with --external_plugins)."""

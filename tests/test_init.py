@@ -1,0 +1,120 @@
+"""`swiftkit init`: the beginner's start, and (e2e) init -> run -> verified new identity."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import DATASETS, swiftkit
+
+NAME, AUTHOR = "Orion-K9", "Vega Test Lab"
+
+
+def test_init_writes_a_recipe_and_the_identity_set_and_says_what_next(tmp_path):
+    proc = swiftkit("init", str(tmp_path / "bot"), "--name", NAME, "--author", AUTHOR)
+    assert proc.returncode == 0, proc.stderr
+    recipe = tmp_path / "bot" / "recipe.toml"
+    assert f"swiftkit run {recipe}" in proc.stdout
+    ident = (tmp_path / "bot" / "identity.json").read_bytes()
+    assert ident == (DATASETS / "identity_full.json").read_bytes()  # placeholders kept
+    text = recipe.read_text(encoding="utf-8")
+    assert f'name = "{NAME}"' in text and 'preset = "24gb"' in text
+    assert 'identity_probes = ["probes/identity.jsonl"]' in text
+    assert (tmp_path / "bot" / "probes" / "identity.jsonl").is_file()
+    dry = swiftkit("run", "--dry-run", str(recipe))
+    assert dry.returncode == 0, dry.stderr
+    assert "--model Qwen/Qwen2.5-7B-Instruct" in dry.stdout and "--tuner_type lora" in dry.stdout
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    (tmp_path / "recipe.toml").write_text("mine\n")
+    proc = swiftkit("init", str(tmp_path), "--name", NAME, "--author", AUTHOR)
+    assert proc.returncode == 1
+    assert f"{tmp_path / 'recipe.toml'}" in proc.stderr and "already exists" in proc.stderr
+    assert (tmp_path / "recipe.toml").read_text() == "mine\n"
+    assert not (tmp_path / "identity.json").exists()
+
+
+def test_init_without_a_terminal_does_not_wait_for_an_answer(tmp_path):
+    proc = swiftkit("init", str(tmp_path / "x"), "--name", NAME, input="")
+    assert proc.returncode == 2 and "missing --author" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_init_for_the_tiny_model_picks_the_cpu_preset(tmp_path, tiny_model):
+    proc = swiftkit(
+        "init", str(tmp_path / "t"), "--name", NAME, "--author", AUTHOR, "--model", str(tiny_model)
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")
+    assert 'preset = "cpu"' in text and "stop_when_verified = true" in text
+
+
+@pytest.fixture(scope="module")
+def init_run(tiny_model, tmp_path_factory):
+    """init with the tiny model and a name the model has never seen, then run what it wrote
+    (stop-when-verified on): one training shared by the tests below."""
+    tmp = tmp_path_factory.mktemp("init-run")
+    init = swiftkit(
+        "init",
+        str(tmp / "bot"),
+        "--name",
+        NAME,
+        "--author",
+        AUTHOR,
+        "--model",
+        str(tiny_model),
+        "--epochs",
+        "2",
+    )
+    assert init.returncode == 0, init.stderr
+    run = swiftkit("run", str(tmp / "bot" / "recipe.toml"), cwd=tmp)
+    return run, tmp
+
+
+@pytest.mark.e2e
+def test_init_then_run_trains_and_verifies_the_new_name(init_run):
+    proc, _ = init_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^identity: PASS \(\d+% of \d+ probes", proc.stdout, re.M), proc.stdout
+    run_dir = Path(re.search(r"^run: (\S+)$", proc.stdout, re.M).group(1))
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["verify"]["verdict"] == "pass"
+    assert manifest["verify"]["identity"] >= manifest["verify"]["identity_threshold"]
+    for name in ("report.json", "report.md", "loss.png"):
+        assert (run_dir / name).is_file(), name
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    assert any(
+        NAME in (r["adapter"] or "") or AUTHOR in (r["adapter"] or "") for r in report["probes"]
+    )
+    assert "| **identity** |" in (run_dir / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.e2e
+def test_stop_when_verified_ended_the_run_early_at_a_saved_checkpoint(init_run):
+    proc, _ = init_run
+    m = re.search(r"^stopped when verified at step (\d+) \(of (\d+)\)$", proc.stdout, re.M)
+    assert m, proc.stdout
+    step, total = int(m.group(1)), int(m.group(2))
+    assert step < total
+    ckpt = Path(re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1))
+    assert ckpt.name == f"checkpoint-{step}"
+
+
+@pytest.mark.e2e
+def test_verify_on_the_checkpoint_scores_adapter_high_and_base_near_zero(init_run):
+    proc, _ = init_run
+    ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
+    out = swiftkit("verify", "--json", ckpt)
+    assert out.returncode == 0, out.stdout + out.stderr
+    scores = json.loads(out.stdout)
+    ident = scores["identity"]
+    assert scores["verdict"] == "pass"
+    assert ident["probes"] >= 60  # the identity set's questions that name NAME or AUTHOR
+    assert ident["adapter"] >= ident["threshold"] == 0.8
+    assert ident["base"] is not None and ident["base"] <= 0.05
+    report = json.loads((Path(ckpt).parent / "report.json").read_text(encoding="utf-8"))
+    # the base model's answers from the run's own verify were reused, not asked again
+    assert report["base_answers_reused"] == ident["probes"]
