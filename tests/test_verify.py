@@ -167,12 +167,12 @@ def test_verify_and_init_import_nothing_heavy(tmp_path):
 
 
 @pytest.fixture
-def tiny_recipe():
+def tiny_recipe(tiny_model):
     def make(tmp: Path, extra: str) -> Path:
         from conftest import DATASETS, write_recipe
 
         return write_recipe(
-            tmp / "r.toml", tmp / "no-model", [DATASETS / "self_cognition.json"], extra=extra
+            tmp / "r.toml", tiny_model, [DATASETS / "self_cognition.json"], extra=extra
         )
 
     return make
@@ -181,7 +181,6 @@ def tiny_recipe():
 def test_a_bad_probe_file_stops_the_run_before_it_starts(tmp_path, tiny_recipe):
     (tmp_path / "p.jsonl").write_text("not json\n")
     r = tiny_recipe(tmp_path, '[verify]\nidentity_probes = ["p.jsonl"]\n')
-    (tmp_path / "no-model").mkdir()
     proc = swiftkit("run", "--dry-run", str(r))
     assert proc.returncode == 1 and f"{tmp_path / 'p.jsonl'}:1" in proc.stderr
     assert not (tmp_path / "output").exists()
