@@ -380,6 +380,11 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         or not HUB_ID.match(model_id)
     )
     model_path = local.resolve() if is_local else None
+    if model_path is None:
+        baked, finding = baked_model(model_id, text, source)
+        if finding:
+            findings.append(finding)
+        model_path = baked
 
     datasets = [resolve_dataset(s, base) for s in data["data"]["datasets"]]
     for i, ref in enumerate(datasets):
@@ -485,6 +490,33 @@ WEIGHTS = (
     "*.pth",
 )
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "*.tiktoken")
+
+
+MODELS_DIR_ENV = "SWIFTKIT_MODELS_DIR"
+
+
+def baked_model(model_id: str, text: str, source: str) -> tuple[Path | None, Finding | None]:
+    """A hub id's folder under $SWIFTKIT_MODELS_DIR (the container image sets /root), so a
+    model baked into the image is used instead of a download; set but missing is an error
+    that says how to provide the model."""
+    models_dir = os.environ.get(MODELS_DIR_ENV, "").strip()
+    if not models_dir:
+        return None, None
+    name = model_id.split(":")[0].rstrip("/").split("/")[-1]
+    folder = Path(models_dir).expanduser() / name
+    if (folder / "config.json").is_file():
+        return folder.resolve(), None
+    return None, Finding(
+        "error",
+        source,
+        f"model '{model_id}' is not in {folder} (${MODELS_DIR_ENV}={models_dir}: models are "
+        "expected there, not downloaded)",
+        line=locate(text, ["model", "id"]),
+        field="model.id",
+        fix=f"mount it (docker run -v /path/to/{name}:{folder} ...), or build the image with "
+        f"--build-arg MODEL_ID={model_id} (add --build-arg USE_HF=1 for the Hugging Face hub), "
+        f"or allow a download at run time with -e {MODELS_DIR_ENV}=",
+    )
 
 
 def model_folder_findings(
