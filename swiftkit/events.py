@@ -78,12 +78,17 @@ def parse_row(row: dict) -> Step | None:
 
 def read_steps(path: Path) -> list[Step]:
     """Every progress row of a logging.jsonl (a half-written last line is skipped)."""
-    steps = []
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
-        return steps
-    for line in text.splitlines():
+        return []
+    return steps_in(text.splitlines())
+
+
+def steps_in(lines: list[str]) -> list[Step]:
+    """The progress rows among logging.jsonl lines; other rows and broken lines are skipped."""
+    steps = []
+    for line in lines:
         try:
             row = json.loads(line)
         except ValueError:
@@ -113,17 +118,7 @@ class LogTail:
             return []
         self.buffer += chunk
         *lines, self.buffer = self.buffer.split("\n")
-        out = []
-        for line in lines:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and "loss" in row:
-                step = parse_row(row)
-                if step:
-                    out.append(step)
-        return out
+        return steps_in(lines)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import Command
 
 
@@ -29,6 +29,20 @@ class Result:
     interrupted: bool
     tail: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+    def failure(self, what: str, log: Path) -> SwiftkitError:
+        """A failed helper command as the user sees it: exit code, output tail, the log."""
+        return SwiftkitError(
+            f"{what} (exit {self.returncode})",
+            [
+                Finding(
+                    "error",
+                    str(log),
+                    "\n".join(self.tail[-15:]) or "no output",
+                    fix=f"see the full log: {log}",
+                )
+            ],
+        )
 
 
 def executable(name: str) -> str:

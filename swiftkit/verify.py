@@ -62,17 +62,7 @@ def ask(
     log = work_dir / f"{tag}-{k}.log"
     result = launch.run(command, log_path=log)
     if result.returncode != 0 or not results.is_file():
-        raise SwiftkitError(
-            f"swift infer failed (exit {result.returncode}); no answers",
-            [
-                Finding(
-                    "error",
-                    str(log),
-                    "\n".join(result.tail[-15:]) or "no output",
-                    fix=f"see the full log: {log}",
-                )
-            ],
-        )
+        raise result.failure("swift infer failed; no answers", log)
     answers = []
     for line in results.read_text(encoding="utf-8").splitlines():
         if line.strip():

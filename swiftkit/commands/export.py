@@ -90,17 +90,7 @@ def execute(
     result = launch.run_quiet(command, log_path=log)
     seconds = time.monotonic() - start
     if result.returncode != 0 or not out.is_dir():
-        raise SwiftkitError(
-            f"swift export failed (exit {result.returncode})",
-            [
-                Finding(
-                    "error",
-                    str(log),
-                    "\n".join(result.tail[-15:]) or "no output",
-                    fix=f"see the full log: {log}",
-                )
-            ],
-        )
+        raise result.failure("swift export failed", log)
     findings = check_merged(out, system)
     for f in findings:
         echo(f.format())
