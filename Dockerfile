@@ -69,7 +69,8 @@ WORKDIR /root
 # /root/Qwen2.5-7B-Instruct), baked in with MODEL_ID or mounted at run time. When it is not
 # there, `swiftkit run` stops and says how to provide it instead of downloading ~15 GB into
 # the container (`-e SWIFTKIT_MODELS_DIR=` lets ms-swift download it at run time).
-ENV SWIFTKIT_MODELS_DIR=/root
+ENV SWIFTKIT_MODELS_DIR=/root \
+    SWIFTKIT_DATASETS_DIR=/root/datasets
 
 # No HEALTHCHECK: this is a command-line tool run once per job, not a service.
 ENTRYPOINT ["swiftkit"]

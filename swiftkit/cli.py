@@ -31,7 +31,11 @@ def cli() -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Check everything and print the command; start nothing."
 )
-@click.option("--no-verify", is_flag=True, help="Skip the identity probes after training.")
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Skip the identity probes after training (otherwise a failed identity exits 1).",
+)
 @click.option(
     "--resume",
     is_flag=True,

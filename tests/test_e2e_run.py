@@ -85,3 +85,24 @@ def test_adapter_answers_with_the_identity(tiny_run, tmp_path):
     answer = json.loads(res.read_text(encoding="utf-8").splitlines()[0])["response"]
     assert answer == IDENTITY
     assert f"A: {IDENTITY}" in proc.stdout
+
+
+def test_a_run_whose_identity_does_not_verify_exits_1_and_keeps_its_checkpoint(
+    tiny_model, tmp_path
+):
+    """Trained for 4 steps only: the identity is not learned, so run says FAIL, exit 1."""
+    r = write_recipe(
+        tmp_path / "short.toml",
+        tiny_model,
+        [DATASETS / "self_cognition.json"],
+        train="max_steps = 4",
+        extra="[verify]\nidentity_threshold = 0.8",
+    )
+    proc = swiftkit("run", str(r), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "identity: FAIL" in proc.stdout
+    assert "the identity did not verify: exit 1" in proc.stdout
+    ckpt = Path(re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1))
+    assert (ckpt / "adapter_config.json").is_file()
+    manifest = json.loads((ckpt.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "finished" and manifest["verify"]["verdict"] == "fail"

@@ -118,3 +118,39 @@ def test_verify_on_the_checkpoint_scores_adapter_high_and_base_near_zero(init_ru
     report = json.loads((Path(ckpt).parent / "report.json").read_text(encoding="utf-8"))
     # the base model's answers from the run's own verify were reused, not asked again
     assert report["base_answers_reused"] == ident["probes"]
+
+
+def test_init_reads_the_datasets_folder_from_the_environment(tmp_path):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "identity_full.json").write_text(
+        '[{"instruction": "who?", "input": "", "output": "I am {{NAME}}."}]', encoding="utf-8"
+    )
+    (shipped / "probes").mkdir()
+    for name in ("identity.jsonl", "general.jsonl"):
+        (shipped / "probes" / name).write_text("", encoding="utf-8")
+    proc = swiftkit(
+        "init",
+        str(tmp_path / "bot"),
+        "--name",
+        "N",
+        "--author",
+        "A",
+        env={"SWIFTKIT_DATASETS_DIR": str(shipped)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "I am {{NAME}}." in (tmp_path / "bot" / "identity.json").read_text(encoding="utf-8")
+
+
+def test_init_without_shipped_datasets_says_where_it_looked(tmp_path, monkeypatch):
+    from swiftkit.commands import init as init_mod
+    from swiftkit.errors import SwiftkitError
+
+    monkeypatch.setattr(init_mod, "__file__", str(tmp_path / "a" / "b" / "init.py"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWIFTKIT_DATASETS_DIR", raising=False)
+    with pytest.raises(SwiftkitError) as exc:
+        init_mod.datasets_dir()
+    text = exc.value.format()
+    assert "identity_full.json" in text and "SWIFTKIT_DATASETS_DIR" in text
+    assert str(tmp_path / "datasets") in text

@@ -5,15 +5,40 @@ run time) into DIR; never overwrites a file."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from swiftkit.errors import Finding, SwiftkitError
 
-DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+DATASETS_ENV = "SWIFTKIT_DATASETS_DIR"  # the container image sets /root/datasets
 DEFAULT_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 TINY_MARKER = "swiftkit-tiny.json"  # written by `swiftkit tiny-model`
+
+
+def datasets_dir() -> Path:
+    """The shipped datasets: $SWIFTKIT_DATASETS_DIR, the repo checkout swiftkit runs from, or
+    ./datasets. A plain wheel install has none of them: say so and how to fix it."""
+    candidates = []
+    if os.environ.get(DATASETS_ENV):
+        candidates.append(Path(os.environ[DATASETS_ENV]).expanduser())
+    candidates += [Path(__file__).resolve().parents[2] / "datasets", Path.cwd() / "datasets"]
+    for folder in candidates:
+        if (folder / "identity_full.json").is_file():
+            return folder
+    raise SwiftkitError(
+        "the shipped identity dataset (datasets/identity_full.json) was not found",
+        [
+            Finding(
+                "error",
+                ", ".join(str(c) for c in candidates),
+                "no identity_full.json in any of these folders",
+                fix=f"run from a clone of the swiftkit repository, or set {DATASETS_ENV} to "
+                "its datasets/ folder",
+            )
+        ],
+    )
 
 
 @dataclass
@@ -108,10 +133,11 @@ def write(
     preset = preset or ("cpu" if tiny else "24gb")
     epochs = epochs or (3 if preset == "cpu" else 10)
     probes = not tiny
-    sources = {"identity.json": DATASETS / "identity_full.json"}
+    shipped = datasets_dir()
+    sources = {"identity.json": shipped / "identity_full.json"}
     if probes:
-        sources["probes/identity.jsonl"] = DATASETS / "probes" / "identity.jsonl"
-        sources["probes/general.jsonl"] = DATASETS / "probes" / "general.jsonl"
+        sources["probes/identity.jsonl"] = shipped / "probes" / "identity.jsonl"
+        sources["probes/general.jsonl"] = shipped / "probes" / "general.jsonl"
     for src in sources.values():
         if not src.is_file():
             raise SwiftkitError(

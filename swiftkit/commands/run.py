@@ -359,11 +359,17 @@ def execute(
     stopped = [c for c in verify.stop_checks(p.run_dir) if c.get("verified")]
     if stopped:
         echo(f"stopped when verified at step {stopped[0]['step']} (of {common['max_steps']})")
+    verdict = None
     if check and p.recipe.raw.get("verify", {}).get("enabled", True):
-        check_identity(p.run_dir, ckpt, echo)
+        report = check_identity(p.run_dir, ckpt, echo)
+        verdict = report["verdict"] if report else verify.NONE
     echo("next: chat with it (or serve it, merge it: `swiftkit --help`):")
     echo(f"  swiftkit chat {ckpt}")
     echo(f"  swift infer --adapters {ckpt} --stream true --temperature 0 --max_new_tokens 2048")
+    if verdict not in (None, verify.PASS):
+        # the checkpoint is kept, but a script chaining `run && serve` must not go on
+        echo("the identity did not verify: exit 1 (train longer, or see the report)")
+        return 1
     return 0
 
 
