@@ -106,3 +106,14 @@ def test_a_run_whose_identity_does_not_verify_exits_1_and_keeps_its_checkpoint(
     assert (ckpt / "adapter_config.json").is_file()
     manifest = json.loads((ckpt.parent / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "finished" and manifest["verify"]["verdict"] == "fail"
+
+
+def test_runs_json_lists_the_verified_run_with_checkpoint_and_verdict(tiny_run):
+    proc, _, tmp = tiny_run
+    listing = swiftkit("runs", "--json", cwd=tmp)
+    assert listing.returncode == 0, listing.stderr
+    (row,) = json.loads(listing.stdout)
+    ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
+    assert row["latest_checkpoint"] == ckpt
+    assert row["status"] == "finished"
+    assert row["verdict"] == "pass"
