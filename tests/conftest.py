@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,51 @@ def swiftkit(
         timeout=timeout,
         input=input,
     )
+
+
+HEAVY = ("torch", "transformers", "swift", "peft", "modelscope")
+PROBE = """
+import sys
+from swiftkit.cli import main
+codes = [main(a) for a in {argvs!r}]
+heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
+import json
+print('RESULT', json.dumps([codes, heavy]))
+"""
+
+
+def import_probe(argvs: list[list[str]], prelude: str = "") -> tuple[list[int], list[str]]:
+    """Run CLI calls in one fresh interpreter; their exit codes and the heavy modules loaded."""
+    code = PROBE.replace("from swiftkit.cli import main", prelude + "from swiftkit.cli import main")
+    out = subprocess.run(
+        [sys.executable, "-c", code.format(argvs=argvs, heavy=HEAVY)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    codes, heavy = json.loads(out.split("RESULT ")[-1])
+    return codes, heavy
+
+
+def swift_answer(flags: list[str], question: str, tmp: Path) -> str:
+    """The real `swift infer` (greedy) answer to one question, with --adapters or --model."""
+    q = tmp / "q.jsonl"
+    q.write_text(
+        json.dumps({"messages": [{"role": "user", "content": question}]}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    res = tmp / "r.jsonl"
+    swift = Path(sys.executable).parent / "swift"
+    subprocess.run(
+        [str(swift), "infer", *flags, "--val_dataset", str(q), "--result_path", str(res)]
+        + ["--temperature", "0", "--max_new_tokens", "64"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return json.loads(res.read_text(encoding="utf-8").splitlines()[0])["response"]
 
 
 @pytest.fixture(autouse=True)

@@ -184,11 +184,7 @@ def test_chat_renders_the_blog_line_on_the_resolved_checkpoint(tmp_path):
 
 def test_after_training_commands_import_nothing_heavy(tmp_path):
     """Each command's module is imported (the calls fail on a missing folder, after import)."""
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-    from test_light_parent import HEAVY, PROBE
+    from conftest import import_probe
 
     gone = str(tmp_path / "gone")
     argvs = [
@@ -199,15 +195,8 @@ def test_after_training_commands_import_nothing_heavy(tmp_path):
         ["serve", gone],
         ["run", gone, "--resume"],
     ]
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(argvs=argvs, heavy=HEAVY)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    codes, heavy = json.loads(out.split("RESULT ")[-1])
-    assert codes == [1] * len(argvs), out
+    codes, heavy = import_probe(argvs)
+    assert codes == [1] * len(argvs)
     assert heavy == [], f"heavy modules imported in the parent: {heavy}"
 
 

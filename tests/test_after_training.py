@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, ROOT, swiftkit, write_recipe
+from conftest import DATASETS, ROOT, swift_answer, swiftkit, write_recipe
 
 pytestmark = pytest.mark.e2e
 IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
@@ -197,22 +197,7 @@ def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
     assert (target / "chat_template.jinja").is_file()
     note = json.loads((target / "swiftkit-merge.json").read_text(encoding="utf-8"))
     assert note["system"] and note["merged_from"].endswith("checkpoint-240")
-    q = tmp_path / "q.jsonl"
-    q.write_text(
-        json.dumps({"messages": [{"role": "user", "content": "你是谁?"}]}, ensure_ascii=False)
-        + "\n",
-        encoding="utf-8",
-    )
-    res = tmp_path / "r.jsonl"
-    swift = Path(sys.executable).parent / "swift"
-    subprocess.run(
-        [str(swift), "infer", "--model", str(target), "--val_dataset", str(q)]
-        + ["--result_path", str(res), "--temperature", "0", "--max_new_tokens", "64"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    assert json.loads(res.read_text(encoding="utf-8").splitlines()[0])["response"] == IDENTITY
+    assert swift_answer(["--model", str(target)], "你是谁?", tmp_path) == IDENTITY
 
     # a second merge to the same folder is refused and leaves it as it was
     before = sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir())

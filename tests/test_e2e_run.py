@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, swiftkit, write_recipe
+from conftest import DATASETS, swift_answer, swiftkit, write_recipe
 
 pytestmark = pytest.mark.e2e
 IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
@@ -55,34 +53,7 @@ def test_run_folder_is_self_describing(tiny_run):
 def test_adapter_answers_with_the_identity(tiny_run, tmp_path):
     proc, _, _ = tiny_run
     ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
-    q = tmp_path / "q.jsonl"
-    q.write_text(
-        json.dumps({"messages": [{"role": "user", "content": "你是谁?"}]}, ensure_ascii=False)
-        + "\n",
-        encoding="utf-8",
-    )
-    res = tmp_path / "r.jsonl"
-    swift = Path(sys.executable).parent / "swift"
-    subprocess.run(
-        [
-            str(swift),
-            "infer",
-            "--adapters",
-            ckpt,
-            "--val_dataset",
-            str(q),
-            "--result_path",
-            str(res),
-            "--temperature",
-            "0",
-            "--max_new_tokens",
-            "64",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    answer = json.loads(res.read_text(encoding="utf-8").splitlines()[0])["response"]
+    answer = swift_answer(["--adapters", ckpt], "你是谁?", tmp_path)
     assert answer == IDENTITY
     assert f"A: {IDENTITY}" in proc.stdout
 
