@@ -112,6 +112,7 @@ class Recipe:
     train: dict
     datasets: list[DatasetRef]
     identity: dict = field(default_factory=dict)
+    val_datasets: list[DatasetRef] = field(default_factory=list)
 
     @property
     def dir(self) -> Path:
@@ -386,32 +387,23 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
             findings.append(finding)
         model_path = baked
 
-    datasets = [resolve_dataset(s, base) for s in data["data"]["datasets"]]
-    for i, ref in enumerate(datasets):
-        if ref.is_local and not ref.path.is_file():
-            findings.append(
-                Finding(
-                    "error",
-                    source,
-                    f"dataset file not found: {ref.path}",
-                    line=locate(text, ["data", "datasets"]),
-                    field=f"data.datasets[{i}]",
-                    fix="paths are relative to the recipe file; check the name",
+    refs = {
+        key: [resolve_dataset(spec, base) for spec in data["data"].get(key, [])]
+        for key in ("datasets", "val_datasets")
+    }
+    for key, what in (("datasets", "dataset"), ("val_datasets", "validation dataset")):
+        for i, ref in enumerate(refs[key]):
+            if ref.is_local and not ref.path.is_file():
+                findings.append(
+                    Finding(
+                        "error",
+                        source,
+                        f"{what} file not found: {ref.path}",
+                        line=locate(text, ["data", key]),
+                        field=f"data.{key}[{i}]",
+                        fix="paths are relative to the recipe file; check the name",
+                    )
                 )
-            )
-    for i, spec in enumerate(data["data"].get("val_datasets", [])):
-        ref = resolve_dataset(spec, base)
-        if ref.is_local and not ref.path.is_file():
-            findings.append(
-                Finding(
-                    "error",
-                    source,
-                    f"validation dataset file not found: {ref.path}",
-                    line=locate(text, ["data", "val_datasets"]),
-                    field=f"data.val_datasets[{i}]",
-                    fix="paths are relative to the recipe file; check the name",
-                )
-            )
     findings += train_flag_findings(train, text, source)
     if model_path is not None:
         findings += model_folder_findings(
@@ -428,7 +420,8 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         model_path=model_path,
         preset=preset,
         train=merged,
-        datasets=datasets,
+        datasets=refs["datasets"],
+        val_datasets=refs["val_datasets"],
         identity=dict(data.get("identity", {})),
     )
     return recipe, findings

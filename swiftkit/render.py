@@ -19,6 +19,7 @@ ORDER = [
     "model",
     "tuner_type",
     "dataset",
+    "val_dataset",
     "torch_dtype",
     "num_train_epochs",
     "per_device_train_batch_size",
@@ -46,6 +47,7 @@ ORDER = [
 MANAGED = {
     "model": "set [model] id instead",
     "dataset": "set [data] datasets instead",
+    "val_dataset": "set [data] val_datasets instead",
     "model_type": "set [model] model_type instead",
     "template": "set [model] template instead",
     "add_version": "swiftkit names the run folder itself",
@@ -127,7 +129,13 @@ def model_args(recipe: Recipe) -> dict[str, object]:
     }
 
 
-def sft_flags(recipe: Recipe, run_dir: Path, datasets: list[str], version: str) -> dict:
+def sft_flags(
+    recipe: Recipe,
+    run_dir: Path,
+    datasets: list[str],
+    version: str,
+    val_datasets: list[str] | None = None,
+) -> dict:
     """Every `swift sft` flag of the run, in ORDER, with names for `version`."""
     flags: dict[str, object] = {}
     for key, value in recipe.train.items():
@@ -148,6 +156,8 @@ def sft_flags(recipe: Recipe, run_dir: Path, datasets: list[str], version: str) 
         flags[key] = value
     flags.update(model_args(recipe))
     flags["dataset"] = datasets
+    if val_datasets:
+        flags["val_dataset"] = val_datasets
     flags["output_dir"] = str(run_dir)
     flags["system"] = recipe.system
     if recipe.identity.get("author"):
@@ -190,9 +200,15 @@ def launch_env(recipe: Recipe) -> dict[str, str]:
     return env
 
 
-def render_sft(recipe: Recipe, run_dir: Path, datasets: list[str], version: str) -> Command:
-    env = launch_env(recipe)
-    return Command(argv_from_flags("sft", sft_flags(recipe, run_dir, datasets, version)), env)
+def render_sft(
+    recipe: Recipe,
+    run_dir: Path,
+    datasets: list[str],
+    version: str,
+    val_datasets: list[str] | None = None,
+) -> Command:
+    flags = sft_flags(recipe, run_dir, datasets, version, val_datasets)
+    return Command(argv_from_flags("sft", flags), launch_env(recipe))
 
 
 def render_infer(

@@ -133,6 +133,11 @@ def recipe_data_findings(rec: recipe.Recipe) -> list[Finding]:
         n = len([r for r in records if r.number not in bad])
         usable += min(n, ref.sample) if ref.sample else n
     findings += cross_file_conflicts(loaded)
+    for ref in rec.val_datasets:  # evaluated, not trained on: same record checks, no counting
+        if ref.is_local and ref.path.is_file():
+            findings += dataset.check_file(ref.path, rec.identity, max_length, counter, rec.system)[
+                1
+            ]
     batch = _int(rec.train.get("per_device_train_batch_size"), 1)
     accum = _int(rec.train.get("gradient_accumulation_steps"), 16)  # ms-swift's default
     world = world_size(rec)

@@ -170,3 +170,32 @@ def test_managed_flag_in_train_is_refused(tmp_path, tiny_model):
     assert "'dataset' cannot be set under [train]" in proc.stderr
     assert "[data] datasets" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_val_datasets_are_rendered_not_dropped(tmp_path, tiny_model):
+    val = tmp_path / "held_out.jsonl"
+    val.write_text('{"instruction": "名字?", "input": "", "output": "我是{{NAME}}"}\n', "utf-8")
+    r = write_recipe(tmp_path / "r.toml", tiny_model, [SELF_COG])
+    r.write_text(
+        r.read_text().replace("[train]", f'val_datasets = ["{val}"]\n\n[train]'), encoding="utf-8"
+    )
+    proc = swiftkit("render", "--json", str(r))
+    assert proc.returncode == 0, proc.stderr
+    f = flags_of(json.loads(proc.stdout)["argv"])
+    (copy,) = f["val_dataset"]
+    assert Path(copy).name == "val-01-held_out.jsonl"
+    assert Path(copy).parent == Path(f["output_dir"][0]) / "data"
+    assert Path(f["dataset"][0]).name == "01-self_cognition.jsonl"
+
+
+def test_bad_val_dataset_is_checked_like_training_data(tmp_path, tiny_model):
+    val = tmp_path / "held_out.jsonl"
+    val.write_text('{"instruction": "名字?", "input": ""}\n', "utf-8")
+    r = write_recipe(tmp_path / "r.toml", tiny_model, [SELF_COG])
+    r.write_text(
+        r.read_text().replace("[train]", f'val_datasets = ["{val}"]\n\n[train]'), encoding="utf-8"
+    )
+    proc = swiftkit("run", "--dry-run", str(r))
+    assert proc.returncode == 1
+    assert f"{val}:1" in proc.stderr and "output" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -28,8 +28,8 @@ class Plan:
     warnings: list[Finding] = field(default_factory=list)
 
 
-def data_copy_path(run_dir: Path, ref: recipe.DatasetRef, index: int) -> Path:
-    return run_dir / "data" / f"{index + 1:02d}-{ref.path.stem}.jsonl"
+def data_copy_path(run_dir: Path, ref: recipe.DatasetRef, index: int, prefix: str = "") -> Path:
+    return run_dir / "data" / f"{prefix}{index + 1:02d}-{ref.path.stem}.jsonl"
 
 
 def plan(recipe_path: Path) -> Plan:
@@ -49,16 +49,18 @@ def plan(recipe_path: Path) -> Plan:
     version = compat.target_version()
     run_dir = runs.new_run_dir(rec.output_dir, rec.name)
     data: list[tuple[recipe.DatasetRef, Path | None]] = []
-    specs: list[str] = []
-    for i, ref in enumerate(rec.datasets):
-        if ref.is_local:
-            copy = data_copy_path(run_dir, ref, i)
+
+    def specs(refs: list[recipe.DatasetRef], prefix: str) -> list[str]:
+        """Local files become their filled copies in the run folder; hub ids stay as they are."""
+        out = []
+        for i, ref in enumerate(refs):
+            copy = data_copy_path(run_dir, ref, i, prefix) if ref.is_local else None
             data.append((ref, copy))
-            specs.append(str(copy) + (f"#{ref.sample}" if ref.sample else ""))
-        else:
-            data.append((ref, None))
-            specs.append(ref.spec)
-    command = render.render_sft(rec, run_dir, specs, version)
+            out.append(str(copy) + (f"#{ref.sample}" if ref.sample else "") if copy else ref.spec)
+        return out
+
+    train_specs = specs(rec.datasets, "")
+    command = render.render_sft(rec, run_dir, train_specs, version, specs(rec.val_datasets, "val-"))
     if vcfg.stop_when_verified and verifying:
         flags, env = verify.plugin_flags(run_dir)
         command.argv += render.argv_from_flags("sft", flags)[2:]
