@@ -63,21 +63,21 @@ def models_url(host: str, port: int) -> str:
     return f"http://{probe}:{port}/v1/models"
 
 
+def log_error(server: launch.Background, message: str, fix: str) -> SwiftkitError:
+    """The server's failure as the user sees it: what happened, its log's tail, the fix."""
+    tail = "\n".join(server.tail(20)) or "no output"
+    return SwiftkitError(message, [Finding("error", str(server.log_path), tail, fix=fix)])
+
+
 def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]:
     """Poll /v1/models until it answers with the served ids; fail if the child dies first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not server.alive():
-            raise SwiftkitError(
+            raise log_error(
+                server,
                 f"swift deploy exited (code {server.proc.returncode}) before it answered",
-                [
-                    Finding(
-                        "error",
-                        str(server.log_path),
-                        "\n".join(server.tail(20)) or "no output",
-                        fix=f"see the full log: {server.log_path}",
-                    )
-                ],
+                f"see the full log: {server.log_path}",
             )
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
@@ -85,16 +85,10 @@ def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]
             return [m.get("id") for m in data.get("data", [])]
         except (urllib.error.URLError, OSError, ValueError):
             time.sleep(0.5)
-    raise SwiftkitError(
+    raise log_error(
+        server,
         f"swift deploy did not answer {url} within {timeout:.0f} s",
-        [
-            Finding(
-                "error",
-                str(server.log_path),
-                "\n".join(server.tail(20)) or "no output",
-                fix="raise --timeout (a 7B model loads slowly), or read the log",
-            )
-        ],
+        "raise --timeout (a 7B model loads slowly), or read the log",
     )
 
 
