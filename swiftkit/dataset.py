@@ -39,22 +39,19 @@ def read_records(path: Path) -> tuple[list[Record], list[Finding]]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return [], [Finding("error", source, "file not found", fix="check the path")]
+        return [], [Finding.error(source, "file not found", fix="check the path")]
     except OSError as exc:
-        return [], [Finding("error", source, f"cannot read: {exc.strerror}")]
+        return [], [Finding.error(source, f"cannot read: {exc.strerror}")]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return [], [
-            Finding(
-                "error", source, f"not UTF-8 (byte {exc.start})", line=line, fix="save as UTF-8"
-            )
+            Finding.error(source, f"not UTF-8 (byte {exc.start})", line=line, fix="save as UTF-8")
         ]
     if not text.strip():
         return [], [
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 "the file is empty",
                 fix="add records such as "
@@ -83,8 +80,7 @@ def _read_array(text: str, source: str) -> tuple[list[Record], list[Finding]]:
             rest = text[pos + 1 :].strip()
             if rest:
                 return records, [
-                    Finding(
-                        "error",
+                    Finding.error(
                         source,
                         "text after the closing ']'",
                         line=_line_at(
@@ -99,8 +95,7 @@ def _read_array(text: str, source: str) -> tuple[list[Record], list[Finding]]:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             return records, [
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"invalid JSON: {exc.msg} (column {exc.colno})",
                     line=exc.lineno,
@@ -119,8 +114,7 @@ def _read_array(text: str, source: str) -> tuple[list[Record], list[Finding]]:
         if pos < len(text) and text[pos] == "]":
             continue
         return records, [
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 "expected ',' or ']' after the record"
                 + (" but the file ends" if pos >= len(text) else ""),
@@ -143,8 +137,7 @@ def _read_jsonl(text: str, source: str) -> tuple[list[Record], list[Finding]]:
             records.append(Record(n, lineno, json.loads(line)))
         except json.JSONDecodeError as exc:
             findings.append(
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"invalid JSON: {exc.msg} (column {exc.colno})",
                     line=lineno,
@@ -183,8 +176,7 @@ def placeholder_findings(
                 key = m.group(1).upper()
                 if key not in FILLS:
                     findings.append(
-                        Finding(
-                            "error",
+                        Finding.error(
                             source,
                             f"unknown placeholder '{m.group(0)}'",
                             line=rec.line,
@@ -196,8 +188,7 @@ def placeholder_findings(
                     )
                 elif identity is not None and not identity.get(FILLS[key]):
                     findings.append(
-                        Finding(
-                            "error",
+                        Finding.error(
                             source,
                             f"'{m.group(0)}' needs [identity] {FILLS[key]} in the recipe",
                             line=rec.line,
@@ -302,7 +293,7 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
             fix = "add the question"
         else:
             fix = f"add '{name}'"
-        return Finding("error", source, f"missing '{name}'", field=sub, fix=fix, **where)
+        return Finding.error(source, f"missing '{name}'", field=sub, fix=fix, **where)
     if err.validator == "additionalProperties":
         known = list(err.schema.get("properties", {}))
         out = []
@@ -319,8 +310,7 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
                     else "each message has role and content"
                 )
             out.append(
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"unknown field '{key}'",
                     field=sub,
@@ -331,8 +321,7 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
         return out
     if err.validator == "type":
         expected = {"string": "a string", "object": "an object", "array": "a list"}
-        return Finding(
-            "error",
+        return Finding.error(
             source,
             f"expected {expected.get(err.validator_value, err.validator_value)}, "
             f"got {_type_name(err.instance)}",
@@ -341,8 +330,7 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
             **where,
         )
     if err.validator == "pattern":
-        return Finding(
-            "error",
+        return Finding.error(
             source,
             "empty or whitespace only",
             field=fld,
@@ -350,8 +338,7 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
             **where,
         )
     if err.validator == "enum":
-        return Finding(
-            "error",
+        return Finding.error(
             source,
             f"expected one of {', '.join(map(str, err.validator_value))}, got {err.instance!r}",
             field=fld,
@@ -359,8 +346,7 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
             **where,
         )
     if err.validator == "minItems":
-        return Finding(
-            "error",
+        return Finding.error(
             source,
             f"expected at least {err.validator_value} turns, got {len(err.instance)}",
             field=fld,
@@ -368,7 +354,7 @@ def _schema_error_finding(err, rec: Record, source: str, kind: str) -> Finding |
             '"..."}, {"role": "assistant", "content": "..."}]',
             **where,
         )
-    return Finding("error", source, err.message, field=fld, **where)
+    return Finding.error(source, err.message, field=fld, **where)
 
 
 def _messages_order(rec: Record, source: str) -> list[Finding]:
@@ -377,7 +363,7 @@ def _messages_order(rec: Record, source: str) -> list[Finding]:
     out = []
 
     def add(msg: str, fld: str, fix: str) -> None:
-        out.append(Finding("error", source, msg, rec.line, rec.number, fld, fix))
+        out.append(Finding.error(source, msg, line=rec.line, record=rec.number, field=fld, fix=fix))
 
     roles = [m.get("role") if isinstance(m, dict) else None for m in msgs]
     for i, role in enumerate(roles):
@@ -412,14 +398,13 @@ def record_findings(records: list[Record], source: str) -> list[Finding]:
         v = rec.value
         if not isinstance(v, dict):
             findings.append(
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"expected a JSON object, got {_type_name(v)}",
-                    rec.line,
-                    rec.number,
-                    None,
-                    'write {"instruction": "...", "input": "", "output": "..."}',
+                    line=rec.line,
+                    record=rec.number,
+                    field=None,
+                    fix='write {"instruction": "...", "input": "", "output": "..."}',
                 )
             )
             continue
@@ -469,27 +454,25 @@ def duplicate_findings(records: list[Record], source: str) -> list[Finding]:
         fld = "output" if key[0] == "alpaca" else f"messages[{len(rec.value['messages']) - 1}]"
         if _answer(first.value).strip() == answer:
             findings.append(
-                Finding(
-                    "warning",
+                Finding.warning(
                     source,
                     f"exact duplicate of record {first.number} (line {first.line})",
-                    rec.line,
-                    rec.number,
-                    fld,
-                    "remove it unless you mean to weigh it twice",
+                    line=rec.line,
+                    record=rec.number,
+                    field=fld,
+                    fix="remove it unless you mean to weigh it twice",
                 )
             )
         else:
             findings.append(
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"same question as record {first.number} (line {first.line}) with a "
                     "different answer: the model would learn two identities",
-                    rec.line,
-                    rec.number,
-                    fld,
-                    "keep one answer per question, or reword the question",
+                    line=rec.line,
+                    record=rec.number,
+                    field=fld,
+                    fix="keep one answer per question, or reword the question",
                 )
             )
     return findings
@@ -509,14 +492,13 @@ def leftover_findings(records: list[Record], source: str, identity: dict) -> lis
             left = PLACEHOLDER.search(fill(text, identity)) if fillable else None
             if left:
                 findings.append(
-                    Finding(
-                        "error",
+                    Finding.error(
                         source,
                         f"'{left.group(0)}' remains after filling from [identity]",
-                        rec.line,
-                        rec.number,
-                        fld,
-                        "the [identity] name and author must not contain {{...}}",
+                        line=rec.line,
+                        record=rec.number,
+                        field=fld,
+                        fix="the [identity] name and author must not contain {{...}}",
                     )
                 )
     return findings
@@ -616,15 +598,14 @@ def length_findings(
     for (rec, _), n in zip(measured, counts, strict=True):
         if n > max_length:
             findings.append(
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"{n} tokens with the chat template, more than {recipe_note} = "
                     f"{max_length} ({counter.how})",
-                    rec.line,
-                    rec.number,
-                    "messages" if "messages" in rec.value else "output",
-                    "shorten or split the record, or raise max_length under [train] if the "
+                    line=rec.line,
+                    record=rec.number,
+                    field="messages" if "messages" in rec.value else "output",
+                    fix="shorten or split the record, or raise max_length under [train] if the "
                     "GPU has room (over-long records are the usual cause of out-of-memory)",
                 )
             )
@@ -646,8 +627,7 @@ def check_file(
     records, findings = read_records(path)
     if not records and not findings:
         findings.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 "no records",
                 line=1,

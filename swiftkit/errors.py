@@ -1,21 +1,62 @@
-"""Errors and findings that name the file, the line or record, the field, and the fix."""
+"""The one way swiftkit says what is wrong: a Finding names the file, the line or record, the
+field and the fix; a SwiftkitError carries findings to the CLI, which prints them without a
+traceback (exit 1)."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "note"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Finding:
-    """One problem found in a file; `severity` is "error" or "warning"."""
+    """One problem found in a file. Build it with Finding.error / .warning / .note."""
 
-    severity: str
+    severity: Severity
     file: str
     message: str
     line: int | None = None
     record: int | None = None
     field: str | None = None
     fix: str | None = None
+
+    @classmethod
+    def error(
+        cls,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        record: int | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> Finding:
+        return cls("error", file, message, line, record, field, fix)
+
+    @classmethod
+    def warning(
+        cls,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        record: int | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> Finding:
+        return cls("warning", file, message, line, record, field, fix)
+
+    @classmethod
+    def note(cls, file: str, message: str, *, fix: str | None = None) -> Finding:
+        return cls("note", file, message, fix=fix)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def format(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
@@ -37,10 +78,26 @@ class Finding:
 class SwiftkitError(Exception):
     """A problem the user can fix; printed without a traceback, exit code 1."""
 
-    def __init__(self, message: str, findings: list[Finding] | None = None):
+    def __init__(self, message: str, findings: Iterable[Finding] = ()):
         super().__init__(message)
         self.message = message
-        self.findings = list(findings or [])
+        self.findings = list(findings)
+
+    @classmethod
+    def at(
+        cls,
+        headline: str,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        record: int | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> SwiftkitError:
+        """The common case: one error finding under a headline."""
+        finding = Finding.error(file, message, line=line, record=record, field=field, fix=fix)
+        return cls(headline, [finding])
 
     def format(self) -> str:
         lines = [f"error: {self.message}"]
@@ -48,5 +105,16 @@ class SwiftkitError(Exception):
         return "\n".join(lines)
 
 
-def errors_only(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity == "error"]
+def errors_only(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.is_error]
+
+
+def did_you_mean(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """'did you mean 'x'? ' for the closest known word (case-insensitive), else ''.
+
+    The one near-miss helper: a typo of a key, flag, field or preset is answered alike."""
+    by_lower: dict[str, str] = {}
+    for k in known:
+        by_lower.setdefault(k.lower(), k)
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=cutoff)
+    return f"did you mean '{by_lower[close[0]]}'? " if close else ""

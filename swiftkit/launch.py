@@ -35,8 +35,7 @@ class Result:
         return SwiftkitError(
             f"{what} (exit {self.returncode})",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(log),
                     "\n".join(self.tail[-15:]) or "no output",
                     fix=f"see the full log: {log}",

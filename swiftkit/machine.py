@@ -97,8 +97,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
             why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} hides every GPU"
         return [
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f"preset '{preset}' needs an NVIDIA GPU{need}; this machine has none ({why})",
                 line=rec.line_of("train", "preset"),
@@ -112,8 +111,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     out = []
     if nproc > len(gpus):
         out.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f"nproc_per_node = {nproc} but {len(gpus)} GPU(s) are visible: "
                 + ", ".join(f"{g.index}: {g.name}" for g in gpus),
@@ -127,8 +125,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     if est and est.total > smallest.memory_gib:
         hint = suggestion(rec, smallest.memory_gib)
         out.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f"the run will not fit on GPU {smallest.index} ({smallest.name}, "
                 f"{smallest.memory_gib:.1f} GiB): estimated peak {est.total:.1f} GiB\n      "
@@ -143,8 +140,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     ):
         if rec.train.get(flag) == "bnb" and compat.installed_version(dist) is None:
             out.append(
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"{why}, which is not installed",
                     field=f"train.{flag}",
@@ -153,8 +149,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
             )
     if rec.launch.get("deepspeed") and compat.installed_version("deepspeed") is None:
         out.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f'deepspeed = "{rec.launch["deepspeed"]}" but DeepSpeed is not installed',
                 line=rec.line_of("launch", "deepspeed"),
@@ -198,8 +193,7 @@ def hub_findings(rec: Recipe) -> list[Finding]:
         name = ref.hub_id.split(":")[0].split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""
         out.append(
-            Finding(
-                "error",
+            Finding.error(
                 str(rec.path),
                 f"hub dataset '{ref.spec}' cannot be downloaded: {reason}",
                 line=rec.line_of("data", "datasets"),

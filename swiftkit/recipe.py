@@ -48,8 +48,7 @@ def load_preset(name: str, source: str = "recipe", line: int | None = None) -> d
         raise SwiftkitError(
             f"unknown preset '{name}'",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"preset '{name}' does not exist",
                     line=line,
@@ -206,8 +205,7 @@ def _schema_findings(data: dict, text: str, source: str) -> list[Finding]:
                 close = difflib.get_close_matches(key, known, n=1)
                 where = f"[{keypath}]" if path else "the top level"
                 findings.append(
-                    Finding(
-                        "error",
+                    Finding.error(
                         source,
                         f"unknown key '{key}' in {where}",
                         line=locate(text, path + [key]),
@@ -235,14 +233,7 @@ def _schema_findings(data: dict, text: str, source: str) -> list[Finding]:
         elif err.validator == "type":
             fix = f"{keypath} must be of type {err.validator_value}"
         findings.append(
-            Finding(
-                "error",
-                source,
-                message,
-                line=locate(text, path),
-                field=keypath,
-                fix=fix,
-            )
+            Finding.error(source, message, line=locate(text, path), field=keypath, fix=fix)
         )
     return findings
 
@@ -255,7 +246,7 @@ def parse_toml(path: Path) -> tuple[dict, str]:
     except FileNotFoundError:
         raise SwiftkitError(
             f"recipe not found: {source}",
-            [Finding("error", source, "no such file", fix="check the path; `ls recipes/`")],
+            [Finding.error(source, "no such file", fix="check the path; `ls recipes/`")],
         ) from None
     except OSError as exc:
         raise SwiftkitError(f"cannot read {source}: {exc.strerror}") from None
@@ -264,7 +255,7 @@ def parse_toml(path: Path) -> tuple[dict, str]:
     except UnicodeDecodeError as exc:
         raise SwiftkitError(
             f"{source} is not UTF-8",
-            [Finding("error", source, f"byte {exc.start} is not UTF-8", fix="save as UTF-8")],
+            [Finding.error(source, f"byte {exc.start} is not UTF-8", fix="save as UTF-8")],
         ) from None
     try:
         data = tomllib.loads(text)
@@ -275,8 +266,7 @@ def parse_toml(path: Path) -> tuple[dict, str]:
         raise SwiftkitError(
             f"{source} is not valid TOML",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     source,
                     f"TOML syntax: {msg}",
                     line=line,
@@ -293,8 +283,7 @@ def _launch_findings(launch: dict, preset: dict, text: str, source: str) -> list
     nnodes = int(launch.get("nnodes", 1))
     if "node_rank" in launch and launch["node_rank"] >= nnodes:
         out.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f"node_rank {launch['node_rank']} is out of range for nnodes = {nnodes}",
                 line=locate(text, ["launch", "node_rank"]),
@@ -305,8 +294,7 @@ def _launch_findings(launch: dict, preset: dict, text: str, source: str) -> list
         )
     if nnodes > 1 and not launch.get("master_addr"):
         out.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f"nnodes = {nnodes} needs the master node's address",
                 line=locate(text, ["launch", "nnodes"]),
@@ -317,8 +305,7 @@ def _launch_findings(launch: dict, preset: dict, text: str, source: str) -> list
         )
     if launch.get("deepspeed") and preset.get("device") != "cuda":
         out.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f'deepspeed = "{launch["deepspeed"]}" needs GPUs; preset '
                 f"'{preset.get('name')}' runs on the {preset.get('device')}",
@@ -395,8 +382,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         for i, ref in enumerate(refs[key]):
             if ref.is_local and not ref.path.is_file():
                 findings.append(
-                    Finding(
-                        "error",
+                    Finding.error(
                         source,
                         f"{what} file not found: {ref.path}",
                         line=locate(text, ["data", key]),
@@ -448,8 +434,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
             new = compat.flag_name(key, version)
             if new != key:
                 findings.append(
-                    Finding(
-                        "warning",
+                    Finding.warning(
                         source,
                         f"'{key}' is spelled '--{new}' by ms-swift {version}; swiftkit renders "
                         f"'--{new}'",
@@ -461,8 +446,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
             continue
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
         findings.append(
-            Finding(
-                "error",
+            Finding.error(
                 source,
                 f"'{key}' is not a `swift sft` flag (checked against {origin})",
                 line=line,
@@ -499,8 +483,7 @@ def baked_model(model_id: str, text: str, source: str) -> tuple[Path | None, Fin
     folder = Path(models_dir).expanduser() / name
     if (folder / "config.json").is_file():
         return folder.resolve(), None
-    return None, Finding(
-        "error",
+    return None, Finding.error(
         source,
         f"model '{model_id}' is not in {folder} (${MODELS_DIR_ENV}={models_dir}: models are "
         "expected there, not downloaded)",
@@ -520,7 +503,7 @@ def model_folder_findings(
     line = locate(text, ["model", "id"])
 
     def err(message: str, fix: str, fld: str = "model.id", at: int | None = line) -> Finding:
-        return Finding("error", source, message, line=at, field=fld, fix=fix)
+        return Finding.error(source, message, line=at, field=fld, fix=fix)
 
     if not folder.exists():
         if building:
@@ -598,8 +581,7 @@ def output_findings(output: Path, text: str, source: str) -> list[Finding]:
     if problem is None:
         return []
     return [
-        Finding(
-            "error",
+        Finding.error(
             source,
             f"output folder {output} cannot be written: {problem}",
             line=line,

@@ -111,8 +111,7 @@ def model_args(recipe: Recipe) -> dict[str, object]:
         raise SwiftkitError(
             f"cannot tell the model family of '{recipe.model_id}'",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(recipe.path),
                     why,
                     line=recipe.line_of("model", "id"),
@@ -143,8 +142,7 @@ def sft_flags(
             raise SwiftkitError(
                 f"[train] {key} is set by swiftkit",
                 [
-                    Finding(
-                        "error",
+                    Finding.error(
                         str(recipe.path),
                         f"'{key}' cannot be set under [train]",
                         line=recipe.line_of("train", key),

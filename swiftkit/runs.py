@@ -81,8 +81,7 @@ def require_checkpoint(run_dir: Path) -> Path:
         raise SwiftkitError(
             f"no checkpoint in {run_dir}",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(run_dir),
                     "no checkpoint-N folder: the run stopped before its first save",
                     fix="lower save_steps under [train], or run again",
@@ -188,7 +187,7 @@ def summary(run_dir: Path) -> dict:
 
 
 def _missing(path: Path, what: str, fix: str) -> SwiftkitError:
-    return SwiftkitError(f"{what}: {path}", [Finding("error", str(path), what, fix=fix)])
+    return SwiftkitError(f"{what}: {path}", [Finding.error(str(path), what, fix=fix)])
 
 
 class Target:
@@ -214,8 +213,7 @@ class Target:
             raise SwiftkitError(
                 f"not a LoRA adapter: {self.checkpoint}",
                 [
-                    Finding(
-                        "error",
+                    Finding.error(
                         str(self.checkpoint),
                         f"no adapter_config.json: this is a full model or checkpoint; {why}",
                         fix="pass a run folder or one of its checkpoint-N folders",

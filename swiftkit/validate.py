@@ -51,8 +51,7 @@ class Report:
             ranked += [f for f in found if f.severity != "error"]
             out += sorted(ranked[:limit], key=lambda f: (f.line or 0, f.record or 0))
             out.append(
-                Finding(
-                    "note",
+                Finding.note(
                     file,
                     f"... and {len(found) - limit} more finding(s) in this file not shown",
                     fix="fix the ones above and run `swiftkit validate` again (--json lists all)",
@@ -149,9 +148,9 @@ def recipe_data_findings(rec: recipe.Recipe) -> list[Finding]:
         # one optimizer step over 3 records per epoch and exit 0, so this is a warning; with
         # no usable record at all there is nothing to train on.
         empty = usable == 0
+        make = Finding.error if empty else Finding.warning
         findings.append(
-            Finding(
-                "error" if empty else "warning",
+            make(
                 str(rec.path),
                 f"{usable} usable record(s), fewer than one optimizer step takes: "
                 f"per_device_train_batch_size {batch} x gradient_accumulation_steps {accum} x "
@@ -191,16 +190,15 @@ def cross_file_conflicts(loaded: list[tuple[Path, list[dataset.Record]]]) -> lis
                 continue
             if dataset._answer(other.value).strip() != answer:
                 findings.append(
-                    Finding(
-                        "error",
+                    Finding.error(
                         str(path),
                         f"same question as record {other.number} of {other_path} (line "
                         f"{other.line}) with a different answer: the model would learn two "
                         "identities",
-                        rec.line,
-                        rec.number,
-                        "output" if key[0] == "alpaca" else "messages",
-                        "keep one answer per question across the recipe's datasets",
+                        line=rec.line,
+                        record=rec.number,
+                        field="output" if key[0] == "alpaca" else "messages",
+                        fix="keep one answer per question across the recipe's datasets",
                     )
                 )
     return findings
@@ -214,7 +212,7 @@ def render_findings(rec: recipe.Recipe) -> list[Finding]:
     try:
         render.sft_flags(rec, rec.output_dir / "run", [], compat.target_version())
     except SwiftkitError as exc:
-        return exc.findings or [Finding("error", str(rec.path), exc.message)]
+        return exc.findings or [Finding.error(str(rec.path), exc.message)]
     return []
 
 
@@ -222,7 +220,7 @@ def check_recipe(path: Path) -> list[Finding]:
     try:
         rec, findings = recipe.check(path)
     except SwiftkitError as exc:
-        return exc.findings or [Finding("error", str(path), exc.message)]
+        return exc.findings or [Finding.error(str(path), exc.message)]
     if rec is None:
         return findings
     if not [f for f in findings if f.severity == "error"]:

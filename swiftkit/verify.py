@@ -70,7 +70,7 @@ def ask(
     if len(answers) != len(conversations):
         raise SwiftkitError(
             f"swift infer returned {len(answers)} answers for {len(conversations)} questions",
-            [Finding("error", str(results), "answers missing", fix=f"see {log}")],
+            [Finding.error(str(results), "answers missing", fix=f"see {log}")],
         )
     return answers
 
@@ -121,8 +121,7 @@ def config(section: dict | None, base_dir: Path, source: str = "recipe") -> Conf
             raise SwiftkitError(
                 f"verify.{key} is out of range: {value!r}",
                 [
-                    Finding(
-                        "error",
+                    Finding.error(
                         source,
                         f"{key} = {value!r}",
                         field=f"verify.{key}",
@@ -151,8 +150,7 @@ def _bad_probe(path: Path, line: int, message: str) -> SwiftkitError:
     return SwiftkitError(
         f"probe file {path} does not parse",
         [
-            Finding(
-                "error",
+            Finding.error(
                 str(path),
                 message,
                 line=line,
@@ -170,7 +168,7 @@ def load_probes(path: Path, set_name: str) -> list[Probe]:
     except FileNotFoundError:
         raise SwiftkitError(
             f"probe file not found: {path}",
-            [Finding("error", str(path), "no such file", fix="check [verify] in the recipe")],
+            [Finding.error(str(path), "no such file", fix="check [verify] in the recipe")],
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SwiftkitError(f"cannot read probe file {path}: {exc}") from None
@@ -245,11 +243,7 @@ def resolve(target: Path) -> tuple[Path | None, Path]:
     if not target.is_dir():
         raise SwiftkitError(
             f"not a folder: {target}",
-            [
-                Finding(
-                    "error", str(target), "no such folder", fix="give a run or checkpoint folder"
-                )
-            ],
+            [Finding.error(str(target), "no such folder", fix="give a run or checkpoint folder")],
         )
     if runs.is_adapter(target) or runs.step_of(target) is not None:
         ckpt = target
@@ -263,8 +257,7 @@ def resolve(target: Path) -> tuple[Path | None, Path]:
         raise SwiftkitError(
             f"checkpoint has no args.json: {ckpt}",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(ckpt / "args.json"),
                     "missing: it names the base model, template and system prompt",
                     fix="verify a checkpoint written by `swift sft` (checkpoint-N)",
@@ -361,8 +354,7 @@ def verify(target: Path, base: bool = True) -> dict:
         raise SwiftkitError(
             "no new identity to look for",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(run_dir / runs.MANIFEST if run_dir else ckpt / "args.json"),
                     "neither the recipe's [identity] nor args.json names the model or its author",
                     fix="set [identity] name and author in the recipe",
@@ -619,8 +611,7 @@ def write_stop_config(run_dir: Path, cfg: Config, new: list[str]) -> Path:
         raise SwiftkitError(
             "stop_when_verified has no identity probes to check",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     cfg.source,
                     "no identity probe found in [verify] identity_probes/questions",
                     field="verify.identity_probes",

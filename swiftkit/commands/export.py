@@ -34,12 +34,11 @@ def check_merged(folder: Path, system: str | None) -> list[Finding]:
     """What a loader outside swiftkit needs: weights, a chat template, the training system."""
     findings = []
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
-        findings.append(Finding("error", str(folder), "no config.json or *.safetensors weights"))
+        findings.append(Finding.error(str(folder), "no config.json or *.safetensors weights"))
     template = chat_template(folder)
     if template is None:
         findings.append(
-            Finding(
-                "error",
+            Finding.error(
                 str(folder),
                 "no chat template (chat_template.jinja or tokenizer_config.json chat_template): "
                 "a loader would format prompts differently from training",
@@ -48,8 +47,7 @@ def check_merged(folder: Path, system: str | None) -> list[Finding]:
         )
     elif system and system not in template:
         findings.append(
-            Finding(
-                "warning",
+            Finding.warning(
                 str(folder / "chat_template.jinja"),
                 f"the template's default system prompt is not the training one ({system!r}): "
                 "send it as the first (system) message outside swiftkit",
@@ -72,8 +70,7 @@ def execute(
         raise SwiftkitError(
             f"merge target exists: {out}",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(out),
                     "refusing to overwrite an existing folder",
                     fix="choose another --output, or move that folder away yourself",

@@ -21,7 +21,7 @@ def read_prompts(path: Path) -> list[list[dict]]:
     except OSError as exc:
         raise SwiftkitError(
             f"cannot read prompts: {path}",
-            [Finding("error", str(path), exc.strerror or str(exc), fix="check the path")],
+            [Finding.error(str(path), exc.strerror or str(exc), fix="check the path")],
         ) from None
     out = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -49,8 +49,7 @@ def read_prompts(path: Path) -> list[list[dict]]:
             raise SwiftkitError(
                 f"unreadable prompt in {path}",
                 [
-                    Finding(
-                        "error",
+                    Finding.error(
                         str(path),
                         "a JSON line needs 'messages' or 'query'",
                         line=n,
@@ -60,7 +59,7 @@ def read_prompts(path: Path) -> list[list[dict]]:
             )
     if not out:
         raise SwiftkitError(
-            f"no prompts in {path}", [Finding("error", str(path), "the file has no prompt")]
+            f"no prompts in {path}", [Finding.error(str(path), "the file has no prompt")]
         )
     return out
 
@@ -81,7 +80,7 @@ def execute(
     if not conversations:
         raise SwiftkitError(
             "nothing to ask",
-            [Finding("error", "infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
+            [Finding.error("infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
         )
     target = runs.resolve(spec, output_dir)
     if base:

@@ -30,8 +30,7 @@ def datasets_dir() -> Path:
     raise SwiftkitError(
         "the shipped identity dataset (datasets/identity_full.json) was not found",
         [
-            Finding(
-                "error",
+            Finding.error(
                 ", ".join(str(c) for c in candidates),
                 "no identity_full.json in any of these folders",
                 fix=f"run from a clone of the swiftkit repository, or set {DATASETS_ENV} to "
@@ -142,7 +141,7 @@ def write(
         if not src.is_file():
             raise SwiftkitError(
                 f"shipped dataset missing: {src}",
-                [Finding("error", str(src), "not found", fix="reinstall swiftkit from its repo")],
+                [Finding.error(str(src), "not found", fix="reinstall swiftkit from its repo")],
             )
     targets = [directory / "recipe.toml", *(directory / rel for rel in sources)]
     existing = [t for t in targets if t.exists()]
@@ -150,7 +149,7 @@ def write(
         raise SwiftkitError(
             f"refusing to overwrite {len(existing)} file(s) in {directory}",
             [
-                Finding("error", str(t), "already exists", fix="choose a new folder or move it")
+                Finding.error(str(t), "already exists", fix="choose a new folder or move it")
                 for t in existing
             ],
         )

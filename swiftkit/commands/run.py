@@ -85,15 +85,14 @@ def preflight(p: Plan) -> None:
     if installed is None:
         raise SwiftkitError(
             "ms-swift is not installed in this environment",
-            [Finding("error", "ms-swift", "not installed", fix="pip install 'ms-swift>=4.1,<5'")],
+            [Finding.error("ms-swift", "not installed", fix="pip install 'ms-swift>=4.1,<5'")],
         )
     if not compat.is_supported(installed):
         sup = compat.table()["supported"]
         raise SwiftkitError(
             f"ms-swift {installed} is outside the supported range {sup['min']} to <{sup['below']}",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     "ms-swift",
                     f"version {installed}",
                     fix=f"pip install 'ms-swift=={compat.table()['tested']}' (the tested version)",
@@ -109,8 +108,7 @@ def preflight(p: Plan) -> None:
         raise SwiftkitError(
             f"output folder is not writable: {out}",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(p.recipe.path),
                     exc.strerror or str(exc),
                     line=p.recipe.line_of("train", "output_dir"),
@@ -136,7 +134,7 @@ def build_tiny_model(target: Path) -> None:
     if target.exists() and any(target.iterdir()):
         raise SwiftkitError(
             f"{target} exists and is not empty",
-            [Finding("error", str(target), "refusing to overwrite", fix="choose a new folder")],
+            [Finding.error(str(target), "refusing to overwrite", fix="choose a new folder")],
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -148,7 +146,7 @@ def build_tiny_model(target: Path) -> None:
     if proc.returncode != 0:
         raise SwiftkitError(
             "building the tiny model failed",
-            [Finding("error", str(target), proc.stderr.strip()[-2000:] or "no output")],
+            [Finding.error(str(target), proc.stderr.strip()[-2000:] or "no output")],
         )
     if target.exists():
         target.rmdir()
@@ -220,7 +218,7 @@ def resume_plan(spec: Path) -> Plan:
         if not (run_dir / runs.MANIFEST).is_file():
             raise SwiftkitError(
                 f"not a run folder: {run_dir}",
-                [Finding("error", str(run_dir), "no manifest.json", fix="pass output/<run>")],
+                [Finding.error(str(run_dir), "no manifest.json", fix="pass output/<run>")],
             )
     else:
         rec = recipe.load(spec)
@@ -234,8 +232,7 @@ def resume_plan(spec: Path) -> Plan:
             raise SwiftkitError(
                 f"no interrupted or failed run of {rec.path} in {rec.output_dir}",
                 [
-                    Finding(
-                        "error",
+                    Finding.error(
                         str(rec.output_dir),
                         "nothing to resume",
                         fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
@@ -248,15 +245,14 @@ def resume_plan(spec: Path) -> Plan:
     if status not in RESUMABLE:
         raise SwiftkitError(
             f"run is {status}, not resumable: {run_dir}",
-            [Finding("error", str(run_dir / runs.MANIFEST), f"status '{status}'")],
+            [Finding.error(str(run_dir / runs.MANIFEST), f"status '{status}'")],
         )
     done = [c for c in runs.checkpoints(run_dir) if runs.is_complete(c)]
     if not done:
         raise SwiftkitError(
             f"no checkpoint to resume from in {run_dir}",
             [
-                Finding(
-                    "error",
+                Finding.error(
                     str(run_dir),
                     "the run stopped before its first complete checkpoint-N",
                     fix="start it again without --resume (lower save_steps to save sooner)",

@@ -17,7 +17,7 @@ def collect(output_dir: Path) -> list[dict]:
     if not out.is_dir():
         raise SwiftkitError(
             f"output folder not found: {out}",
-            [Finding("error", str(out), "no such folder", fix="pass the folder holding the runs")],
+            [Finding.error(str(out), "no such folder", fix="pass the folder holding the runs")],
         )
     return [runs.summary(r) for r in runs.find_runs(out)]
 

@@ -37,8 +37,7 @@ def check_port(host: str, port: int) -> None:
                 raise SwiftkitError(
                     f"port {port} is {why} on {addr or 'some interface'}",
                     [
-                        Finding(
-                            "error",
+                        Finding.error(
                             f"{host}:{port}",
                             f"cannot bind port {port}: {why}",
                             fix="choose another --port, or stop what is listening there "
@@ -66,7 +65,7 @@ def models_url(host: str, port: int) -> str:
 def log_error(server: launch.Background, message: str, fix: str) -> SwiftkitError:
     """The server's failure as the user sees it: what happened, its log's tail, the fix."""
     tail = "\n".join(server.tail(20)) or "no output"
-    return SwiftkitError(message, [Finding("error", str(server.log_path), tail, fix=fix)])
+    return SwiftkitError(message, [Finding.error(str(server.log_path), tail, fix=fix)])
 
 
 def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]:
@@ -145,7 +144,7 @@ def execute(
             time.sleep(0.5)
         raise SwiftkitError(
             f"swift deploy exited with code {server.proc.returncode}",
-            [Finding("error", str(log), "\n".join(server.tail(20)) or "no output")],
+            [Finding.error(str(log), "\n".join(server.tail(20)) or "no output")],
         )
     except (Stop, KeyboardInterrupt):
         echo("stopping the server")
