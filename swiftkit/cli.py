@@ -81,7 +81,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
     Exit 0 valid (warnings allowed), 1 invalid, 2 usage error.
     """
-    from swiftkit import validate as validate_mod
+    from swiftkit.commands import validate as validate_mod
 
     for path in paths:
         if validate_mod.kind_of(path) is None:

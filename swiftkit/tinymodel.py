@@ -46,7 +46,7 @@ VOCAB_SIZE = 1200
 SEED = 1234
 
 
-CORPUS = Path(__file__).parent / "data" / "tiny_corpus.txt"
+CORPUS = Path(__file__).resolve().parent / "data" / "tiny_corpus.txt"
 
 
 def _corpus() -> list[str]:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import swiftkit
 
-from swiftkit import render, runs
+from swiftkit import runs
+from swiftkit.render import helpers
+from swiftkit.render.command import Command
 
 
 def assert_clean_failure(proc, *needles: str) -> None:
@@ -162,7 +164,7 @@ def test_resume_refuses_a_finished_run(tmp_path):
 
 def test_chat_renders_the_blog_line_on_the_resolved_checkpoint(tmp_path):
     ckpt = fake_run(tmp_path / "output", "r-1", steps=[80]) / "checkpoint-80"
-    assert render.render_chat(ckpt).argv == [
+    assert helpers.render_chat(ckpt).argv == [
         "swift",
         "infer",
         "--adapters",
@@ -174,9 +176,9 @@ def test_chat_renders_the_blog_line_on_the_resolved_checkpoint(tmp_path):
         "--max_new_tokens",
         "2048",
     ]
-    assert render.render_chat(ckpt, base=True).argv[2:4] == ["--model", "/base"]
+    assert helpers.render_chat(ckpt, base=True).argv[2:4] == ["--model", "/base"]
     merged = full_model(tmp_path / "m")
-    assert render.render_deploy(merged, "127.0.0.1", 8000, "x").argv[2:4] == [
+    assert helpers.render_deploy(merged, "127.0.0.1", 8000, "x").argv[2:4] == [
         "--model",
         str(merged),
     ]
@@ -205,11 +207,11 @@ def test_background_stop_ends_the_whole_process_group():
     import os
     import time
 
-    from swiftkit import launch
+    from swiftkit.child import launch
 
     code = "import subprocess, time; subprocess.Popen(['sleep', '300']); time.sleep(300)"
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"swiftkit-bg-{os.getpid()}.log"
-    server = launch.Background(render.Command(["python", "-c", code]), log)
+    server = launch.Background(Command(["python", "-c", code]), log)
     try:
         time.sleep(0.5)
         assert server.alive() and launch.group_alive(server.pgid)
@@ -248,13 +250,13 @@ def test_serve_sigterm_while_starting_stops_the_child_group(tmp_path):
 
 
 def test_a_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):
-    from swiftkit import launch
+    from swiftkit.child import launch
     from swiftkit.commands import serve
     from swiftkit.errors import SwiftkitError
 
     code = "print('OSError: /base is not a model folder'); raise SystemExit(3)"
     log = tmp_path / "serve.log"
-    server = launch.Background(render.Command(["python", "-c", code]), log)
+    server = launch.Background(Command(["python", "-c", code]), log)
     with pytest.raises(SwiftkitError) as err:
         serve.wait_ready(server, f"http://127.0.0.1:{free_port()}/v1/models", timeout=60)
     text = err.value.format()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swiftkit import events
+from swiftkit.child import events
 
 # (a tail of ms-swift 4.x output, the signature id, words the advice must contain)
 CASES = [

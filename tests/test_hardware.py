@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import DATASETS, RECIPES, swiftkit
 
-from swiftkit import hardware
+from swiftkit.machine import hardware
 
 RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 8.9"
 RTX3060 = "NVIDIA GeForce RTX 3060, 12288, 8.6"

@@ -13,7 +13,7 @@ from conftest import DATASETS, swiftkit, write_recipe
 from test_hardware import gpu_recipe
 from test_render import flags_of
 
-from swiftkit import machine
+from swiftkit.machine import fit
 
 SELF_COG = DATASETS / "self_cognition.json"
 
@@ -100,13 +100,13 @@ def test_hub_dataset_while_offline_is_named_with_the_fix(tmp_path, tiny_model):
 
 
 def test_offline_is_detected_without_variables(monkeypatch):
-    for var in machine.OFFLINE_VARS:
+    for var in fit.OFFLINE_VARS:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(machine, "hub_host", lambda: ("127.0.0.1", free_port()))
-    reason = machine.offline_reason(timeout=0.5)
+    monkeypatch.setattr(fit, "hub_host", lambda: ("127.0.0.1", free_port()))
+    reason = fit.offline_reason(timeout=0.5)
     assert reason and reason.startswith("cannot reach 127.0.0.1:")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert machine.offline_reason() == "HF_HUB_OFFLINE=1 is set"
+    assert fit.offline_reason() == "HF_HUB_OFFLINE=1 is set"
 
 
 def free_port() -> int:

@@ -10,7 +10,8 @@ import pytest
 from conftest import RECIPES, swiftkit
 from test_render import flags_of
 
-from swiftkit import recipe, render
+from swiftkit import recipe
+from swiftkit.render import sft
 
 SHIPPED = sorted(RECIPES.glob("*.toml"))
 
@@ -32,7 +33,7 @@ def test_shipped_recipe_loads_and_renders(path: Path):
     rec, findings = recipe.check(path)
     assert rec is not None and findings == [], [f.format() for f in findings]
     specs = [str(d.path) if d.is_local else d.spec for d in rec.datasets]
-    cmd = render.render_sft(rec, Path("/tmp/run"), specs, "4.6.0")
+    cmd = sft.render_sft(rec, Path("/tmp/run"), specs, "4.6.0")
     assert cmd.argv[:2] == ["swift", "sft"]
     assert "--tuner_type" in cmd.argv and "--train_type" not in cmd.argv
     for d in rec.datasets:

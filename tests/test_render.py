@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import DATASETS, RECIPES, swiftkit, write_recipe
 
-from swiftkit import compat, recipe, render
-
 # The blog's one-liner, exactly as published (seed 000/001).
+from swiftkit import recipe
+from swiftkit.render import compat, sft
+
 PUBLISHED = (
     "CUDA_VISIBLE_DEVICES=0 swift sft --model Qwen2.5-7B-Instruct --train_type lora "
     "--dataset self_cognition.json --torch_dtype bfloat16 --num_train_epochs 10 "
@@ -112,7 +113,7 @@ def test_render_prints_one_shell_line_with_the_done_when_values():
 )
 def test_tuner_flag_follows_the_installed_version(monkeypatch, version, flag):
     rec = recipe.load(RECIPES / "identity.toml")
-    cmd = render.render_sft(rec, Path("/tmp/run"), ["/tmp/d.jsonl"], version)
+    cmd = sft.render_sft(rec, Path("/tmp/run"), ["/tmp/d.jsonl"], version)
     assert flag in cmd.argv
     assert ({"--train_type", "--tuner_type"} - {flag}).isdisjoint(cmd.argv)
 
@@ -124,7 +125,7 @@ def test_old_flag_name_in_a_recipe_is_renamed_for_4x(tmp_path):
     (tmp_path / "m" / "model.safetensors").write_bytes(b"")  # a folder recipe.check accepts
     (tmp_path / "m" / "tokenizer.json").write_text("{}")
     rec = recipe.load(r)
-    argv = render.render_sft(rec, tmp_path / "run", ["x"], "4.6.0").argv
+    argv = sft.render_sft(rec, tmp_path / "run", ["x"], "4.6.0").argv
     assert "--tuner_type" in argv and "--train_type" not in argv
 
 
@@ -154,7 +155,7 @@ def test_shell_line_survives_quotes_substitutions_and_non_ascii(tmp_path, tiny_m
         train=f"system = {json.dumps(NASTY, ensure_ascii=False)}",
     )
     rec = recipe.load(r)
-    cmd = render.render_sft(rec, tmp_path / "run", ["/tmp/d.jsonl"], "4.6.0")
+    cmd = sft.render_sft(rec, tmp_path / "run", ["/tmp/d.jsonl"], "4.6.0")
     assert rec.system == NASTY
     line = cmd.shell().replace("swift sft", "printf '%s\\n' sft", 1)
     out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True).stdout

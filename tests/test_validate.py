@@ -267,7 +267,7 @@ def test_world_size_from_launch_section(monkeypatch):
     monkeypatch.delenv("NPROC_PER_NODE", raising=False)
     from types import SimpleNamespace
 
-    from swiftkit.validate import world_size
+    from swiftkit.commands.validate import world_size
 
     assert world_size(SimpleNamespace(raw={"launch": {"nproc_per_node": 4}})) == 4
     assert world_size(SimpleNamespace(raw={})) == 1

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, swiftkit
 
-from swiftkit import lossplot, scoring, verify
+from swiftkit import verify
+from swiftkit.verify import lossplot, scoring
 
 NEW = ["Nova-7", "Lumen Lab"]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import launch, render, runs
+from swiftkit import runs
+from swiftkit.child import launch
+from swiftkit.render import helpers
 
 Echo = Callable[[str], None]
 
@@ -14,7 +16,7 @@ def execute(spec: str | None, output_dir: Path | None, echo: Echo, base: bool = 
     target = runs.resolve(spec, output_dir)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
-    command = render.render_chat(target.checkpoint, base=base)
+    command = helpers.render_chat(target.checkpoint, base=base)
     who = "the base model (before training)" if base else str(target.checkpoint)
     echo(f"chat with {who}")
     echo(f"command: {command.shell()}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from swiftkit import compat, hardware, machine, recipe
+from swiftkit import recipe
+from swiftkit.machine import fit, hardware
+from swiftkit.render import compat
 
 
 def presets_report() -> list[str]:
@@ -49,7 +51,7 @@ def doctor_report(recipe_path: Path | None = None) -> list[str]:
     lines.append(f"preset auto: {auto} ({desc})")
     if recipe_path is not None:
         rec = recipe.load(recipe_path)
-        est = machine.estimate_for(rec)
+        est = fit.estimate_for(rec)
         lines.append(
             f"recipe {recipe_path}: preset {rec.preset['name']}, world size {rec.world_size}"
         )
@@ -57,6 +59,6 @@ def doctor_report(recipe_path: Path | None = None) -> list[str]:
             lines.append("  memory: unknown model shape (no config.json, not in the table)")
         else:
             lines += ["  " + line for line in est.lines()]
-        for f in machine.check(rec, m):
+        for f in fit.check(rec, m):
             lines.append("  " + f.format().replace("\n", "\n  "))
     return lines

@@ -8,8 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import launch, render, runs
+from swiftkit import runs
+from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.render import helpers
 
 Echo = Callable[[str], None]
 NOTE = "swiftkit-merge.json"
@@ -79,7 +81,7 @@ def execute(
         )
     args = target.args()
     system = args.get("system")
-    command = render.render_export_merge(ckpt, out)
+    command = helpers.render_export_merge(ckpt, out)
     log = out.parent / f"{out.name}.export.log"
     echo(f"merging {ckpt} -> {out}")
     echo(f"command: {command.shell()}")

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import __version__, compat, dataset, events, launch, recipe, render, runs, verify
+from swiftkit import __version__, dataset, recipe, runs, verify
+from swiftkit.child import events, launch
 from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.render import compat, sft
+from swiftkit.render.command import Command, argv_from_flags
 
 Echo = Callable[[str], None]
 
@@ -23,7 +26,7 @@ class Plan:
     recipe: recipe.Recipe
     run_dir: Path
     data: list[tuple[recipe.DatasetRef, Path | None]]  # (source, rendered copy) per dataset
-    command: render.Command
+    command: Command
     version: str
     warnings: list[Finding] = field(default_factory=list)
 
@@ -34,7 +37,7 @@ def data_copy_path(run_dir: Path, ref: recipe.DatasetRef, index: int, prefix: st
 
 def plan(recipe_path: Path) -> Plan:
     """Load and check the recipe and its data; render the command. Touches no file."""
-    from swiftkit import validate
+    from swiftkit.commands import validate
 
     rec = recipe.load(recipe_path)
     # The same data checks as `swiftkit validate`: placeholders, length, records per step.
@@ -60,10 +63,10 @@ def plan(recipe_path: Path) -> Plan:
         return out
 
     train_specs = specs(rec.datasets, "")
-    command = render.render_sft(rec, run_dir, train_specs, version, specs(rec.val_datasets, "val-"))
+    command = sft.render_sft(rec, run_dir, train_specs, version, specs(rec.val_datasets, "val-"))
     if vcfg.stop_when_verified and verifying:
         flags, env = verify.plugin_flags(run_dir)
-        command.argv += render.argv_from_flags("sft", flags)[2:]
+        command.argv += argv_from_flags("sft", flags)[2:]
         command.env.update(env)
     return Plan(rec, run_dir, data, command, version, [f for f in findings if f not in errors])
 
@@ -78,9 +81,9 @@ def new_identity(rec: recipe.Recipe) -> list[str]:
 
 def preflight(p: Plan) -> None:
     """What the machine must offer before launch: ms-swift in range, a writable output folder."""
-    from swiftkit import machine  # GPUs, memory, processes, hub access
+    from swiftkit.machine import fit  # GPUs, memory, processes, hub access
 
-    machine.require_fit(p.recipe)
+    fit.require_fit(p.recipe)
     installed = compat.swift_version()
     if installed is None:
         raise SwiftkitError(
@@ -265,7 +268,7 @@ def resume_plan(spec: Path) -> Plan:
         i = argv.index("--resume_from_checkpoint")
         del argv[i : i + 2]
     argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
-    command = render.Command(argv, dict(m.get("env") or {}))
+    command = Command(argv, dict(m.get("env") or {}))
     data = [
         (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
         for i, ref in enumerate(rec.datasets)

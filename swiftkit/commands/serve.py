@@ -15,8 +15,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import launch, render, runs
+from swiftkit import runs
+from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.render import helpers
 
 Echo = Callable[[str], None]
 
@@ -106,7 +108,7 @@ def execute(
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)
     model = name or served_name(target)
-    command = render.render_deploy(target.checkpoint, host, port, model, base=base)
+    command = helpers.render_deploy(target.checkpoint, host, port, model, base=base)
     logs = target.run_dir if target.run_dir else Path(tempfile.mkdtemp(prefix="swiftkit-serve-"))
     log = logs / f"serve-{port}.log"
     echo(f"serving {target.checkpoint}")

@@ -23,9 +23,9 @@ from swift.callbacks.base import TrainerCallback
 
 
 def _load_scoring():
-    """swiftkit/scoring.py next to this file, by path: the same scoring as the parent even
+    """swiftkit/verify/scoring.py beside this folder, by path: the same scoring as the parent even
     when another swiftkit is importable in ms-swift's environment."""
-    path = Path(__file__).resolve().parents[1] / "scoring.py"
+    path = Path(__file__).resolve().parents[1] / "verify" / "scoring.py"
     spec = importlib.util.spec_from_file_location("_swiftkit_scoring", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

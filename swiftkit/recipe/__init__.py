@@ -20,9 +20,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.resources import PRESETS, SCHEMAS
 
-SCHEMAS = Path(__file__).parent / "schemas"
-PRESETS = Path(__file__).parent / "presets"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?(#\d+)?$")
 DATA_SUFFIXES = (".json", ".jsonl", ".csv")
 # A preset's torch_dtype that becomes bfloat16 or float16 by the GPUs' compute capability.
@@ -73,7 +72,7 @@ def auto_preset() -> str:
     """The preset `auto` stands for on this machine: no visible GPU -> "cpu"; else the GPU
     preset with the largest `min_vram_gb` that the smallest visible card still has (the
     smallest GPU preset when none fits: the memory check then says what to change)."""
-    from swiftkit import hardware
+    from swiftkit.machine import hardware
 
     gpus = hardware.detect().visible
     if not gpus:
@@ -180,7 +179,7 @@ def locate(text: str, path: list) -> int | None:
 
 @cache
 def _fast_recipe_check():
-    from swiftkit.schemacheck import compile_schema
+    from swiftkit.schemas.fastcheck import compile_schema
 
     return compile_schema(schema("recipe"))
 
@@ -353,7 +352,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     merged = dict(preset.get("train", {}))
     merged.update(train)
     if merged.get("torch_dtype") == AUTO_BY_GPU:
-        from swiftkit import hardware
+        from swiftkit.machine import hardware
 
         merged["torch_dtype"] = hardware.dtype_for(hardware.detect().visible)
     findings += _launch_findings(data.get("launch", {}), preset, text, source)
@@ -419,7 +418,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
     ms-swift stops at start-up on an unknown flag (`remaining_argv: [...]`), after the model
     loads on some versions; here it costs a set lookup.
     """
-    from swiftkit import compat, sftflags
+    from swiftkit.render import compat, sftflags
 
     known, origin = sftflags.known_flags()
     version = compat.target_version()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.render import Command
+from swiftkit.render.command import Command
 
 
 @dataclass

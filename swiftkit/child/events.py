@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from swiftkit import compat, sftflags
+from swiftkit.render import compat, sftflags
+from swiftkit.resources import DATA
 
-_FAILURES = Path(__file__).parent / "data" / "failures.json"
+_FAILURES = DATA / "failures.json"
 LAST_CKPT = re.compile(r"last_model_checkpoint:\s*(\S+)")
 BEST_CKPT = re.compile(r"best_model_checkpoint:\s*(\S+)")
 

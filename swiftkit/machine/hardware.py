@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 
+from swiftkit.resources import DATA
+
 GIB = 1024**3
 QUERY = ["--query-gpu=name,memory.total,compute_cap", "--format=csv,noheader,nounits"]
-_SHAPES = Path(__file__).parent / "data" / "model_shapes.json"
+_SHAPES = DATA / "model_shapes.json"
 # CUDA context, cuBLAS workspaces and allocator slack: a fixed allowance, not a measurement.
 OVERHEAD_GIB = 1.0
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}

@@ -15,7 +15,9 @@ from functools import cache
 from importlib import util
 from pathlib import Path
 
-_FALLBACK = Path(__file__).parent / "data" / "sft_flags.json"
+from swiftkit.resources import DATA
+
+_FALLBACK = DATA / "sft_flags.json"
 # Where the `sft` argument class lives, newest layout first: (path in the package, class).
 ENTRY_POINTS = [
     ("arguments/sft_args.py", "SftArguments"),  # ms-swift 4.x
@@ -142,7 +144,7 @@ def fallback() -> tuple[str, set[str]]:
 
 
 def _versions() -> dict[str, str | None]:
-    from swiftkit import compat
+    from swiftkit.render import compat
 
     return {
         "ms_swift": compat.swift_version(),
@@ -168,14 +170,15 @@ def known_flags() -> tuple[frozenset[str], str]:
 
 
 def write_fallback(path: Path = _FALLBACK) -> int:
-    """Regenerate the shipped table from the installed ms-swift: `python -m swiftkit.sftflags`."""
+    """Regenerate the shipped table from the installed ms-swift:
+    `python -m swiftkit.render.sftflags`."""
     flags = from_source()
     if flags is None:
         raise SystemExit("ms-swift is not installed or its argument classes were not found")
     payload = {
         "_comment": "`swift sft` flags of this ms-swift version (with these transformers), "
         "used when ms-swift is not installed or is this version. Regenerate with "
-        "`python -m swiftkit.sftflags`.",
+        "`python -m swiftkit.render.sftflags`.",
         **_versions(),
         "flags": sorted(flags),
     }

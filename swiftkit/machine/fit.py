@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import socket
 
-from swiftkit import compat, hardware
 from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.machine import hardware
 from swiftkit.recipe import Recipe
+from swiftkit.render import compat
 
 OFFLINE_VARS = ("SWIFTKIT_OFFLINE", "MODELSCOPE_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 CPU_RECIPE = "recipes/tiny-cpu.toml"

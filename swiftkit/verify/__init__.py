@@ -13,8 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from swiftkit import dataset, events, launch, lossplot, render, runs, scoring
+from swiftkit import dataset, runs
+from swiftkit.child import events, launch
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.render import helpers
+from swiftkit.resources import PLUGIN
+from swiftkit.verify import lossplot, scoring
 
 TRAINING = "training"  # an identity probe source: the run's own identity questions
 PASS, FAIL, NONE = "pass", "fail", "no verdict"
@@ -29,7 +33,6 @@ DEFAULTS = {
     "max_new_tokens": 128,
 }
 BATCH = 16  # probes per forward pass in `swift infer` (its default is 1 at a time)
-PLUGIN = Path(__file__).parent / "plugin" / "stop_when_verified.py"
 PLUGIN_CALLBACK = "swiftkit_stop_when_verified"
 PLUGIN_ENV = "SWIFTKIT_STOP_CONFIG"
 
@@ -56,7 +59,7 @@ def ask(
     with questions.open("w", encoding="utf-8") as fh:
         for messages in conversations:
             fh.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
-    command = render.render_infer(
+    command = helpers.render_infer(
         checkpoint, questions, results, max_new_tokens, base=base, max_batch_size=max_batch_size
     )
     log = work_dir / f"{tag}-{k}.log"

@@ -10,9 +10,10 @@ import json
 import re
 from functools import lru_cache
 from importlib import metadata
-from pathlib import Path
 
-_DATA = Path(__file__).parent / "data" / "compat.json"
+from swiftkit.resources import DATA
+
+_DATA = DATA / "compat.json"
 
 
 @lru_cache(maxsize=1)

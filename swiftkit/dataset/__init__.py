@@ -15,9 +15,9 @@ from functools import cache
 from pathlib import Path
 
 from swiftkit.errors import Finding
-from swiftkit.schemacheck import compile_schema
+from swiftkit.resources import SCHEMAS
+from swiftkit.schemas.fastcheck import compile_schema
 
-SCHEMAS = Path(__file__).parent / "schemas"
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 FILLS = {"NAME": "name", "AUTHOR": "author"}
 

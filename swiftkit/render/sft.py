@@ -1,18 +1,17 @@
-"""Recipe -> the exact ms-swift command line (argv and environment), version-aware.
+"""Recipe -> the exact `swift sft` command line (argv and environment), version-aware.
 
-Nothing here runs anything: a Command can always be printed as a copy-pasteable shell line.
+Nothing here runs anything or checks anything: the recipe was checked when it was loaded.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import compat
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.recipe import Recipe
+from swiftkit.render import compat
+from swiftkit.render.command import Command, argv_from_flags
 
 # The published one-liner's order, so a rendered line reads like the blog's.
 ORDER = [
@@ -63,31 +62,6 @@ LAUNCH_ENV = {
     "master_addr": "MASTER_ADDR",
     "master_port": "MASTER_PORT",
 }
-
-
-@dataclass
-class Command:
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-
-    def shell(self) -> str:
-        """One line for sh/bash: environment assignments first, every value quoted."""
-        parts = [f"{k}={shlex.quote(v)}" for k, v in self.env.items()]
-        parts += [shlex.quote(a) for a in self.argv]
-        return " ".join(parts)
-
-    def to_json(self) -> str:
-        return json.dumps({"argv": self.argv, "env": self.env}, ensure_ascii=False, indent=2)
-
-
-def format_value(value: object) -> list[str]:
-    if isinstance(value, bool):
-        return ["true" if value else "false"]
-    if isinstance(value, list):
-        return [v for item in value for v in format_value(item)]
-    if isinstance(value, float):
-        return [repr(value)]
-    return [str(value)]
 
 
 def model_args(recipe: Recipe) -> dict[str, object]:
@@ -173,14 +147,6 @@ def sft_flags(
     return {compat.flag_name(k, version): v for k, v in ordered.items()}
 
 
-def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
-    argv = ["swift", subcommand]
-    for key, value in flags.items():
-        argv.append(f"--{key}")
-        argv += format_value(value)
-    return argv
-
-
 def launch_env(recipe: Recipe) -> dict[str, str]:
     """The preset's [env] plus torchrun's variables from [launch].
 
@@ -207,65 +173,3 @@ def render_sft(
 ) -> Command:
     flags = sft_flags(recipe, run_dir, datasets, version, val_datasets)
     return Command(argv_from_flags("sft", flags), launch_env(recipe))
-
-
-def render_infer(
-    checkpoint: Path,
-    val_dataset: Path,
-    result_path: Path,
-    max_new_tokens: int = 256,
-    base: bool = False,
-    max_batch_size: int | None = None,
-) -> Command:
-    """Batch inference with a trained adapter (ms-swift reads the base model, template and
-    system prompt from the checkpoint's args.json); `base=True` answers with the base model."""
-    flags = source_flags(checkpoint, base)
-    flags.update(
-        val_dataset=str(val_dataset),
-        result_path=str(result_path),
-        temperature=0,
-        max_new_tokens=max_new_tokens,
-        stream=False,
-    )
-    if max_batch_size:
-        flags["max_batch_size"] = max_batch_size
-    return Command(argv_from_flags("infer", flags))
-
-
-def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
-    """What to load: `--adapters CKPT` for a LoRA checkpoint, `--model DIR` for a full (merged)
-    model, or with `base=True` the untouched base model, template and system from args.json."""
-    if base:
-        args = json.loads((checkpoint / "args.json").read_text(encoding="utf-8"))
-        flags = {
-            "model": args["model"],
-            "model_type": args.get("model_type"),
-            "template": args.get("template"),
-            "system": args.get("system"),
-        }
-        return {k: v for k, v in flags.items() if v is not None}
-    if (checkpoint / "adapter_config.json").is_file():
-        return {"adapters": str(checkpoint)}
-    return {"model": str(checkpoint)}
-
-
-def render_chat(checkpoint: Path, base: bool = False) -> Command:
-    """The blog's interactive chat line, on a resolved checkpoint instead of a pasted path."""
-    flags = source_flags(checkpoint, base)
-    flags.update(stream=True, temperature=0, max_new_tokens=2048)
-    return Command(argv_from_flags("infer", flags))
-
-
-def render_export_merge(checkpoint: Path, output_dir: Path) -> Command:
-    """Merge a LoRA adapter into a full model folder (ms-swift refuses an existing one too)."""
-    flags = {"adapters": str(checkpoint), "merge_lora": True, "output_dir": str(output_dir)}
-    return Command(argv_from_flags("export", flags))
-
-
-def render_deploy(
-    checkpoint: Path, host: str, port: int, served_model_name: str, base: bool = False
-) -> Command:
-    """An OpenAI-compatible server (`/v1/chat/completions`) on one checkpoint or model."""
-    flags = source_flags(checkpoint, base)
-    flags.update(host=host, port=port, served_model_name=served_model_name)
-    return Command(argv_from_flags("deploy", flags))

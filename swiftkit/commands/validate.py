@@ -11,8 +11,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import compat, dataset, recipe
+from swiftkit import dataset, recipe
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.render import compat
 
 MAX_SHOWN = 200  # findings printed per file: enough to fix a batch, few enough to read
 RECIPE_SUFFIXES = (".toml",)
@@ -207,10 +208,10 @@ def cross_file_conflicts(loaded: list[tuple[Path, list[dataset.Record]]]) -> lis
 def render_findings(rec: recipe.Recipe) -> list[Finding]:
     """What rendering the command would refuse (flags swiftkit sets itself, unknown model
     family), found without touching any file."""
-    from swiftkit import render
+    from swiftkit.render import sft
 
     try:
-        render.sft_flags(rec, rec.output_dir / "run", [], compat.target_version())
+        sft.sft_flags(rec, rec.output_dir / "run", [], compat.target_version())
     except SwiftkitError as exc:
         return exc.findings or [Finding.error(str(rec.path), exc.message)]
     return []

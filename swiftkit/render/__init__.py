@@ -1,0 +1,1 @@
+"""Rendering: what swiftkit runs, as ms-swift command lines (nothing here runs anything)."""

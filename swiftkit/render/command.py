@@ -1,0 +1,40 @@
+"""A command swiftkit runs: argv and environment, printable as one copy-pasteable shell line."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Command:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def shell(self) -> str:
+        """One line for sh/bash: environment assignments first, every value quoted."""
+        parts = [f"{k}={shlex.quote(v)}" for k, v in self.env.items()]
+        parts += [shlex.quote(a) for a in self.argv]
+        return " ".join(parts)
+
+    def to_json(self) -> str:
+        return json.dumps({"argv": self.argv, "env": self.env}, ensure_ascii=False, indent=2)
+
+
+def format_value(value: object) -> list[str]:
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, list):
+        return [v for item in value for v in format_value(item)]
+    if isinstance(value, float):
+        return [repr(value)]
+    return [str(value)]
+
+
+def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
+    argv = ["swift", subcommand]
+    for key, value in flags.items():
+        argv.append(f"--{key}")
+        argv += format_value(value)
+    return argv

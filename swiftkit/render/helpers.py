@@ -1,0 +1,73 @@
+"""The helper commands after training: batch infer, chat, export --merge, deploy.
+
+ms-swift reads the base model, template and system prompt from a checkpoint's args.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from swiftkit.render.command import Command, argv_from_flags
+
+
+def render_infer(
+    checkpoint: Path,
+    val_dataset: Path,
+    result_path: Path,
+    max_new_tokens: int = 256,
+    base: bool = False,
+    max_batch_size: int | None = None,
+) -> Command:
+    """Batch inference with a trained adapter (ms-swift reads the base model, template and
+    system prompt from the checkpoint's args.json); `base=True` answers with the base model."""
+    flags = source_flags(checkpoint, base)
+    flags.update(
+        val_dataset=str(val_dataset),
+        result_path=str(result_path),
+        temperature=0,
+        max_new_tokens=max_new_tokens,
+        stream=False,
+    )
+    if max_batch_size:
+        flags["max_batch_size"] = max_batch_size
+    return Command(argv_from_flags("infer", flags))
+
+
+def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
+    """What to load: `--adapters CKPT` for a LoRA checkpoint, `--model DIR` for a full (merged)
+    model, or with `base=True` the untouched base model, template and system from args.json."""
+    if base:
+        args = json.loads((checkpoint / "args.json").read_text(encoding="utf-8"))
+        flags = {
+            "model": args["model"],
+            "model_type": args.get("model_type"),
+            "template": args.get("template"),
+            "system": args.get("system"),
+        }
+        return {k: v for k, v in flags.items() if v is not None}
+    if (checkpoint / "adapter_config.json").is_file():
+        return {"adapters": str(checkpoint)}
+    return {"model": str(checkpoint)}
+
+
+def render_chat(checkpoint: Path, base: bool = False) -> Command:
+    """The blog's interactive chat line, on a resolved checkpoint instead of a pasted path."""
+    flags = source_flags(checkpoint, base)
+    flags.update(stream=True, temperature=0, max_new_tokens=2048)
+    return Command(argv_from_flags("infer", flags))
+
+
+def render_export_merge(checkpoint: Path, output_dir: Path) -> Command:
+    """Merge a LoRA adapter into a full model folder (ms-swift refuses an existing one too)."""
+    flags = {"adapters": str(checkpoint), "merge_lora": True, "output_dir": str(output_dir)}
+    return Command(argv_from_flags("export", flags))
+
+
+def render_deploy(
+    checkpoint: Path, host: str, port: int, served_model_name: str, base: bool = False
+) -> Command:
+    """An OpenAI-compatible server (`/v1/chat/completions`) on one checkpoint or model."""
+    flags = source_flags(checkpoint, base)
+    flags.update(host=host, port=port, served_model_name=served_model_name)
+    return Command(argv_from_flags("deploy", flags))
