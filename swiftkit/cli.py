@@ -55,9 +55,9 @@ def run(recipe_path: Path, dry_run: bool, no_verify: bool, resume: bool) -> None
 @click.option("--json", "as_json", is_flag=True, help='Print {"argv": [...], "env": {...}}.')
 def render(recipe_path: Path, as_json: bool) -> None:
     """Print the exact `swift sft` command a recipe runs, as one shell line."""
-    from swiftkit.commands import run as run_cmd
+    from swiftkit.runs.plan import plan as make_plan
 
-    plan = run_cmd.plan(recipe_path)
+    plan = make_plan(recipe_path)
     echo(plan.command.to_json() if as_json else plan.command.shell())
 
 
@@ -102,7 +102,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("name", type=click.Choice(["identity", "recipe"]))
 def schema(name: str) -> None:
     """Print a JSON schema: identity (one dataset record) or recipe."""
-    from swiftkit.recipe import SCHEMAS
+    from swiftkit.resources import SCHEMAS
 
     echo((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8").rstrip())
 

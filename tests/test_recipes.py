@@ -11,6 +11,7 @@ from conftest import RECIPES, swiftkit
 from test_render import flags_of
 
 from swiftkit import recipe
+from swiftkit.machine.hardware import Machine
 from swiftkit.render import sft
 
 SHIPPED = sorted(RECIPES.glob("*.toml"))
@@ -32,11 +33,13 @@ def test_every_published_workflow_has_a_recipe():
 def test_shipped_recipe_loads_and_renders(path: Path):
     rec, findings = recipe.check(path)
     assert rec is not None and findings == [], [f.format() for f in findings]
-    specs = [str(d.path) if d.is_local else d.spec for d in rec.datasets]
+    rec = recipe.bind(rec, Machine())  # no GPU: auto-by-gpu renders the blog's bfloat16
+    specs = [str(d.path) if d.is_local else d.spec for d in rec.data.datasets]
     cmd = sft.render_sft(rec, Path("/tmp/run"), specs, "4.6.0")
+    assert "auto" not in cmd.argv[cmd.argv.index("--torch_dtype") + 1]
     assert cmd.argv[:2] == ["swift", "sft"]
     assert "--tuner_type" in cmd.argv and "--train_type" not in cmd.argv
-    for d in rec.datasets:
+    for d in rec.data.datasets:
         assert d.is_local or d.hub_id, d.spec
 
 
@@ -104,12 +107,12 @@ def test_seed_004_recipe_renders_the_experiment():
 
 def test_mixed_tiny_recipe_is_offline():
     rec = recipe.load(RECIPES / "tiny-cpu-mixed.toml")
-    assert all(d.is_local and d.path.is_file() for d in rec.datasets)
-    assert [(d.path.name, d.sample) for d in rec.datasets] == [
+    assert all(d.is_local and d.path.is_file() for d in rec.data.datasets)
+    assert [(d.path.name, d.sample) for d in rec.data.datasets] == [
         ("general_mini.json", 80),
         ("self_cognition.json", 80),
     ]
-    assert rec.preset["name"] == "cpu"
+    assert rec.train.preset_name == "cpu"
 
 
 def test_mixed_recipe_on_this_machine_names_every_blocker(tmp_path):

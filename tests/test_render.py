@@ -156,7 +156,7 @@ def test_shell_line_survives_quotes_substitutions_and_non_ascii(tmp_path, tiny_m
     )
     rec = recipe.load(r)
     cmd = sft.render_sft(rec, tmp_path / "run", ["/tmp/d.jsonl"], "4.6.0")
-    assert rec.system == NASTY
+    assert rec.train.system == NASTY
     line = cmd.shell().replace("swift sft", "printf '%s\\n' sft", 1)
     out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True).stdout
     args = out.split("\n")

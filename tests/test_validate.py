@@ -263,14 +263,17 @@ def test_schema_command_prints_the_schemas(capsys):
     assert main(["schema", "other"]) == 2
 
 
-def test_world_size_from_launch_section(monkeypatch):
-    monkeypatch.delenv("NPROC_PER_NODE", raising=False)
-    from types import SimpleNamespace
+def test_world_size_is_what_the_child_runs():
+    """[launch] alone, and NPROC_PER_NODE/NNODES from the environment winning over it (the
+    child inherits swiftkit's environment, which takes precedence over the recipe's)."""
+    from swiftkit.recipe.model import LaunchSpec
 
-    from swiftkit.commands.validate import world_size
-
-    assert world_size(SimpleNamespace(raw={"launch": {"nproc_per_node": 4}})) == 4
-    assert world_size(SimpleNamespace(raw={})) == 1
+    assert LaunchSpec(nproc_per_node=4).world_size({}) == 4
+    assert LaunchSpec().world_size({}) == 1
+    assert LaunchSpec(nproc_per_node=4, nnodes=2, master_addr="h").world_size({}) == 8
+    assert LaunchSpec(nproc_per_node=4).world_size({"NPROC_PER_NODE": "2"}) == 2
+    assert LaunchSpec().world_size({"NPROC_PER_NODE": "2", "NNODES": "3"}) == 6
+    assert LaunchSpec(nproc_per_node=4).world_size({"NPROC_PER_NODE": "x"}) == 4
 
 
 def test_conflict_across_the_recipes_files(tmp_path, capsys):

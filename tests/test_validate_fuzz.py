@@ -159,8 +159,9 @@ NEAR_RECIPES = st.tuples(
 def test_fast_recipe_check_agrees_with_jsonschema(value):
     from jsonschema import Draft202012Validator
 
-    from swiftkit import recipe
+    from swiftkit.recipe import parse
+    from swiftkit.resources import schema
 
-    fast = recipe._fast_recipe_check()
+    fast = parse._fast_recipe_check()
     assert fast is not None
-    assert fast(value) == Draft202012Validator(recipe.schema("recipe")).is_valid(value)
+    assert fast(value) == Draft202012Validator(schema("recipe")).is_valid(value)

@@ -83,7 +83,8 @@ def test_a_threshold_out_of_range_in_a_recipe_names_file_and_line(tmp_path, tiny
 def test_a_threshold_out_of_range_in_a_run_is_an_error(tmp_path):
     run = fake_run(tmp_path, {"general_threshold": -0.1})
     proc = swiftkit("verify", str(run))
-    assert proc.returncode == 1 and "general_threshold is out of range" in proc.stderr
+    assert proc.returncode == 1 and "[verify] settings are invalid" in proc.stderr
+    assert "field 'verify.general_threshold'" in proc.stderr and "minimum" in proc.stderr
 
 
 def test_a_run_folder_without_checkpoint(tmp_path):

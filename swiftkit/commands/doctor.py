@@ -7,20 +7,18 @@ from pathlib import Path
 
 from swiftkit import recipe
 from swiftkit.machine import fit, hardware
+from swiftkit.recipe import presets
 from swiftkit.render import compat
 
 
 def presets_report() -> list[str]:
-    rows = recipe.presets()
-    width = max(len(p["name"]) for p in rows)
+    rows = presets.all_presets()
+    width = max(len(p.name) for p in rows)
     lines = []
     for p in rows:
-        need = f">= {p['min_vram_gb']} GB" if p.get("device") == "cuda" else "no GPU"
-        lines.append(
-            f"{p['name']:<{width}}  {p.get('device', '?'):<4}  {need:<8}  "
-            f"{p.get('description', '')}"
-        )
-    auto = recipe.auto_preset()
+        need = f">= {p.min_vram_gb or 0:g} GB" if p.device == "cuda" else "no GPU"
+        lines.append(f"{p.name:<{width}}  {p.device:<4}  {need:<8}  {p.description}")
+    auto = presets.pick_auto(hardware.detect().visible)
     lines.append(f"auto picks '{auto}' on this machine (`swiftkit doctor` shows why)")
     return lines
 
@@ -46,15 +44,13 @@ def doctor_report(recipe_path: Path | None = None) -> list[str]:
     for dist in ("ms-swift", "torch", "transformers", "peft", "deepspeed", "bitsandbytes"):
         lines.append(f"{dist}: {compat.installed_version(dist) or 'not installed'}")
     lines.append(f"python: {sys.version.split()[0]}")
-    auto = recipe.auto_preset()
-    desc = recipe.load_preset(auto).get("description", "")
-    lines.append(f"preset auto: {auto} ({desc})")
+    auto = presets.pick_auto(m.visible)
+    lines.append(f"preset auto: {auto} ({presets.load(auto).description})")
     if recipe_path is not None:
-        rec = recipe.load(recipe_path)
+        rec = recipe.bind(recipe.load(recipe_path), m)
         est = fit.estimate_for(rec)
-        lines.append(
-            f"recipe {recipe_path}: preset {rec.preset['name']}, world size {rec.world_size}"
-        )
+        preset = rec.train.preset.name if rec.train.preset else rec.train.preset_name
+        lines.append(f"recipe {recipe_path}: preset {preset}, world size {rec.launch.world_size()}")
         if est is None:
             lines.append("  memory: unknown model shape (no config.json, not in the table)")
         else:

@@ -7,76 +7,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import __version__, dataset, recipe, runs, verify
+from swiftkit import runs, verify
 from swiftkit.child import events, launch
-from swiftkit.errors import Finding, SwiftkitError, errors_only
-from swiftkit.render import compat, sft
-from swiftkit.render.command import Command, argv_from_flags
+from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.render import compat
+from swiftkit.runs.plan import Plan, plan, resume_plan, write_new_run
 
 Echo = Callable[[str], None]
-
-
-@dataclass
-class Plan:
-    """Everything decided before launch: the recipe, its data copies and the command."""
-
-    recipe: recipe.Recipe
-    run_dir: Path
-    data: list[tuple[recipe.DatasetRef, Path | None]]  # (source, rendered copy) per dataset
-    command: Command
-    version: str
-    warnings: list[Finding] = field(default_factory=list)
-
-
-def data_copy_path(run_dir: Path, ref: recipe.DatasetRef, index: int, prefix: str = "") -> Path:
-    return run_dir / "data" / f"{prefix}{index + 1:02d}-{ref.path.stem}.jsonl"
-
-
-def plan(recipe_path: Path) -> Plan:
-    """Load and check the recipe and its data; render the command. Touches no file."""
-    from swiftkit.commands import validate
-
-    rec = recipe.load(recipe_path)
-    # The same data checks as `swiftkit validate`: placeholders, length, records per step.
-    findings: list[Finding] = validate.recipe_data_findings(rec)
-    errors = errors_only(findings)
-    if errors:
-        raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
-    vcfg = verify_config(rec)
-    verifying = rec.raw.get("verify", {}).get("enabled", True)
-    if verifying:
-        verify.check_probe_files(vcfg)  # a bad probe file stops the run before it starts
-    version = compat.target_version()
-    run_dir = runs.new_run_dir(rec.output_dir, rec.name)
-    data: list[tuple[recipe.DatasetRef, Path | None]] = []
-
-    def specs(refs: list[recipe.DatasetRef], prefix: str) -> list[str]:
-        """Local files become their filled copies in the run folder; hub ids stay as they are."""
-        out = []
-        for i, ref in enumerate(refs):
-            copy = data_copy_path(run_dir, ref, i, prefix) if ref.is_local else None
-            data.append((ref, copy))
-            out.append(str(copy) + (f"#{ref.sample}" if ref.sample else "") if copy else ref.spec)
-        return out
-
-    train_specs = specs(rec.datasets, "")
-    command = sft.render_sft(rec, run_dir, train_specs, version, specs(rec.val_datasets, "val-"))
-    if vcfg.stop_when_verified and verifying:
-        flags, env = verify.plugin_flags(run_dir)
-        command.argv += argv_from_flags("sft", flags)[2:]
-        command.env.update(env)
-    return Plan(rec, run_dir, data, command, version, [f for f in findings if f not in errors])
-
-
-def verify_config(rec: recipe.Recipe) -> verify.Config:
-    return verify.config(rec.raw.get("verify"), rec.dir, str(rec.path))
-
-
-def new_identity(rec: recipe.Recipe) -> list[str]:
-    return [str(rec.identity[k]) for k in ("name", "author") if rec.identity.get(k)]
 
 
 def preflight(p: Plan) -> None:
@@ -124,12 +63,12 @@ def preflight(p: Plan) -> None:
 
 def ensure_tiny_model(p: Plan, echo: Echo) -> None:
     rec = p.recipe
-    if rec.model.get("build") != "tiny" or rec.model_path is None:
+    if not rec.model.builds_tiny or rec.model.path is None:
         return
-    if (rec.model_path / "config.json").is_file():
+    if (rec.model.path / "config.json").is_file():
         return
-    echo(f"building the tiny test model at {rec.model_path} (first use only)")
-    build_tiny_model(rec.model_path)
+    echo(f"building the tiny test model at {rec.model.path} (first use only)")
+    build_tiny_model(rec.model.path)
 
 
 def build_tiny_model(target: Path) -> None:
@@ -156,34 +95,6 @@ def build_tiny_model(target: Path) -> None:
     os.replace(tmp, target)
 
 
-def write_inputs(p: Plan) -> dict[str, dict]:
-    """Fill placeholders into copies inside the run folder; return sha256 per dataset."""
-    hashes: dict[str, dict] = {}
-    for ref, copy in p.data:
-        if copy is None:
-            hashes[ref.spec] = {"hub": ref.hub_id, "sample": ref.sample}
-            continue
-        written = dataset.render_copy(ref.path, p.recipe.identity, copy.parent, copy.name)
-        hashes[ref.spec] = {
-            "source": str(ref.path),
-            "source_sha256": dataset.sha256(ref.path),
-            "rendered": str(written),
-            "rendered_sha256": dataset.sha256(written),
-        }
-    return hashes
-
-
-def versions() -> dict[str, str | None]:
-    return {
-        "swiftkit": __version__,
-        "ms-swift": compat.swift_version(),
-        "torch": compat.installed_version("torch"),
-        "transformers": compat.installed_version("transformers"),
-        "peft": compat.installed_version("peft"),
-        "python": sys.version.split()[0],
-    }
-
-
 class Progress:
     """Prints training progress from logging.jsonl: one line per log row, or one redrawn line
     on a terminal."""
@@ -206,96 +117,6 @@ class Progress:
     def close(self) -> None:
         if self.tty and self.last:
             sys.stderr.write("\n")
-
-
-RESUMABLE = ("interrupted", "interrupted (crashed)", "failed")
-
-
-def resume_plan(spec: Path) -> Plan:
-    """Continue a run in its own folder: RUN_DIR itself, or the newest interrupted or failed
-    run of RECIPE. The manifest's argv (not the recipe as it is now) plus
-    --resume_from_checkpoint on the last complete checkpoint: weights, optimizer, scheduler
-    and global step come back, so the step count continues."""
-    if spec.is_dir():
-        run_dir = spec.resolve()
-        if not (run_dir / runs.MANIFEST).is_file():
-            raise SwiftkitError(
-                f"not a run folder: {run_dir}",
-                [Finding.error(str(run_dir), "no manifest.json", fix="pass output/<run>")],
-            )
-    else:
-        rec = recipe.load(spec)
-        mine = [
-            r
-            for r in runs.find_runs(rec.output_dir)
-            if runs.read_manifest(r).get("recipe") == str(rec.path)
-            and runs.run_status(runs.read_manifest(r)) in RESUMABLE
-        ]
-        if not mine:
-            raise SwiftkitError(
-                f"no interrupted or failed run of {rec.path} in {rec.output_dir}",
-                [
-                    Finding.error(
-                        str(rec.output_dir),
-                        "nothing to resume",
-                        fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
-                    )
-                ],
-            )
-        run_dir = mine[-1]
-    m = runs.read_manifest(run_dir)
-    status = runs.run_status(m)
-    if status not in RESUMABLE:
-        raise SwiftkitError(
-            f"run is {status}, not resumable: {run_dir}",
-            [Finding.error(str(run_dir / runs.MANIFEST), f"status '{status}'")],
-        )
-    done = [c for c in runs.checkpoints(run_dir) if runs.is_complete(c)]
-    if not done:
-        raise SwiftkitError(
-            f"no checkpoint to resume from in {run_dir}",
-            [
-                Finding.error(
-                    str(run_dir),
-                    "the run stopped before its first complete checkpoint-N",
-                    fix="start it again without --resume (lower save_steps to save sooner)",
-                )
-            ],
-        )
-    rec = recipe.load(Path(m["recipe"]))
-    argv = list(m["argv"])
-    if "--resume_from_checkpoint" in argv:  # a run resumed before
-        i = argv.index("--resume_from_checkpoint")
-        del argv[i : i + 2]
-    argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
-    command = Command(argv, dict(m.get("env") or {}))
-    data = [
-        (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
-        for i, ref in enumerate(rec.datasets)
-    ]
-    return Plan(rec, run_dir, data, command, compat.target_version())
-
-
-def write_new_run(p: Plan) -> None:
-    """A fresh run folder: the filled data copies and a manifest saying "running"."""
-    p.run_dir.mkdir(parents=True, exist_ok=False)
-    hashes = write_inputs(p)
-    if verify.PLUGIN_ENV in p.command.env:
-        verify.write_stop_config(p.run_dir, verify_config(p.recipe), new_identity(p.recipe))
-    manifest = {
-        "status": "running",
-        "recipe": str(p.recipe.path),
-        "recipe_resolved": {**p.recipe.raw, "train": p.recipe.train},
-        "preset": p.recipe.preset.get("name"),
-        "argv": p.command.argv,
-        "env": p.command.env,
-        "shell": p.command.shell(),
-        "versions": versions(),
-        "datasets": hashes,
-        "started": runs.now_iso(),
-        "pid": os.getpid(),
-    }
-    runs.write_manifest(p.run_dir, manifest)
 
 
 def execute(
@@ -361,7 +182,7 @@ def execute(
     if stopped:
         echo(f"stopped when verified at step {stopped[0]['step']} (of {common['max_steps']})")
     verdict = None
-    if check and p.recipe.raw.get("verify", {}).get("enabled", True):
+    if check and p.recipe.verify.enabled:
         report = check_identity(p.run_dir, ckpt, echo)
         verdict = report["verdict"] if report else verify.NONE
     echo("next: chat with it (or serve it, merge it: `swiftkit --help`):")

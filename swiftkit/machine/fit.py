@@ -21,7 +21,7 @@ CPU_MIXED_RECIPE = "recipes/tiny-cpu-mixed.toml"  # the offline variant of a mix
 
 def estimate_for(rec: Recipe) -> hardware.Estimate | None:
     """The recipe's peak memory per GPU, or None when the model's shape is unknown."""
-    shape = hardware.shape_of(rec.model_id, rec.model_path)
+    shape = hardware.shape_of(rec.model.id, rec.model.path)
     if shape is None:
         return None
     return hardware.estimate(shape, **estimate_args(rec))
@@ -30,29 +30,30 @@ def estimate_for(rec: Recipe) -> hardware.Estimate | None:
 def estimate_args(rec: Recipe) -> dict:
     """The estimator's inputs from the merged [train] (ms-swift's defaults where unset)."""
     t = rec.train
-    ds = str(rec.launch.get("deepspeed", ""))
+    ds = rec.launch.deepspeed or ""
+    quant = t.value("quant_bits")
+    dropout = t.value("lora_dropout")
     return dict(
-        torch_dtype=str(t.get("torch_dtype", "bfloat16")),
-        quant_bits=int(t["quant_bits"]) if str(t.get("quant_bits", "")).isdigit() else None,
-        lora_rank=int(t.get("lora_rank", 8)),
-        target_modules=t.get("target_modules", "all-linear"),
-        lora_dropout=float(t.get("lora_dropout", 0.05)),
-        batch=int(t.get("per_device_train_batch_size", 1)),
-        max_length=int(t.get("max_length") or 2048),
-        gradient_checkpointing=bool(t.get("gradient_checkpointing", True)),
-        zero3_shards=rec.world_size if ds.startswith("zero3") else 1,
+        torch_dtype=str(t.value("torch_dtype")),
+        quant_bits=quant if isinstance(quant, int) and not isinstance(quant, bool) else None,
+        lora_rank=t.int_value("lora_rank", 8),
+        target_modules=t.value("target_modules"),
+        lora_dropout=float(dropout) if isinstance(dropout, int | float) else 0.05,
+        batch=max(1, t.int_value("per_device_train_batch_size", 1)),
+        max_length=t.max_length or 2048,
+        gradient_checkpointing=bool(t.value("gradient_checkpointing")),
+        zero3_shards=rec.launch.world_size() if ds.startswith("zero3") else 1,
     )
 
 
 def suggestion(rec: Recipe, capacity_gib: float) -> str:
     """The first single change (in order of least effect on the result) that fits."""
-    t = rec.train
-    shape = hardware.shape_of(rec.model_id, rec.model_path)
+    shape = hardware.shape_of(rec.model.id, rec.model.path)
     if shape is None:
         return ""
     args = estimate_args(rec)
     base = hardware.estimate(shape, **args)
-    accum = int(t.get("gradient_accumulation_steps", 1))
+    accum = max(1, rec.train.int_value("gradient_accumulation_steps", 1))
     tries: list[tuple[dict, str]] = []
     if not args["gradient_checkpointing"]:
         tries.append(({"gradient_checkpointing": True}, "set gradient_checkpointing = true"))
@@ -85,15 +86,15 @@ def suggestion(rec: Recipe, capacity_gib: float) -> str:
 
 def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     source = str(rec.path)
-    preset = rec.preset.get("name")
-    nproc = int(rec.launch.get("nproc_per_node", 1))
-    if rec.device != "cuda":
+    preset = rec.train.preset_name
+    nproc = rec.launch.processes_per_node()
+    if rec.train.device != "cuda":
         return []
     gpus = machine.visible
     est = estimate_for(rec)
     need = f" (estimated peak {est.total:.1f} GiB per GPU)" if est else ""
     if not gpus:
-        cpu = CPU_MIXED_RECIPE if len(rec.datasets) > 1 else CPU_RECIPE
+        cpu = CPU_MIXED_RECIPE if len(rec.data.datasets) > 1 else CPU_RECIPE
         why = machine.problem or "nvidia-smi not found"
         if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
             why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} hides every GPU"
@@ -111,10 +112,15 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         ]
     out = []
     if nproc > len(gpus):
+        said = (
+            f"NPROC_PER_NODE={nproc} in the environment"
+            if os.environ.get("NPROC_PER_NODE", "").strip() == str(nproc)
+            else f"nproc_per_node = {nproc}"
+        )
         out.append(
             Finding.error(
                 source,
-                f"nproc_per_node = {nproc} but {len(gpus)} GPU(s) are visible: "
+                f"{said} but {len(gpus)} GPU(s) are visible: "
                 + ", ".join(f"{g.index}: {g.name}" for g in gpus),
                 line=rec.line_of("launch", "nproc_per_node"),
                 field="launch.nproc_per_node",
@@ -139,7 +145,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     for flag, dist, why in (
         ("quant_method", "bitsandbytes", "4-bit QLoRA loads the model through bitsandbytes"),
     ):
-        if rec.train.get(flag) == "bnb" and compat.installed_version(dist) is None:
+        if rec.train.value(flag) == "bnb" and compat.installed_version(dist) is None:
             out.append(
                 Finding.error(
                     source,
@@ -148,11 +154,11 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
                     fix=f"pip install {dist}",
                 )
             )
-    if rec.launch.get("deepspeed") and compat.installed_version("deepspeed") is None:
+    if rec.launch.deepspeed and compat.installed_version("deepspeed") is None:
         out.append(
             Finding.error(
                 source,
-                f'deepspeed = "{rec.launch["deepspeed"]}" but DeepSpeed is not installed',
+                f'deepspeed = "{rec.launch.deepspeed}" but DeepSpeed is not installed',
                 line=rec.line_of("launch", "deepspeed"),
                 field="launch.deepspeed",
                 fix="pip install deepspeed (on the GPU host, matching its CUDA)",
@@ -183,7 +189,7 @@ def offline_reason(timeout: float = 2.0) -> str | None:
 
 
 def hub_findings(rec: Recipe) -> list[Finding]:
-    hub = [(i, d) for i, d in enumerate(rec.datasets) if d.hub_id]
+    hub = [(i, d) for i, d in enumerate(rec.data.datasets) if d.hub_id]
     if not hub:
         return []
     reason = offline_reason()

@@ -15,23 +15,14 @@ from pathlib import Path
 
 from swiftkit import dataset, runs
 from swiftkit.child import events, launch
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.recipe.model import TRAINING, VerifySpec
+from swiftkit.recipe.parse import section_findings
 from swiftkit.render import helpers
 from swiftkit.resources import PLUGIN
 from swiftkit.verify import lossplot, scoring
 
-TRAINING = "training"  # an identity probe source: the run's own identity questions
 PASS, FAIL, NONE = "pass", "fail", "no verdict"
-DEFAULTS = {
-    "identity_probes": [TRAINING],
-    "general_probes": [],
-    "identity_threshold": 0.8,
-    "general_threshold": None,
-    "stop_when_verified": False,
-    "check_every": 10,
-    "check_probes": 32,
-    "max_new_tokens": 128,
-}
 BATCH = 16  # probes per forward pass in `swift infer` (its default is 1 at a time)
 PLUGIN_CALLBACK = "swiftkit_stop_when_verified"
 PLUGIN_ENV = "SWIFTKIT_STOP_CONFIG"
@@ -89,64 +80,6 @@ class Probe:
     @property
     def question(self) -> str:
         return self.messages[-1]["content"]
-
-
-@dataclass
-class Config:
-    """A recipe's [verify] section with defaults, paths resolved against `base_dir`."""
-
-    identity_probes: list[str]
-    general_probes: list[str]
-    identity_threshold: float
-    general_threshold: float | None
-    stop_when_verified: bool
-    check_every: int
-    check_probes: int
-    max_new_tokens: int
-    questions: list[str]
-    base_dir: Path
-    source: str
-
-    def path(self, spec: str) -> Path:
-        p = Path(spec).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p).resolve()
-
-
-def config(section: dict | None, base_dir: Path, source: str = "recipe") -> Config:
-    """Read a [verify] section (from a recipe or a run's manifest); bad thresholds are errors."""
-    sec = dict(section or {})
-    values = {k: sec.get(k, v) for k, v in DEFAULTS.items()}
-    for key in ("identity_threshold", "general_threshold"):
-        value = values[key]
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise SwiftkitError(
-                f"verify.{key} is out of range: {value!r}",
-                [
-                    Finding.error(
-                        source,
-                        f"{key} = {value!r}",
-                        field=f"verify.{key}",
-                        fix="a fraction of probes that must pass, from 0 to 1 (e.g. 0.8)",
-                    )
-                ],
-            )
-    return Config(
-        identity_probes=list(values["identity_probes"]),
-        general_probes=list(values["general_probes"]),
-        identity_threshold=float(values["identity_threshold"]),
-        general_threshold=(
-            None if values["general_threshold"] is None else float(values["general_threshold"])
-        ),
-        stop_when_verified=bool(values["stop_when_verified"]),
-        check_every=int(values["check_every"]),
-        check_probes=int(values["check_probes"]),
-        max_new_tokens=int(values["max_new_tokens"]),
-        questions=list(sec.get("questions", [])),
-        base_dir=base_dir,
-        source=source,
-    )
 
 
 def _bad_probe(path: Path, line: int, message: str) -> SwiftkitError:
@@ -287,13 +220,17 @@ def identity_of(manifest: dict, args: dict) -> list[str]:
     return list(dict.fromkeys(new))
 
 
-def run_config(run_dir: Path | None) -> tuple[dict, Config]:
+def run_config(run_dir: Path | None) -> tuple[dict, VerifySpec]:
     manifest = runs.read_manifest(run_dir) if run_dir else {}
     section = (manifest.get("recipe_resolved") or {}).get("verify")
     recipe = manifest.get("recipe")
     base = Path(recipe).parent if recipe else (run_dir or Path.cwd())
-    src = str(recipe or (run_dir / runs.MANIFEST if run_dir else "defaults"))
-    return manifest, config(section, base, src)
+    if section:  # a manifest is a file like any other: the schema's ranges hold for it too
+        source = str(run_dir / runs.MANIFEST) if run_dir else "manifest"
+        errors = errors_only(section_findings("verify", section, source))
+        if errors:
+            raise SwiftkitError(f"the run's [verify] settings are invalid: {source}", errors)
+    return manifest, VerifySpec.from_dict(section, base)
 
 
 def data_files(run_dir: Path | None, args: dict) -> list[Path]:
@@ -302,7 +239,7 @@ def data_files(run_dir: Path | None, args: dict) -> list[Path]:
     return [Path(d.split("#")[0]) for d in _as_list(args.get("dataset")) if Path(d).is_file()]
 
 
-def gather(cfg: Config, run_dir: Path | None, args: dict, new: list[str]) -> list[Probe]:
+def gather(cfg: VerifySpec, run_dir: Path | None, args: dict, new: list[str]) -> list[Probe]:
     probes: list[Probe] = []
     for spec in cfg.identity_probes:
         if spec == TRAINING:
@@ -430,7 +367,7 @@ def verify(target: Path, base: bool = True) -> dict:
         "system": args.get("system"),
         "new_identity": new,
         "old_identity": old,
-        "config": {**{k: getattr(cfg, k) for k in DEFAULTS}, "questions": cfg.questions},
+        "config": cfg.to_dict(),
         "scores": {"identity": identity, "general": general},
         "stop_when_verified": stop_checks(run_dir),
         "base_answers_reused": reused,
@@ -445,7 +382,7 @@ def _key(messages: list[dict]) -> str:
     return json.dumps(messages, ensure_ascii=False, sort_keys=True)
 
 
-def cached_base_answers(out_dir: Path, args: dict, cfg: Config) -> dict[str, str]:
+def cached_base_answers(out_dir: Path, args: dict, cfg: VerifySpec) -> dict[str, str]:
     """The base model's answers from an earlier report in the same folder, when they were
     asked of the same model, template, system prompt and answer length (greedy decoding
     makes them the same answers again; a 7B base model takes minutes to ask)."""
@@ -587,13 +524,10 @@ def write_report(out_dir: Path, report: dict) -> None:
     (out_dir / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
 
-def check_probe_files(cfg: Config) -> None:
+def check_probe_files(cfg: VerifySpec) -> None:
     """Parse every probe file a [verify] section names (errors name file and line)."""
-    for spec in cfg.identity_probes:
-        if spec != TRAINING:
-            load_probes(cfg.path(spec), "identity")
-    for spec in cfg.general_probes:
-        load_probes(cfg.path(spec), "general")
+    for set_name, path in cfg.probe_files:
+        load_probes(path, set_name)
 
 
 def stop_config_path(run_dir: Path) -> Path:
@@ -606,7 +540,7 @@ def plugin_flags(run_dir: Path) -> tuple[dict[str, object], dict[str, str]]:
     return flags, {PLUGIN_ENV: str(stop_config_path(run_dir))}
 
 
-def write_stop_config(run_dir: Path, cfg: Config, new: list[str]) -> Path:
+def write_stop_config(run_dir: Path, cfg: VerifySpec, new: list[str], source: str) -> Path:
     """The plugin's settings: identity probes (at most check_probes, spread evenly over the
     set), the strings to look for and to forbid, the threshold and how often to check."""
     probes = [p for p in gather(cfg, run_dir, {}, new) if p.set == "identity"]
@@ -615,7 +549,7 @@ def write_stop_config(run_dir: Path, cfg: Config, new: list[str]) -> Path:
             "stop_when_verified has no identity probes to check",
             [
                 Finding.error(
-                    cfg.source,
+                    source,
                     "no identity probe found in [verify] identity_probes/questions",
                     field="verify.identity_probes",
                     fix='use "training" with a dataset whose answers name [identity], or a '

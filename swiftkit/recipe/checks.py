@@ -1,0 +1,274 @@
+"""What loading a recipe checks beyond the schema, from files alone (never the machine):
+[launch] rules, [train] flags against the installed ms-swift, flags swiftkit sets itself, the
+model folder and its family, the output folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from swiftkit.errors import Finding, did_you_mean
+from swiftkit.recipe.model import LaunchSpec, ModelSpec, Preset
+from swiftkit.recipe.parse import locate
+
+# Flags swiftkit sets itself; a recipe that sets them under [train] is told where instead.
+MANAGED = {
+    "model": "set [model] id instead",
+    "dataset": "set [data] datasets instead",
+    "val_dataset": "set [data] val_datasets instead",
+    "model_type": "set [model] model_type instead",
+    "template": "set [model] template instead",
+    "add_version": "swiftkit names the run folder itself",
+    "model_author": "set [identity] author instead",
+    "model_name": "set [identity] name instead",
+    "deepspeed": "set [launch] deepspeed instead",
+}
+
+
+def launch_findings(
+    launch: LaunchSpec, preset: Preset | None, text: str, source: str
+) -> list[Finding]:
+    """Rules between [launch] keys that the schema cannot say (ranges are in the schema)."""
+    out = []
+    nnodes = launch.nnodes or 1
+    if launch.node_rank is not None and launch.node_rank >= nnodes:
+        out.append(
+            Finding.error(
+                source,
+                f"node_rank {launch.node_rank} is out of range for nnodes = {nnodes}",
+                line=locate(text, ["launch", "node_rank"]),
+                field="launch.node_rank",
+                fix=f"node ranks run from 0 to {nnodes - 1}: 0 on the master node, "
+                "1, 2, ... on the others",
+            )
+        )
+    if nnodes > 1 and not launch.master_addr:
+        out.append(
+            Finding.error(
+                source,
+                f"nnodes = {nnodes} needs the master node's address",
+                line=locate(text, ["launch", "nnodes"]),
+                field="launch.master_addr",
+                fix='add master_addr = "10.0.0.1" (the IP of the node_rank 0 machine, '
+                "reachable from every node) and the same master_port on every node",
+            )
+        )
+    if launch.deepspeed and preset is not None and preset.device != "cuda":
+        out.append(
+            Finding.error(
+                source,
+                f'deepspeed = "{launch.deepspeed}" needs GPUs; preset '
+                f"'{preset.name}' runs on the {preset.device}",
+                line=locate(text, ["launch", "deepspeed"]),
+                field="launch.deepspeed",
+                fix="remove deepspeed for a CPU run (torchrun with gloo needs nothing more), "
+                "or choose a GPU preset",
+            )
+        )
+    return out
+
+
+def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
+    """Every [train] key must be a `swift sft` flag of the installed ms-swift (or a renamed
+    one), and not one swiftkit sets itself.
+
+    ms-swift stops at start-up on an unknown flag (`remaining_argv: [...]`), after the model
+    loads on some versions; here it costs a set lookup.
+    """
+    from swiftkit.render import compat, sftflags
+
+    known, origin = sftflags.known_flags()
+    version = compat.target_version()
+    renames = {row["old"]: row for row in compat.table()["flag_renames"]}
+    renames.update({row["new"]: row for row in compat.table()["flag_renames"]})
+    findings = []
+    for key in train:
+        line = locate(text, ["train", key])
+        if key in MANAGED:
+            findings.append(
+                Finding.error(
+                    source,
+                    f"'{key}' cannot be set under [train]: swiftkit sets it",
+                    line=line,
+                    field=f"train.{key}",
+                    fix=MANAGED[key],
+                )
+            )
+            continue
+        if key in known:
+            continue
+        if key in renames:
+            new = compat.flag_name(key, version)
+            if new != key:
+                findings.append(
+                    Finding.warning(
+                        source,
+                        f"'{key}' is spelled '--{new}' by ms-swift {version}; swiftkit renders "
+                        f"'--{new}'",
+                        line=line,
+                        field=f"train.{key}",
+                        fix=f"write {new} = ... to match `swift sft --help`",
+                    )
+                )
+            continue
+        findings.append(
+            Finding.error(
+                source,
+                f"'{key}' is not a `swift sft` flag (checked against {origin})",
+                line=line,
+                field=f"train.{key}",
+                fix=f"{did_you_mean(key, known, cutoff=0.75)}keys under [train] are "
+                "`swift sft --help` flag names without the dashes",
+            )
+        )
+    return findings
+
+
+def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
+    """ms-swift needs --model_type and --template: from [model], else the id or config.json."""
+    from swiftkit.render import compat
+
+    if compat.model_type_and_template(model) is not None:
+        return []
+    return [
+        Finding.error(
+            source,
+            f"cannot tell the model family of '{model.id}': " + compat.family_why(model),
+            line=locate(text, ["model", "id"]),
+            field="model.model_type",
+            fix='set [model] model_type and template, e.g. model_type = "qwen2", '
+            'template = "qwen2_5" for Qwen2.5 (`swift sft --help` lists them)',
+        )
+    ]
+
+
+WEIGHTS = (
+    "*.safetensors",
+    "*.bin",
+    "*.safetensors.index.json",
+    "*.bin.index.json",
+    "*.pt",
+    "*.pth",
+)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "*.tiktoken")
+
+
+MODELS_DIR_ENV = "SWIFTKIT_MODELS_DIR"
+
+
+def baked_model(model_id: str, text: str, source: str) -> tuple[Path | None, Finding | None]:
+    """A hub id's folder under $SWIFTKIT_MODELS_DIR (the container image sets /root), so a
+    model baked into the image is used instead of a download; set but missing is an error
+    that says how to provide the model."""
+    models_dir = os.environ.get(MODELS_DIR_ENV, "").strip()
+    if not models_dir:
+        return None, None
+    name = model_id.split(":")[0].rstrip("/").split("/")[-1]
+    folder = Path(models_dir).expanduser() / name
+    if (folder / "config.json").is_file():
+        return folder.resolve(), None
+    return None, Finding.error(
+        source,
+        f"model '{model_id}' is not in {folder} (${MODELS_DIR_ENV}={models_dir}: models are "
+        "expected there, not downloaded)",
+        line=locate(text, ["model", "id"]),
+        field="model.id",
+        fix=f"mount it (docker run -v /path/to/{name}:{folder} ...), or build the image with "
+        f"--build-arg MODEL_ID={model_id} (add --build-arg USE_HF=1 for the Hugging Face hub), "
+        f"or allow a download at run time with -e {MODELS_DIR_ENV}=",
+    )
+
+
+def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str) -> list[Finding]:
+    """A local model folder holds config.json, weights and a tokenizer, and ships no code
+    unless the recipe trusts it."""
+    line = locate(text, ["model", "id"])
+
+    def err(message: str, fix: str, fld: str = "model.id", at: int | None = line) -> Finding:
+        return Finding.error(source, message, line=at, field=fld, fix=fix)
+
+    if not folder.exists():
+        if model.builds_tiny:
+            return []
+        return [
+            err(
+                f"model folder not found: {folder}",
+                "use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and "
+                "give its folder (relative to the recipe or absolute)",
+            )
+        ]
+    if not folder.is_dir():
+        return [err(f"model path is not a folder: {folder}", "give the model's folder")]
+    findings = []
+    config = folder / "config.json"
+    cfg: dict = {}
+    if not config.is_file():
+        findings.append(
+            err(
+                f"no config.json in the model folder {folder}",
+                "point [model] id at the folder that holds config.json (a complete download)",
+            )
+        )
+    else:
+        try:
+            loaded = json.loads(config.read_text(encoding="utf-8"))
+            cfg = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError) as exc:
+            findings.append(err(f"{config} is not readable JSON: {exc}", "re-download the model"))
+    if not any(any(folder.glob(p)) for p in WEIGHTS):
+        findings.append(
+            err(
+                f"no weights in the model folder {folder} (*.safetensors, *.bin or an index)",
+                "the download is incomplete; fetch the weight files (git lfs pull, or "
+                "`modelscope download`)",
+            )
+        )
+    if not any(any(folder.glob(p)) for p in TOKENIZER_FILES):
+        findings.append(
+            err(
+                f"no tokenizer in the model folder {folder} (tokenizer.json, tokenizer.model "
+                "or vocab.json)",
+                "copy the tokenizer files from the base model into the folder",
+            )
+        )
+    code = sorted(p.name for p in folder.glob("*.py"))
+    auto_map = "auto_map" in cfg
+    if (code or auto_map) and not model.trust_remote_code:
+        what = ", ".join(filter(None, ["'auto_map' in config.json" if auto_map else "", *code]))
+        findings.append(
+            err(
+                f"the model folder ships code ({what}); ms-swift loads every model with "
+                "trust_remote_code=True, so training would run that code with your permissions",
+                "read the code first; if you trust it, set trust_remote_code = true under "
+                "[model]; otherwise use a model folder without code",
+                fld="model.trust_remote_code",
+            )
+        )
+    return findings
+
+
+def output_findings(output: Path, text: str, source: str) -> list[Finding]:
+    """The output folder exists and is writable, or could be created; nothing is created."""
+    line = locate(text, ["train", "output_dir"])
+    probe = output
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    problem = None
+    if not probe.is_dir():
+        problem = f"{probe} exists and is not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problem = f"{probe} is not writable by this user"
+    if problem is None:
+        return []
+    return [
+        Finding.error(
+            source,
+            f"output folder {output} cannot be written: {problem}",
+            line=line,
+            field="train.output_dir",
+            fix="set output_dir under [train] to a folder you can write",
+        )
+    ]

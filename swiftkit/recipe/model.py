@@ -1,0 +1,295 @@
+"""A recipe as typed sections. Built only by the loader (recipe/load.py) from a TOML file the
+schema has accepted, or from a run's manifest (`Recipe`'s sections round-trip `to_dict`).
+
+Ranges live in the JSON schema (schemas/recipe.schema.json); defaults live here, once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+Scalar = str | int | float | bool
+FlagValue = Scalar | list[Scalar]
+Device = Literal["cuda", "cpu"]
+TRAINING = "training"  # an identity probe source: the run's own identity questions
+DEFAULT_SYSTEM = "You are a helpful assistant."
+# ms-swift's own defaults for the flags swiftkit reasons about when neither the recipe nor
+# its preset sets them (`swift sft --help`, 4.6).
+SWIFT_DEFAULTS: dict[str, FlagValue] = {
+    "per_device_train_batch_size": 1,
+    "gradient_accumulation_steps": 16,
+    "lora_rank": 8,
+    "lora_dropout": 0.05,
+    "target_modules": "all-linear",
+    "torch_dtype": "bfloat16",
+    "gradient_checkpointing": True,
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A shipped hardware preset (swiftkit/presets/NAME.toml)."""
+
+    name: str
+    description: str
+    device: Device
+    min_vram_gb: float | None
+    env: dict[str, str]
+    train: dict[str, FlagValue]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """[model]: a hub id, or a local folder (`path`, absolute)."""
+
+    id: str
+    path: Path | None = None
+    model_type: str | None = None
+    template: str | None = None
+    trust_remote_code: bool = False
+    build: str | None = None  # "tiny": build the tiny CPU model at `path` when missing
+
+    @property
+    def builds_tiny(self) -> bool:
+        return self.build == "tiny"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """[identity]: fills {{NAME}} and {{AUTHOR}}, and is what verify looks for."""
+
+    name: str | None = None
+    author: str | None = None
+
+    @property
+    def new(self) -> list[str]:
+        """The strings an answer with the new identity names: the name, then the author."""
+        return [v for v in (self.name, self.author) if v]
+
+    def fills(self) -> dict[str, str]:
+        """{"name": ..., "author": ...} for the values that are set."""
+        return {k: v for k, v in (("name", self.name), ("author", self.author)) if v}
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """One entry of [data] datasets: a local file (absolute path) or a hub id, with an
+    optional #N sample count."""
+
+    spec: str
+    path: Path | None = None
+    hub_id: str | None = None
+    sample: int | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.path is not None
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    datasets: tuple[DatasetRef, ...]
+    val_datasets: tuple[DatasetRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """[train]: `swift sft` flags by name over the preset's. `preset` is None while the recipe
+    says "auto" and no machine has been consulted yet (see `recipe.bind`)."""
+
+    preset_name: str
+    preset: Preset | None
+    own: dict[str, FlagValue]  # what the recipe itself sets (without `preset`)
+    base_dir: Path  # the recipe's folder: output_dir is relative to it
+
+    @property
+    def flags(self) -> dict[str, FlagValue]:
+        """The preset's flags overridden by the recipe's: what ms-swift is given."""
+        merged = dict(self.preset.train) if self.preset else {}
+        merged.update(self.own)
+        return merged
+
+    def value(self, key: str) -> FlagValue | None:
+        """A flag as ms-swift will see it: the recipe's, the preset's, else ms-swift's default."""
+        return self.flags.get(key, SWIFT_DEFAULTS.get(key))
+
+    def int_value(self, key: str, default: int = 0) -> int:
+        v = self.value(key)
+        return v if isinstance(v, int) and not isinstance(v, bool) else default
+
+    def set_by_recipe(self, key: str) -> bool:
+        return key in self.own
+
+    @property
+    def device(self) -> Device:
+        return self.preset.device if self.preset else "cuda"
+
+    @property
+    def output_dir(self) -> Path:
+        out = Path(str(self.flags.get("output_dir", "output"))).expanduser()
+        return out if out.is_absolute() else (self.base_dir / out).resolve()
+
+    @property
+    def system(self) -> str:
+        return str(self.flags.get("system", DEFAULT_SYSTEM))
+
+    @property
+    def max_length(self) -> int | None:
+        return self.int_value("max_length") or None
+
+
+# [launch] keys -> the environment ms-swift's `swift` entry point hands to torchrun.
+LAUNCH_ENV = {
+    "nproc_per_node": "NPROC_PER_NODE",
+    "nnodes": "NNODES",
+    "node_rank": "NODE_RANK",
+    "master_addr": "MASTER_ADDR",
+    "master_port": "MASTER_PORT",
+}
+
+
+def _positive(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """[launch]: processes per node, nodes, DeepSpeed. Unset keys are None."""
+
+    nproc_per_node: int | None = None
+    nnodes: int | None = None
+    node_rank: int | None = None
+    master_addr: str | None = None
+    master_port: int | None = None
+    deepspeed: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """torchrun's variables for the keys the recipe sets."""
+        return {
+            var: str(getattr(self, key))
+            for key, var in LAUNCH_ENV.items()
+            if getattr(self, key) is not None
+        }
+
+    def processes_per_node(self, environ: Mapping[str, str] | None = None) -> int:
+        """As the child sees it: NPROC_PER_NODE in swiftkit's environment wins over the
+        recipe (the child inherits it; see child/launch.py), else [launch], else 1."""
+        environ = os.environ if environ is None else environ
+        return _positive(environ.get("NPROC_PER_NODE")) or self.nproc_per_node or 1
+
+    def nodes(self, environ: Mapping[str, str] | None = None) -> int:
+        environ = os.environ if environ is None else environ
+        return _positive(environ.get("NNODES")) or self.nnodes or 1
+
+    def world_size(self, environ: Mapping[str, str] | None = None) -> int:
+        """Training processes in total, exactly as the child will run them. Every user of the
+        number (the records-per-step check, the GPU count, the memory estimate) calls this."""
+        return self.processes_per_node(environ) * self.nodes(environ)
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """[verify]: what proves the identity after training (and, optionally, during it).
+    Probe file paths are relative to `base_dir` (the recipe's folder)."""
+
+    base_dir: Path = field(default_factory=Path.cwd, compare=False)
+    enabled: bool = True
+    identity_probes: tuple[str, ...] = (TRAINING,)
+    general_probes: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+    identity_threshold: float = 0.8
+    general_threshold: float | None = None
+    stop_when_verified: bool = False
+    check_every: int = 10
+    check_probes: int = 32
+    max_new_tokens: int = 128
+
+    @classmethod
+    def from_dict(cls, section: Mapping[str, Any] | None, base_dir: Path) -> VerifySpec:
+        """From a schema-checked [verify] section, or a manifest's copy of one (unknown keys
+        of other versions are ignored)."""
+        known = {f.name for f in fields(cls)} - {"base_dir"}
+        values: dict[str, Any] = {}
+        for key, value in (section or {}).items():
+            if key in known:
+                values[key] = tuple(value) if isinstance(value, list) else value
+        return cls(base_dir=base_dir, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        del out["base_dir"]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    def path(self, spec: str) -> Path:
+        p = Path(spec).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def probe_files(self) -> list[tuple[str, Path]]:
+        """(set, path) of every probe file named, "training" left out."""
+        out = [("identity", self.path(s)) for s in self.identity_probes if s != TRAINING]
+        return out + [("general", self.path(s)) for s in self.general_probes]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: Path  # absolute
+    text: str  # the TOML as written, for line numbers
+    model: ModelSpec
+    identity: Identity
+    data: DataSpec
+    train: TrainSpec
+    launch: LaunchSpec
+    verify: VerifySpec
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def output_dir(self) -> Path:
+        return self.train.output_dir
+
+    def line_of(self, *keys: str) -> int | None:
+        from swiftkit.recipe.parse import locate
+
+        return locate(self.text, list(keys))
+
+    def with_preset(self, preset: Preset, torch_dtype: str | None = None) -> Recipe:
+        """This recipe bound to a concrete preset (and a concrete dtype for auto-by-gpu)."""
+        train = replace(self.train, preset=preset)
+        if torch_dtype is not None:
+            own = dict(train.own)
+            own["torch_dtype"] = torch_dtype
+            train = replace(train, own=own)
+        return replace(self, train=train)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved recipe as JSON (kept in the run's manifest)."""
+        model: dict[str, Any] = {"id": self.model.id}
+        for key in ("model_type", "template", "build"):
+            if getattr(self.model, key):
+                model[key] = getattr(self.model, key)
+        if self.model.trust_remote_code:
+            model["trust_remote_code"] = True
+        data: dict[str, Any] = {"datasets": [d.spec for d in self.data.datasets]}
+        if self.data.val_datasets:
+            data["val_datasets"] = [d.spec for d in self.data.val_datasets]
+        launch = {k: v for k, v in asdict(self.launch).items() if v is not None}
+        return {
+            "model": model,
+            "identity": self.identity.fills(),
+            "data": data,
+            "train": self.train.flags,
+            **({"launch": launch} if launch else {}),
+            "verify": self.verify.to_dict(),
+        }

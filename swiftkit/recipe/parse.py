@@ -1,0 +1,146 @@
+"""Reading a recipe file: TOML with line numbers, then the JSON schema, as located findings."""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import cache
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from pathlib import Path
+
+from swiftkit.errors import Finding, SwiftkitError, did_you_mean
+from swiftkit.resources import schema
+
+
+def locate(text: str, path: list) -> int | None:
+    """The 1-based line of a key path such as ['train', 'learning_rate'] in TOML text."""
+    if not path:
+        return None
+    lines = text.splitlines()
+    section = str(path[0])
+    header = re.compile(r"^\s*\[\s*" + re.escape(section) + r"\s*\]\s*(#.*)?$")
+    any_header = re.compile(r"^\s*\[")
+    start = None
+    for i, line in enumerate(lines):
+        if header.match(line):
+            start = i
+            break
+    if start is None:
+        return None
+    if len(path) == 1 or not isinstance(path[1], str):
+        return start + 1
+    key = re.compile(r"^\s*\"?" + re.escape(str(path[1])) + r"\"?\s*=")
+    for j in range(start + 1, len(lines)):
+        if any_header.match(lines[j]):
+            break
+        if key.match(lines[j]):
+            return j + 1
+    return start + 1
+
+
+@cache
+def _fast_recipe_check():
+    from swiftkit.schemas.fastcheck import compile_schema
+
+    return compile_schema(schema("recipe"))
+
+
+def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
+    fast = _fast_recipe_check()
+    if fast is not None and fast(data):
+        return []  # valid: jsonschema (and its import) is only needed to explain errors
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema("recipe"))
+    findings = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        path = list(err.path)
+        keypath = ".".join(map(str, path)) or "(top level)"
+        fix = None
+        message = err.message
+        if err.validator == "additionalProperties":
+            known = list(err.schema.get("properties", {}))
+            extra = [k for k in err.instance if k not in known]
+            for key in extra:
+                where = f"[{keypath}]" if path else "the top level"
+                findings.append(
+                    Finding.error(
+                        source,
+                        f"unknown key '{key}' in {where}",
+                        line=locate(text, path + [key]),
+                        field=".".join(map(str, path + [key])),
+                        fix=f"{did_you_mean(key, known)}known keys: {', '.join(known)}",
+                    )
+                )
+            continue
+        if err.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", err.message)
+            fix = (
+                f"add {', '.join(missing)} under [{keypath}]"
+                if path
+                else (f"add a [{missing[0]}] section" if missing else None)
+            )
+        elif err.validator in ("exclusiveMinimum", "minimum", "maximum"):
+            fix = (
+                f"{keypath} must be {err.validator} {err.validator_value}".replace(
+                    "exclusiveMinimum", ">"
+                )
+                .replace("minimum", ">=")
+                .replace("maximum", "<=")
+            )
+        elif err.validator == "type":
+            fix = f"{keypath} must be of type {err.validator_value}"
+        findings.append(
+            Finding.error(source, message, line=locate(text, path), field=keypath, fix=fix)
+        )
+    return findings
+
+
+def section_findings(name: str, section: object, source: str) -> list[Finding]:
+    """One recipe section (as kept in a run's manifest) against the same schema."""
+    stub = {"model": {"id": "m"}, "data": {"datasets": ["d"]}, name: section}
+    return schema_findings(stub, "", source)
+
+
+def parse_toml(path: Path) -> tuple[dict, str]:
+    """Read a TOML file, turning syntax errors into a finding with line and column."""
+    source = str(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise SwiftkitError(
+            f"recipe not found: {source}",
+            [Finding.error(source, "no such file", fix="check the path; `ls recipes/`")],
+        ) from None
+    except OSError as exc:
+        raise SwiftkitError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SwiftkitError(
+            f"{source} is not UTF-8",
+            [Finding.error(source, f"byte {exc.start} is not UTF-8", fix="save as UTF-8")],
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        line = int(m.group(1)) if m else None
+        raise SwiftkitError(
+            f"{source} is not valid TOML",
+            [
+                Finding.error(
+                    source,
+                    f"TOML syntax: {msg}",
+                    line=line,
+                    fix="strings need quotes, sections look like [train], keys like name = value",
+                )
+            ],
+        ) from None
+    return data, text

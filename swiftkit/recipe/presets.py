@@ -1,0 +1,71 @@
+"""Hardware presets: shipped TOML files (swiftkit/presets/), and what `auto` picks on a machine."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from typing import TYPE_CHECKING
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from swiftkit.errors import SwiftkitError, did_you_mean
+from swiftkit.recipe.model import Preset
+from swiftkit.resources import PRESETS
+
+if TYPE_CHECKING:
+    from swiftkit.machine.hardware import Gpu
+
+AUTO = "auto"
+# A preset's torch_dtype that becomes bfloat16 or float16 by the GPUs' compute capability.
+AUTO_BY_GPU = "auto-by-gpu"
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in PRESETS.glob("*.toml"))
+
+
+@cache
+def load(name: str) -> Preset:
+    """A shipped preset by name; an unknown name is an error with the near miss and the list."""
+    path = PRESETS / f"{name}.toml"
+    if not path.is_file():
+        raise SwiftkitError.at(
+            f"unknown preset '{name}'",
+            "recipe",
+            f"preset '{name}' does not exist",
+            field="train.preset",
+            fix=f"{did_you_mean(name, names())}known presets: {', '.join(names())} "
+            "(see `swiftkit presets`)",
+        )
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    memory = data.get("min_vram_gb")
+    return Preset(
+        name=name,
+        description=str(data.get("description", "")),
+        device="cpu" if data.get("device") == "cpu" else "cuda",
+        min_vram_gb=float(memory) if memory is not None else None,
+        env={str(k): str(v) for k, v in data.get("env", {}).items()},
+        train=dict(data.get("train", {})),
+    )
+
+
+def all_presets() -> list[Preset]:
+    return [load(n) for n in names()]
+
+
+def pick_auto(gpus: list[Gpu]) -> str:
+    """The preset `auto` stands for with these visible GPUs: none -> "cpu"; else the GPU
+    preset with the largest `min_vram_gb` that the smallest card still has (the smallest GPU
+    preset when none fits: the memory check then says what to change)."""
+    if not gpus:
+        return "cpu"
+    memory = min(g.memory_gib for g in gpus)
+    gpu_presets = sorted(
+        (p.min_vram_gb or 0.0, p.name) for p in all_presets() if p.device == "cuda"
+    )
+    fitting = [name for need, name in gpu_presets if need <= memory]
+    return fitting[-1] if fitting else gpu_presets[0][1]

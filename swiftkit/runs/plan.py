@@ -1,0 +1,194 @@
+"""Everything decided before launch, and the run folder it creates: the recipe bound to this
+machine, the filled data copies, the exact `swift sft` command, the manifest."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swiftkit import __version__, dataset, recipe, runs, verify
+from swiftkit.dataset import for_recipe
+from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.recipe.model import DatasetRef, Recipe
+from swiftkit.render import compat, sft
+from swiftkit.render.command import Command, argv_from_flags
+
+
+@dataclass
+class Plan:
+    """Everything decided before launch: the recipe, its data copies and the command."""
+
+    recipe: Recipe
+    run_dir: Path
+    data: list[tuple[DatasetRef, Path | None]]  # (source, rendered copy) per dataset
+    command: Command
+    version: str
+    warnings: list[Finding] = field(default_factory=list)
+
+
+def data_copy_path(run_dir: Path, ref: DatasetRef, index: int, prefix: str = "") -> Path:
+    assert ref.path is not None
+    return run_dir / "data" / f"{prefix}{index + 1:02d}-{ref.path.stem}.jsonl"
+
+
+def plan(recipe_path: Path) -> Plan:
+    """Load and check the recipe and its data, bind it to this machine, render the command.
+    Writes no file."""
+    from swiftkit.machine import hardware
+
+    rec = recipe.bind(recipe.load(recipe_path), hardware.detect())
+    # The same data checks as `swiftkit validate`: placeholders, length, records per step.
+    findings: list[Finding] = for_recipe.recipe_data_findings(rec)
+    errors = errors_only(findings)
+    if errors:
+        raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
+    vcfg = rec.verify
+    verifying = vcfg.enabled
+    if verifying:
+        verify.check_probe_files(vcfg)  # a bad probe file stops the run before it starts
+    version = compat.target_version()
+    run_dir = runs.new_run_dir(rec.output_dir, rec.name)
+    data: list[tuple[DatasetRef, Path | None]] = []
+
+    def specs(refs: tuple[DatasetRef, ...], prefix: str) -> list[str]:
+        """Local files become their filled copies in the run folder; hub ids stay as they are."""
+        out = []
+        for i, ref in enumerate(refs):
+            copy = data_copy_path(run_dir, ref, i, prefix) if ref.is_local else None
+            data.append((ref, copy))
+            out.append(str(copy) + (f"#{ref.sample}" if ref.sample else "") if copy else ref.spec)
+        return out
+
+    train_specs = specs(rec.data.datasets, "")
+    val_specs = specs(rec.data.val_datasets, "val-")
+    command = sft.render_sft(rec, run_dir, train_specs, version, val_specs)
+    if vcfg.stop_when_verified and verifying:
+        flags, env = verify.plugin_flags(run_dir)
+        command.argv += argv_from_flags("sft", flags)[2:]
+        command.env.update(env)
+    return Plan(rec, run_dir, data, command, version, [f for f in findings if f not in errors])
+
+
+def write_inputs(p: Plan) -> dict[str, dict]:
+    """Fill placeholders into copies inside the run folder; return sha256 per dataset."""
+    hashes: dict[str, dict] = {}
+    for ref, copy in p.data:
+        if copy is None:
+            hashes[ref.spec] = {"hub": ref.hub_id, "sample": ref.sample}
+            continue
+        assert ref.path is not None
+        written = dataset.render_copy(ref.path, p.recipe.identity.fills(), copy.parent, copy.name)
+        hashes[ref.spec] = {
+            "source": str(ref.path),
+            "source_sha256": dataset.sha256(ref.path),
+            "rendered": str(written),
+            "rendered_sha256": dataset.sha256(written),
+        }
+    return hashes
+
+
+def versions() -> dict[str, str | None]:
+    return {
+        "swiftkit": __version__,
+        "ms-swift": compat.swift_version(),
+        "torch": compat.installed_version("torch"),
+        "transformers": compat.installed_version("transformers"),
+        "peft": compat.installed_version("peft"),
+        "python": sys.version.split()[0],
+    }
+
+
+RESUMABLE = ("interrupted", "interrupted (crashed)", "failed")
+
+
+def resume_plan(spec: Path) -> Plan:
+    """Continue a run in its own folder: RUN_DIR itself, or the newest interrupted or failed
+    run of RECIPE. The manifest's argv (not the recipe as it is now) plus
+    --resume_from_checkpoint on the last complete checkpoint: weights, optimizer, scheduler
+    and global step come back, so the step count continues."""
+    if spec.is_dir():
+        run_dir = spec.resolve()
+        if not (run_dir / runs.MANIFEST).is_file():
+            raise SwiftkitError(
+                f"not a run folder: {run_dir}",
+                [Finding.error(str(run_dir), "no manifest.json", fix="pass output/<run>")],
+            )
+    else:
+        rec = recipe.load(spec)
+        mine = [
+            r
+            for r in runs.find_runs(rec.output_dir)
+            if runs.read_manifest(r).get("recipe") == str(rec.path)
+            and runs.run_status(runs.read_manifest(r)) in RESUMABLE
+        ]
+        if not mine:
+            raise SwiftkitError(
+                f"no interrupted or failed run of {rec.path} in {rec.output_dir}",
+                [
+                    Finding.error(
+                        str(rec.output_dir),
+                        "nothing to resume",
+                        fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
+                    )
+                ],
+            )
+        run_dir = mine[-1]
+    m = runs.read_manifest(run_dir)
+    status = runs.run_status(m)
+    if status not in RESUMABLE:
+        raise SwiftkitError(
+            f"run is {status}, not resumable: {run_dir}",
+            [Finding.error(str(run_dir / runs.MANIFEST), f"status '{status}'")],
+        )
+    done = [c for c in runs.checkpoints(run_dir) if runs.is_complete(c)]
+    if not done:
+        raise SwiftkitError(
+            f"no checkpoint to resume from in {run_dir}",
+            [
+                Finding.error(
+                    str(run_dir),
+                    "the run stopped before its first complete checkpoint-N",
+                    fix="start it again without --resume (lower save_steps to save sooner)",
+                )
+            ],
+        )
+    from swiftkit.machine import hardware
+
+    rec = recipe.bind(recipe.load(Path(m["recipe"])), hardware.detect())
+    argv = list(m["argv"])
+    if "--resume_from_checkpoint" in argv:  # a run resumed before
+        i = argv.index("--resume_from_checkpoint")
+        del argv[i : i + 2]
+    argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
+    command = Command(argv, dict(m.get("env") or {}))
+    data = [
+        (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
+        for i, ref in enumerate(rec.data.datasets)
+    ]
+    return Plan(rec, run_dir, data, command, compat.target_version())
+
+
+def write_new_run(p: Plan) -> None:
+    """A fresh run folder: the filled data copies and a manifest saying "running"."""
+    p.run_dir.mkdir(parents=True, exist_ok=False)
+    hashes = write_inputs(p)
+    if verify.PLUGIN_ENV in p.command.env:
+        verify.write_stop_config(
+            p.run_dir, p.recipe.verify, p.recipe.identity.new, str(p.recipe.path)
+        )
+    manifest = {
+        "status": "running",
+        "recipe": str(p.recipe.path),
+        "recipe_resolved": p.recipe.to_dict(),
+        "preset": p.recipe.train.preset.name if p.recipe.train.preset else None,
+        "argv": p.command.argv,
+        "env": p.command.env,
+        "shell": p.command.shell(),
+        "versions": versions(),
+        "datasets": hashes,
+        "started": runs.now_iso(),
+        "pid": os.getpid(),
+    }
+    runs.write_manifest(p.run_dir, manifest)
