@@ -223,7 +223,8 @@ class VerifySpec:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         del out["base_dir"]
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+        # None means "unset" (the schema has no null): left out, as the recipe would.
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items() if v is not None}
 
     def path(self, spec: str) -> Path:
         p = Path(spec).expanduser()
