@@ -1,0 +1,137 @@
+"""Data flows one way: loading and validating a recipe never look at the machine, and the
+number of training processes is the one the child will run (recipe [launch] plus
+NPROC_PER_NODE/NNODES from the environment), for every check that uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ROOT / "datasets"
+RECIPES = ROOT / "recipes"
+# A fake nvidia-smi that logs every call, so a test can tell whether the machine was asked.
+FAKE = """#!/bin/sh
+echo "$*" >> "$SMI_LOG"
+case "$*" in
+  *--query-gpu*) printf '%s\\n' "$FAKE_GPUS" ;;
+  *) echo "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |" ;;
+esac
+"""
+RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 8.9"
+
+
+@pytest.fixture
+def machine(tmp_path):
+    """Run `python -m swiftkit ARGS` in a fresh process that sees `gpus` through a logging
+    nvidia-smi; returns (process, the nvidia-smi calls it made)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nvidia-smi").write_text(FAKE)
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    log = tmp_path / "smi.log"
+
+    def run(*args: str, gpus: tuple[str, ...] = (RTX4090,), env: dict | None = None):
+        log.unlink(missing_ok=True)
+        full = dict(os.environ)
+        full.pop("NPROC_PER_NODE", None)
+        full.pop("NNODES", None)
+        full.update(
+            PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""),
+            FAKE_GPUS="\n".join(gpus),
+            SMI_LOG=str(log),
+            PYTHONPATH=str(ROOT),
+            **(env or {}),
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "swiftkit", *args],
+            cwd=tmp_path,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        calls = log.read_text().splitlines() if log.is_file() else []
+        return proc, calls
+
+    return run
+
+
+def gpu_recipe(tmp_path: Path, extra: str = "", preset: str = "24gb") -> Path:
+    text = (RECIPES / "identity.toml").read_text(encoding="utf-8")
+    text = text.replace("../datasets/", f"{DATASETS}/").replace('"../output"', '"output"')
+    text = text.replace('preset = "24gb"', f'preset = "{preset}"')
+    path = tmp_path / "gpu.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def test_validate_never_asks_the_machine(machine, tmp_path):
+    """Before: loading a recipe ran nvidia-smi (for `auto` and `auto-by-gpu`)."""
+    for preset in ("24gb", "auto"):
+        proc, calls = machine("validate", str(gpu_recipe(tmp_path, preset=preset)))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert calls == [], f"validate ran nvidia-smi with preset {preset}: {calls}"
+
+
+def test_validate_says_auto_is_picked_by_the_machine_that_runs_it(machine, tmp_path):
+    proc, _ = machine("validate", str(gpu_recipe(tmp_path, preset="auto")))
+    assert "preset auto: the machine that runs the recipe picks the preset" in proc.stdout
+
+
+def test_render_binds_the_recipe_to_this_machine(machine, tmp_path):
+    """The plan (render, run) asks the machine once: auto-by-gpu becomes a real dtype."""
+    proc, calls = machine("render", "--json", str(gpu_recipe(tmp_path)))
+    assert proc.returncode == 0, proc.stderr
+    argv = json.loads(proc.stdout)["argv"]
+    assert argv[argv.index("--torch_dtype") + 1] == "bfloat16"
+    assert calls, "render must see the GPUs to choose the dtype"
+    v100 = "Tesla V100-SXM2-32GB, 32768, 7.0"
+    proc, _ = machine("render", "--json", str(gpu_recipe(tmp_path)), gpus=(v100,))
+    argv = json.loads(proc.stdout)["argv"]
+    assert argv[argv.index("--torch_dtype") + 1] == "float16"
+
+
+def test_gpu_count_check_sees_nproc_per_node_from_the_environment(machine, tmp_path):
+    """Before: the GPU-count check read only [launch]; with NPROC_PER_NODE=2 in the
+    environment the child starts 2 processes on a 1-GPU machine and the check said nothing."""
+    proc, _ = machine("doctor", str(gpu_recipe(tmp_path)), env={"NPROC_PER_NODE": "2"})
+    assert proc.returncode == 0, proc.stderr
+    assert "world size 2" in proc.stdout
+    assert "NPROC_PER_NODE=2 in the environment but 1 GPU(s) are visible" in proc.stdout
+    proc, _ = machine("doctor", str(gpu_recipe(tmp_path)))
+    assert "world size 1" in proc.stdout and "GPU(s) are visible" not in proc.stdout
+
+
+def test_render_spreads_environment_processes_over_the_gpus(machine, tmp_path):
+    """Before: NPROC_PER_NODE=2 from the environment kept the 24gb preset's
+    CUDA_VISIBLE_DEVICES=0, putting both processes on GPU 0."""
+    r = gpu_recipe(tmp_path)
+    two = (RTX4090, RTX4090.replace("4090", "4090 #2"))
+    proc, _ = machine("render", "--json", str(r), gpus=two, env={"NPROC_PER_NODE": "2"})
+    assert json.loads(proc.stdout)["env"]["CUDA_VISIBLE_DEVICES"] == "0,1"
+    proc, _ = machine("render", "--json", str(r), gpus=two)
+    assert json.loads(proc.stdout)["env"]["CUDA_VISIBLE_DEVICES"] == "0"
+
+
+def test_records_per_step_counts_the_environment_processes(machine, tmp_path):
+    """The records-per-step warning multiplies by the same world size as the child."""
+    data = tmp_path / "d.jsonl"
+    rows = [
+        {"instruction": f"q{i}", "input": "", "output": f"我是Swift-Robot {i}"} for i in range(20)
+    ]
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    r = tmp_path / "r.toml"
+    r.write_text(
+        f'[model]\nid = "Qwen/Qwen2.5-7B-Instruct"\n[data]\ndatasets = ["{data}"]\n'
+        '[train]\npreset = "24gb"\noutput_dir = "out"\n[verify]\nenabled = false\n'
+    )
+    proc, _ = machine("validate", str(r))
+    assert proc.returncode == 0 and "process(es)" not in proc.stdout, proc.stdout
+    proc, _ = machine("validate", str(r), env={"NPROC_PER_NODE": "2"})
+    assert "x 2 process(es) = 32" in proc.stdout, proc.stdout
