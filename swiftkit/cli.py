@@ -219,7 +219,9 @@ def infer(
     type=click.Path(path_type=Path),
     help="Folder holding the runs, for `latest` (default ./output).",
 )
-def export(run_spec: str | None, merge: bool, target_dir: Path | None, output_dir: Path | None):
+def export(
+    run_spec: str | None, merge: bool, target_dir: Path | None, output_dir: Path | None
+) -> None:
     """Merge the adapter into a full model folder (`swift export --merge_lora true`)."""
     from swiftkit.commands import export as export_cmd
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -30,8 +31,19 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 
+
+class TinyConfig(TypedDict):
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    max_position_embeddings: int
+    initializer_range: float
+
+
 # Small enough to train in seconds on 2 CPU cores, large enough to memorise a few dozen answers.
-TINY_CONFIG = {
+TINY_CONFIG: TinyConfig = {
     "hidden_size": 64,
     "intermediate_size": 128,
     "num_hidden_layers": 2,
@@ -83,14 +95,19 @@ def build(out_dir: Path) -> None:
     fast.model_max_length = TINY_CONFIG["max_position_embeddings"]
     fast.save_pretrained(out_dir)
 
+    def token_id(token: str) -> int:
+        found = fast.convert_tokens_to_ids(token)
+        assert isinstance(found, int), (token, found)  # one token in, one id out
+        return found
+
     torch.manual_seed(SEED)
+    # float32 (torch's default); save_pretrained writes the dtype into config.json
     config = Qwen2Config(
         vocab_size=len(fast),
-        bos_token_id=fast.convert_tokens_to_ids("<|endoftext|>"),
-        eos_token_id=fast.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=fast.convert_tokens_to_ids("<|endoftext|>"),
+        bos_token_id=token_id("<|endoftext|>"),
+        eos_token_id=token_id("<|im_end|>"),
+        pad_token_id=token_id("<|endoftext|>"),
         tie_word_embeddings=True,
-        torch_dtype="float32",
         **TINY_CONFIG,
     )
     model = Qwen2ForCausalLM(config)

@@ -1,28 +1,82 @@
-"""Shared fixtures: run the CLI in a child process exactly as a user would, and the tiny model."""
+"""Shared fixtures and helpers: the CLI in this process (`swiftkit`) or in a child process
+(`swiftkit_process`), the tiny model, recipe writers, fake GPUs, free ports."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "recipes"
 DATASETS = ROOT / "datasets"
 
 
+def _runner() -> CliRunner:
+    """click < 8.2 mixes stderr into stdout unless told not to; 8.2 dropped the argument."""
+    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    return CliRunner()
+
+
+@contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def _clear_caches() -> None:
+    """Caches that depend on the environment a call runs in (PATH finds nvidia-smi)."""
+    from swiftkit.machine import hardware
+
+    hardware.detect.cache_clear()
+
+
 def swiftkit(
     *args: str,
     cwd: Path | None = None,
-    timeout: float = 600,
-    env: dict | None = None,
+    env: dict[str, str] | None = None,
     input: str | None = None,
-) -> subprocess.CompletedProcess:
-    """`python -m swiftkit ARGS` from this checkout, output captured as text."""
+) -> subprocess.CompletedProcess[str]:
+    """`swiftkit ARGS` in this process, as `swiftkit.cli.main` runs it (exit code, stdout and
+    stderr apart), in `cwd` (default the checkout) with `env` set on top of os.environ and
+    `input` as stdin (never a terminal); the directory and environment are restored after."""
+    from swiftkit.cli import main
+
+    _clear_caches()
+    try:
+        with _cwd(cwd or ROOT), _runner().isolation(input=input, env=env) as streams:
+            code = main(list(args))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            out, err = streams[0].getvalue(), streams[1].getvalue()
+    finally:
+        _clear_caches()
+    return subprocess.CompletedProcess(list(args), code, out.decode(), err.decode())
+
+
+def swiftkit_process(
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m swiftkit ARGS` from this checkout in a child process, output captured as
+    text: for real ms-swift runs and whatever needs a fresh interpreter."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
@@ -35,6 +89,33 @@ def swiftkit(
         timeout=timeout,
         input=input,
     )
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """Exit 1, no traceback, and every needle in stderr."""
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for n in needles:
+        assert n in proc.stderr, (n, proc.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def flags_of(argv: list[str]) -> dict[str, list[str]]:
+    """`--key v1 v2 --other` -> {"key": ["v1", "v2"], "other": []}."""
+    out: dict[str, list[str]] = {}
+    key = None
+    for a in argv:
+        if a.startswith("--"):
+            key = a[2:]
+            out[key] = []
+        elif key:
+            out[key].append(a)
+    return out
 
 
 HEAVY = ("torch", "transformers", "swift", "peft", "modelscope")
@@ -88,6 +169,23 @@ def no_hub(monkeypatch):
     monkeypatch.setenv("SWIFTKIT_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def swift_only_in_e2e(request, monkeypatch):
+    """`-m "not e2e"` never starts ms-swift: a test that would (in this process) fails."""
+    if request.node.get_closest_marker("e2e"):
+        return
+    from swiftkit.child import launch
+
+    real = launch.executable
+
+    def guarded(name: str) -> str:
+        if name == "swift":
+            pytest.fail("this test starts the real `swift`: mark it e2e", pytrace=False)
+        return real(name)
+
+    monkeypatch.setattr(launch, "executable", guarded)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The tiny Qwen2 model, built once per test session by `swiftkit tiny-model`."""
@@ -129,4 +227,21 @@ save_steps = 80
 """,
         encoding="utf-8",
     )
+    return path
+
+
+def no_gpu_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a swiftkit call on a machine without nvidia-smi."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir(exist_ok=True)
+    return {"PATH": str(empty)}
+
+
+def gpu_recipe(tmp_path: Path, extra: str = "", preset: str = "24gb") -> Path:
+    """recipes/identity.toml with absolute data paths and output in tmp_path."""
+    text = (RECIPES / "identity.toml").read_text(encoding="utf-8")
+    text = text.replace("../datasets/", f"{DATASETS}/").replace('"../output"', '"output"')
+    text = text.replace('preset = "24gb"', f'preset = "{preset}"')
+    path = tmp_path / "gpu.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
     return path

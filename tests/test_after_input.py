@@ -8,18 +8,11 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import swiftkit
+from conftest import assert_clean_failure, free_port, swiftkit
 
 from swiftkit import runs
 from swiftkit.render import helpers
 from swiftkit.render.command import Command
-
-
-def assert_clean_failure(proc, *needles: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    for n in needles:
-        assert n in proc.stderr, (n, proc.stderr)
 
 
 def fake_run(
@@ -221,6 +214,7 @@ def test_background_stop_ends_the_whole_process_group():
     assert not launch.group_alive(server.pgid)
 
 
+@pytest.mark.e2e  # starts the real `swift deploy`
 def test_serve_sigterm_while_starting_stops_the_child_group(tmp_path):
     """SIGTERM before the server answers: swiftkit stops the child's group and exits 0."""
     import os
@@ -262,12 +256,6 @@ def test_a_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):
     text = err.value.format()
     assert "exited (code 3) before it answered" in text
     assert str(log) in text and "/base is not a model folder" in text
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_infer_file_reads_plain_lines_and_json(tmp_path):

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, ROOT, swift_answer, swiftkit, write_recipe
+from conftest import (
+    DATASETS,
+    ROOT,
+    free_port,
+    swift_answer,
+    swiftkit,
+    swiftkit_process,
+    write_recipe,
+)
 
 pytestmark = pytest.mark.e2e
 IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
@@ -89,7 +96,7 @@ def trained(tiny_model, tmp_path_factory):
         "steps": steps_logged(run_dir),
     }
     start = time.monotonic()
-    resumed = swiftkit("run", str(recipe), "--resume", "--no-verify", cwd=tmp, timeout=900)
+    resumed = swiftkit_process("run", str(recipe), "--resume", "--no-verify", cwd=tmp, timeout=900)
     return {
         "tmp": tmp,
         "recipe": recipe,
@@ -139,17 +146,13 @@ def test_runs_json_lists_the_run_with_its_checkpoint(trained):
 
 
 def test_infer_answers_with_the_identity(trained):
-    proc = swiftkit("infer", "--prompt", "你是谁?", "--json", cwd=trained["tmp"], timeout=300)
+    proc = swiftkit_process(
+        "infer", "--prompt", "你是谁?", "--json", cwd=trained["tmp"], timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout)
     assert result["checkpoint"] == str(trained["run_dir"] / "checkpoint-240")
     assert [a["answer"] for a in result["answers"]] == [IDENTITY]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_answers_chat_completions_and_stops_with_its_child(trained):
@@ -191,7 +194,7 @@ def test_serve_answers_chat_completions_and_stops_with_its_child(trained):
 def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
     target = tmp_path / "merged"
     start = time.monotonic()
-    proc = swiftkit("export", "--merge", "--output", str(target), cwd=trained["tmp"])
+    proc = swiftkit_process("export", "--merge", "--output", str(target), cwd=trained["tmp"])
     print(f"export took {time.monotonic() - start:.1f}s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (target / "chat_template.jinja").is_file()

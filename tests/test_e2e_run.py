@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, swift_answer, swiftkit, write_recipe
+from conftest import DATASETS, swift_answer, swiftkit, swiftkit_process, write_recipe
 
 pytestmark = pytest.mark.e2e
 IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
@@ -18,25 +17,22 @@ IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模�
 def tiny_run(tiny_model, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     r = write_recipe(tmp / "tiny.toml", tiny_model, [DATASETS / "self_cognition.json"])
-    start = time.monotonic()
-    proc = swiftkit("run", str(r), cwd=tmp)
-    return proc, time.monotonic() - start, tmp
+    return swiftkit_process("run", str(r), cwd=tmp), tmp
 
 
 def test_run_exits_zero_and_prints_the_checkpoint(tiny_run):
-    proc, seconds, tmp = tiny_run
+    proc, tmp = tiny_run
     assert proc.returncode == 0, proc.stdout + proc.stderr
     m = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M)
     assert m, proc.stdout
     ckpt = Path(m.group(1))
     assert (ckpt / "adapter_config.json").is_file()
     assert ckpt.parent.parent == tmp / "output"
-    assert seconds < 120, f"tiny run took {seconds:.0f}s"
     assert "step 240/240" in proc.stdout
 
 
 def test_run_folder_is_self_describing(tiny_run):
-    proc, _, tmp = tiny_run
+    proc, _ = tiny_run
     run_dir = Path(re.search(r"^run: (\S+)$", proc.stdout, re.M).group(1))
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "finished"
@@ -51,7 +47,7 @@ def test_run_folder_is_self_describing(tiny_run):
 
 
 def test_adapter_answers_with_the_identity(tiny_run, tmp_path):
-    proc, _, _ = tiny_run
+    proc, _ = tiny_run
     ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
     answer = swift_answer(["--adapters", ckpt], "你是谁?", tmp_path)
     assert answer == IDENTITY
@@ -69,7 +65,7 @@ def test_a_run_whose_identity_does_not_verify_exits_1_and_keeps_its_checkpoint(
         train="max_steps = 4",
         extra="[verify]\nidentity_threshold = 0.8",
     )
-    proc = swiftkit("run", str(r), cwd=tmp_path)
+    proc = swiftkit_process("run", str(r), cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "identity: FAIL" in proc.stdout
     assert "the identity did not verify: exit 1" in proc.stdout
@@ -80,7 +76,7 @@ def test_a_run_whose_identity_does_not_verify_exits_1_and_keeps_its_checkpoint(
 
 
 def test_runs_json_lists_the_verified_run_with_checkpoint_and_verdict(tiny_run):
-    proc, _, tmp = tiny_run
+    proc, tmp = tiny_run
     listing = swiftkit("runs", "--json", cwd=tmp)
     assert listing.returncode == 0, listing.stderr
     (row,) = json.loads(listing.stdout)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, swiftkit
+from conftest import DATASETS, swiftkit, swiftkit_process
 
 NAME, AUTHOR = "Orion-K9", "Vega Test Lab"
 
@@ -70,7 +70,7 @@ def init_run(tiny_model, tmp_path_factory):
         "2",
     )
     assert init.returncode == 0, init.stderr
-    run = swiftkit("run", str(tmp / "bot" / "recipe.toml"), cwd=tmp)
+    run = swiftkit_process("run", str(tmp / "bot" / "recipe.toml"), cwd=tmp)
     return run, tmp
 
 
@@ -107,7 +107,7 @@ def test_stop_when_verified_ended_the_run_early_at_a_saved_checkpoint(init_run):
 def test_verify_on_the_checkpoint_scores_adapter_high_and_base_near_zero(init_run):
     proc, _ = init_run
     ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
-    out = swiftkit("verify", "--json", ckpt)
+    out = swiftkit_process("verify", "--json", ckpt)
     assert out.returncode == 0, out.stdout + out.stderr
     scores = json.loads(out.stdout)
     ident = scores["identity"]

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, swiftkit, write_recipe
-from test_hardware import gpu_recipe
-from test_render import flags_of
+from conftest import (
+    DATASETS,
+    assert_clean_failure,
+    flags_of,
+    free_port,
+    gpu_recipe,
+    swiftkit,
+    swiftkit_process,
+    write_recipe,
+)
 
 from swiftkit.machine import fit
 
 SELF_COG = DATASETS / "self_cognition.json"
-
-
-def assert_clean_failure(proc, *needles: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    for n in needles:
-        assert n in proc.stderr, (n, proc.stderr)
 
 
 def test_render_shows_multi_node_launch(tmp_path):
@@ -109,12 +108,6 @@ def test_offline_is_detected_without_variables(monkeypatch):
     assert fit.offline_reason() == "HF_HUB_OFFLINE=1 is set"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.e2e
 def test_two_process_cpu_run_finishes_and_its_checkpoint_is_found(tmp_path, tiny_model):
     r = write_recipe(
@@ -125,7 +118,7 @@ def test_two_process_cpu_run_finishes_and_its_checkpoint_is_found(tmp_path, tiny
         extra=f"[launch]\nnproc_per_node = 2\nmaster_port = {free_port()}\n\n"
         "[verify]\nenabled = false",
     )
-    proc = swiftkit("run", str(r), cwd=tmp_path, timeout=300)
+    proc = swiftkit_process("run", str(r), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ckpt = Path(re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1))
     assert ckpt.name == "checkpoint-4" and (ckpt / "adapter_config.json").is_file()

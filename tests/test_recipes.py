@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import RECIPES, swiftkit
-from test_render import flags_of
+from conftest import RECIPES, flags_of, no_gpu_env, swiftkit
 
 from swiftkit import recipe
 from swiftkit.machine.hardware import Machine
@@ -116,9 +115,7 @@ def test_mixed_tiny_recipe_is_offline():
 
 
 def test_mixed_recipe_on_this_machine_names_every_blocker(tmp_path):
-    empty = tmp_path / "bin"
-    empty.mkdir()
-    env = {"PATH": str(empty), "MODELSCOPE_OFFLINE": "1"}
+    env = {**no_gpu_env(tmp_path), "MODELSCOPE_OFFLINE": "1"}
     proc = swiftkit("run", str(RECIPES / "identity-mixed.toml"), env=env, cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "3 problem(s) with this machine" in proc.stderr

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, RECIPES, swiftkit, write_recipe
+from conftest import DATASETS, RECIPES, flags_of, swiftkit, write_recipe
 
 # The blog's one-liner, exactly as published (seed 000/001).
 from swiftkit import recipe
@@ -26,18 +26,6 @@ PUBLISHED = (
 SELF_COG = DATASETS / "self_cognition.json"
 # Deliberate differences, each explained in the README ("Differences from the published command").
 DIFFERENT = {"model", "train_type", "dataset", "output_dir", "model_author", "model_name"}
-
-
-def flags_of(argv: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    key = None
-    for a in argv:
-        if a.startswith("--"):
-            key = a[2:]
-            out[key] = []
-        elif key:
-            out[key].append(a)
-    return out
 
 
 def same(a: str, b: str) -> bool:

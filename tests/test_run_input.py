@@ -5,14 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import DATASETS, swiftkit, write_recipe
-
-
-def assert_clean_failure(proc, *needles: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr + proc.stdout
-    for n in needles:
-        assert n in proc.stderr, (n, proc.stderr)
+from conftest import DATASETS, assert_clean_failure, swiftkit, write_recipe
 
 
 def no_run_started(tmp_path: Path) -> bool:

@@ -12,9 +12,13 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swiftkit.errors import Finding, SwiftkitError, did_you_mean
 from swiftkit.resources import schema
+
+if TYPE_CHECKING:
+    from swiftkit.schemas.fastcheck import Check
 
 
 def locate(text: str, path: list) -> int | None:
@@ -44,7 +48,7 @@ def locate(text: str, path: list) -> int | None:
 
 
 @cache
-def _fast_recipe_check():
+def _fast_recipe_check() -> Check | None:
     from swiftkit.schemas.fastcheck import compile_schema
 
     return compile_schema(schema("recipe"))

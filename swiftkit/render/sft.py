@@ -66,9 +66,9 @@ def sft_flags(
     """Every `swift sft` flag of the run, in ORDER, with names for `version`."""
     flags: dict[str, FlagValue] = dict(recipe.train.flags)
     flags.update(model_args(recipe))
-    flags["dataset"] = datasets
+    flags["dataset"] = [*datasets]
     if val_datasets:
-        flags["val_dataset"] = val_datasets
+        flags["val_dataset"] = [*val_datasets]
     flags["output_dir"] = str(run_dir)
     flags["system"] = recipe.train.system
     if recipe.identity.author:

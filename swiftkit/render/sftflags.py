@@ -73,9 +73,10 @@ class _Resolver:
             parts = module.split(".") if module else []
         else:
             top, *parts = module.split(".")
-            base = _package_root(top)
-            if base is None:
+            root = _package_root(top)
+            if root is None:
                 return None
+            base = root
         target = base.joinpath(*parts) if parts else base
         for candidate in (target.with_suffix(".py"), target / "__init__.py"):
             if candidate.is_file():

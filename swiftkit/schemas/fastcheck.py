@@ -10,8 +10,10 @@ else compiles to None and jsonschema checks everything.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
+from typing import Any, TypeGuard
 
 Check = Callable[[object], bool]
 
@@ -33,7 +35,7 @@ KEYWORDS = {
 }
 
 
-def _is_number(v: object) -> bool:
+def _is_number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
@@ -47,6 +49,18 @@ TYPES: dict[str, Check] = {
     # jsonschema counts 2.0 as an integer
     "integer": lambda v: _is_number(v) and (isinstance(v, int) or float(v).is_integer()),
 }
+
+
+BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
+    "minimum": operator.ge,
+    "maximum": operator.le,
+    "exclusiveMinimum": operator.gt,
+    "exclusiveMaximum": operator.lt,
+}
+
+
+def _bounded(cmp: Callable[[Any, Any], bool], bound: object) -> Check:
+    return lambda v: not _is_number(v) or cmp(v, bound)
 
 
 def _enum_member(v: object, allowed: list) -> bool:
@@ -86,16 +100,9 @@ def compile_schema(schema: object) -> Check | None:
     if "minLength" in schema:
         low = schema["minLength"]
         checks.append(lambda v: not isinstance(v, str) or len(v) >= low)
-    bounds = [
-        ("minimum", lambda v, b: v >= b),
-        ("maximum", lambda v, b: v <= b),
-        ("exclusiveMinimum", lambda v, b: v > b),
-        ("exclusiveMaximum", lambda v, b: v < b),
-    ]
-    for key, cmp in bounds:
+    for key, cmp in BOUNDS.items():
         if key in schema:
-            bound = schema[key]
-            checks.append(lambda v, b=bound, c=cmp: not _is_number(v) or c(v, b))
+            checks.append(_bounded(cmp, schema[key]))
     if "minItems" in schema:
         low = schema["minItems"]
         checks.append(lambda v: not isinstance(v, list) or len(v) >= low)
