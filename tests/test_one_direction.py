@@ -8,13 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, gpu_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ROOT / "datasets"
-RECIPES = ROOT / "recipes"
 # A fake nvidia-smi that logs every call, so a test can tell whether the machine was asked.
 FAKE = """#!/bin/sh
 echo "$*" >> "$SMI_LOG"
@@ -60,15 +57,6 @@ def machine(tmp_path):
         return proc, calls
 
     return run
-
-
-def gpu_recipe(tmp_path: Path, extra: str = "", preset: str = "24gb") -> Path:
-    text = (RECIPES / "identity.toml").read_text(encoding="utf-8")
-    text = text.replace("../datasets/", f"{DATASETS}/").replace('"../output"', '"output"')
-    text = text.replace('preset = "24gb"', f'preset = "{preset}"')
-    path = tmp_path / "gpu.toml"
-    path.write_text(text + "\n" + extra, encoding="utf-8")
-    return path
 
 
 def test_validate_never_asks_the_machine(machine, tmp_path):
