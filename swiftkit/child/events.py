@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from swiftkit import jsonl
 from swiftkit.render import compat, sftflags
-from swiftkit.resources import DATA
+from swiftkit.resources import table
 
-_FAILURES = DATA / "failures.json"
 LAST_CKPT = re.compile(r"last_model_checkpoint:\s*(\S+)")
 
 
@@ -133,14 +130,9 @@ class Advice:
     evidence: str
 
 
-@lru_cache(maxsize=1)
-def signatures() -> list[dict]:
-    return json.loads(_FAILURES.read_text(encoding="utf-8"))["signatures"]
-
-
 def diagnose(lines: list[str]) -> Advice | None:
     """The first known failure signature in the output, with its advice filled in."""
-    for sig in signatures():
+    for sig in table("failures.json")["signatures"]:
         pattern = re.compile(sig["pattern"], re.IGNORECASE)
         for line in lines:
             m = pattern.search(line)
