@@ -184,3 +184,14 @@ def test_estimate_counts_lora_on_the_named_modules_only():
     q_and_v = estimate.estimate(shape, target_modules=["q_proj", "v_proj"]).lora_params
     assert 0 < estimate.estimate(shape, target_modules="q_proj").lora_params < q_and_v < every
     assert estimate.estimate(shape, target_modules=["no_such_proj"]).lora_params == every
+
+
+def test_doctor_estimates_a_recipe_whose_target_modules_is_not_a_list(tmp_path):
+    """Bug: `target_modules = 5` (which validate lets through for ms-swift to judge) crashed
+    the memory estimate with a traceback (list(5))."""
+    r = gpu_recipe(tmp_path)
+    r.write_text(r.read_text().replace("[train]\n", "[train]\ntarget_modules = 5\n"))
+    proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "total" in proc.stdout and "estimated worst case" in proc.stdout
