@@ -55,28 +55,16 @@ def duplicate_findings(records: Sequence[Record[Fields]], source: str) -> list[F
         fld = "output" if key[0] == "alpaca" else f"messages[{len(rec.value['messages']) - 1}]"
         where = f"record {first.number} (line {first.line})"
         if first_said == said:
-            findings.append(
-                Finding.warning(
-                    source,
-                    f"exact duplicate of {where}",
-                    line=rec.line,
-                    record=rec.number,
-                    field=fld,
-                    fix="remove it unless you mean to weigh it twice",
-                )
-            )
+            make, message = Finding.warning, f"exact duplicate of {where}"
+            fix = "remove it unless you mean to weigh it twice"
         else:
-            findings.append(
-                Finding.error(
-                    source,
-                    f"same question as {where} with a different answer: the model would learn "
-                    "two identities",
-                    line=rec.line,
-                    record=rec.number,
-                    field=fld,
-                    fix="keep one answer per question, or reword the question",
-                )
+            make = Finding.error
+            message = (
+                f"same question as {where} with a different answer: the model would learn two "
+                "identities"
             )
+            fix = "keep one answer per question, or reword the question"
+        findings.append(make(source, message, line=rec.line, record=rec.number, field=fld, fix=fix))
     return findings
 
 

@@ -41,28 +41,21 @@ def placeholder_findings(
             for m in PLACEHOLDER.finditer(text):
                 key = m.group(1).upper()
                 if key not in FILLS:
-                    findings.append(
-                        Finding.error(
-                            source,
-                            f"unknown placeholder '{m.group(0)}'",
-                            line=rec.line,
-                            record=rec.number,
-                            field=fld,
-                            fix="only {{NAME}} and {{AUTHOR}} are filled (from the recipe's "
-                            "[identity]); write the text itself instead",
-                        )
+                    message = f"unknown placeholder '{m.group(0)}'"
+                    fix = (
+                        "only {{NAME}} and {{AUTHOR}} are filled (from the recipe's [identity]); "
+                        "write the text itself instead"
                     )
                 elif identity is not None and not identity.get(FILLS[key]):
-                    findings.append(
-                        Finding.error(
-                            source,
-                            f"'{m.group(0)}' needs [identity] {FILLS[key]} in the recipe",
-                            line=rec.line,
-                            record=rec.number,
-                            field=fld,
-                            fix=f'add under [identity]: {FILLS[key]} = "..."',
-                        )
+                    message = f"'{m.group(0)}' needs [identity] {FILLS[key]} in the recipe"
+                    fix = f'add under [identity]: {FILLS[key]} = "..."'
+                else:
+                    continue
+                findings.append(
+                    Finding.error(
+                        source, message, line=rec.line, record=rec.number, field=fld, fix=fix
                     )
+                )
     return findings
 
 
