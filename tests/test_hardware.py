@@ -8,7 +8,7 @@ import os
 import pytest
 from conftest import RECIPES, gpu_recipe, no_gpu_env, swiftkit
 
-from swiftkit.machine import hardware
+from swiftkit.machine import estimate, hardware
 
 RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 8.9"
 RTX3060 = "NVIDIA GeForce RTX 3060, 12288, 8.6"
@@ -107,17 +107,17 @@ def test_precision_follows_the_card(gpus, card, dtype):
 
 
 def test_estimate_matches_published_figures_for_the_blog_run():
-    shape = hardware.shape_of("Qwen/Qwen2.5-7B-Instruct", None)
+    shape = estimate.shape_of("Qwen/Qwen2.5-7B-Instruct", None)
     assert shape.params == 7_615_616_512  # Qwen2.5-7B's published parameter count
-    est = hardware.estimate(shape)  # the blog's settings: bf16, r 8 all-linear, 1 x 2048
-    gb = est.total * hardware.GIB / 1e9
+    est = estimate.estimate(shape)  # the blog's settings: bf16, r 8 all-linear, 1 x 2048
+    gb = est.total * estimate.GIB / 1e9
     assert 18 <= gb <= 22, gb  # blog: 18-22 GB, 21.3 GB peak; ms-swift docs: 22 GB
-    no_gc = hardware.estimate(shape, gradient_checkpointing=False)
+    no_gc = estimate.estimate(shape, gradient_checkpointing=False)
     assert no_gc.total > 24  # why ms-swift turns gradient checkpointing on by default
-    qlora = hardware.estimate(shape, quant_bits=4)
+    qlora = estimate.estimate(shape, quant_bits=4)
     assert qlora.total < 12  # ms-swift: "7B model training only needs 9GB" (QLoRA)
-    assert hardware.estimate(shape, batch=16).total < 80  # the 80gb preset fits
-    assert hardware.shape_of("Qwen/Qwen2-0.5B", None).params == 494_032_768
+    assert estimate.estimate(shape, batch=16).total < 80  # the 80gb preset fits
+    assert estimate.shape_of("Qwen/Qwen2-0.5B", None).params == 494_032_768
 
 
 def test_run_that_does_not_fit_stops_with_numbers_and_a_suggestion(gpus, tmp_path):
@@ -154,3 +154,23 @@ def test_cuda_visible_devices_limits_what_counts(gpus, tmp_path):
     env = {**gpus(RTX4090, RTX4090), "CUDA_VISIBLE_DEVICES": "1"}
     proc = swiftkit("run", str(r), env=env, cwd=tmp_path)
     assert "nproc_per_node = 2 but 1 GPU(s) are visible: 1: NVIDIA" in proc.stderr
+
+
+def test_estimate_counts_lora_on_the_named_modules_only():
+    shape = estimate.shape_of("Qwen/Qwen2-0.5B", None)
+    every = estimate.estimate(shape).lora_params
+    assert estimate.estimate(shape, target_modules=["all-linear"]).lora_params == every
+    q_and_v = estimate.estimate(shape, target_modules=["q_proj", "v_proj"]).lora_params
+    assert 0 < estimate.estimate(shape, target_modules="q_proj").lora_params < q_and_v < every
+    assert estimate.estimate(shape, target_modules=["no_such_proj"]).lora_params == every
+
+
+def test_doctor_estimates_a_recipe_whose_target_modules_is_not_a_list(tmp_path):
+    """Bug: `target_modules = 5` (which validate lets through for ms-swift to judge) crashed
+    the memory estimate with a traceback (list(5))."""
+    r = gpu_recipe(tmp_path)
+    r.write_text(r.read_text().replace("[train]\n", "[train]\ntarget_modules = 5\n"))
+    proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "total" in proc.stdout and "estimated worst case" in proc.stdout

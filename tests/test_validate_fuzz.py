@@ -12,8 +12,8 @@ from conftest import DATASETS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from swiftkit import dataset
 from swiftkit.cli import main
+from swiftkit.dataset.records import branch_validators
 
 KEYS = ["instruction", "input", "output", "system", "messages", "role", "content", "ouput", "x"]
 TEXT = st.one_of(
@@ -122,7 +122,7 @@ def test_arbitrary_toml_recipes_never_crash(text, capsys):
 @settings(max_examples=400, deadline=None)
 @given(value=st.one_of(NEAR, JSON))
 def test_fast_check_agrees_with_jsonschema(value):
-    for fast, validator in dataset._branch_validators().values():
+    for fast, validator in branch_validators().values():
         assert fast(value) == validator.is_valid(value)
 
 

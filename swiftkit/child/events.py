@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from swiftkit import jsonl
 from swiftkit.render import compat, sftflags
-from swiftkit.resources import DATA
+from swiftkit.resources import table
 
-_FAILURES = DATA / "failures.json"
 LAST_CKPT = re.compile(r"last_model_checkpoint:\s*(\S+)")
-BEST_CKPT = re.compile(r"best_model_checkpoint:\s*(\S+)")
 
 
 @dataclass
@@ -25,14 +23,14 @@ class Step:
     max_steps: int
     loss: float | None = None
     token_acc: float | None = None
-    learning_rate: float | None = None
     epoch: float | None = None
     elapsed: str | None = None
-    remaining: str | None = None
+    remaining: str | None = None  # ms-swift's own estimate, e.g. "1m 2s"
     memory: str | None = None
 
-    def line(self) -> str:
-        parts = [f"step {self.step}/{self.max_steps}"]
+    def stats(self) -> list[str]:
+        """ "loss 1.2345", "acc 0.512", ... for what the row has."""
+        parts = []
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4f}")
         if self.token_acc is not None:
@@ -45,17 +43,29 @@ class Step:
             parts.append(f"eta {self.remaining}")
         if self.memory:
             parts.append(f"mem {self.memory}")
-        return "  ".join(parts)
+        return parts
+
+    def line(self) -> str:
+        return "  ".join([f"step {self.step}/{self.max_steps}", *self.stats()])
 
 
-def _float(value) -> float | None:
+def _float(value: object) -> float | None:
+    if not isinstance(value, int | float | str):
+        return None
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
 
 
-def parse_row(row: dict) -> Step | None:
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def parse_row(row: object) -> Step | None:
+    """A progress row (one with a loss and `global_step/max_steps`), or None."""
+    if not isinstance(row, dict) or "loss" not in row:
+        return None
     steps = row.get("global_step/max_steps")
     if not isinstance(steps, str) or "/" not in steps:
         return None
@@ -63,63 +73,53 @@ def parse_row(row: dict) -> Step | None:
         step, max_steps = (int(x) for x in steps.split("/", 1))
     except ValueError:
         return None
-    memory = next((str(v) for k, v in row.items() if k.startswith("memory")), None)
+    memory = next((str(v) for k, v in row.items() if str(k).startswith("memory")), None)
     return Step(
         step=step,
         max_steps=max_steps,
         loss=_float(row.get("loss")),
         token_acc=_float(row.get("token_acc")),
-        learning_rate=_float(row.get("learning_rate")),
         epoch=_float(row.get("epoch")),
-        elapsed=row.get("elapsed_time"),
-        remaining=row.get("remaining_time"),
+        elapsed=_text(row.get("elapsed_time")),
+        remaining=_text(row.get("remaining_time")),
         memory=memory,
     )
 
 
+def steps_in(values: Iterable[object]) -> list[Step]:
+    """The progress rows among logging.jsonl values; other rows are skipped."""
+    return [s for s in map(parse_row, values) if s is not None]
+
+
 def read_steps(path: Path) -> list[Step]:
     """Every progress row of a logging.jsonl (a half-written last line is skipped)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    return steps_in(text.splitlines())
-
-
-def steps_in(lines: list[str]) -> list[Step]:
-    """The progress rows among logging.jsonl lines; other rows and broken lines are skipped."""
-    steps = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and "loss" in row:
-            step = parse_row(row)
-            if step:
-                steps.append(step)
-    return steps
+    return steps_in(jsonl.values(path))
 
 
 class LogTail:
-    """Follows a logging.jsonl that the child appends to; yields the new steps."""
+    """Follows a logging.jsonl that the child appends to; yields the new steps. Bytes after
+    the last newline (a row being written, maybe cut inside a character) wait for the rest."""
 
     def __init__(self, path: Path):
         self.path = path
         self.offset = 0
-        self.buffer = ""
+        self.buffer = b""
 
     def new_steps(self) -> list[Step]:
         try:
-            with self.path.open("r", encoding="utf-8") as fh:
+            with self.path.open("rb") as fh:
                 fh.seek(self.offset)
                 chunk = fh.read()
-                self.offset = fh.tell()
         except OSError:
             return []
+        self.offset += len(chunk)
         self.buffer += chunk
-        *lines, self.buffer = self.buffer.split("\n")
-        return steps_in(lines)
+        done, newline, self.buffer = self.buffer.rpartition(b"\n")
+        if not newline:
+            self.buffer = done + self.buffer
+            return []
+        text = done.decode("utf-8", errors="replace")
+        return steps_in(r.value for r in jsonl.rows(text) if r.ok)
 
 
 @dataclass
@@ -130,14 +130,9 @@ class Advice:
     evidence: str
 
 
-@lru_cache(maxsize=1)
-def signatures() -> list[dict]:
-    return json.loads(_FAILURES.read_text(encoding="utf-8"))["signatures"]
-
-
 def diagnose(lines: list[str]) -> Advice | None:
     """The first known failure signature in the output, with its advice filled in."""
-    for sig in signatures():
+    for sig in table("failures.json")["signatures"]:
         pattern = re.compile(sig["pattern"], re.IGNORECASE)
         for line in lines:
             m = pattern.search(line)

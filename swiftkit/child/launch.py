@@ -22,6 +22,8 @@ from pathlib import Path
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render.command import Command
 
+TAIL_LINES = 40  # output lines kept for the failure message and the advice
+
 
 @dataclass
 class Result:
@@ -70,15 +72,12 @@ def child_env(command: Command) -> dict[str, str]:
 def run(
     command: Command,
     log_path: Path | None = None,
-    on_line: Callable[[str], None] | None = None,
     on_tick: Callable[[], None] | None = None,
-    tail_lines: int = 40,
-    cwd: Path | None = None,
 ) -> Result:
     """Run to completion; returns the exit code, whether the user interrupted, the output tail."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
     log = log_path.open("a", encoding="utf-8") if log_path else None
-    tail: deque[str] = deque(maxlen=tail_lines)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
     start = time.monotonic()
     proc = subprocess.Popen(
         argv,
@@ -87,7 +86,6 @@ def run(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        cwd=cwd,
     )
     interrupts = {"n": 0}
 
@@ -109,8 +107,6 @@ def run(
             # tqdm redraws with carriage returns; keep the last state of each line
             text = line.rstrip("\n").split("\r")[-1]
             tail.append(text)
-            if on_line:
-                on_line(text)
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -138,15 +134,10 @@ def run(
     return Result(proc.returncode, interrupts["n"] > 0, list(tail), time.monotonic() - start)
 
 
-def run_quiet(command: Command, log_path: Path | None = None, cwd: Path | None = None) -> Result:
-    """Run a short helper command (infer, export); output only to the log."""
-    return run(command, log_path=log_path, cwd=cwd)
-
-
 class Background:
     """A long-running child (a server) in its own process group, output only to a log file."""
 
-    def __init__(self, command: Command, log_path: Path, cwd: Path | None = None):
+    def __init__(self, command: Command, log_path: Path):
         self.command = command
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +150,6 @@ class Background:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                cwd=cwd,
             )
         self.pgid = self.proc.pid
 
@@ -204,11 +194,11 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def interactive(command: Command, cwd: Path | None = None) -> int:
+def interactive(command: Command) -> int:
     """Run with the terminal inherited (stdin/stdout), for a chat: Ctrl-C goes to the child
     directly, the parent ignores it and waits."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
-    proc = subprocess.Popen(argv, env=child_env(command), cwd=cwd)
+    proc = subprocess.Popen(argv, env=child_env(command))
     in_main = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
     try:

@@ -86,7 +86,7 @@ def execute(
     echo(f"merging {ckpt} -> {out}")
     echo(f"command: {command.shell()}")
     start = time.monotonic()
-    result = launch.run_quiet(command, log_path=log)
+    result = launch.run(command, log_path=log)
     seconds = time.monotonic() - start
     if result.returncode != 0 or not out.is_dir():
         raise result.failure("swift export failed", log)

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import runs, verify
+from swiftkit import jsonl, runs, verify
 from swiftkit.errors import Finding, SwiftkitError
 
 Echo = Callable[[str], None]
@@ -19,48 +19,43 @@ def read_prompts(path: Path) -> list[list[dict]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"cannot read prompts: {path}",
-            [Finding.error(str(path), exc.strerror or str(exc), fix="check the path")],
+            str(path),
+            exc.strerror or str(exc),
+            fix="check the path",
         ) from None
     out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        row = None
-        if line.lstrip().startswith("{"):
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-        if isinstance(row, dict) and isinstance(row.get("messages"), list):
-            msgs = list(row["messages"])
-            if msgs and msgs[-1].get("role") == "assistant":
+    for row in jsonl.rows(text):
+        value = row.value if row.ok else None
+        problem = None
+        if not isinstance(value, dict):  # plain text, even text that happens to be JSON
+            out.append([{"role": "user", "content": row.text}])
+        elif isinstance(value.get("messages"), list):
+            msgs = list(value["messages"])
+            if msgs and isinstance(msgs[-1], dict) and msgs[-1].get("role") == "assistant":
                 msgs = msgs[:-1]
-            out.append(msgs)
-        elif isinstance(row, dict) and any(k in row for k in ("query", "instruction", "prompt")):
-            q = row.get("query") or row.get("instruction") or row.get("prompt")
-            if row.get("input"):
-                q = f"{q}\n{row['input']}"
+            if msgs and all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in msgs):
+                out.append(msgs)
+            else:
+                problem = "'messages' needs turns with role and content, ending with a question"
+        elif any(k in value for k in ("query", "instruction", "prompt")):
+            q = value.get("query") or value.get("instruction") or value.get("prompt")
+            if value.get("input"):
+                q = f"{q}\n{value['input']}"
             out.append([{"role": "user", "content": str(q)}])
-        elif row is None:
-            out.append([{"role": "user", "content": line}])
         else:
-            raise SwiftkitError(
+            problem = "a JSON line needs 'messages' or 'query'"
+        if problem:
+            raise SwiftkitError.at(
                 f"unreadable prompt in {path}",
-                [
-                    Finding.error(
-                        str(path),
-                        "a JSON line needs 'messages' or 'query'",
-                        line=n,
-                        fix="one prompt per line, plain text or JSON",
-                    )
-                ],
+                str(path),
+                problem,
+                line=row.line,
+                fix="one prompt per line, plain text or JSON",
             )
     if not out:
-        raise SwiftkitError(
-            f"no prompts in {path}", [Finding.error(str(path), "the file has no prompt")]
-        )
+        raise SwiftkitError.at(f"no prompts in {path}", str(path), "the file has no prompt")
     return out
 
 

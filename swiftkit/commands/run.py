@@ -11,6 +11,7 @@ from pathlib import Path
 
 from swiftkit import runs, verify
 from swiftkit.child import events, launch
+from swiftkit.child import progress as live
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import compat
 from swiftkit.runs.plan import Plan, plan, resume_plan, write_new_run
@@ -95,30 +96,6 @@ def build_tiny_model(target: Path) -> None:
     os.replace(tmp, target)
 
 
-class Progress:
-    """Prints training progress from logging.jsonl: one line per log row, or one redrawn line
-    on a terminal."""
-
-    def __init__(self, run_dir: Path, echo: Echo, tty: bool):
-        self.tail = events.LogTail(run_dir / "logging.jsonl")
-        self.echo = echo
-        self.tty = tty
-        self.last: events.Step | None = None
-
-    def tick(self) -> None:
-        for step in self.tail.new_steps():
-            self.last = step
-            if self.tty:
-                sys.stderr.write("\r\033[K  " + step.line())
-                sys.stderr.flush()
-            else:
-                self.echo("  " + step.line())
-
-    def close(self) -> None:
-        if self.tty and self.last:
-            sys.stderr.write("\n")
-
-
 def execute(
     recipe_path: Path, echo: Echo, dry_run: bool = False, check: bool = True, resume: bool = False
 ) -> int:
@@ -139,12 +116,9 @@ def execute(
         write_new_run(p)
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
-    progress = Progress(p.run_dir, echo, sys.stderr.isatty())
-    if resume:  # show only the new steps; the earlier ones are in logging.jsonl already
-        earlier = progress.tail.new_steps()
-        progress.last = earlier[-1] if earlier else None
-    result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
-    progress.close()
+    # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
+    with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
+        result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
     last = progress.last
     common = {
         "finished": runs.now_iso(),

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swiftkit import dataset
+from swiftkit.dataset import check_file
+from swiftkit.dataset.duplicates import cross_file_conflicts
+from swiftkit.dataset.length import TokenCounter
+from swiftkit.dataset.read import Fields, Record, usable
 from swiftkit.errors import Finding
 from swiftkit.recipe.model import Recipe
 
@@ -16,48 +19,47 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
     from [identity], token length against max_length, enough records for one step."""
     findings: list[Finding] = []
     max_length = rec.train.max_length
-    counter = dataset.TokenCounter(rec.model.path) if max_length else None
+    counter = TokenCounter(rec.model.path) if max_length else None
     identity = rec.identity.fills()
     system = rec.train.system
-    usable = 0
+    trained = 0  # records one epoch trains on
     countable = True
-    loaded: list[tuple[Path, list[dataset.Record]]] = []
+    loaded: list[tuple[Path, list[Record[Fields]]]] = []
     for ref in rec.data.datasets:
         if ref.path is None:
             if ref.sample:
-                usable += ref.sample
+                trained += ref.sample
             else:
                 countable = False  # a whole hub dataset: large enough, and not read here
             continue
         if not ref.path.is_file():
             countable = False  # reported by recipe.check
             continue
-        records, found = dataset.check_file(ref.path, identity, max_length, counter, system)
+        records, found = check_file(ref.path, identity, max_length, counter, system)
         findings += found
-        bad = {f.record for f in found if f.severity == "error"}
-        loaded.append((ref.path, [r for r in records if r.number not in bad]))
-        n = len([r for r in records if r.number not in bad])
-        usable += min(n, ref.sample) if ref.sample else n
+        good = usable(records, found)
+        loaded.append((ref.path, good))
+        trained += min(len(good), ref.sample) if ref.sample else len(good)
     findings += cross_file_conflicts(loaded)
     for ref in rec.data.val_datasets:  # evaluated, not trained on: same record checks, no counting
         if ref.path is not None and ref.path.is_file():
-            findings += dataset.check_file(ref.path, identity, max_length, counter, system)[1]
+            findings += check_file(ref.path, identity, max_length, counter, system)[1]
     batch = max(1, rec.train.int_value("per_device_train_batch_size", 1))
     accum = max(1, rec.train.int_value("gradient_accumulation_steps", 1))
     world = rec.launch.world_size()
     needed = batch * accum * world
     data_errors = any(f.severity == "error" for f in findings)
-    if countable and not data_errors and usable < needed:
+    if countable and not data_errors and trained < needed:
         key = "gradient_accumulation_steps" if accum > 1 else "per_device_train_batch_size"
         # Measured on ms-swift 4.6 / transformers: 3 records at batch 1 x accumulation 16 train
         # one optimizer step over 3 records per epoch and exit 0, so this is a warning; with
         # no usable record at all there is nothing to train on.
-        empty = usable == 0
+        empty = trained == 0
         make = Finding.error if empty else Finding.warning
         findings.append(
             make(
                 str(rec.path),
-                f"{usable} usable record(s), fewer than one optimizer step takes: "
+                f"{trained} usable record(s), fewer than one optimizer step takes: "
                 f"per_device_train_batch_size {batch} x gradient_accumulation_steps {accum} x "
                 f"{world} process(es) = {needed}"
                 + ("" if empty else "; each epoch is a single step over fewer records")
@@ -72,38 +74,4 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
                 "(the preset may set it)",
             )
         )
-    return findings
-
-
-def cross_file_conflicts(loaded: list[tuple[Path, list[dataset.Record]]]) -> list[Finding]:
-    """One question answered differently in two of the recipe's files (within one file,
-    dataset.check_file reports it)."""
-    first: dict[tuple, tuple[Path, dataset.Record]] = {}
-    findings = []
-    for path, records in loaded:
-        for rec in records:
-            try:
-                key = dataset._question_key(rec.value)
-                answer = dataset._answer(rec.value).strip()
-            except (KeyError, TypeError, AttributeError, IndexError):
-                continue  # an invalid record past the findings cap
-            if key not in first:
-                first[key] = (path, rec)
-                continue
-            other_path, other = first[key]
-            if other_path == path:
-                continue
-            if dataset._answer(other.value).strip() != answer:
-                findings.append(
-                    Finding.error(
-                        str(path),
-                        f"same question as record {other.number} of {other_path} (line "
-                        f"{other.line}) with a different answer: the model would learn two "
-                        "identities",
-                        line=rec.line,
-                        record=rec.number,
-                        field="output" if key[0] == "alpaca" else "messages",
-                        fix="keep one answer per question across the recipe's datasets",
-                    )
-                )
     return findings

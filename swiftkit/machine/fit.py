@@ -11,6 +11,7 @@ import socket
 
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.machine import hardware
+from swiftkit.machine.estimate import Estimate, estimate, shape_of
 from swiftkit.recipe import Recipe
 from swiftkit.render import compat
 
@@ -19,12 +20,12 @@ CPU_RECIPE = "recipes/tiny-cpu.toml"
 CPU_MIXED_RECIPE = "recipes/tiny-cpu-mixed.toml"  # the offline variant of a mixed-data run
 
 
-def estimate_for(rec: Recipe) -> hardware.Estimate | None:
+def estimate_for(rec: Recipe) -> Estimate | None:
     """The recipe's peak memory per GPU, or None when the model's shape is unknown."""
-    shape = hardware.shape_of(rec.model.id, rec.model.path)
+    shape = shape_of(rec.model.id, rec.model.path)
     if shape is None:
         return None
-    return hardware.estimate(shape, **estimate_args(rec))
+    return estimate(shape, **estimate_args(rec))
 
 
 def estimate_args(rec: Recipe) -> dict:
@@ -48,11 +49,11 @@ def estimate_args(rec: Recipe) -> dict:
 
 def suggestion(rec: Recipe, capacity_gib: float) -> str:
     """The first single change (in order of least effect on the result) that fits."""
-    shape = hardware.shape_of(rec.model.id, rec.model.path)
+    shape = shape_of(rec.model.id, rec.model.path)
     if shape is None:
         return ""
     args = estimate_args(rec)
-    base = hardware.estimate(shape, **args)
+    base = estimate(shape, **args)
     accum = max(1, rec.train.int_value("gradient_accumulation_steps", 1))
     tries: list[tuple[dict, str]] = []
     if not args["gradient_checkpointing"]:
@@ -78,7 +79,7 @@ def suggestion(rec: Recipe, capacity_gib: float) -> str:
             )
         )
     for change, text in tries:
-        est = hardware.estimate(shape, **{**args, **change})
+        est = estimate(shape, **{**args, **change})
         if est.total <= capacity_gib:
             return f"{text}: estimated {est.total:.1f} GiB"
     return f'a card with at least {base.total:.0f} GiB, or several GPUs with deepspeed = "zero3"'
@@ -189,15 +190,15 @@ def offline_reason(timeout: float = 2.0) -> str | None:
 
 
 def hub_findings(rec: Recipe) -> list[Finding]:
-    hub = [(i, d) for i, d in enumerate(rec.data.datasets) if d.hub_id]
+    hub = [(i, d, d.hub_id.split(":")[0]) for i, d in enumerate(rec.data.datasets) if d.hub_id]
     if not hub:
         return []
     reason = offline_reason()
     if reason is None:
         return []
     out = []
-    for i, ref in hub:
-        name = ref.hub_id.split(":")[0].split("/")[-1]
+    for i, ref, repo in hub:
+        name = repo.split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""
         out.append(
             Finding.error(
@@ -206,7 +207,7 @@ def hub_findings(rec: Recipe) -> list[Finding]:
                 line=rec.line_of("data", "datasets"),
                 field=f"data.datasets[{i}]",
                 fix=f"on a machine with network: `modelscope download --repo-type dataset "
-                f"{ref.hub_id.split(':')[0]} --local-dir {name}`; copy the folder next to "
+                f"{repo} --local-dir {name}`; copy the folder next to "
                 f'the recipe and list its data file instead, e.g. "{name}/<file>.jsonl{count}" '
                 "(paths are relative to the recipe; #N keeps the sample count)",
             )

@@ -139,11 +139,6 @@ def from_source(root: Path | None = None) -> set[str] | None:
     return None
 
 
-def fallback() -> tuple[str, set[str]]:
-    data = json.loads(_FALLBACK.read_text(encoding="utf-8"))
-    return data["ms_swift"], set(data["flags"])
-
-
 def _versions() -> dict[str, str | None]:
     from swiftkit.render import compat
 

@@ -1,0 +1,148 @@
+"""Live progress of a run: training steps from ms-swift's logging.jsonl, and a status line for
+whatever comes after (verify: "asking 12 probes of the base model and the adapter").
+
+On a terminal (stderr is a tty) a rich display is redrawn in place: step/max_steps with a bar,
+loss, token accuracy and ms-swift's own remaining-time estimate. Anywhere else (a pipe, CI,
+the tests) each logging row is one plain line, `  step 3/80  loss 1.2345  acc 0.512 ...`, and
+each status one line. rich is imported only when a terminal display is made.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from swiftkit.child.events import LogTail, Step
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+Echo = Callable[[str], None]
+
+
+class Progress:
+    """Plain lines through `echo`; `Live` redraws them on a terminal.
+
+    Use as a context manager (the display is closed even when the run raises); call `tick`
+    as often as convenient (launch.run's on_tick), `status` for a phase without steps, and
+    `echo` for lines to print while it shows.
+    """
+
+    def __init__(self, log: Path, echo: Echo, resume: bool = False):
+        self.tail = LogTail(log)
+        self._echo = echo
+        self.last: Step | None = None
+        if resume:  # the rows already logged belong to the earlier attempt: keep only the last
+            earlier = self.tail.new_steps()
+            self.last = earlier[-1] if earlier else None
+
+    def tick(self) -> None:
+        """Show the logging rows written since the last tick."""
+        for step in self.tail.new_steps():
+            self.last = step
+            self.show(step)
+
+    def show(self, step: Step) -> None:
+        self.echo("  " + step.line())
+
+    def echo(self, text: str) -> None:
+        """A line of the command's own output (stdout)."""
+        self._echo(text)
+
+    def status(self, text: str | None) -> None:
+        """What the run is doing now, for a phase without steps; None clears it."""
+        if text:
+            self.echo(text)
+
+    def close(self) -> None:
+        """Plain lines need no closing."""
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Live(Progress):
+    """A rich display redrawn in place on each tick (no refresh thread of its own)."""
+
+    def __init__(
+        self,
+        log: Path,
+        echo: Echo,
+        resume: bool = False,
+        console: Console | None = None,
+        stdout_is_terminal: bool = True,
+    ):
+        super().__init__(log, echo, resume)
+        from rich.console import Console
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn
+        from rich.progress import Progress as Display
+
+        self.display = Display(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=console or Console(stderr=True),
+            auto_refresh=False,
+            redirect_stdout=False,  # click writes past rich's proxy: `echo` places the lines
+        )
+        self.above = stdout_is_terminal
+        self.training = self.display.add_task("starting ms-swift", total=None, stats="")
+        self.phase: TaskID | None = None
+        self.display.start()
+        if self.last is not None:
+            self.show(self.last)
+        self.display.refresh()
+
+    def tick(self) -> None:
+        super().tick()
+        self.display.refresh()  # the spinner turns, the status stays current
+
+    def show(self, step: Step) -> None:
+        self.display.update(
+            self.training,
+            description=f"step {step.step}/{step.max_steps}",
+            completed=step.step,
+            total=step.max_steps,
+            stats="  ".join(step.stats()),
+        )
+
+    def echo(self, text: str) -> None:
+        """Above the display when stdout is the same terminal; straight out when it is not."""
+        if self.above and self.display.live.is_started:
+            self.display.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self._echo(text)
+
+    def status(self, text: str | None) -> None:
+        if self.phase is not None:
+            self.display.remove_task(self.phase)
+            self.phase = None
+        if text:
+            self.phase = self.display.add_task(text, total=None, stats="")
+        self.display.refresh()
+
+    def close(self) -> None:
+        """Stop redrawing; the last training state stays on the screen, a status goes."""
+        if self.display.live.is_started:
+            self.status(None)
+            self.display.stop()
+
+
+def start(log: Path, echo: Echo, resume: bool = False) -> Progress:
+    """A live display when stderr is a terminal, plain lines otherwise."""
+    if sys.stderr.isatty():
+        return Live(log, echo, resume, stdout_is_terminal=sys.stdout.isatty())
+    return Progress(log, echo, resume)

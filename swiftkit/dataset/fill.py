@@ -1,0 +1,112 @@
+"""{{NAME}} and {{AUTHOR}}: the placeholders a dataset may hold, filled from the recipe's
+[identity]; findings for the ones that cannot be filled, before and after filling."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from swiftkit.dataset.read import Fields, Record
+from swiftkit.errors import Finding
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+FILLS = {"NAME": "name", "AUTHOR": "author"}
+Identity = Mapping[str, str]  # {"name": ..., "author": ...}, as Identity.fills() gives
+
+
+def answer_fields(value: object) -> dict[str, str]:
+    """The text fields of a record that placeholders may appear in, by field path."""
+    out: dict[str, str] = {}
+    if not isinstance(value, dict):
+        return out
+    for key in ("system", "instruction", "input", "output", "query", "response"):
+        if isinstance(value.get(key), str):
+            out[key] = value[key]
+    msgs = value.get("messages")
+    if isinstance(msgs, list):
+        for i, m in enumerate(msgs):
+            if isinstance(m, dict) and isinstance(m.get("content"), str):
+                out[f"messages[{i}].content"] = m["content"]
+    return out
+
+
+def placeholder_findings(
+    records: Sequence[Record[object]], source: str, identity: Identity | None
+) -> list[Finding]:
+    """Placeholders swiftkit cannot fill: unknown names, or known ones the recipe lacks
+    (identity=None: no recipe, so known names are accepted)."""
+    findings = []
+    for rec in records:
+        for fld, text in answer_fields(rec.value).items():
+            for m in PLACEHOLDER.finditer(text):
+                key = m.group(1).upper()
+                if key not in FILLS:
+                    message = f"unknown placeholder '{m.group(0)}'"
+                    fix = (
+                        "only {{NAME}} and {{AUTHOR}} are filled (from the recipe's [identity]); "
+                        "write the text itself instead"
+                    )
+                elif identity is not None and not identity.get(FILLS[key]):
+                    message = f"'{m.group(0)}' needs [identity] {FILLS[key]} in the recipe"
+                    fix = f'add under [identity]: {FILLS[key]} = "..."'
+                else:
+                    continue
+                findings.append(
+                    Finding.error(
+                        source, message, line=rec.line, record=rec.number, field=fld, fix=fix
+                    )
+                )
+    return findings
+
+
+def fill(text: str, identity: Identity) -> str:
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1).upper()
+        value = identity.get(FILLS.get(key, ""), "")
+        return value or m.group(0)
+
+    return PLACEHOLDER.sub(sub, text)
+
+
+def fill_record(value: object, identity: Identity) -> object:
+    """The JSON value with every string filled."""
+    if isinstance(value, str):
+        return fill(value, identity)
+    if isinstance(value, list):
+        return [fill_record(v, identity) for v in value]
+    if isinstance(value, dict):
+        return {k: fill_record(v, identity) for k, v in value.items()}
+    return value
+
+
+def filled(rec: Record[Fields], identity: Identity) -> Fields:
+    """A checked record's fields, filled."""
+    return {k: fill_record(v, identity) for k, v in rec.value.items()}
+
+
+def leftover_findings(
+    records: Sequence[Record[Fields]], source: str, identity: Identity
+) -> list[Finding]:
+    """After filling, no {{...}} may remain (e.g. a name that itself contains braces)."""
+    findings = []
+    for rec in records:
+        for fld, text in answer_fields(rec.value).items():
+            if not PLACEHOLDER.search(text):
+                continue
+            fillable = all(
+                FILLS.get(m.group(1).upper()) and identity.get(FILLS[m.group(1).upper()])
+                for m in PLACEHOLDER.finditer(text)
+            )
+            left = PLACEHOLDER.search(fill(text, identity)) if fillable else None
+            if left:
+                findings.append(
+                    Finding.error(
+                        source,
+                        f"'{left.group(0)}' remains after filling from [identity]",
+                        line=rec.line,
+                        record=rec.number,
+                        field=fld,
+                        fix="the [identity] name and author must not contain {{...}}",
+                    )
+                )
+    return findings

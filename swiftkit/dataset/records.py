@@ -1,0 +1,207 @@
+"""What a record must look like: identity.schema.json per record format (alpaca or messages),
+then the turn order a schema cannot say. Each problem is one located finding with its fix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from swiftkit.dataset.read import Record
+from swiftkit.errors import Finding, did_you_mean
+from swiftkit.resources import schema
+from swiftkit.schemas.fastcheck import compile_schema
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
+Check = Callable[[object], bool]
+
+
+class LazyValidator:
+    """jsonschema's validator for one schema, imported and built on first use only."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self._validator: Draft202012Validator | None = None
+
+    def _get(self) -> Draft202012Validator:
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            self._validator = Draft202012Validator(self.schema)
+        return self._validator
+
+    def is_valid(self, value: object) -> bool:
+        return bool(self._get().is_valid(value))
+
+    def iter_errors(self, value: object) -> Iterator[ValidationError]:
+        return iter(self._get().iter_errors(value))
+
+
+@cache
+def branch_validators() -> dict[str, tuple[Check, LazyValidator]]:
+    """(fast check, jsonschema validator) per record format (alpaca, messages) of
+    identity.schema.json.
+
+    Validating against the branch the record is written in gives one precise error per
+    problem, where the schema's oneOf would only say "not valid under any of the schemas".
+    """
+    alpaca, messages = schema("identity")["oneOf"]
+    out = {}
+    for kind, sub in (("alpaca", alpaca), ("messages", messages)):
+        validator = LazyValidator(sub)
+        out[kind] = (compile_schema(sub) or validator.is_valid, validator)
+    return out
+
+
+def type_name(value: object) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _field_path(path: Sequence[object]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _schema_error_findings(
+    err: ValidationError, rec: Record[object], source: str, kind: str
+) -> list[Finding]:
+    """A jsonschema error -> findings that say what was expected and how to fix it."""
+    fld = _field_path(list(err.path)) or None
+    # the error of a finished validation: its keyword, the keyword's value, the value checked
+    keyword = err.validator
+    wanted: Any = err.validator_value
+    value: Any = err.instance
+
+    def error(message: str, field: str | None, fix: str | None = None) -> list[Finding]:
+        return [
+            Finding.error(source, message, line=rec.line, record=rec.number, field=field, fix=fix)
+        ]
+
+    if keyword == "required":
+        # jsonschema reports each missing property as its own error, named in the message.
+        named = re.match(r"^'(.+)' is a required property$", err.message)
+        instance = value if isinstance(value, dict) else {}
+        missing = [k for k in wanted if k not in instance]
+        name = named.group(1) if named else (missing[0] if missing else "?")
+        if name == "output":
+            fix = "ms-swift would drop this record silently and train anyway; add the answer"
+        elif name == "instruction":
+            fix = "add the question"
+        else:
+            fix = f"add '{name}'"
+        return error(f"missing '{name}'", (fld + "." if fld else "") + name, fix)
+    if keyword == "additionalProperties":
+        known = list(err.schema.get("properties", {})) if isinstance(err.schema, dict) else []
+        what = "alpaca records have instruction, input, output, system"
+        if kind == "messages":
+            what = (
+                "a messages record has only 'messages'"
+                if not fld
+                else "each message has role and content"
+            )
+        out: list[Finding] = []
+        for key in value:
+            if key not in known:
+                sub = (fld + "." if fld else "") + key
+                out += error(f"unknown field '{key}'", sub, did_you_mean(key, known) + what)
+        return out
+    if keyword == "type":
+        expected = {"string": "a string", "object": "an object", "array": "a list"}
+        return error(
+            f"expected {expected.get(wanted, wanted)}, got {type_name(value)}",
+            fld,
+            "write the text in double quotes" if wanted == "string" else None,
+        )
+    if keyword == "pattern":
+        return error(
+            "empty or whitespace only", fld, f"write the {fld.split('.')[-1]}" if fld else None
+        )
+    if keyword == "enum":
+        return error(
+            f"expected one of {', '.join(map(str, wanted))}, got {value!r}",
+            fld,
+            "roles are system, user and assistant",
+        )
+    if keyword == "minItems":
+        return error(
+            f"expected at least {wanted} turns, got {len(value)}",
+            fld,
+            'write a user turn and the assistant\'s answer: [{"role": "user", "content": '
+            '"..."}, {"role": "assistant", "content": "..."}]',
+        )
+    return error(err.message, fld)
+
+
+def _messages_order(rec: Record[Any], source: str) -> list[Finding]:
+    """What the schema cannot say: system only first, a user turn, the assistant last."""
+    msgs = rec.value["messages"]
+    out = []
+
+    def add(msg: str, fld: str, fix: str) -> None:
+        out.append(Finding.error(source, msg, line=rec.line, record=rec.number, field=fld, fix=fix))
+
+    roles = [m.get("role") if isinstance(m, dict) else None for m in msgs]
+    for i, role in enumerate(roles):
+        if role == "system" and i > 0:
+            add("a system turn may only come first", f"messages[{i}].role", "move it to the start")
+    if "user" not in roles:
+        add("no user turn", "messages", "add the question as a user turn")
+    if roles and roles[-1] != "assistant":
+        add(
+            f"the last turn must be the assistant's answer, got {roles[-1]!r}",
+            f"messages[{len(msgs) - 1}].role",
+            'end with {"role": "assistant", "content": "..."}',
+        )
+    for i in range(1, len(roles)):
+        if roles[i] == roles[i - 1] and roles[i] in ("user", "assistant"):
+            add(
+                f"two {roles[i]} turns in a row",
+                f"messages[{i}].role",
+                "user and assistant turns alternate",
+            )
+    return out
+
+
+def record_findings(records: list[Record[object]], source: str) -> list[Finding]:
+    """Schema first (identity.schema.json), then what a schema cannot say.
+
+    ms-swift silently drops a record with no answer and trains anyway; here it is an error.
+    """
+    validators = branch_validators()
+    findings: list[Finding] = []
+    for rec in records:
+        v = rec.value
+        if not isinstance(v, dict):
+            findings.append(
+                Finding.error(
+                    source,
+                    f"expected a JSON object, got {type_name(v)}",
+                    line=rec.line,
+                    record=rec.number,
+                    field=None,
+                    fix='write {"instruction": "...", "input": "", "output": "..."}',
+                )
+            )
+            continue
+        kind = "messages" if "messages" in v else "alpaca"
+        fast, validator = validators[kind]
+        errors = [] if fast(v) else list(validator.iter_errors(v))
+        for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+            findings += _schema_error_findings(err, rec, source, kind)
+        if kind == "messages" and not errors:
+            findings += _messages_order(rec, source)
+    return findings
