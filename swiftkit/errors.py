@@ -7,9 +7,21 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 Severity = Literal["error", "warning", "note"]
+
+
+class Where(TypedDict, total=False):
+    """Where a finding points and what fixes it: the keyword-only part of every Finding."""
+
+    line: int | None
+    record: int | None
+    field: str | None
+    fix: str | None
 
 
 @dataclass(frozen=True)
@@ -25,30 +37,12 @@ class Finding:
     fix: str | None = None
 
     @classmethod
-    def error(
-        cls,
-        file: str,
-        message: str,
-        *,
-        line: int | None = None,
-        record: int | None = None,
-        field: str | None = None,
-        fix: str | None = None,
-    ) -> Finding:
-        return cls("error", file, message, line, record, field, fix)
+    def error(cls, file: str, message: str, **where: Unpack[Where]) -> Finding:
+        return cls("error", file, message, **where)
 
     @classmethod
-    def warning(
-        cls,
-        file: str,
-        message: str,
-        *,
-        line: int | None = None,
-        record: int | None = None,
-        field: str | None = None,
-        fix: str | None = None,
-    ) -> Finding:
-        return cls("warning", file, message, line, record, field, fix)
+    def warning(cls, file: str, message: str, **where: Unpack[Where]) -> Finding:
+        return cls("warning", file, message, **where)
 
     @classmethod
     def note(cls, file: str, message: str, *, fix: str | None = None) -> Finding:
@@ -84,20 +78,9 @@ class SwiftkitError(Exception):
         self.findings = list(findings)
 
     @classmethod
-    def at(
-        cls,
-        headline: str,
-        file: str,
-        message: str,
-        *,
-        line: int | None = None,
-        record: int | None = None,
-        field: str | None = None,
-        fix: str | None = None,
-    ) -> SwiftkitError:
+    def at(cls, headline: str, file: str, message: str, **where: Unpack[Where]) -> SwiftkitError:
         """The common case: one error finding under a headline."""
-        finding = Finding.error(file, message, line=line, record=record, field=field, fix=fix)
-        return cls(headline, [finding])
+        return cls(headline, [Finding.error(file, message, **where)])
 
     def format(self) -> str:
         lines = [f"error: {self.message}"]
