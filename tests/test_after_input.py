@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import swiftkit
 
-from swiftkit import runs
 from swiftkit.render import helpers
 from swiftkit.render.command import Command
+from swiftkit.runs.resolve import resolve
 
 
 def assert_clean_failure(proc, *needles: str) -> None:
@@ -149,10 +149,10 @@ def test_latest_is_the_newest_run_with_a_checkpoint(tmp_path):
     fake_run(out, "r-1", steps=[80])
     fake_run(out, "r-2", steps=[40, 120])
     fake_run(out, "r-3", status="interrupted")  # newest, but nothing saved yet
-    target = runs.resolve("latest", out)
+    target = resolve("latest", out)
     assert target.checkpoint == out / "r-2" / "checkpoint-120" and target.adapter
-    assert runs.resolve(str(out / "r-1")).checkpoint == out / "r-1" / "checkpoint-80"
-    ckpt = runs.resolve(str(out / "r-2" / "checkpoint-40"))
+    assert resolve(str(out / "r-1")).checkpoint == out / "r-1" / "checkpoint-80"
+    ckpt = resolve(str(out / "r-2" / "checkpoint-40"))
     assert ckpt.checkpoint == out / "r-2" / "checkpoint-40" and ckpt.run_dir == out / "r-2"
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, swiftkit
 
-from swiftkit import verify
-from swiftkit.verify import lossplot, scoring
+from swiftkit.verify import probes, scoring
 
 NEW = ["Nova-7", "Lumen Lab"]
 
@@ -127,28 +124,15 @@ def test_training_probes_are_the_questions_whose_answer_names_the_identity(tmp_p
         },
     ]
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    probes = verify.training_probes([data], NEW)
-    assert [p.question for p in probes] == ["你是谁?", "Who made you?"]
+    found = probes.training_probes([data], NEW)
+    assert [p.question for p in found] == ["你是谁?", "Who made you?"]
 
 
 def test_shipped_probe_files_parse():
-    ident = verify.load_probes(ROOT / "datasets" / "probes" / "identity.jsonl", "identity")
-    general = verify.load_probes(ROOT / "datasets" / "probes" / "general.jsonl", "general")
+    ident = probes.load_probes(ROOT / "datasets" / "probes" / "identity.jsonl", "identity")
+    general = probes.load_probes(ROOT / "datasets" / "probes" / "general.jsonl", "general")
     assert len(ident) >= 40 and len(general) >= 20
     assert all(p.expect for p in general)
-
-
-def test_loss_png_is_a_valid_image(tmp_path):
-    png = lossplot.draw([(1, 3.0), (5, 2.0), (9, 0.5)], tmp_path / "loss.png", 100, 50)
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    assert (width, height) == (100, 50)
-    idat = data.index(b"IDAT")
-    (length,) = struct.unpack(">I", data[idat - 4 : idat])
-    raw = zlib.decompress(data[idat + 4 : idat + 4 + length])
-    assert len(raw) == 50 * (1 + 3 * 100)
-    assert b"\x1f\x77\xb4" in raw  # the curve's colour is drawn
 
 
 def test_verify_and_init_import_nothing_heavy(tmp_path):

@@ -7,8 +7,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import runs, verify
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.runs.resolve import resolve
+from swiftkit.verify.ask import ask
 
 Echo = Callable[[str], None]
 
@@ -82,14 +83,14 @@ def execute(
             "nothing to ask",
             [Finding.error("infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
         )
-    target = runs.resolve(spec, output_dir)
+    target = resolve(spec, output_dir)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     if target.run_dir is not None:
         work = target.run_dir / "infer"
     else:
         work = Path(tempfile.mkdtemp(prefix="swiftkit-infer-"))
-    answers = verify.ask(
+    answers = ask(
         target.checkpoint,
         conversations,
         work,
