@@ -135,6 +135,63 @@ def test_shipped_probe_files_parse():
     assert all(p.expect for p in general)
 
 
+def log_losses(run: Path, losses: list[float | None]) -> None:
+    """logging.jsonl as ms-swift writes it: progress rows (None: a row without a loss)."""
+    rows = []
+    for i, loss in enumerate(losses, 1):
+        row: dict = {"global_step/max_steps": f"{5 * i}/{5 * len(losses)}", "epoch": i}
+        if loss is not None:
+            row["loss"] = loss
+        rows.append(json.dumps(row) + "\n")
+    (run / "logging.jsonl").write_text("".join(rows) + '{"global_step/max', encoding="utf-8")
+
+
+def test_the_report_draws_the_loss_curve_and_links_it(tmp_path):
+    from PIL import Image
+
+    from swiftkit.runs.resolve import resolve
+    from swiftkit.verify.verdict import verify
+
+    run = fake_run(tmp_path, {"identity_probes": ["training"]})
+    log_losses(run, [3.0, 2.0, 0.5])
+    report = verify(resolve(str(run)))
+    png = run / "loss.png"
+    assert report.loss_curve == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as image:
+        image.verify()
+        assert image.format == "PNG" and image.size == (640, 360)
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert "![training loss by step](loss.png)" in md
+    assert "steps 5 to 15; last loss 0.5" in md
+    assert json.loads((run / "report.json").read_text(encoding="utf-8"))["loss_curve"] == str(png)
+
+
+def test_the_loss_curve_has_labelled_axes_and_a_title():
+    from swiftkit.verify.report import loss_figure
+
+    (ax,) = loss_figure([(5, 3.0), (10, 2.0), (15, 0.5)], "Training loss: r-1").axes
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == (
+        "step",
+        "loss",
+        "Training loss: r-1",
+    )
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == [5, 10, 15] and list(line.get_ydata()) == [3.0, 2.0, 0.5]
+
+
+def test_a_run_with_no_loss_rows_writes_no_curve(tmp_path):
+    from swiftkit.runs.resolve import resolve
+    from swiftkit.verify.verdict import verify
+
+    run = fake_run(tmp_path, {"identity_probes": ["training"]})
+    log_losses(run, [None, None])
+    report = verify(resolve(str(run)))
+    assert report.loss_curve is None and not (run / "loss.png").exists()
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert "loss.png" not in md and "## Loss" not in md
+
+
 def test_verify_and_init_import_nothing_heavy(tmp_path):
     run = fake_run(tmp_path, {"identity_probes": ["training"]})
     code = (

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swiftkit.child import events
 from swiftkit.recipe.model import VerifySpec
 from swiftkit.runs.manifest import VerdictSummary
 from swiftkit.verify import scoring
 from swiftkit.verify.stopcheck import StopCheck
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PASS, FAIL, NONE = "pass", "fail", "no verdict"
 NOT_GATING = "not gating"
@@ -230,9 +233,9 @@ def overall(identity: SetScore, general: SetScore) -> str:
     return PASS if all(v == PASS for v in verdicts) else FAIL
 
 
-def draw_loss(points: list[tuple[int, float]], path: Path, title: str) -> Path:
-    """The training loss over the steps, as a PNG with labelled axes (matplotlib, imported
-    here only: the parent process stays light until a report is written)."""
+def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
+    """The training loss over the steps, with labelled axes (matplotlib is imported here only:
+    the parent process stays light until a report is written)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -247,8 +250,7 @@ def draw_loss(points: list[tuple[int, float]], path: Path, title: str) -> Path:
     ax.set_ylim(bottom=min(0.0, min(p[1] for p in points)))
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    return path
+    return fig
 
 
 def _cell(text: str | None, limit: int = 160) -> str:
@@ -316,8 +318,8 @@ def write_report(report: VerifyReport) -> VerifyReport:
     points = [(s.step, s.loss) for s in steps if s.loss is not None]
     curve = None
     if points:
-        title = f"Training loss: {out_dir.name}"
-        curve = str(draw_loss(points, out_dir / LOSS_PNG, title))
+        loss_figure(points, f"Training loss: {out_dir.name}").savefig(out_dir / LOSS_PNG)
+        curve = str(out_dir / LOSS_PNG)
     report = replace(report, loss_curve=curve)
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
     (out_dir / REPORT_JSON).write_text(text, encoding="utf-8")
