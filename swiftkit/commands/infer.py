@@ -6,7 +6,9 @@ import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from swiftkit import jsonl
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.runs.resolve import resolve
 from swiftkit.verify.ask import ask
@@ -14,7 +16,7 @@ from swiftkit.verify.ask import ask
 Echo = Callable[[str], None]
 
 
-def read_prompts(path: Path) -> list[list[dict]]:
+def read_prompts(path: Path) -> list[list[dict[str, Any]]]:
     """One conversation per non-empty line: plain text, or a JSON object with `messages`
     (ending with a user turn) or `query`/`instruction`/`prompt`."""
     try:
@@ -24,39 +26,30 @@ def read_prompts(path: Path) -> list[list[dict]]:
             f"cannot read prompts: {path}",
             [Finding.error(str(path), exc.strerror or str(exc), fix="check the path")],
         ) from None
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        row = None
-        if line.lstrip().startswith("{"):
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-        if isinstance(row, dict) and isinstance(row.get("messages"), list):
-            msgs = list(row["messages"])
+    out: list[list[dict[str, Any]]] = []
+    for row in jsonl.rows(text):
+        value = row.value if row.ok and row.text.lstrip().startswith("{") else None
+        if isinstance(value, dict) and isinstance(value.get("messages"), list):
+            msgs = list(value["messages"])
             if msgs and msgs[-1].get("role") == "assistant":
                 msgs = msgs[:-1]
             out.append(msgs)
-        elif isinstance(row, dict) and any(k in row for k in ("query", "instruction", "prompt")):
-            q = row.get("query") or row.get("instruction") or row.get("prompt")
-            if row.get("input"):
-                q = f"{q}\n{row['input']}"
+        elif isinstance(value, dict) and any(
+            k in value for k in ("query", "instruction", "prompt")
+        ):
+            q = value.get("query") or value.get("instruction") or value.get("prompt")
+            if value.get("input"):
+                q = f"{q}\n{value['input']}"
             out.append([{"role": "user", "content": str(q)}])
-        elif row is None:
-            out.append([{"role": "user", "content": line}])
+        elif value is None:
+            out.append([{"role": "user", "content": row.text}])
         else:
-            raise SwiftkitError(
+            raise SwiftkitError.at(
                 f"unreadable prompt in {path}",
-                [
-                    Finding.error(
-                        str(path),
-                        "a JSON line needs 'messages' or 'query'",
-                        line=n,
-                        fix="one prompt per line, plain text or JSON",
-                    )
-                ],
+                str(path),
+                "a JSON line needs 'messages' or 'query'",
+                line=row.line,
+                fix="one prompt per line, plain text or JSON",
             )
     if not out:
         raise SwiftkitError(
