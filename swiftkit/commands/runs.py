@@ -53,7 +53,7 @@ class RunRow:
             checkpoints=found,
             latest_checkpoint=found[-1] if found else None,
             best_checkpoint=str(best) if best else None,
-            resumed=[r.to_dict() for r in m.resumed],
+            resumed=[asdict(r) for r in m.resumed],
         )
 
     @property

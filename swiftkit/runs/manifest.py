@@ -26,26 +26,9 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def _strings(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else []
+def known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The items of `data` whose keys are fields of the dataclass `cls`."""
+    return {f.name: data[f.name] for f in fields(cls) if f.name in data}
 
 
 @dataclass(frozen=True)
@@ -70,20 +53,7 @@ class VerdictSummary:
     def from_dict(cls, data: object) -> VerdictSummary | None:
         if not isinstance(data, dict):
             return None
-        return cls(
-            verdict=str(data.get("verdict") or "no verdict"),
-            error=_str(data.get("error")),
-            identity=_float(data.get("identity")),
-            identity_base=_float(data.get("identity_base")),
-            identity_threshold=_float(data.get("identity_threshold")),
-            identity_probes=_int(data.get("identity_probes")),
-            general=_float(data.get("general")),
-            general_base=_float(data.get("general_base")),
-            general_probes=_int(data.get("general_probes")),
-            checkpoint=_str(data.get("checkpoint")),
-            report=_str(data.get("report")),
-            measured=_str(data.get("measured")),
-        )
+        return cls(**{"verdict": "no verdict", **known(cls, data)})
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -93,11 +63,8 @@ class VerdictSummary:
 class Resumed:
     """One `swiftkit run --resume` of the run: when, and the exact command."""
 
-    started: str | None
-    argv: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"started": self.started, "argv": self.argv}
+    started: str | None = None
+    argv: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -127,36 +94,12 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
-        known = {f.name for f in fields(cls)} - {"extra"}
-        resumed = data.get("resumed")
-        return cls(
-            status=_str(data.get("status")),
-            recipe=_str(data.get("recipe")),
-            recipe_resolved=_dict(data.get("recipe_resolved")),
-            preset=_str(data.get("preset")),
-            argv=_strings(data.get("argv")),
-            env={str(k): str(v) for k, v in _dict(data.get("env")).items()},
-            shell=_str(data.get("shell")),
-            versions={str(k): _str(v) for k, v in _dict(data.get("versions")).items()},
-            datasets={str(k): _dict(v) for k, v in _dict(data.get("datasets")).items()},
-            started=_str(data.get("started")),
-            finished=_str(data.get("finished")),
-            pid=_int(data.get("pid")),
-            returncode=_int(data.get("returncode")),
-            seconds=_float(data.get("seconds")),
-            steps=_int(data.get("steps")),
-            max_steps=_int(data.get("max_steps")),
-            last_loss=_float(data.get("last_loss")),
-            checkpoint=_str(data.get("checkpoint")),
-            verify=VerdictSummary.from_dict(data.get("verify")),
-            resumed=[
-                Resumed(_str(r.get("started")), _strings(r.get("argv")))
-                for r in (resumed if isinstance(resumed, list) else [])
-                if isinstance(r, dict)
-            ],
-            schema_version=_int(data.get("schema_version")) or 1,
-            extra={k: v for k, v in data.items() if k not in known},
-        )
+        values = known(cls, data)
+        values["verify"] = VerdictSummary.from_dict(data.get("verify"))
+        values["resumed"] = [Resumed(**known(Resumed, r)) for r in data.get("resumed") or []]
+        values["schema_version"] = data.get("schema_version", 1)  # none before version 2
+        values["extra"] = {k: v for k, v in data.items() if k not in {f.name for f in fields(cls)}}
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON: unset values are left out, as version 1 did."""
@@ -168,9 +111,9 @@ class Manifest:
             if f.name == "verify":
                 value = value.to_dict()
             elif f.name == "resumed":
-                value = [r.to_dict() for r in value]
+                value = [asdict(r) for r in value]
             out[f.name] = value
-        return {**self.extra, **out}
+        return {**out, **self.extra}
 
     @classmethod
     def read(cls, run_dir: Path) -> Manifest:
@@ -197,8 +140,8 @@ class Manifest:
     @property
     def identity(self) -> Identity:
         """The recipe's [identity] as the run was started with it."""
-        ident = _dict(self.recipe_resolved.get("identity"))
-        return Identity(name=_str(ident.get("name")), author=_str(ident.get("author")))
+        ident = self.recipe_resolved.get("identity")
+        return Identity(**known(Identity, ident)) if isinstance(ident, dict) else Identity()
 
     def verify_spec(self, run_dir: Path | None) -> VerifySpec:
         """The recipe's [verify] as the run was started with it, checked against the schema

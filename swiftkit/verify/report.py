@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from swiftkit.child import events
 from swiftkit.recipe.model import VerifySpec
-from swiftkit.runs.manifest import VerdictSummary
+from swiftkit.runs.manifest import VerdictSummary, known
 from swiftkit.verify import scoring
 from swiftkit.verify.stopcheck import StopCheck
 
@@ -47,17 +47,8 @@ class SetScore:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SetScore:
-        kinds = data.get("by_kind") or {}
-        return cls(
-            probes=int(data["probes"]),
-            threshold=data.get("threshold"),
-            base=data.get("base"),
-            adapter=data.get("adapter"),
-            by_kind={
-                k: KindScore(int(v["probes"]), v["base"], v["adapter"]) for k, v in kinds.items()
-            },
-            verdict=str(data["verdict"]),
-        )
+        kinds = {k: KindScore(**known(KindScore, v)) for k, v in data["by_kind"].items()}
+        return cls(**{**known(cls, data), "by_kind": kinds})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +72,7 @@ class ProbeRow:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProbeRow:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**known(cls, data))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,25 +105,18 @@ class VerifyReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VerifyReport:
-        scores = data["scores"]
+        base_dir = Path(data["checkpoint"]).parent  # unknown here; only probe paths need it
+        checks = data.get("stop_when_verified") or []
         return cls(
-            verdict=str(data["verdict"]),
-            checkpoint=str(data["checkpoint"]),
-            run_dir=data.get("run_dir"),
-            base_model=data.get("base_model"),
-            template=data.get("template"),
-            system=data.get("system"),
-            new_identity=list(data.get("new_identity") or []),
-            old_identity=list(data.get("old_identity") or []),
-            config=VerifySpec.from_dict(data.get("config"), Path(data["checkpoint"]).parent),
-            identity=SetScore.from_dict(scores["identity"]),
-            general=SetScore.from_dict(scores["general"]),
-            stop_when_verified=[StopCheck.from_dict(c) for c in data.get("stop_when_verified", [])],
-            base_answers_reused=int(data.get("base_answers_reused") or 0),
-            probes=[ProbeRow.from_dict(r) for r in data.get("probes", [])],
-            measured=str(data.get("measured") or ""),
-            loss_curve=data.get("loss_curve"),
-            schema_version=int(data.get("schema_version") or 1),
+            **{
+                **known(cls, data),
+                "config": VerifySpec.from_dict(data.get("config"), base_dir),
+                "identity": SetScore.from_dict(data["scores"]["identity"]),
+                "general": SetScore.from_dict(data["scores"]["general"]),
+                "stop_when_verified": [StopCheck.from_dict(c) for c in checks],
+                "probes": [ProbeRow.from_dict(r) for r in data.get("probes") or []],
+                "schema_version": data.get("schema_version", 1),  # none before version 2
+            }
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from swiftkit import jsonl
 from swiftkit.errors import SwiftkitError
 from swiftkit.recipe.model import VerifySpec
 from swiftkit.resources import PLUGIN
+from swiftkit.runs.manifest import known
 from swiftkit.runs.resolve import CheckpointArgs
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import gather
@@ -77,15 +78,7 @@ class StopCheck:
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> StopCheck:
-        score, seconds = row.get("score"), row.get("seconds")
-        return cls(
-            step=int(row.get("step") or 0),
-            score=float(score) if isinstance(score, (int, float)) else None,
-            passed=int(row.get("passed") or 0),
-            total=int(row.get("total") or 0),
-            verified=bool(row.get("verified")),
-            seconds=float(seconds) if isinstance(seconds, (int, float)) else None,
-        )
+        return cls(**known(cls, row))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
