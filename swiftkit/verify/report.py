@@ -74,9 +74,6 @@ class ProbeRow:
     def from_dict(cls, data: dict[str, Any]) -> ProbeRow:
         return cls(**known(cls, data))
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -120,24 +117,15 @@ class VerifyReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "verdict": self.verdict,
-            "checkpoint": self.checkpoint,
-            "run_dir": self.run_dir,
-            "base_model": self.base_model,
-            "template": self.template,
-            "system": self.system,
-            "new_identity": self.new_identity,
-            "old_identity": self.old_identity,
-            "config": self.config.to_dict(),
-            "scores": {"identity": self.identity.to_dict(), "general": self.general.to_dict()},
-            "stop_when_verified": [c.to_dict() for c in self.stop_when_verified],
-            "base_answers_reused": self.base_answers_reused,
-            "probes": [r.to_dict() for r in self.probes],
-            "measured": self.measured,
-            "loss_curve": self.loss_curve,
-        }
+        """report.json: the two set scores under "scores", right after the config."""
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        for key, value in asdict(self).items():
+            if key == "config":
+                out[key] = self.config.to_dict()
+                out["scores"] = {"identity": asdict(self.identity), "general": asdict(self.general)}
+            elif key not in ("identity", "general", "schema_version"):
+                out[key] = value
+        return out
 
     @classmethod
     def read(cls, path: Path) -> VerifyReport | None:

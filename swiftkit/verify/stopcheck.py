@@ -4,7 +4,7 @@ swiftkit/plugin/stop_when_verified.py, inside ms-swift's process), and the check
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +79,6 @@ class StopCheck:
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> StopCheck:
         return cls(**known(cls, row))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def stop_checks(run_dir: Path | None) -> list[StopCheck]:
