@@ -258,31 +258,15 @@ def serve(
 
 
 @cli.command("verify")
-@click.argument("target", metavar="RUN_OR_CHECKPOINT", type=click.Path(path_type=Path))
+@click.argument("target", metavar="RUN_OR_CHECKPOINT")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
-def verify_cmd(target: Path, as_json: bool, no_base: bool) -> None:
+def verify_cmd(target: str, as_json: bool, no_base: bool) -> None:
     """Ask the identity (and general) probes of the base model and the adapter; write
     report.json, report.md and loss.png into the run folder. Exit 0 only on a pass."""
-    import json
+    from swiftkit.commands import verify as verify_mod
 
-    from swiftkit import verify
-
-    report = verify.verify(target, base=not no_base)
-    out = Path(report["run_dir"] or report["checkpoint"])
-    if as_json:
-        scores = {"verdict": report["verdict"], **report["scores"], "report": str(out)}
-        echo(json.dumps(scores, ensure_ascii=False, indent=2))
-    else:
-        echo(verify.headline(report))
-        gen = report["scores"]["general"]
-        if gen["probes"]:
-            echo(
-                f"general: {verify.pct(gen['adapter'])} of {gen['probes']} probes "
-                f"(base model {verify.pct(gen['base'])}; {gen['verdict']})"
-            )
-        echo(f"report: {out / 'report.md'}")
-    sys.exit(0 if report["verdict"] == verify.PASS else 1)
+    sys.exit(verify_mod.execute(target, echo, as_json=as_json, base=not no_base))
 
 
 def _ask(value: str | None, option: str, label: str) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import assert_clean_failure, free_port, swiftkit
 
-from swiftkit import runs
 from swiftkit.render import helpers
 from swiftkit.render.command import Command
+from swiftkit.runs.resolve import resolve
 
 
 def fake_run(
@@ -55,7 +55,13 @@ def snapshot(root: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     "command",
-    [["chat"], ["infer", "-p", "hi"], ["serve", "--port", "1"], ["export", "--merge"]],
+    [
+        ["chat"],
+        ["infer", "-p", "hi"],
+        ["serve", "--port", "1"],
+        ["export", "--merge"],
+        ["verify"],
+    ],
 )
 def test_run_folder_missing(tmp_path, command):
     gone = tmp_path / "output" / "nope-20260101-000000"
@@ -142,11 +148,31 @@ def test_latest_is_the_newest_run_with_a_checkpoint(tmp_path):
     fake_run(out, "r-1", steps=[80])
     fake_run(out, "r-2", steps=[40, 120])
     fake_run(out, "r-3", status="interrupted")  # newest, but nothing saved yet
-    target = runs.resolve("latest", out)
+    target = resolve("latest", out)
     assert target.checkpoint == out / "r-2" / "checkpoint-120" and target.adapter
-    assert runs.resolve(str(out / "r-1")).checkpoint == out / "r-1" / "checkpoint-80"
-    ckpt = runs.resolve(str(out / "r-2" / "checkpoint-40"))
+    assert resolve(str(out / "r-1")).checkpoint == out / "r-1" / "checkpoint-80"
+    ckpt = resolve(str(out / "r-2" / "checkpoint-40"))
     assert ckpt.checkpoint == out / "r-2" / "checkpoint-40" and ckpt.run_dir == out / "r-2"
+
+
+def test_a_run_folder_means_the_checkpoint_its_run_recorded(tmp_path):
+    """`swiftkit run` prints and verifies one checkpoint; chat, infer, serve, export and verify
+    on the run folder (or `latest`) take that one too, and the newest when it is gone."""
+    out = tmp_path / "output"
+    run_dir = fake_run(out, "r-1", steps=[80, 160], checkpoint=str(out / "r-1" / "checkpoint-80"))
+    assert resolve(str(run_dir)).checkpoint == run_dir / "checkpoint-80"
+    assert resolve("latest", out).checkpoint == run_dir / "checkpoint-80"
+    for f in (run_dir / "checkpoint-80").iterdir():
+        f.unlink()
+    (run_dir / "checkpoint-80").rmdir()
+    assert resolve(str(run_dir)).checkpoint == run_dir / "checkpoint-160"
+
+
+def test_a_folder_that_is_neither_run_nor_checkpoint(tmp_path):
+    (tmp_path / "notes").mkdir()
+    for command in (["chat"], ["verify"]):
+        proc = swiftkit(*command, str(tmp_path / "notes"), cwd=tmp_path)
+        assert_clean_failure(proc, f"no checkpoint in {tmp_path / 'notes'}", "neither a run folder")
 
 
 def test_resume_refuses_a_finished_run(tmp_path):
@@ -277,6 +303,15 @@ def test_infer_file_reads_plain_lines_and_json(tmp_path):
     )
     f.write_text("\n", encoding="utf-8")
     assert_clean_failure(swiftkit("infer", "-f", str(f), cwd=tmp_path), f"no prompts in {f}")
+
+
+def test_infer_file_with_a_byte_order_mark_reads_its_first_line_as_json(tmp_path):
+    """Bug: a BOM made the first JSON line a plain-text prompt, braces and all."""
+    from swiftkit.commands import infer
+
+    f = tmp_path / "q.jsonl"
+    f.write_text(json.dumps({"query": "你是谁?"}, ensure_ascii=False) + "\n", encoding="utf-8-sig")
+    assert infer.read_prompts(f) == [[{"role": "user", "content": "你是谁?"}]]
 
 
 def test_runs_shows_the_best_checkpoint_when_ms_swift_has_one(tmp_path):

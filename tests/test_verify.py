@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, swiftkit
 
-from swiftkit import verify
-from swiftkit.verify import lossplot, scoring
+from swiftkit.verify import probes, scoring
 
 NEW = ["Nova-7", "Lumen Lab"]
 
@@ -127,28 +124,72 @@ def test_training_probes_are_the_questions_whose_answer_names_the_identity(tmp_p
         },
     ]
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    probes = verify.training_probes([data], NEW)
-    assert [p.question for p in probes] == ["你是谁?", "Who made you?"]
+    found = probes.training_probes([data], NEW)
+    assert [p.question for p in found] == ["你是谁?", "Who made you?"]
 
 
 def test_shipped_probe_files_parse():
-    ident = verify.load_probes(ROOT / "datasets" / "probes" / "identity.jsonl", "identity")
-    general = verify.load_probes(ROOT / "datasets" / "probes" / "general.jsonl", "general")
+    ident = probes.load_probes(ROOT / "datasets" / "probes" / "identity.jsonl", "identity")
+    general = probes.load_probes(ROOT / "datasets" / "probes" / "general.jsonl", "general")
     assert len(ident) >= 40 and len(general) >= 20
     assert all(p.expect for p in general)
 
 
-def test_loss_png_is_a_valid_image(tmp_path):
-    png = lossplot.draw([(1, 3.0), (5, 2.0), (9, 0.5)], tmp_path / "loss.png", 100, 50)
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    assert (width, height) == (100, 50)
-    idat = data.index(b"IDAT")
-    (length,) = struct.unpack(">I", data[idat - 4 : idat])
-    raw = zlib.decompress(data[idat + 4 : idat + 4 + length])
-    assert len(raw) == 50 * (1 + 3 * 100)
-    assert b"\x1f\x77\xb4" in raw  # the curve's colour is drawn
+def log_losses(run: Path, losses: list[float | None]) -> None:
+    """logging.jsonl as ms-swift writes it: progress rows (None: a row without a loss)."""
+    rows = []
+    for i, loss in enumerate(losses, 1):
+        row: dict = {"global_step/max_steps": f"{5 * i}/{5 * len(losses)}", "epoch": i}
+        if loss is not None:
+            row["loss"] = loss
+        rows.append(json.dumps(row) + "\n")
+    (run / "logging.jsonl").write_text("".join(rows) + '{"global_step/max', encoding="utf-8")
+
+
+def test_the_report_draws_the_loss_curve_and_links_it(tmp_path):
+    from PIL import Image
+
+    from swiftkit.runs.resolve import resolve
+    from swiftkit.verify.verdict import verify
+
+    run = fake_run(tmp_path, {"identity_probes": ["training"]})
+    log_losses(run, [3.0, 2.0, 0.5])
+    report = verify(resolve(str(run)))
+    png = run / "loss.png"
+    assert report.loss_curve == str(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as image:
+        image.verify()
+        assert image.format == "PNG" and image.size == (640, 360)
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert "![training loss by step](loss.png)" in md
+    assert "steps 5 to 15; last loss 0.5" in md
+    assert json.loads((run / "report.json").read_text(encoding="utf-8"))["loss_curve"] == str(png)
+
+
+def test_the_loss_curve_has_labelled_axes_and_a_title():
+    from swiftkit.verify.report import loss_figure
+
+    (ax,) = loss_figure([(5, 3.0), (10, 2.0), (15, 0.5)], "Training loss: r-1").axes
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == (
+        "step",
+        "loss",
+        "Training loss: r-1",
+    )
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == [5, 10, 15] and list(line.get_ydata()) == [3.0, 2.0, 0.5]
+
+
+def test_a_run_with_no_loss_rows_writes_no_curve(tmp_path):
+    from swiftkit.runs.resolve import resolve
+    from swiftkit.verify.verdict import verify
+
+    run = fake_run(tmp_path, {"identity_probes": ["training"]})
+    log_losses(run, [None, None])
+    report = verify(resolve(str(run)))
+    assert report.loss_curve is None and not (run / "loss.png").exists()
+    md = (run / "report.md").read_text(encoding="utf-8")
+    assert "loss.png" not in md and "## Loss" not in md
 
 
 def test_verify_and_init_import_nothing_heavy(tmp_path):

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import runs
 from swiftkit.child import launch
 from swiftkit.render import helpers
+from swiftkit.runs.resolve import resolve
 
 Echo = Callable[[str], None]
 
 
 def execute(spec: str | None, output_dir: Path | None, echo: Echo, base: bool = False) -> int:
-    target = runs.resolve(spec, output_dir)
+    target = resolve(spec, output_dir)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     command = helpers.render_chat(target.checkpoint, base=base)

@@ -4,14 +4,13 @@ chat template and system prompt, so it answers with the new identity outside swi
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import runs
 from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
+from swiftkit.runs.resolve import resolve
 
 Echo = Callable[[str], None]
 NOTE = "swiftkit-merge.json"
@@ -65,7 +64,7 @@ def default_target(checkpoint: Path) -> Path:
 def execute(
     spec: str | None, output_dir: Path | None, echo: Echo, target_dir: Path | None = None
 ) -> int:
-    target = runs.resolve(spec, output_dir).require_adapter("only a LoRA adapter can be merged")
+    target = resolve(spec, output_dir).require_adapter("only a LoRA adapter can be merged")
     ckpt = target.checkpoint
     out = (target_dir or default_target(ckpt)).expanduser().resolve()
     if out.exists():
@@ -80,14 +79,13 @@ def execute(
             ],
         )
     args = target.args()
-    system = args.get("system")
+    system = args.system
     command = helpers.render_export_merge(ckpt, out)
     log = out.parent / f"{out.name}.export.log"
     echo(f"merging {ckpt} -> {out}")
     echo(f"command: {command.shell()}")
-    start = time.monotonic()
     result = launch.run(command, log_path=log)
-    seconds = time.monotonic() - start
+    seconds = result.seconds
     if result.returncode != 0 or not out.is_dir():
         raise result.failure("swift export failed", log)
     findings = check_merged(out, system)
@@ -96,9 +94,9 @@ def execute(
     errors = [f for f in findings if f.severity == "error"]
     note = {
         "merged_from": str(ckpt),
-        "base_model": args.get("model"),
-        "model_type": args.get("model_type"),
-        "template": args.get("template"),
+        "base_model": args.model,
+        "model_type": args.model_type,
+        "template": args.template,
         "system": system,
         "chat_template": chat_template(out) is not None,
         "seconds": round(seconds, 1),

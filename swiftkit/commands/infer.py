@@ -6,14 +6,17 @@ import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from swiftkit import jsonl, runs, verify
+from swiftkit import jsonl
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.runs.resolve import resolve
+from swiftkit.verify.ask import ask
 
 Echo = Callable[[str], None]
 
 
-def read_prompts(path: Path) -> list[list[dict]]:
+def read_prompts(path: Path) -> list[list[dict[str, Any]]]:
     """One conversation per non-empty line: plain text, or a JSON object with `messages`
     (ending with a user turn) or `query`/`instruction`/`prompt`."""
     try:
@@ -25,7 +28,7 @@ def read_prompts(path: Path) -> list[list[dict]]:
             exc.strerror or str(exc),
             fix="check the path",
         ) from None
-    out = []
+    out: list[list[dict[str, Any]]] = []
     for row in jsonl.rows(text):
         value = row.value if row.ok else None
         problem = None
@@ -77,14 +80,14 @@ def execute(
             "nothing to ask",
             [Finding.error("infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
         )
-    target = runs.resolve(spec, output_dir)
+    target = resolve(spec, output_dir)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     if target.run_dir is not None:
         work = target.run_dir / "infer"
     else:
         work = Path(tempfile.mkdtemp(prefix="swiftkit-infer-"))
-    answers = verify.ask(
+    answers = ask(
         target.checkpoint,
         conversations,
         work,

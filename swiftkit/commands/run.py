@@ -9,12 +9,17 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import runs, verify
 from swiftkit.child import events, launch
 from swiftkit.child import progress as live
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import compat
+from swiftkit.runs import folders, manifest
+from swiftkit.runs.manifest import Manifest, Resumed, VerdictSummary, now_iso
 from swiftkit.runs.plan import Plan, plan, resume_plan, write_new_run
+from swiftkit.runs.resolve import resolve
+from swiftkit.verify.report import NONE, PASS, VerifyReport
+from swiftkit.verify.stopcheck import stop_checks
+from swiftkit.verify.verdict import verify
 
 Echo = Callable[[str], None]
 
@@ -108,9 +113,8 @@ def execute(
     preflight(p)
     ensure_tiny_model(p, echo)
     if resume:
-        m = runs.read_manifest(p.run_dir)
-        resumed = [*m.get("resumed", []), {"started": runs.now_iso(), "argv": p.command.argv}]
-        runs.update_manifest(p.run_dir, status="running", pid=os.getpid(), resumed=resumed)
+        resumed = [*Manifest.read(p.run_dir).resumed, Resumed(now_iso(), p.command.argv)]
+        manifest.update(p.run_dir, status="running", pid=os.getpid(), resumed=resumed)
         echo(f"resuming from {p.command.argv[-1]}")
     else:
         write_new_run(p)
@@ -120,17 +124,23 @@ def execute(
     with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
         result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
     last = progress.last
-    common = {
-        "finished": runs.now_iso(),
-        "returncode": result.returncode,
-        "seconds": round(result.seconds, 1),
-        "steps": last.step if last else None,
-        "max_steps": last.max_steps if last else None,
-        "last_loss": last.loss if last else None,
-    }
+
+    def ended(status: str, checkpoint: Path | None = None) -> None:
+        manifest.update(
+            p.run_dir,
+            status=status,
+            finished=now_iso(),
+            returncode=result.returncode,
+            seconds=round(result.seconds, 1),
+            steps=last.step if last else None,
+            max_steps=last.max_steps if last else None,
+            last_loss=last.loss if last else None,
+            **({"checkpoint": str(checkpoint)} if checkpoint else {}),
+        )
+
     if result.interrupted:
-        kept = runs.checkpoints(p.run_dir)
-        runs.update_manifest(p.run_dir, status="interrupted", **common)
+        kept = folders.checkpoints(p.run_dir)
+        ended("interrupted")
         echo(f"interrupted: {len(kept)} checkpoint(s) kept in {p.run_dir}")
         for c in kept:
             echo(f"  {c}")
@@ -138,7 +148,7 @@ def execute(
             echo(f"continue with: swiftkit run {p.run_dir} --resume")
         return 130
     if result.returncode != 0:
-        runs.update_manifest(p.run_dir, status="failed", **common)
+        ended("failed")
         echo(f"ms-swift failed with exit code {result.returncode}; the last lines of its output:")
         for line in result.tail[-20:]:
             echo("    " + line)
@@ -149,41 +159,42 @@ def execute(
         echo(f"full log: {p.run_dir / 'swift.log'}")
         return 1
     found = events.checkpoint_from_output(result.tail)
-    ckpt = Path(found) if found else runs.require_checkpoint(p.run_dir)
-    runs.update_manifest(p.run_dir, status="finished", checkpoint=str(ckpt), **common)
+    ckpt = Path(found) if found else folders.require_checkpoint(p.run_dir)
+    ended("finished", ckpt)
     echo(f"checkpoint: {ckpt}")
-    stopped = [c for c in verify.stop_checks(p.run_dir) if c.get("verified")]
+    stopped = [c for c in stop_checks(p.run_dir) if c.verified]
     if stopped:
-        echo(f"stopped when verified at step {stopped[0]['step']} (of {common['max_steps']})")
+        total = last.max_steps if last else None
+        echo(f"stopped when verified at step {stopped[0].step} (of {total})")
     verdict = None
     if check and p.recipe.verify.enabled:
         report = check_identity(p.run_dir, ckpt, echo)
-        verdict = report["verdict"] if report else verify.NONE
+        verdict = report.verdict if report else NONE
     echo("next: chat with it (or serve it, merge it: `swiftkit --help`):")
     echo(f"  swiftkit chat {ckpt}")
     echo(f"  swift infer --adapters {ckpt} --stream true --temperature 0 --max_new_tokens 2048")
-    if verdict not in (None, verify.PASS):
+    if verdict not in (None, PASS):
         # the checkpoint is kept, but a script chaining `run && serve` must not go on
         echo("the identity did not verify: exit 1 (train longer, or see the report)")
         return 1
     return 0
 
 
-def check_identity(run_dir: Path, ckpt: Path, echo: Echo) -> dict | None:
+def check_identity(run_dir: Path, ckpt: Path, echo: Echo) -> VerifyReport | None:
     """Verify the checkpoint, say plainly whether the identity holds, record it in the
     manifest. A verify that cannot run is reported, never counted as a pass."""
     echo("verifying: identity probes on the base model and on the adapter ...")
     try:
-        report = verify.verify(ckpt)
+        report = verify(resolve(ckpt))
     except SwiftkitError as exc:
-        runs.update_manifest(run_dir, verify={"verdict": verify.NONE, "error": exc.message})
+        manifest.update(run_dir, verify=VerdictSummary(NONE, error=exc.message))
         echo(f"identity: NO VERDICT ({exc.message})")
         echo(exc.format())
         return None
-    for row in [r for r in report["probes"] if r["set"] == "identity"][:3]:
-        echo(f"  Q: {row['question']}")
-        echo(f"  A: {row['adapter']}")
-    runs.update_manifest(run_dir, verify=verify.summary(report))
-    echo(verify.headline(report))
+    for row in [r for r in report.probes if r.set == "identity"][:3]:
+        echo(f"  Q: {row.question}")
+        echo(f"  A: {row.adapter}")
+    manifest.update(run_dir, verify=report.summary())
+    echo(report.headline())
     echo(f"report: {run_dir / 'report.md'}")
     return report

@@ -4,22 +4,82 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from swiftkit import runs
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import SwiftkitError
+from swiftkit.runs import folders
+from swiftkit.runs.manifest import Manifest, VerdictSummary
 
 Echo = Callable[[str], None]
 
 
-def collect(output_dir: Path) -> list[dict]:
+@dataclass(frozen=True)
+class RunRow:
+    """One run as `swiftkit runs` shows it (`--json` prints these fields)."""
+
+    run: str
+    name: str
+    recipe: str | None
+    started: str | None
+    finished: str | None
+    status: str
+    steps: int | None
+    max_steps: int | None
+    last_loss: float | None
+    verify: VerdictSummary | None
+    checkpoints: list[str]
+    latest_checkpoint: str | None
+    best_checkpoint: str | None
+    resumed: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, run_dir: Path) -> RunRow:
+        m = Manifest.read(run_dir)
+        found = [str(c.resolve()) for c in folders.checkpoints(run_dir)]
+        best = folders.best_checkpoint(run_dir)
+        return cls(
+            run=str(run_dir.resolve()),
+            name=run_dir.name,
+            recipe=m.recipe,
+            started=m.started,
+            finished=m.finished,
+            status=folders.run_status(m),
+            steps=m.steps,
+            max_steps=m.max_steps,
+            last_loss=m.last_loss,
+            verify=m.verify,
+            checkpoints=found,
+            latest_checkpoint=found[-1] if found else None,
+            best_checkpoint=str(best) if best else None,
+            resumed=[asdict(r) for r in m.resumed],
+        )
+
+    @property
+    def verdict(self) -> str | None:
+        return self.verify.verdict if self.verify else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            out[key] = value
+            if key == "verify":  # the summary as the manifest keeps it, then its verdict
+                out[key] = self.verify.to_dict() if self.verify else None
+                out["verdict"] = self.verdict
+        return out
+
+
+def collect(output_dir: Path) -> list[RunRow]:
     out = output_dir.resolve()
     if not out.is_dir():
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"output folder not found: {out}",
-            [Finding.error(str(out), "no such folder", fix="pass the folder holding the runs")],
+            str(out),
+            "no such folder",
+            fix="pass the folder holding the runs",
         )
-    return [runs.summary(r) for r in runs.find_runs(out)]
+    return [RunRow.of(r) for r in folders.find_runs(out)]
 
 
 def _short(path: str | None, run: str) -> str:
@@ -28,20 +88,20 @@ def _short(path: str | None, run: str) -> str:
     return path[len(run) + 1 :] if path.startswith(run + "/") else path
 
 
-def table(rows: list[dict]) -> list[str]:
+def table(rows: list[RunRow]) -> list[str]:
     lines = []
     for r in rows:
-        steps = f"{r['steps']}/{r['max_steps']}" if r["steps"] is not None else "-"
-        loss = f"{r['last_loss']:.4f}" if isinstance(r["last_loss"], (int, float)) else "-"
-        lines.append(f"{r['name']}  {r['status']}")
+        steps = f"{r.steps}/{r.max_steps}" if r.steps is not None else "-"
+        loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "-"
+        lines.append(f"{r.name}  {r.status}")
         lines.append(
-            f"    started {r['started'] or '-'}  steps {steps}  loss {loss}"
-            f"  verify {r['verdict'] if r['verdict'] is not None else '-'}"
+            f"    started {r.started or '-'}  steps {steps}  loss {loss}"
+            f"  verify {r.verdict if r.verdict is not None else '-'}"
         )
         lines.append(
-            f"    latest {_short(r['latest_checkpoint'], r['run'])}"
-            f"  best {_short(r['best_checkpoint'], r['run'])}"
-            f"  recipe {r['recipe'] or '-'}"
+            f"    latest {_short(r.latest_checkpoint, r.run)}"
+            f"  best {_short(r.best_checkpoint, r.run)}"
+            f"  recipe {r.recipe or '-'}"
         )
     return lines
 
@@ -49,7 +109,7 @@ def table(rows: list[dict]) -> list[str]:
 def execute(output_dir: Path, echo: Echo, as_json: bool = False) -> int:
     rows = collect(output_dir)
     if as_json:
-        echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
         return 0
     if not rows:
         echo(f"no runs in {output_dir.resolve()}")

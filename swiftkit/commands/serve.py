@@ -15,10 +15,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit import runs
 from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
+from swiftkit.runs.resolve import Target, resolve
 
 Echo = Callable[[str], None]
 
@@ -49,13 +49,9 @@ def check_port(host: str, port: int) -> None:
                 ) from None
 
 
-def served_name(target: runs.Target) -> str:
+def served_name(target: Target) -> str:
     """The model id clients send: the identity's name when the run has one, else the folder."""
-    name = None
-    if target.run_dir is not None:
-        identity = runs.read_manifest(target.run_dir).get("recipe_resolved", {}).get("identity")
-        name = (identity or {}).get("name")
-    name = name or (target.run_dir.name if target.run_dir else target.checkpoint.name)
+    name = target.manifest().identity.name or target.folder.name
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-").lower() or "swiftkit"
 
 
@@ -103,7 +99,7 @@ def execute(
     timeout: float = 600,
     base: bool = False,
 ) -> int:
-    target = runs.resolve(spec, output_dir)
+    target = resolve(spec, output_dir)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)

@@ -8,12 +8,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import __version__, dataset, recipe, runs, verify
+from swiftkit import __version__, dataset, recipe
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.recipe.model import DatasetRef, Recipe
 from swiftkit.render import compat, sft
 from swiftkit.render.command import Command, argv_from_flags
+from swiftkit.runs import folders
+from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
+from swiftkit.verify import probes, stopcheck
 
 
 @dataclass
@@ -47,9 +50,9 @@ def plan(recipe_path: Path) -> Plan:
     vcfg = rec.verify
     verifying = vcfg.enabled
     if verifying:
-        verify.check_probe_files(vcfg)  # a bad probe file stops the run before it starts
+        probes.check_probe_files(vcfg)  # a bad probe file stops the run before it starts
     version = compat.target_version()
-    run_dir = runs.new_run_dir(rec.output_dir, rec.name)
+    run_dir = folders.new_run_dir(rec.output_dir, rec.name)
     data: list[tuple[DatasetRef, Path | None]] = []
 
     def specs(refs: tuple[DatasetRef, ...], prefix: str) -> list[str]:
@@ -65,7 +68,7 @@ def plan(recipe_path: Path) -> Plan:
     val_specs = specs(rec.data.val_datasets, "val-")
     command = sft.render_sft(rec, run_dir, train_specs, version, val_specs)
     if vcfg.stop_when_verified and verifying:
-        flags, env = verify.plugin_flags(run_dir)
+        flags, env = stopcheck.plugin_flags(run_dir)
         command.argv += argv_from_flags("sft", flags)[2:]
         command.env.update(env)
     return Plan(rec, run_dir, data, command, version, [f for f in findings if f not in errors])
@@ -110,7 +113,7 @@ def resume_plan(spec: Path) -> Plan:
     and global step come back, so the step count continues."""
     if spec.is_dir():
         run_dir = spec.resolve()
-        if not (run_dir / runs.MANIFEST).is_file():
+        if not folders.is_run_folder(run_dir):
             raise SwiftkitError(
                 f"not a run folder: {run_dir}",
                 [Finding.error(str(run_dir), "no manifest.json", fix="pass output/<run>")],
@@ -119,9 +122,9 @@ def resume_plan(spec: Path) -> Plan:
         rec = recipe.load(spec)
         mine = [
             r
-            for r in runs.find_runs(rec.output_dir)
-            if runs.read_manifest(r).get("recipe") == str(rec.path)
-            and runs.run_status(runs.read_manifest(r)) in RESUMABLE
+            for r in folders.find_runs(rec.output_dir)
+            if Manifest.read(r).recipe == str(rec.path)
+            and folders.run_status(Manifest.read(r)) in RESUMABLE
         ]
         if not mine:
             raise SwiftkitError(
@@ -135,14 +138,14 @@ def resume_plan(spec: Path) -> Plan:
                 ],
             )
         run_dir = mine[-1]
-    m = runs.read_manifest(run_dir)
-    status = runs.run_status(m)
+    m = Manifest.read(run_dir)
+    status = folders.run_status(m)
     if status not in RESUMABLE:
         raise SwiftkitError(
             f"run is {status}, not resumable: {run_dir}",
-            [Finding.error(str(run_dir / runs.MANIFEST), f"status '{status}'")],
+            [Finding.error(str(run_dir / MANIFEST), f"status '{status}'")],
         )
-    done = [c for c in runs.checkpoints(run_dir) if runs.is_complete(c)]
+    done = [c for c in folders.checkpoints(run_dir) if folders.is_complete(c)]
     if not done:
         raise SwiftkitError(
             f"no checkpoint to resume from in {run_dir}",
@@ -156,13 +159,17 @@ def resume_plan(spec: Path) -> Plan:
         )
     from swiftkit.machine import hardware
 
-    rec = recipe.bind(recipe.load(Path(m["recipe"])), hardware.detect())
-    argv = list(m["argv"])
+    if not m.recipe:
+        raise SwiftkitError.at(
+            f"the manifest names no recipe: {run_dir}", str(run_dir / MANIFEST), "no 'recipe'"
+        )
+    rec = recipe.bind(recipe.load(Path(m.recipe)), hardware.detect())
+    argv = list(m.argv)
     if "--resume_from_checkpoint" in argv:  # a run resumed before
         i = argv.index("--resume_from_checkpoint")
         del argv[i : i + 2]
     argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
-    command = Command(argv, dict(m.get("env") or {}))
+    command = Command(argv, dict(m.env))
     data = [
         (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
         for i, ref in enumerate(rec.data.datasets)
@@ -174,21 +181,20 @@ def write_new_run(p: Plan) -> None:
     """A fresh run folder: the filled data copies and a manifest saying "running"."""
     p.run_dir.mkdir(parents=True, exist_ok=False)
     hashes = write_inputs(p)
-    if verify.PLUGIN_ENV in p.command.env:
-        verify.write_stop_config(
+    if stopcheck.PLUGIN_ENV in p.command.env:
+        stopcheck.write_stop_config(
             p.run_dir, p.recipe.verify, p.recipe.identity.new, str(p.recipe.path)
         )
-    manifest = {
-        "status": "running",
-        "recipe": str(p.recipe.path),
-        "recipe_resolved": p.recipe.to_dict(),
-        "preset": p.recipe.train.preset.name if p.recipe.train.preset else None,
-        "argv": p.command.argv,
-        "env": p.command.env,
-        "shell": p.command.shell(),
-        "versions": versions(),
-        "datasets": hashes,
-        "started": runs.now_iso(),
-        "pid": os.getpid(),
-    }
-    runs.write_manifest(p.run_dir, manifest)
+    Manifest(
+        status="running",
+        recipe=str(p.recipe.path),
+        recipe_resolved=p.recipe.to_dict(),
+        preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
+        argv=p.command.argv,
+        env=p.command.env,
+        shell=p.command.shell(),
+        versions=versions(),
+        datasets=hashes,
+        started=now_iso(),
+        pid=os.getpid(),
+    ).write(p.run_dir)

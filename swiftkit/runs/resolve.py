@@ -1,0 +1,142 @@
+"""The one answer to "which checkpoint?": `latest`, a run folder, or a checkpoint/model folder
+-> a `Target`, for run, verify, chat, infer, serve and export alike. Errors name the path."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swiftkit.errors import SwiftkitError
+from swiftkit.runs import folders
+from swiftkit.runs.manifest import Manifest
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """args.json keeps some values as a string, some as a list: always a tuple here."""
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if v)
+    return (str(value),) if value else ()
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class CheckpointArgs:
+    """What swiftkit reads of the args.json `swift sft` writes into every checkpoint."""
+
+    model: str | None = None
+    model_type: str | None = None
+    template: str | None = None
+    system: str | None = None
+    model_name: tuple[str, ...] = ()
+    model_author: tuple[str, ...] = ()
+    dataset: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckpointArgs:
+        return cls(
+            model=_str(data.get("model")),
+            model_type=_str(data.get("model_type")),
+            template=_str(data.get("template")),
+            system=_str(data.get("system")),
+            model_name=_strings(data.get("model_name")),
+            model_author=_strings(data.get("model_author")),
+            dataset=_strings(data.get("dataset")),
+        )
+
+
+def no_args_json(checkpoint: Path) -> SwiftkitError:
+    return SwiftkitError.at(
+        f"checkpoint has no args.json: {checkpoint}",
+        str(checkpoint / "args.json"),
+        "missing: it names the base model, template and system prompt",
+        fix="pass a checkpoint written by `swift sft` (checkpoint-N)",
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a command acts on: a checkpoint (adapter or full model) and the run holding it."""
+
+    checkpoint: Path
+    run_dir: Path | None
+
+    @property
+    def adapter(self) -> bool:
+        return folders.is_adapter(self.checkpoint)
+
+    @property
+    def folder(self) -> Path:
+        """Where results about it go: the run folder, else the checkpoint itself."""
+        return self.run_dir or self.checkpoint
+
+    def manifest(self) -> Manifest:
+        """The run's manifest; an empty one for a checkpoint outside a run folder."""
+        return Manifest.read(self.run_dir) if self.run_dir else Manifest()
+
+    def args(self) -> CheckpointArgs:
+        """The checkpoint's args.json (base model, template, system); empty when absent."""
+        try:
+            data = json.loads((self.checkpoint / "args.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return CheckpointArgs()
+        return CheckpointArgs.from_dict(data if isinstance(data, dict) else {})
+
+    def require_args(self) -> CheckpointArgs:
+        if not (self.checkpoint / "args.json").is_file():
+            raise no_args_json(self.checkpoint)
+        return self.args()
+
+    def require_adapter(self, why: str) -> Target:
+        if not self.adapter:
+            raise SwiftkitError.at(
+                f"not a LoRA adapter: {self.checkpoint}",
+                str(self.checkpoint),
+                f"no adapter_config.json: this is a full model or checkpoint; {why}",
+                fix="pass a run folder or one of its checkpoint-N folders",
+            )
+        return self
+
+
+def run_checkpoint(run_dir: Path) -> Path:
+    """The run's checkpoint: the one `swiftkit run` recorded when it is still there (with
+    stop_when_verified, the verified one), else the newest checkpoint-N."""
+    recorded = Manifest.read(run_dir).checkpoint
+    if recorded and Path(recorded).is_dir():
+        return Path(recorded).resolve()
+    return folders.require_checkpoint(run_dir)
+
+
+def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
+    """`latest` (newest run with a checkpoint under output_dir, ./output by default), a run
+    folder, or a checkpoint/model folder -> the checkpoint to use and its run folder."""
+    if spec in (None, "", "latest"):
+        run_dir = folders.latest_run((output_dir or folders.DEFAULT_OUTPUT).resolve())
+        return Target(run_checkpoint(run_dir), run_dir)
+    path = Path(str(spec)).expanduser().resolve()
+    if not path.exists():
+        raise folders.missing(
+            path, "folder not found", "pass `latest`, a run folder or a checkpoint"
+        )
+    if not path.is_dir():
+        raise folders.missing(
+            path, "not a folder", "pass a run folder or a checkpoint folder, not a file"
+        )
+    if folders.is_model_folder(path) or folders.step_of(path) is not None:
+        if not folders.is_model_folder(path) and not (path / "args.json").is_file():
+            raise no_args_json(path)  # a checkpoint-N that holds nothing to load
+        parent = path.parent if folders.is_run_folder(path.parent) else None
+        return Target(path, parent)
+    if folders.is_run_folder(path) or folders.checkpoints(path):
+        return Target(run_checkpoint(path), path)
+    raise SwiftkitError.at(
+        f"no checkpoint in {path}",
+        str(path),
+        "neither a run folder nor a checkpoint (no manifest.json, checkpoint-N, "
+        "adapter_config.json or config.json)",
+        fix="pass a folder under output/ or one of its checkpoint-N folders",
+    )

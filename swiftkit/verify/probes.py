@@ -1,0 +1,155 @@
+"""Probes: the questions verify asks. From probe files (JSON Lines, datasets/README.md), from
+the run's own training data (the records whose answer names the new identity), and from the
+recipe's [verify] questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swiftkit import dataset, jsonl
+from swiftkit.errors import SwiftkitError
+from swiftkit.recipe.model import TRAINING, VerifySpec
+from swiftkit.runs.resolve import CheckpointArgs
+
+Messages = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Probe:
+    id: str
+    set: str  # "identity" or "general"
+    kind: str
+    messages: Messages
+    expect: list[str] = field(default_factory=list)
+
+    @property
+    def question(self) -> str:
+        return str(self.messages[-1]["content"])
+
+
+def _bad_probe(path: Path, line: int, message: str) -> SwiftkitError:
+    return SwiftkitError.at(
+        f"probe file {path} does not parse",
+        str(path),
+        message,
+        line=line,
+        fix='one JSON object per line: {"id": "...", "kind": "...", "messages": '
+        '[{"role": "user", "content": "..."}]} (see datasets/README.md)',
+    )
+
+
+def _is_conversation(messages: object) -> bool:
+    """A non-empty list of turns, each with a role and text content, ending with the user."""
+    return (
+        isinstance(messages, list)
+        and bool(messages)
+        and all(
+            isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role")
+            for m in messages
+        )
+        and messages[-1]["role"] == "user"
+    )
+
+
+def load_probes(path: Path, set_name: str) -> list[Probe]:
+    """A probe file (JSON Lines, datasets/README.md); any bad line is an error naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SwiftkitError.at(
+            f"probe file not found: {path}",
+            str(path),
+            "no such file",
+            fix="check [verify] in the recipe",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SwiftkitError(f"cannot read probe file {path}: {exc}") from None
+    probes: list[Probe] = []
+    for row in jsonl.rows(text):
+        if not row.ok:
+            raise _bad_probe(path, row.line, f"not JSON: {row.error}")
+        value = row.value if isinstance(row.value, dict) else {}
+        messages = value.get("messages")
+        if not isinstance(messages, list) or not _is_conversation(messages):
+            raise _bad_probe(
+                path, row.line, "'messages' must be a list of turns ending with a user turn"
+            )
+        expect = value.get("expect", [])
+        if set_name == "general" and (
+            not isinstance(expect, list)
+            or not expect
+            or not all(isinstance(e, str) for e in expect)
+        ):
+            raise _bad_probe(path, row.line, "a general probe needs 'expect': a list of strings")
+        probes.append(
+            Probe(
+                str(value.get("id", f"{path.stem}-{row.line}")),
+                set_name,
+                str(value.get("kind", set_name)),
+                list(messages),
+                [str(e) for e in expect] if isinstance(expect, list) else [],
+            )
+        )
+    if not probes:
+        raise _bad_probe(path, 1, "no probes in the file")
+    return probes
+
+
+def training_probes(data_files: list[Path], new: list[str]) -> list[Probe]:
+    """The run's own identity questions: records whose answer names the new name or author."""
+    probes: list[Probe] = []
+    for path in data_files:
+        records, _ = dataset.read_records(path)
+        for rec in records:
+            v = rec.value
+            if not isinstance(v, dict):
+                continue
+            question: Messages
+            if "messages" in v:
+                msgs = [m for m in v["messages"] if m.get("role") != "system"]
+                if not msgs or msgs[-1].get("role") != "assistant":
+                    continue
+                answer, question = str(msgs[-1]["content"]), msgs[:-1]
+            else:
+                answer = str(v.get("output", ""))
+                q = str(v.get("instruction", "")) + ("\n" + v["input"] if v.get("input") else "")
+                question = [{"role": "user", "content": q}]
+            if any(n and n.lower() in answer.lower() for n in new):
+                probes.append(
+                    Probe(f"train-{len(probes) + 1:02d}", "identity", "training", question)
+                )
+    return probes
+
+
+def data_files(run_dir: Path | None, args: CheckpointArgs) -> list[Path]:
+    """The run's filled data copies, else the local datasets args.json names."""
+    if run_dir and (run_dir / "data").is_dir():
+        return sorted((run_dir / "data").glob("*.jsonl"))
+    return [Path(d.split("#")[0]) for d in args.dataset if Path(d).is_file()]
+
+
+def gather(
+    cfg: VerifySpec, run_dir: Path | None, args: CheckpointArgs, new: list[str]
+) -> list[Probe]:
+    """Every probe [verify] names: identity probes and questions, then general probes."""
+    probes: list[Probe] = []
+    for spec in cfg.identity_probes:
+        if spec == TRAINING:
+            probes += training_probes(data_files(run_dir, args), new)
+        else:
+            probes += load_probes(cfg.path(spec), "identity")
+    for i, q in enumerate(cfg.questions, 1):
+        probes.append(
+            Probe(f"question-{i:02d}", "identity", "question", [{"role": "user", "content": q}])
+        )
+    for spec in cfg.general_probes:
+        probes += load_probes(cfg.path(spec), "general")
+    return probes
+
+
+def check_probe_files(cfg: VerifySpec) -> None:
+    """Parse every probe file a [verify] section names (errors name file and line)."""
+    for set_name, path in cfg.probe_files:
+        load_probes(path, set_name)

@@ -1,0 +1,299 @@
+"""The verify report: scores per probe set and kind, the verdict, and the files written into
+the run folder (report.json, report.md, loss.png).
+
+report.json version 2 carries "schema_version": 2; a file without it is version 1 (what
+swiftkit wrote before) and reads the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from swiftkit.child import events
+from swiftkit.recipe.model import VerifySpec
+from swiftkit.runs.manifest import VerdictSummary, known
+from swiftkit.verify import scoring
+from swiftkit.verify.stopcheck import StopCheck
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+PASS, FAIL, NONE = "pass", "fail", "no verdict"
+NOT_GATING = "not gating"
+SCHEMA_VERSION = 2
+REPORT_JSON, REPORT_MD, LOSS_PNG = "report.json", "report.md", "loss.png"
+
+
+@dataclass(frozen=True)
+class KindScore:
+    probes: int
+    base: float | None
+    adapter: float | None
+
+
+@dataclass(frozen=True)
+class SetScore:
+    """The scores of one probe set (identity or general), overall and per kind."""
+
+    probes: int
+    threshold: float | None
+    base: float | None
+    adapter: float | None
+    by_kind: dict[str, KindScore]
+    verdict: str  # pass, fail, no verdict, or "not gating" (no threshold)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SetScore:
+        kinds = {k: KindScore(**known(KindScore, v)) for k, v in data["by_kind"].items()}
+        return cls(**{**known(cls, data), "by_kind": kinds})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    """One probe, its answers before (base model) and after (adapter), and whether each passed
+    (None: not asked)."""
+
+    id: str
+    set: str
+    kind: str
+    messages: list[dict[str, Any]]
+    expect: list[str]
+    question: str
+    base: str | None
+    base_ok: bool | None
+    adapter: str | None
+    adapter_ok: bool | None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProbeRow:
+        return cls(**known(cls, data))
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    verdict: str
+    checkpoint: str
+    run_dir: str | None
+    base_model: str | None
+    template: str | None
+    system: str | None
+    new_identity: list[str]
+    old_identity: list[str]
+    config: VerifySpec
+    identity: SetScore
+    general: SetScore
+    stop_when_verified: list[StopCheck]
+    base_answers_reused: int
+    probes: list[ProbeRow]
+    measured: str
+    loss_curve: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def folder(self) -> Path:
+        """Where the report files are: the run folder, else the checkpoint."""
+        return Path(self.run_dir or self.checkpoint)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VerifyReport:
+        base_dir = Path(data["checkpoint"]).parent  # unknown here; only probe paths need it
+        checks = data.get("stop_when_verified") or []
+        return cls(
+            **{
+                **known(cls, data),
+                "config": VerifySpec.from_dict(data.get("config"), base_dir),
+                "identity": SetScore.from_dict(data["scores"]["identity"]),
+                "general": SetScore.from_dict(data["scores"]["general"]),
+                "stop_when_verified": [StopCheck.from_dict(c) for c in checks],
+                "probes": [ProbeRow.from_dict(r) for r in data.get("probes") or []],
+                "schema_version": data.get("schema_version", 1),  # none before version 2
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json: the two set scores under "scores", right after the config."""
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        for key, value in asdict(self).items():
+            if key == "config":
+                out[key] = self.config.to_dict()
+                out["scores"] = {"identity": asdict(self.identity), "general": asdict(self.general)}
+            elif key not in ("identity", "general", "schema_version"):
+                out[key] = value
+        return out
+
+    @classmethod
+    def read(cls, path: Path) -> VerifyReport | None:
+        """An earlier report.json; None when it is missing or not a report."""
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def summary(self) -> VerdictSummary:
+        """What manifest.json keeps of the report (for `swiftkit runs`)."""
+        ident, gen = self.identity, self.general
+        return VerdictSummary(
+            verdict=self.verdict,
+            identity=ident.adapter,
+            identity_base=ident.base,
+            identity_threshold=ident.threshold,
+            identity_probes=ident.probes,
+            general=gen.adapter,
+            general_base=gen.base,
+            general_probes=gen.probes,
+            checkpoint=self.checkpoint,
+            report=str(self.folder / REPORT_MD),
+            measured=self.measured,
+        )
+
+    def headline(self) -> str:
+        ident = self.identity
+        word = {PASS: "PASS", FAIL: "FAIL", NONE: "NO VERDICT"}[self.verdict]
+        if ident.adapter is None:
+            return f"identity: {word} (nothing measured: no identity probes or no answers)"
+        return (
+            f"identity: {word} ({pct(ident.adapter)} of {ident.probes} probes, threshold "
+            f"{pct(ident.threshold)}; base model {pct(ident.base)})"
+        )
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def set_scores(rows: list[ProbeRow], set_name: str, threshold: float | None) -> SetScore:
+    """Scores of one set, measured answers only: nothing measured is no score, never a pass."""
+    chosen = [r for r in rows if r.set == set_name]
+
+    def base(of: list[ProbeRow]) -> float | None:
+        return scoring.score([bool(r.base_ok) for r in of if r.base is not None])
+
+    def adapter(of: list[ProbeRow]) -> float | None:
+        return scoring.score([bool(r.adapter_ok) for r in of if r.adapter is not None])
+
+    kinds: dict[str, list[ProbeRow]] = {}
+    for r in chosen:
+        kinds.setdefault(r.kind, []).append(r)
+    after = adapter(chosen)
+    if threshold is None:
+        verdict = NOT_GATING
+    elif after is None:
+        verdict = NONE
+    else:
+        verdict = PASS if after >= threshold else FAIL
+    return SetScore(
+        probes=len(chosen),
+        threshold=threshold,
+        base=base(chosen),
+        adapter=after,
+        by_kind={k: KindScore(len(v), base(v), adapter(v)) for k, v in kinds.items()},
+        verdict=verdict,
+    )
+
+
+def overall(identity: SetScore, general: SetScore) -> str:
+    """Pass only when every gating set passes; no verdict when any gating set has none."""
+    verdicts = [identity.verdict] + ([general.verdict] if general.threshold is not None else [])
+    if NONE in verdicts:
+        return NONE
+    return PASS if all(v == PASS for v in verdicts) else FAIL
+
+
+def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
+    """The training loss over the steps, with labelled axes (matplotlib is imported here only:
+    the parent process stays light until a report is written)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 50 else "")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.set_ylim(bottom=min(0.0, min(p[1] for p in points)))
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _cell(text: str | None, limit: int = 160) -> str:
+    if text is None:
+        return "-"
+    t = " ".join(text.split()).replace("|", "\\|")
+    return t if len(t) <= limit else t[: limit - 1] + "…"
+
+
+def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
+    md = [
+        f"# Verify: {', '.join(report.new_identity)}",
+        "",
+        f"**{report.headline()}**",
+        "",
+        f"- checkpoint: `{report.checkpoint}`",
+        f"- base model: `{report.base_model}` (template `{report.template}`, "
+        f"system {report.system!r})",
+        f"- identity passes when the answer names {' or '.join(report.new_identity)} "
+        f"and none of {', '.join(report.old_identity)}",
+        f"- measured: {report.measured}",
+        "",
+        "## Scores",
+        "",
+        "| probes | count | base model | adapter | threshold | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in (("identity", report.identity), ("general", report.general)):
+        md.append(
+            f"| **{name}** | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | "
+            f"{pct(s.threshold)} | {s.verdict} |"
+        )
+        for kind, k in s.by_kind.items():
+            md.append(f"| {name} / {kind} | {k.probes} | {pct(k.base)} | {pct(k.adapter)} | | |")
+    if report.stop_when_verified:
+        md += ["", "## Checks during training (stop when verified)", ""]
+        md += ["| step | identity | verified |", "| --- | --- | --- |"]
+        for c in report.stop_when_verified:
+            md.append(f"| {c.step} | {pct(c.score)} | {'yes' if c.verified else 'no'} |")
+    if report.loss_curve:
+        md += [
+            "",
+            "## Loss",
+            "",
+            f"![training loss by step]({LOSS_PNG})  ",
+            f"steps {points[0][0]} to {points[-1][0]}; last loss {points[-1][1]:.4g}",
+        ]
+    md += ["", "## Before and after", "", "| id | set | question | base model | adapter |"]
+    md.append("| --- | --- | --- | --- | --- |")
+    mark = {True: "✅ ", False: "❌ ", None: ""}
+    for r in report.probes:
+        md.append(
+            f"| {r.id} | {r.set}/{r.kind} | {_cell(r.question, 80)} | "
+            f"{mark[r.base_ok]}{_cell(r.base)} | {mark[r.adapter_ok]}{_cell(r.adapter)} |"
+        )
+    return "\n".join(md) + "\n"
+
+
+def write_report(report: VerifyReport) -> VerifyReport:
+    """report.json, report.md and (when training logged a loss) loss.png, into the report's
+    folder. Returns the report as written (with its loss curve)."""
+    out_dir = report.folder
+    out_dir.mkdir(parents=True, exist_ok=True)
+    steps = events.read_steps(out_dir / "logging.jsonl")
+    points = [(s.step, s.loss) for s in steps if s.loss is not None]
+    curve = None
+    if points:
+        loss_figure(points, f"Training loss: {out_dir.name}").savefig(out_dir / LOSS_PNG)
+        curve = str(out_dir / LOSS_PNG)
+    report = replace(report, loss_curve=curve)
+    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    (out_dir / REPORT_JSON).write_text(text, encoding="utf-8")
+    (out_dir / REPORT_MD).write_text(markdown(report, points), encoding="utf-8")
+    return report

@@ -1,0 +1,88 @@
+"""Stop when verified: the ms-swift plugin's flags and settings file (the plugin itself is
+swiftkit/plugin/stop_when_verified.py, inside ms-swift's process), and the checks it logged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swiftkit import jsonl
+from swiftkit.errors import SwiftkitError
+from swiftkit.recipe.model import VerifySpec
+from swiftkit.resources import PLUGIN
+from swiftkit.runs.manifest import known
+from swiftkit.runs.resolve import CheckpointArgs
+from swiftkit.verify import scoring
+from swiftkit.verify.probes import gather
+
+PLUGIN_CALLBACK = "swiftkit_stop_when_verified"
+PLUGIN_ENV = "SWIFTKIT_STOP_CONFIG"
+
+
+def config_path(run_dir: Path) -> Path:
+    return run_dir / "verify" / "stop.json"
+
+
+def log_path(run_dir: Path) -> Path:
+    return run_dir / "verify" / "stop_checks.jsonl"
+
+
+def plugin_flags(run_dir: Path) -> tuple[dict[str, object], dict[str, str]]:
+    """The `swift sft` flags and environment that load the stop-when-verified callback."""
+    flags: dict[str, object] = {"external_plugins": str(PLUGIN), "callbacks": [PLUGIN_CALLBACK]}
+    return flags, {PLUGIN_ENV: str(config_path(run_dir))}
+
+
+def write_stop_config(run_dir: Path, cfg: VerifySpec, new: list[str], source: str) -> Path:
+    """The plugin's settings: identity probes (at most check_probes, spread evenly over the
+    set), the strings to look for and to forbid, the threshold and how often to check."""
+    probes = [p for p in gather(cfg, run_dir, CheckpointArgs(), new) if p.set == "identity"]
+    if not probes:
+        raise SwiftkitError.at(
+            "stop_when_verified has no identity probes to check",
+            source,
+            "no identity probe found in [verify] identity_probes/questions",
+            field="verify.identity_probes",
+            fix='use "training" with a dataset whose answers name [identity], or a probe file',
+        )
+    if len(probes) > cfg.check_probes:
+        stride = len(probes) / cfg.check_probes
+        probes = [probes[int(i * stride)] for i in range(cfg.check_probes)]
+    path = config_path(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "probes": [p.messages for p in probes],
+        "new": new,
+        "old": scoring.old_markers(new),
+        "threshold": cfg.identity_threshold,
+        "check_every": cfg.check_every,
+        "max_new_tokens": min(cfg.max_new_tokens, 48),
+        "log": str(log_path(run_dir)),
+    }
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class StopCheck:
+    """One check the plugin made during training (its answers are left out)."""
+
+    step: int
+    score: float | None
+    passed: int
+    total: int
+    verified: bool
+    seconds: float | None = None
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> StopCheck:
+        return cls(**known(cls, row))
+
+
+def stop_checks(run_dir: Path | None) -> list[StopCheck]:
+    """The plugin's checks during training (verify/stop_checks.jsonl), oldest first."""
+    if run_dir is None:
+        return []
+    return [StopCheck.from_dict(v) for v in jsonl.values(log_path(run_dir)) if isinstance(v, dict)]
