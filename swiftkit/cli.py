@@ -55,7 +55,7 @@ def run(recipe_path: Path, dry_run: bool, no_verify: bool, resume: bool) -> None
 @click.option("--json", "as_json", is_flag=True, help='Print {"argv": [...], "env": {...}}.')
 def render(recipe_path: Path, as_json: bool) -> None:
     """Print the exact `swift sft` command a recipe runs, as one shell line."""
-    from swiftkit.runs.plan import plan as make_plan
+    from swiftkit.plan import plan as make_plan
 
     plan = make_plan(recipe_path)
     echo(plan.command.to_json() if as_json else plan.command.shell())

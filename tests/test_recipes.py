@@ -10,6 +10,7 @@ import pytest
 from conftest import RECIPES, flags_of, no_gpu_env, swiftkit
 
 from swiftkit import recipe
+from swiftkit.machine import fit
 from swiftkit.machine.hardware import Machine
 from swiftkit.render import sft
 
@@ -32,7 +33,7 @@ def test_every_published_workflow_has_a_recipe():
 def test_shipped_recipe_loads_and_renders(path: Path):
     rec, findings = recipe.check(path)
     assert rec is not None and findings == [], [f.format() for f in findings]
-    rec = recipe.bind(rec, Machine())  # no GPU: auto-by-gpu renders the blog's bfloat16
+    rec = fit.bind(rec, Machine())  # no GPU: auto-by-gpu renders the blog's bfloat16
     specs = [str(d.path) if d.is_local else d.spec for d in rec.data.datasets]
     cmd = sft.render_sft(rec, Path("/tmp/run"), specs, "4.6.0")
     assert "auto" not in cmd.argv[cmd.argv.index("--torch_dtype") + 1]

@@ -12,7 +12,8 @@ from conftest import DATASETS, RECIPES, flags_of, swiftkit, write_recipe
 
 # The blog's one-liner, exactly as published (seed 000/001).
 from swiftkit import recipe
-from swiftkit.render import compat, sft
+from swiftkit.msswift import compat
+from swiftkit.render import sft
 
 PUBLISHED = (
     "CUDA_VISIBLE_DEVICES=0 swift sft --model Qwen2.5-7B-Instruct --train_type lora "

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from swiftkit.render import sftflags
+from swiftkit.msswift import sftflags
 
 
 def test_installed_ms_swift_flags_come_from_source():
@@ -26,7 +26,7 @@ def test_shipped_table_matches_the_installed_version():
     data = json.loads(sftflags._FALLBACK.read_text(encoding="utf-8"))
     if any(data.get(k) != v for k, v in sftflags._versions().items()):
         pytest.skip(f"installed {sftflags._versions()}, table made for other versions")
-    assert set(data["flags"]) == sftflags.from_source(), "run: python -m swiftkit.render.sftflags"
+    assert set(data["flags"]) == sftflags.from_source(), "run: python -m swiftkit.msswift.sftflags"
 
 
 def test_reader_follows_imports_aliases_and_reexports(tmp_path):
@@ -53,7 +53,7 @@ def test_unknown_layout_falls_back_to_none(tmp_path):
 
 def test_reading_flags_imports_nothing_heavy():
     code = (
-        "import sys; from swiftkit.render import sftflags; sftflags.known_flags();"
+        "import sys; from swiftkit.msswift import sftflags; sftflags.known_flags();"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch','transformers','swift'}))"
     )
     out = subprocess.run(

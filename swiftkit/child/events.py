@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swiftkit import jsonl
-from swiftkit.render import compat, sftflags
+from swiftkit.msswift import compat, sftflags
 from swiftkit.resources import table
 
 LAST_CKPT = re.compile(r"last_model_checkpoint:\s*(\S+)")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from swiftkit import recipe
 from swiftkit.machine import fit, hardware
+from swiftkit.msswift import compat
 from swiftkit.recipe import presets
-from swiftkit.render import compat
 
 
 def presets_report() -> list[str]:
@@ -47,7 +47,7 @@ def doctor_report(recipe_path: Path | None = None) -> list[str]:
     auto = presets.pick_auto(m.visible)
     lines.append(f"preset auto: {auto} ({presets.load(auto).description})")
     if recipe_path is not None:
-        rec = recipe.bind(recipe.load(recipe_path), m)
+        rec = fit.bind(recipe.load(recipe_path), m)
         est = fit.estimate_for(rec)
         preset = rec.train.preset.name if rec.train.preset else rec.train.preset_name
         lines.append(f"recipe {recipe_path}: preset {preset}, world size {rec.launch.world_size()}")

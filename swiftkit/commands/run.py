@@ -12,10 +12,10 @@ from pathlib import Path
 from swiftkit.child import events, launch
 from swiftkit.child import progress as live
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.render import compat
+from swiftkit.msswift import compat
+from swiftkit.plan import Plan, plan, resume_plan, write_new_run
 from swiftkit.runs import folders, manifest
 from swiftkit.runs.manifest import Manifest, Resumed, VerdictSummary, now_iso
-from swiftkit.runs.plan import Plan, plan, resume_plan, write_new_run
 from swiftkit.runs.resolve import resolve
 from swiftkit.verify.report import NONE, PASS, VerifyReport
 from swiftkit.verify.stopcheck import stop_checks

@@ -1,6 +1,6 @@
-"""Does this machine fit the recipe? GPUs, memory, processes, extra packages, the hub.
-
-Checked just before launch (`swiftkit run`), never by `render`: a recipe renders anywhere.
+"""The recipe on this machine: `bind` settles what only the machine can ("auto" preset,
+"auto-by-gpu" dtype) for the plan (`render`, `run`) and `doctor`; `check` says whether it fits
+(GPUs, memory, processes, extra packages, the hub), just before launch and in `doctor`.
 Every problem is a Finding with the numbers and what to change.
 """
 
@@ -12,12 +12,22 @@ import socket
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.machine import hardware
 from swiftkit.machine.estimate import Estimate, estimate, shape_of
-from swiftkit.recipe import Recipe
-from swiftkit.render import compat
+from swiftkit.msswift import compat
+from swiftkit.recipe import Recipe, presets
 
 OFFLINE_VARS = ("SWIFTKIT_OFFLINE", "MODELSCOPE_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 CPU_RECIPE = "recipes/tiny-cpu.toml"
 CPU_MIXED_RECIPE = "recipes/tiny-cpu-mixed.toml"  # the offline variant of a mixed-data run
+
+
+def bind(rec: Recipe, machine: hardware.Machine) -> Recipe:
+    """The recipe for this machine: "auto" becomes the preset the machine's GPUs fit, and
+    "auto-by-gpu" becomes bfloat16 or float16 by their compute capability."""
+    gpus = machine.visible
+    preset = rec.train.preset or presets.load(presets.pick_auto(gpus))
+    merged = {**preset.train, **rec.train.own}
+    dtype = hardware.dtype_for(gpus) if merged.get("torch_dtype") == presets.AUTO_BY_GPU else None
+    return rec.with_preset(preset, dtype)
 
 
 def estimate_for(rec: Recipe) -> Estimate | None:

@@ -2,7 +2,7 @@
 hardware preset, as a typed `Recipe` (recipe/model.py).
 
 Loading never looks at the machine: a preset of "auto" and a dtype of "auto-by-gpu" stay open
-until `bind` is given the machine (the pre-launch plan and `doctor` do that).
+until `machine.fit.bind` is given the machine (the pre-launch plan and `doctor` do that).
 Every error names the recipe file, the line of the offending key and the key path.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.recipe import checks, presets
@@ -26,9 +26,6 @@ from swiftkit.recipe.model import (
     VerifySpec,
 )
 from swiftkit.recipe.parse import locate, parse_toml, schema_findings
-
-if TYPE_CHECKING:
-    from swiftkit.machine.hardware import Machine
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?(#\d+)?$")
 DATA_SUFFIXES = (".json", ".jsonl", ".csv")
@@ -141,15 +138,3 @@ def load(path: Path) -> Recipe:
     if errors or recipe is None:
         raise SwiftkitError(f"recipe {path} has {len(errors) or 1} error(s)", errors)
     return recipe
-
-
-def bind(recipe: Recipe, machine: Machine) -> Recipe:
-    """The recipe for this machine: "auto" becomes the preset the machine's GPUs fit, and
-    "auto-by-gpu" becomes bfloat16 or float16 by their compute capability."""
-    from swiftkit.machine import hardware
-
-    gpus = machine.visible
-    preset = recipe.train.preset or presets.load(presets.pick_auto(gpus))
-    merged = {**preset.train, **recipe.train.own}
-    dtype = hardware.dtype_for(gpus) if merged.get("torch_dtype") == presets.AUTO_BY_GPU else None
-    return recipe.with_preset(preset, dtype)

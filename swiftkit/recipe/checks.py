@@ -76,7 +76,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
     ms-swift stops at start-up on an unknown flag (`remaining_argv: [...]`), after the model
     loads on some versions; here it costs a set lookup.
     """
-    from swiftkit.render import compat, sftflags
+    from swiftkit.msswift import compat, sftflags
 
     known, origin = sftflags.known_flags()
     version = compat.target_version()
@@ -127,7 +127,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
 
 def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
     """ms-swift needs --model_type and --template: from [model], else the id or config.json."""
-    from swiftkit.render import compat
+    from swiftkit.msswift import compat
 
     if compat.model_type_and_template(model) is not None:
         return []

@@ -99,7 +99,7 @@ class DataSpec:
 @dataclass(frozen=True)
 class TrainSpec:
     """[train]: `swift sft` flags by name over the preset's. `preset` is None while the recipe
-    says "auto" and no machine has been consulted yet (see `recipe.bind`)."""
+    says "auto" and no machine has been consulted yet (see `machine.fit.bind`)."""
 
     preset_name: str
     preset: Preset | None

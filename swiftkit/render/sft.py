@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
+from swiftkit.msswift import compat
 from swiftkit.recipe.model import FlagValue, Recipe
-from swiftkit.render import compat
 from swiftkit.render.command import Command, argv_from_flags
 
 # The published one-liner's order, so a rendered line reads like the blog's.

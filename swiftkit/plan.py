@@ -11,8 +11,9 @@ from pathlib import Path
 from swiftkit import __version__, dataset, recipe
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.msswift import compat
 from swiftkit.recipe.model import DatasetRef, Recipe
-from swiftkit.render import compat, sft
+from swiftkit.render import sft
 from swiftkit.render.command import Command, argv_from_flags
 from swiftkit.runs import folders
 from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
@@ -39,9 +40,9 @@ def data_copy_path(run_dir: Path, ref: DatasetRef, index: int, prefix: str = "")
 def plan(recipe_path: Path) -> Plan:
     """Load and check the recipe and its data, bind it to this machine, render the command.
     Writes no file."""
-    from swiftkit.machine import hardware
+    from swiftkit.machine import fit, hardware
 
-    rec = recipe.bind(recipe.load(recipe_path), hardware.detect())
+    rec = fit.bind(recipe.load(recipe_path), hardware.detect())
     # The same data checks as `swiftkit validate`: placeholders, length, records per step.
     findings: list[Finding] = for_recipe.recipe_data_findings(rec)
     errors = errors_only(findings)
@@ -157,13 +158,13 @@ def resume_plan(spec: Path) -> Plan:
                 )
             ],
         )
-    from swiftkit.machine import hardware
+    from swiftkit.machine import fit, hardware
 
     if not m.recipe:
         raise SwiftkitError.at(
             f"the manifest names no recipe: {run_dir}", str(run_dir / MANIFEST), "no 'recipe'"
         )
-    rec = recipe.bind(recipe.load(Path(m.recipe)), hardware.detect())
+    rec = fit.bind(recipe.load(Path(m.recipe)), hardware.detect())
     argv = list(m.argv)
     if "--resume_from_checkpoint" in argv:  # a run resumed before
         i = argv.index("--resume_from_checkpoint")

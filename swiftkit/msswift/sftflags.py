@@ -140,7 +140,7 @@ def from_source(root: Path | None = None) -> set[str] | None:
 
 
 def _versions() -> dict[str, str | None]:
-    from swiftkit.render import compat
+    from swiftkit.msswift import compat
 
     return {
         "ms_swift": compat.swift_version(),
@@ -167,14 +167,14 @@ def known_flags() -> tuple[frozenset[str], str]:
 
 def write_fallback(path: Path = _FALLBACK) -> int:
     """Regenerate the shipped table from the installed ms-swift:
-    `python -m swiftkit.render.sftflags`."""
+    `python -m swiftkit.msswift.sftflags`."""
     flags = from_source()
     if flags is None:
         raise SystemExit("ms-swift is not installed or its argument classes were not found")
     payload = {
         "_comment": "`swift sft` flags of this ms-swift version (with these transformers), "
         "used when ms-swift is not installed or is this version. Regenerate with "
-        "`python -m swiftkit.render.sftflags`.",
+        "`python -m swiftkit.msswift.sftflags`.",
         **_versions(),
         "flags": sorted(flags),
     }
