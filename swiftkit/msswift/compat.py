@@ -10,12 +10,8 @@ import json
 import re
 from functools import lru_cache
 from importlib import metadata
-from typing import TYPE_CHECKING
 
 from swiftkit.resources import DATA
-
-if TYPE_CHECKING:
-    from swiftkit.recipe.model import ModelSpec
 
 _DATA = DATA / "compat.json"
 
@@ -91,30 +87,3 @@ def model_family(model_id: str, config_model_type: str | None = None) -> dict | 
     if config_model_type:
         return table()["config_model_types"].get(config_model_type)
     return None
-
-
-def _config_model_type(model: ModelSpec) -> str | None:
-    """config.json's model_type of a local model folder (qwen2 for the tiny model to build)."""
-    if model.path is None:
-        return None
-    cfg = model.path / "config.json"
-    if not cfg.is_file():
-        return "qwen2" if model.builds_tiny else None
-    try:
-        value = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def model_type_and_template(model: ModelSpec) -> tuple[str, str] | None:
-    """--model_type and --template: [model]'s own, else from the id or config.json."""
-    family = model_family(model.id, _config_model_type(model)) or {}
-    model_type = model.model_type or family.get("model_type")
-    template = model.template or family.get("template")
-    return (model_type, template) if model_type and template else None
-
-
-def family_why(model: ModelSpec) -> str:
-    family = model_family(model.id, _config_model_type(model)) or {}
-    return family.get("why", "its name and config.json do not identify the family")

@@ -127,14 +127,12 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
 
 def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
     """ms-swift needs --model_type and --template: from [model], else the id or config.json."""
-    from swiftkit.msswift import compat
-
-    if compat.model_type_and_template(model) is not None:
+    if model.type_and_template() is not None:
         return []
     return [
         Finding.error(
             source,
-            f"cannot tell the model family of '{model.id}': " + compat.family_why(model),
+            f"cannot tell the model family of '{model.id}': " + model.family_why(),
             line=locate(text, ["model", "id"]),
             field="model.model_type",
             fix='set [model] model_type and template, e.g. model_type = "qwen2", '

@@ -6,6 +6,7 @@ Ranges live in the JSON schema (schemas/recipe.schema.json); defaults live here,
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -56,6 +57,34 @@ class ModelSpec:
     @property
     def builds_tiny(self) -> bool:
         return self.build == "tiny"
+
+    def _family(self) -> dict[str, str]:
+        """ms-swift's family row for the id, else for config.json's model_type (qwen2 for the
+        tiny model still to be built)."""
+        from swiftkit.msswift import compat
+
+        config_type = None
+        if self.path is not None:
+            cfg = self.path / "config.json"
+            if not cfg.is_file():
+                config_type = "qwen2" if self.builds_tiny else None
+            else:
+                try:
+                    value = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
+                except (OSError, ValueError, AttributeError):
+                    value = None
+                config_type = value if isinstance(value, str) else None
+        return compat.model_family(self.id, config_type) or {}
+
+    def type_and_template(self) -> tuple[str, str] | None:
+        """--model_type and --template: [model]'s own, else from the id or config.json."""
+        family = self._family()
+        model_type = self.model_type or family.get("model_type")
+        template = self.template or family.get("template")
+        return (model_type, template) if model_type and template else None
+
+    def family_why(self) -> str:
+        return self._family().get("why", "its name and config.json do not identify the family")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ ORDER = [
 
 def model_args(recipe: Recipe) -> dict[str, FlagValue]:
     """--model, --model_type and --template (the recipe was checked: the family is known)."""
-    family = compat.model_type_and_template(recipe.model)
+    family = recipe.model.type_and_template()
     if family is None:  # only a recipe that skipped its checks gets here
         raise SwiftkitError(f"cannot tell the model family of '{recipe.model.id}'")
     model = recipe.model
