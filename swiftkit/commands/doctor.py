@@ -18,7 +18,7 @@ def presets_report() -> list[str]:
     for p in rows:
         need = f">= {p.min_vram_gb or 0:g} GB" if p.device == "cuda" else "no GPU"
         lines.append(f"{p.name:<{width}}  {p.device:<4}  {need:<8}  {p.description}")
-    auto = presets.pick_auto(hardware.detect().visible)
+    auto = fit.auto_preset(hardware.detect().visible)
     lines.append(f"auto picks '{auto}' on this machine (`swiftkit doctor` shows why)")
     return lines
 
@@ -44,7 +44,7 @@ def doctor_report(recipe_path: Path | None = None) -> list[str]:
     for dist in ("ms-swift", "torch", "transformers", "peft", "deepspeed", "bitsandbytes"):
         lines.append(f"{dist}: {compat.installed_version(dist) or 'not installed'}")
     lines.append(f"python: {sys.version.split()[0]}")
-    auto = presets.pick_auto(m.visible)
+    auto = fit.auto_preset(m.visible)
     lines.append(f"preset auto: {auto} ({presets.load(auto).description})")
     if recipe_path is not None:
         rec = fit.bind(recipe.load(recipe_path), m)

@@ -24,10 +24,24 @@ def bind(rec: Recipe, machine: hardware.Machine) -> Recipe:
     """The recipe for this machine: "auto" becomes the preset the machine's GPUs fit, and
     "auto-by-gpu" becomes bfloat16 or float16 by their compute capability."""
     gpus = machine.visible
-    preset = rec.train.preset or presets.load(presets.pick_auto(gpus))
+    preset = rec.train.preset or presets.load(auto_preset(gpus))
     merged = {**preset.train, **rec.train.own}
     dtype = hardware.dtype_for(gpus) if merged.get("torch_dtype") == presets.AUTO_BY_GPU else None
     return rec.with_preset(preset, dtype)
+
+
+def auto_preset(gpus: list[hardware.Gpu]) -> str:
+    """The preset `auto` stands for with these visible GPUs: none -> "cpu"; else the GPU
+    preset with the largest `min_vram_gb` that the smallest card still has (the smallest GPU
+    preset when none fits: the memory check then says what to change)."""
+    if not gpus:
+        return "cpu"
+    memory = min(g.memory_gib for g in gpus)
+    gpu_presets = sorted(
+        (p.min_vram_gb or 0.0, p.name) for p in presets.all_presets() if p.device == "cuda"
+    )
+    fitting = [name for need, name in gpu_presets if need <= memory]
+    return fitting[-1] if fitting else gpu_presets[0][1]
 
 
 def estimate_for(rec: Recipe) -> Estimate | None:

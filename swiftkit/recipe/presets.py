@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from functools import cache
-from typing import TYPE_CHECKING
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -14,9 +13,6 @@ else:  # pragma: no cover
 from swiftkit.errors import SwiftkitError, did_you_mean
 from swiftkit.recipe.model import Preset
 from swiftkit.resources import PRESETS
-
-if TYPE_CHECKING:
-    from swiftkit.machine.hardware import Gpu
 
 AUTO = "auto"
 # A preset's torch_dtype that becomes bfloat16 or float16 by the GPUs' compute capability.
@@ -55,17 +51,3 @@ def load(name: str) -> Preset:
 
 def all_presets() -> list[Preset]:
     return [load(n) for n in names()]
-
-
-def pick_auto(gpus: list[Gpu]) -> str:
-    """The preset `auto` stands for with these visible GPUs: none -> "cpu"; else the GPU
-    preset with the largest `min_vram_gb` that the smallest card still has (the smallest GPU
-    preset when none fits: the memory check then says what to change)."""
-    if not gpus:
-        return "cpu"
-    memory = min(g.memory_gib for g in gpus)
-    gpu_presets = sorted(
-        (p.min_vram_gb or 0.0, p.name) for p in all_presets() if p.device == "cuda"
-    )
-    fitting = [name for need, name in gpu_presets if need <= memory]
-    return fitting[-1] if fitting else gpu_presets[0][1]
