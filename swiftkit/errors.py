@@ -92,12 +92,17 @@ def errors_only(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.is_error]
 
 
-def did_you_mean(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
-    """'did you mean 'x'? ' for the closest known word (case-insensitive), else ''.
-
-    The one near-miss helper: a typo of a key, flag, field or preset is answered alike."""
+def closest(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The known word nearest to `word` (case-insensitive), or None: the one near-miss rule
+    behind every "did you mean" (keys, flags, fields, presets)."""
     by_lower: dict[str, str] = {}
     for k in known:
         by_lower.setdefault(k.lower(), k)
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=cutoff)
-    return f"did you mean '{by_lower[close[0]]}'? " if close else ""
+    return by_lower[close[0]] if close else None
+
+
+def did_you_mean(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """'did you mean 'x'? ' for the closest known word, else ''."""
+    near = closest(word, known, cutoff=cutoff)
+    return f"did you mean '{near}'? " if near else ""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from swiftkit import jsonl
+from swiftkit.errors import closest
 from swiftkit.msswift import compat, sftflags
 from swiftkit.resources import table
 
@@ -164,10 +164,10 @@ def rename_advice(text: str) -> str:
                 + ". "
             )
         else:
-            known = sorted(sftflags.known_flags()[0])
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-            if close and name not in known:
-                out.append(f"--{name}: did you mean --{close[0]}? ")
+            known = sftflags.known_flags()[0]
+            near = closest(name, sorted(known), cutoff=0.75)
+            if near and name not in known:
+                out.append(f"--{name}: did you mean --{near}? ")
     if not out:
         return "Flags get renamed between releases (4.1 renamed --train_type to --tuner_type). "
     return "".join(out)
