@@ -127,6 +127,28 @@ def test_terminal_display_shows_a_status_line(tmp_path):
     assert lines == []
 
 
+def test_after_training_the_line_stays_and_a_phase_gets_its_own_spinner(tmp_path):
+    """`swiftkit run` ends the training display before printing the checkpoint, then shows
+    verify as a spinner of its own (it turns while swift infer blocks) and clears it."""
+    log = tmp_path / "logging.jsonl"
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    lines: list[str] = []
+    with progress.Live(log, lines.append, console=console) as p:
+        append(log, row(80, 80))
+        p.tick()
+        p.end_training()
+        assert not p.display.live.is_started
+        p.echo("checkpoint: /x/checkpoint-80")
+        p.status("verifying: identity probes")
+        assert p.spinner is not None
+        p.status(None)
+        assert p.spinner is None
+    text = out.getvalue()
+    assert "step 80/80" in text and "verifying: identity probes" in text
+    assert lines == ["checkpoint: /x/checkpoint-80"]  # after training: plain lines again
+
+
 def test_terminal_display_on_resume_starts_at_the_last_logged_step(tmp_path):
     text, _ = rendered(tmp_path, resume=True)
     assert "step 7/80" in text

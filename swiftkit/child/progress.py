@@ -20,6 +20,7 @@ from swiftkit.child.events import LogTail, Step
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
+    from rich.status import Status
 
 Echo = Callable[[str], None]
 
@@ -57,6 +58,9 @@ class Progress:
         """What the run is doing now, for a phase without steps; None clears it."""
         if text:
             self.echo(text)
+
+    def end_training(self) -> None:
+        """Training is over: its last state stays, what follows prints below it."""
 
     def close(self) -> None:
         """Plain lines need no closing."""
@@ -101,6 +105,7 @@ class Live(Progress):
         self.above = stdout_is_terminal
         self.training = self.display.add_task("starting ms-swift", total=None, stats="")
         self.phase: TaskID | None = None
+        self.spinner: Status | None = None
         self.display.start()
         if self.last is not None:
             self.show(self.last)
@@ -127,6 +132,14 @@ class Live(Progress):
             self._echo(text)
 
     def status(self, text: str | None) -> None:
+        if not self.display.live.is_started:  # after training: a spinner of its own, which
+            if self.spinner is not None:  # turns while a phase blocks (verify's swift infer)
+                self.spinner.stop()
+                self.spinner = None
+            if text:
+                self.spinner = self.display.console.status(text)
+                self.spinner.start()
+            return
         if self.phase is not None:
             self.display.remove_task(self.phase)
             self.phase = None
@@ -134,11 +147,16 @@ class Live(Progress):
             self.phase = self.display.add_task(text, total=None, stats="")
         self.display.refresh()
 
-    def close(self) -> None:
-        """Stop redrawing; the last training state stays on the screen, a status goes."""
+    def end_training(self) -> None:
+        """Stop redrawing the training line; it stays on the screen as it last was."""
         if self.display.live.is_started:
             self.status(None)
             self.display.stop()
+
+    def close(self) -> None:
+        """Stop redrawing; the last training state stays on the screen, a status goes."""
+        self.end_training()
+        self.status(None)
 
 
 def start(log: Path, echo: Echo, resume: bool = False) -> Progress:

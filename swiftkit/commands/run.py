@@ -123,6 +123,13 @@ def execute(
     # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
     with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
         result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
+        return after_training(p, result, progress, check)
+
+
+def after_training(p: Plan, result: launch.Result, progress: live.Progress, check: bool) -> int:
+    """Record how the run ended, find the checkpoint, verify it; the exit code."""
+    progress.end_training()
+    echo = progress.echo
     last = progress.last
 
     def ended(status: str, checkpoint: Path | None = None) -> None:
@@ -168,7 +175,7 @@ def execute(
         echo(f"stopped when verified at step {stopped[0].step} (of {total})")
     verdict = None
     if check and p.recipe.verify.enabled:
-        report = check_identity(p.run_dir, ckpt, echo)
+        report = check_identity(p.run_dir, ckpt, progress)
         verdict = report.verdict if report else NONE
     echo("next: chat with it (or serve it, merge it: `swiftkit --help`):")
     echo(f"  swiftkit chat {ckpt}")
@@ -180,17 +187,20 @@ def execute(
     return 0
 
 
-def check_identity(run_dir: Path, ckpt: Path, echo: Echo) -> VerifyReport | None:
+def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> VerifyReport | None:
     """Verify the checkpoint, say plainly whether the identity holds, record it in the
     manifest. A verify that cannot run is reported, never counted as a pass."""
-    echo("verifying: identity probes on the base model and on the adapter ...")
+    echo = progress.echo
+    progress.status("verifying: identity probes on the base model and on the adapter ...")
     try:
         report = verify(resolve(ckpt))
     except SwiftkitError as exc:
+        progress.status(None)
         manifest.update(run_dir, verify=VerdictSummary(NONE, error=exc.message))
         echo(f"identity: NO VERDICT ({exc.message})")
         echo(exc.format())
         return None
+    progress.status(None)
     for row in [r for r in report.probes if r.set == "identity"][:3]:
         echo(f"  Q: {row.question}")
         echo(f"  A: {row.adapter}")
