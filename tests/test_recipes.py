@@ -124,3 +124,23 @@ def test_mixed_recipe_on_this_machine_names_every_blocker(tmp_path):
     for name in ("alpaca-gpt4-data-zh#500", "alpaca-gpt4-data-en#500"):
         assert f"hub dataset 'AI-ModelScope/{name}' cannot be downloaded" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_verify_defaults_are_stated_once_in_the_schema():
+    """[verify] defaults live as "default" in the recipe schema (which `swiftkit schema recipe`
+    prints); the dataclass takes them from there and no description repeats one."""
+    from dataclasses import fields
+
+    from swiftkit.recipe.model import VerifySpec
+    from swiftkit.resources import schema
+
+    props = schema("recipe")["properties"]["verify"]["properties"]
+    spec = VerifySpec()
+    with_default = {k: v["default"] for k, v in props.items() if "default" in v}
+    assert with_default, "the schema states the [verify] defaults"
+    for key, value in with_default.items():
+        got = getattr(spec, key)
+        assert (list(got) if isinstance(got, tuple) else got) == value, key
+    assert {f.name for f in fields(VerifySpec)} - {"base_dir"} == set(props)
+    text = json.dumps(schema("recipe"))
+    assert "(default" not in text, "a description repeats a default"

@@ -221,22 +221,30 @@ class LaunchSpec:
         return self.processes_per_node(environ) * self.nodes(environ)
 
 
+def _default(key: str) -> Any:
+    """A [verify] default, stated once: as "default" in schemas/recipe.schema.json."""
+    from swiftkit.resources import schema
+
+    value = schema("recipe")["properties"]["verify"]["properties"][key]["default"]
+    return tuple(value) if isinstance(value, list) else value
+
+
 @dataclass(frozen=True)
 class VerifySpec:
     """[verify]: what proves the identity after training (and, optionally, during it).
     Probe file paths are relative to `base_dir` (the recipe's folder)."""
 
     base_dir: Path = field(default_factory=Path.cwd, compare=False)
-    enabled: bool = True
-    identity_probes: tuple[str, ...] = (TRAINING,)
-    general_probes: tuple[str, ...] = ()
+    enabled: bool = _default("enabled")
+    identity_probes: tuple[str, ...] = _default("identity_probes")
+    general_probes: tuple[str, ...] = _default("general_probes")
     questions: tuple[str, ...] = ()
-    identity_threshold: float = 0.8
-    general_threshold: float | None = None
+    identity_threshold: float = _default("identity_threshold")
+    general_threshold: float | None = None  # unset: general ability is reported, not gating
     stop_when_verified: bool = False
-    check_every: int = 10
-    check_probes: int = 32
-    max_new_tokens: int = 128
+    check_every: int = _default("check_every")
+    check_probes: int = _default("check_probes")
+    max_new_tokens: int = _default("max_new_tokens")
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any] | None, base_dir: Path) -> VerifySpec:
