@@ -5,9 +5,10 @@ ms-swift reads the base model, template and system prompt from a checkpoint's ar
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from swiftkit.errors import SwiftkitError
+from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.render.command import Command, argv_from_flags
 
 
@@ -38,12 +39,19 @@ def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
     """What to load: `--adapters CKPT` for a LoRA checkpoint, `--model DIR` for a full (merged)
     model, or with `base=True` the untouched base model, template and system from args.json."""
     if base:
-        args = json.loads((checkpoint / "args.json").read_text(encoding="utf-8"))
+        args = CheckpointArgs.read(checkpoint)
+        if args.model is None:
+            raise SwiftkitError.at(
+                f"cannot tell the base model of {checkpoint}",
+                str(checkpoint / "args.json"),
+                "missing or without 'model': it names the base model",
+                fix="pass a checkpoint written by `swift sft` (checkpoint-N)",
+            )
         flags = {
-            "model": args["model"],
-            "model_type": args.get("model_type"),
-            "template": args.get("template"),
-            "system": args.get("system"),
+            "model": args.model,
+            "model_type": args.model_type,
+            "template": args.template,
+            "system": args.system,
         }
         return {k: v for k, v in flags.items() if v is not None}
     if (checkpoint / "adapter_config.json").is_file():

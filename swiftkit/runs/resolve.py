@@ -3,50 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from swiftkit.errors import SwiftkitError
+from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.runs import folders
 from swiftkit.runs.manifest import Manifest
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    """args.json keeps some values as a string, some as a list: always a tuple here."""
-    if isinstance(value, list):
-        return tuple(str(v) for v in value if v)
-    return (str(value),) if value else ()
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
-class CheckpointArgs:
-    """What swiftkit reads of the args.json `swift sft` writes into every checkpoint."""
-
-    model: str | None = None
-    model_type: str | None = None
-    template: str | None = None
-    system: str | None = None
-    model_name: tuple[str, ...] = ()
-    model_author: tuple[str, ...] = ()
-    dataset: tuple[str, ...] = ()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CheckpointArgs:
-        return cls(
-            model=_str(data.get("model")),
-            model_type=_str(data.get("model_type")),
-            template=_str(data.get("template")),
-            system=_str(data.get("system")),
-            model_name=_strings(data.get("model_name")),
-            model_author=_strings(data.get("model_author")),
-            dataset=_strings(data.get("dataset")),
-        )
 
 
 def no_args_json(checkpoint: Path) -> SwiftkitError:
@@ -80,11 +43,7 @@ class Target:
 
     def args(self) -> CheckpointArgs:
         """The checkpoint's args.json (base model, template, system); empty when absent."""
-        try:
-            data = json.loads((self.checkpoint / "args.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return CheckpointArgs()
-        return CheckpointArgs.from_dict(data if isinstance(data, dict) else {})
+        return CheckpointArgs.read(self.checkpoint)
 
     def require_args(self) -> CheckpointArgs:
         if not (self.checkpoint / "args.json").is_file():

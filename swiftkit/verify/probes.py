@@ -10,8 +10,8 @@ from typing import Any
 
 from swiftkit import dataset, jsonl
 from swiftkit.errors import SwiftkitError
+from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.recipe.model import TRAINING, VerifySpec
-from swiftkit.runs.resolve import CheckpointArgs
 
 Messages = list[dict[str, Any]]
 

@@ -12,9 +12,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
+from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.recipe.model import VerifySpec
 from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
-from swiftkit.runs.resolve import CheckpointArgs, Target
+from swiftkit.runs.resolve import Target
 from swiftkit.verify import scoring
 from swiftkit.verify.ask import ask
 from swiftkit.verify.probes import Messages, Probe, gather
