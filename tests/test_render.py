@@ -189,3 +189,20 @@ def test_bad_val_dataset_is_checked_like_training_data(tmp_path, tiny_model):
     assert proc.returncode == 1
     assert f"{val}:1" in proc.stderr and "output" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_base_flags_need_the_base_model_from_args_json(tmp_path):
+    """`--base` on a checkpoint whose args.json names no base model is a located error, not a
+    KeyError traceback."""
+    from swiftkit.errors import SwiftkitError
+    from swiftkit.render import helpers
+
+    ckpt = tmp_path / "checkpoint-5"
+    ckpt.mkdir()
+    (ckpt / "adapter_config.json").write_text("{}")
+    (ckpt / "args.json").write_text('{"template": "qwen2_5"}')
+    with pytest.raises(SwiftkitError) as err:
+        helpers.source_flags(ckpt, base=True)
+    assert err.value.findings[0].file == str(ckpt / "args.json")
+    (ckpt / "args.json").write_text('{"model": "/base", "template": "qwen2_5"}')
+    assert helpers.source_flags(ckpt, base=True) == {"model": "/base", "template": "qwen2_5"}
