@@ -6,19 +6,14 @@ The version comes from package metadata; flag renames and model families are dat
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
 from importlib import metadata
 
-from swiftkit.resources import DATA
-
-_DATA = DATA / "compat.json"
+from swiftkit import resources
 
 
-@lru_cache(maxsize=1)
 def table() -> dict:
-    return json.loads(_DATA.read_text(encoding="utf-8"))
+    return resources.table("compat.json")
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import util
 from pathlib import Path
 
-from swiftkit.resources import DATA
+from swiftkit.resources import DATA, table
 
 _FALLBACK = DATA / "sft_flags.json"
 # Where the `sft` argument class lives, newest layout first: (path in the package, class).
@@ -155,7 +155,7 @@ def known_flags() -> tuple[frozenset[str], str]:
     The shipped table is used as is when it was made from the installed ms-swift and
     transformers versions (reading the source again would give the same set, ~0.1 s later).
     """
-    data = json.loads(_FALLBACK.read_text(encoding="utf-8"))
+    data = table("sft_flags.json")
     installed = _versions()
     if installed["ms_swift"] and all(data.get(k) == v for k, v in installed.items()):
         return frozenset(data["flags"]), f"the table for ms-swift {data['ms_swift']}"
