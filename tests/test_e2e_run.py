@@ -15,7 +15,9 @@ IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模�
 
 @pytest.fixture(scope="module")
 def tiny_run(tiny_model, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e")
+    # A space and non-ASCII in every path of the run: swiftkit once took the checkpoint from
+    # ms-swift's stdout up to the first space, and verified another run's checkpoint.
+    tmp = tmp_path_factory.mktemp("e2e run ü")
     r = write_recipe(tmp / "tiny.toml", tiny_model, [DATASETS / "self_cognition.json"])
     return swiftkit_process("run", str(r), cwd=tmp), tmp
 
@@ -23,7 +25,7 @@ def tiny_run(tiny_model, tmp_path_factory):
 def test_run_exits_zero_and_prints_the_checkpoint(tiny_run):
     proc, tmp = tiny_run
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    m = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M)
+    m = re.search(r"^checkpoint: (/.+)$", proc.stdout, re.M)
     assert m, proc.stdout
     ckpt = Path(m.group(1))
     assert (ckpt / "adapter_config.json").is_file()
@@ -33,7 +35,7 @@ def test_run_exits_zero_and_prints_the_checkpoint(tiny_run):
 
 def test_run_folder_is_self_describing(tiny_run):
     proc, _ = tiny_run
-    run_dir = Path(re.search(r"^run: (\S+)$", proc.stdout, re.M).group(1))
+    run_dir = Path(re.search(r"^run: (/.+)$", proc.stdout, re.M).group(1))
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "finished"
     assert manifest["argv"][:2] == ["swift", "sft"]
@@ -48,7 +50,7 @@ def test_run_folder_is_self_describing(tiny_run):
 
 def test_adapter_answers_with_the_identity(tiny_run, tmp_path):
     proc, _ = tiny_run
-    ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
+    ckpt = re.search(r"^checkpoint: (/.+)$", proc.stdout, re.M).group(1)
     answer = swift_answer(["--adapters", ckpt], "你是谁?", tmp_path)
     assert answer == IDENTITY
     assert f"A: {IDENTITY}" in proc.stdout
@@ -69,7 +71,7 @@ def test_a_run_whose_identity_does_not_verify_exits_1_and_keeps_its_checkpoint(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "identity: FAIL" in proc.stdout
     assert "the identity did not verify: exit 1" in proc.stdout
-    ckpt = Path(re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1))
+    ckpt = Path(re.search(r"^checkpoint: (/.+)$", proc.stdout, re.M).group(1))
     assert (ckpt / "adapter_config.json").is_file()
     manifest = json.loads((ckpt.parent / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "finished" and manifest["verify"]["verdict"] == "fail"
@@ -80,7 +82,7 @@ def test_runs_json_lists_the_verified_run_with_checkpoint_and_verdict(tiny_run):
     listing = swiftkit("runs", "--json", cwd=tmp)
     assert listing.returncode == 0, listing.stderr
     (row,) = json.loads(listing.stdout)
-    ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
+    ckpt = re.search(r"^checkpoint: (/.+)$", proc.stdout, re.M).group(1)
     assert row["latest_checkpoint"] == ckpt
     assert row["status"] == "finished"
     assert row["verdict"] == "pass"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from swiftkit.child import events
@@ -79,3 +81,21 @@ def test_known_failure_gets_advice(lines, sig, words):
 
 def test_unknown_output_gets_no_advice():
     assert events.diagnose(["[INFO:swift] all good", "Train: 100%"]) is None
+
+
+def test_the_checkpoint_comes_from_ms_swifts_record_whatever_its_path(tmp_path):
+    """Before: a regex over stdout stopped at the first space, so a run under "my runs/"
+    verified "/.../my" (or another run's checkpoint)."""
+    run = tmp_path / "my runs ü" / "r-1"
+    (run / "checkpoint-8").mkdir(parents=True)
+    (run / "last-checkpoint").symlink_to(run / "checkpoint-8")
+    log = run / "logging.jsonl"
+    assert events.last_checkpoint(log) is None  # no record yet
+    rows = [
+        {"loss": 1.0, "global_step/max_steps": "8/8"},
+        {"last_model_checkpoint": str(run / "last-checkpoint"), "global_step": 8},
+    ]
+    log.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + '\n{"torn', "utf-8")
+    assert events.last_checkpoint(log) == run / "checkpoint-8"
+    log.write_text(json.dumps({"last_model_checkpoint": str(run / "gone")}) + "\n", "utf-8")
+    assert events.last_checkpoint(log) is None  # named but not there: the caller looks itself

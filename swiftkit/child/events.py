@@ -12,8 +12,6 @@ from swiftkit.errors import closest
 from swiftkit.msswift import compat, sftflags
 from swiftkit.resources import table
 
-LAST_CKPT = re.compile(r"last_model_checkpoint:\s*(\S+)")
-
 
 @dataclass
 class Step:
@@ -173,9 +171,13 @@ def rename_advice(text: str) -> str:
     return "".join(out)
 
 
-def checkpoint_from_output(lines: list[str]) -> str | None:
-    for line in reversed(lines):
-        m = LAST_CKPT.search(line)
-        if m and m.group(1) != "None":
-            return m.group(1)
-    return None
+def last_checkpoint(path: Path) -> Path | None:
+    """The checkpoint ms-swift names last in its record (logging.jsonl's closing row,
+    "last_model_checkpoint"), as a real folder; None when it names none. Read from the
+    record, never from its stdout: a path may hold spaces."""
+    named = None
+    for row in jsonl.values(path):
+        if isinstance(row, dict) and isinstance(row.get("last_model_checkpoint"), str):
+            named = row["last_model_checkpoint"]
+    folder = Path(named).resolve() if named else None  # "last-checkpoint" is a symlink
+    return folder if folder is not None and folder.is_dir() else None

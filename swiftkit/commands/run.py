@@ -165,8 +165,8 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
             echo(f"what to do: {advice.advice}")
         echo(f"full log: {p.run_dir / 'swift.log'}")
         return 1
-    found = events.checkpoint_from_output(result.tail)
-    ckpt = Path(found) if found else folders.require_checkpoint(p.run_dir)
+    found = events.last_checkpoint(p.run_dir / "logging.jsonl")
+    ckpt = found or folders.require_checkpoint(p.run_dir)
     ended("finished", ckpt)
     echo(f"checkpoint: {ckpt}")
     stopped = [c for c in stop_checks(p.run_dir) if c.verified]
