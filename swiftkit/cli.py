@@ -295,6 +295,7 @@ def init_cmd(
 ) -> None:
     """Start here: write a ready-to-run recipe and the full identity set into DIR."""
     from swiftkit.commands import init as init_mod
+    from swiftkit.render.command import shell_line
 
     name = _ask(name, "--name", "The model's new name")
     author = _ask(author, "--author", "Who made it (author)")
@@ -303,7 +304,7 @@ def init_cmd(
         echo(f"wrote {path}")
     echo(f"preset: {written.preset}")
     echo("next:")
-    echo(f"  swiftkit run {written.recipe}")
+    echo(f"  {shell_line('swiftkit', 'run', written.recipe)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,15 @@ def test_run_exits_zero_and_prints_the_checkpoint(tiny_run):
     assert (ckpt / "adapter_config.json").is_file()
     assert ckpt.parent.parent == tmp / "output"
     assert "step 240/240" in proc.stdout
+
+
+def test_the_printed_next_lines_paste_into_a_shell(tiny_run):
+    """The run's path holds a space: the `next:` lines quote it, so they run when pasted."""
+    proc, _ = tiny_run
+    ckpt = re.search(r"^checkpoint: (/.+)$", proc.stdout, re.M).group(1)
+    chat, infer = proc.stdout.split("\nnext:", 1)[1].splitlines()[1:3]
+    assert shlex.split(chat) == ["swiftkit", "chat", ckpt]
+    assert shlex.split(infer)[:4] == ["swift", "infer", "--adapters", ckpt]
 
 
 def test_run_folder_is_self_describing(tiny_run):

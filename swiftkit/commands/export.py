@@ -10,6 +10,7 @@ from pathlib import Path
 from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
+from swiftkit.render.command import shell_line
 from swiftkit.runs.resolve import resolve
 
 Echo = Callable[[str], None]
@@ -107,8 +108,8 @@ def execute(
     echo(f"merged model: {out}  ({seconds:.0f} s)")
     echo(f"system prompt it was trained with: {system!r} (also in {out / 'args.json'})")
     echo("use it:")
-    echo(f"  swift infer --model {out} --stream true --temperature 0 --max_new_tokens 2048")
-    echo(f"  swiftkit serve {out}")
+    echo(f"  {helpers.render_chat(out).shell()}")
+    echo(f"  {shell_line('swiftkit', 'serve', out)}")
     echo(
         "  transformers: AutoTokenizer/AutoModelForCausalLM.from_pretrained(...) on the folder, "
         "tokenizer.apply_chat_template(messages, add_generation_prompt=True)"

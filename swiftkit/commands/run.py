@@ -14,6 +14,8 @@ from swiftkit.child import progress as live
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import compat
 from swiftkit.plan import Plan, plan, resume_plan, write_new_run
+from swiftkit.render import helpers
+from swiftkit.render.command import shell_line
 from swiftkit.runs import folders, manifest
 from swiftkit.runs.manifest import Manifest, Resumed, VerdictSummary, now_iso
 from swiftkit.runs.resolve import resolve
@@ -152,7 +154,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
         for c in kept:
             echo(f"  {c}")
         if kept:
-            echo(f"continue with: swiftkit run {p.run_dir} --resume")
+            echo(f"continue with: {shell_line('swiftkit', 'run', p.run_dir, '--resume')}")
         return 130
     if result.returncode != 0:
         ended("failed")
@@ -178,8 +180,8 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
         report = check_identity(p.run_dir, ckpt, progress)
         verdict = report.verdict if report else NONE
     echo("next: chat with it (or serve it, merge it: `swiftkit --help`):")
-    echo(f"  swiftkit chat {ckpt}")
-    echo(f"  swift infer --adapters {ckpt} --stream true --temperature 0 --max_new_tokens 2048")
+    echo(f"  {shell_line('swiftkit', 'chat', ckpt)}")
+    echo(f"  {helpers.render_chat(ckpt).shell()}")
     if verdict not in (None, PASS):
         # the checkpoint is kept, but a script chaining `run && serve` must not go on
         echo("the identity did not verify: exit 1 (train longer, or see the report)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -38,3 +39,8 @@ def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
         argv.append(f"--{key}")
         argv += format_value(value)
     return argv
+
+
+def shell_line(*argv: str | Path) -> str:
+    """One command as a line a user can paste into sh/bash (paths with spaces quoted)."""
+    return Command([str(a) for a in argv]).shell()
