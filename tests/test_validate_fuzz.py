@@ -1,5 +1,5 @@
-"""Property tests: arbitrary JSON and TOML never crash `swiftkit validate` (exit 0 or 1), and the
-fast record check compiled from the schema agrees with jsonschema."""
+"""Property tests: arbitrary JSON and TOML never crash `swiftkit validate` (exit 0 or 1), and
+every record or recipe the schema rejects gets a located finding (none when it accepts)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swiftkit.cli import main
-from swiftkit.dataset.records import branch_validators
+from swiftkit.dataset.read import Record
+from swiftkit.dataset.records import branch_validators, record_findings
 
 KEYS = ["instruction", "input", "output", "system", "messages", "role", "content", "ouput", "x"]
 TEXT = st.one_of(
@@ -121,9 +122,12 @@ def test_arbitrary_toml_recipes_never_crash(text, capsys):
 
 @settings(max_examples=400, deadline=None)
 @given(value=st.one_of(NEAR, JSON))
-def test_fast_check_agrees_with_jsonschema(value):
-    for fast, validator in branch_validators().values():
-        assert fast(value) == validator.is_valid(value)
+def test_every_record_the_schema_rejects_gets_a_finding(value):
+    kind = "messages" if isinstance(value, dict) and "messages" in value else "alpaca"
+    valid = isinstance(value, dict) and branch_validators()[kind].is_valid(value)
+    findings = record_findings([Record(1, 1, value)], "d.jsonl")
+    if not valid:
+        assert any(f.is_error and f.record == 1 for f in findings), value
 
 
 RECIPE_VALUES = st.one_of(
@@ -156,12 +160,11 @@ NEAR_RECIPES = st.tuples(
 
 @settings(max_examples=400, deadline=None)
 @given(value=st.one_of(RECIPE_DICTS, NEAR_RECIPES))
-def test_fast_recipe_check_agrees_with_jsonschema(value):
+def test_schema_findings_explain_every_invalid_recipe(value):
     from jsonschema import Draft202012Validator
 
     from swiftkit.recipe import parse
     from swiftkit.resources import schema
 
-    fast = parse._fast_recipe_check()
-    assert fast is not None
-    assert fast(value) == Draft202012Validator(schema("recipe")).is_valid(value)
+    findings = parse.schema_findings(value, "", "r.toml")
+    assert (findings == []) == Draft202012Validator(schema("recipe")).is_valid(value)

