@@ -11,6 +11,7 @@ from pathlib import Path
 from swiftkit import __version__, dataset, recipe
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.machine import fit, hardware
 from swiftkit.msswift import compat
 from swiftkit.recipe.model import DatasetRef, Recipe
 from swiftkit.render import sft
@@ -40,8 +41,6 @@ def data_copy_path(run_dir: Path, ref: DatasetRef, index: int, prefix: str = "")
 def plan(recipe_path: Path) -> Plan:
     """Load and check the recipe and its data, bind it to this machine, render the command.
     Writes no file."""
-    from swiftkit.machine import fit, hardware
-
     rec = fit.bind(recipe.load(recipe_path), hardware.detect())
     # The same data checks as `swiftkit validate`: placeholders, length, records per step.
     findings: list[Finding] = for_recipe.recipe_data_findings(rec)
@@ -158,8 +157,6 @@ def resume_plan(spec: Path) -> Plan:
                 )
             ],
         )
-    from swiftkit.machine import fit, hardware
-
     if not m.recipe:
         raise SwiftkitError.at(
             f"the manifest names no recipe: {run_dir}", str(run_dir / MANIFEST), "no 'recipe'"

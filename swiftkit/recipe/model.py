@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from swiftkit.resources import schema
+
 Scalar = str | int | float | bool
 FlagValue = Scalar | list[Scalar]
 Device = Literal["cuda", "cpu"]
@@ -221,10 +223,14 @@ class LaunchSpec:
         return self.processes_per_node(environ) * self.nodes(environ)
 
 
+def known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The items of `data` whose keys are fields of the dataclass `cls` (files written by
+    other versions may hold more)."""
+    return {f.name: data[f.name] for f in fields(cls) if f.name in data}
+
+
 def _default(key: str) -> Any:
     """A [verify] default, stated once: as "default" in schemas/recipe.schema.json."""
-    from swiftkit.resources import schema
-
     value = schema("recipe")["properties"]["verify"]["properties"][key]["default"]
     return tuple(value) if isinstance(value, list) else value
 
@@ -250,11 +256,11 @@ class VerifySpec:
     def from_dict(cls, section: Mapping[str, Any] | None, base_dir: Path) -> VerifySpec:
         """From a schema-checked [verify] section, or a manifest's copy of one (unknown keys
         of other versions are ignored)."""
-        known = {f.name for f in fields(cls)} - {"base_dir"}
-        values: dict[str, Any] = {}
-        for key, value in (section or {}).items():
-            if key in known:
-                values[key] = tuple(value) if isinstance(value, list) else value
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in known(cls, section or {}).items()
+            if k != "base_dir"
+        }
         return cls(base_dir=base_dir, **values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.errors import SwiftkitError, errors_only
-from swiftkit.recipe.model import Identity, VerifySpec
+from swiftkit.recipe.model import Identity, VerifySpec, known
 
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 2
@@ -24,11 +24,6 @@ SCHEMA_VERSION = 2
 
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The items of `data` whose keys are fields of the dataclass `cls`."""
-    return {f.name: data[f.name] for f in fields(cls) if f.name in data}
 
 
 @dataclass(frozen=True)

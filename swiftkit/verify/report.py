@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swiftkit.child import events
-from swiftkit.recipe.model import VerifySpec
-from swiftkit.runs.manifest import VerdictSummary, known
+from swiftkit.recipe.model import VerifySpec, known
+from swiftkit.runs.manifest import VerdictSummary
 from swiftkit.verify import scoring
 from swiftkit.verify.stopcheck import StopCheck
 

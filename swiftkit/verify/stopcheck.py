@@ -11,9 +11,8 @@ from typing import Any
 from swiftkit import jsonl
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
-from swiftkit.recipe.model import VerifySpec
+from swiftkit.recipe.model import VerifySpec, known
 from swiftkit.resources import PLUGIN
-from swiftkit.runs.manifest import known
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import gather
 
