@@ -81,11 +81,11 @@ def placeholder_findings(
             for m in PLACEHOLDER.finditer(text):
                 key = m.group(1).upper()
                 if key not in FILLS:
-                    meant = placeholder_like(key)
+                    near = placeholder_like(key)
                     message = f"unknown placeholder '{m.group(0)}'"
                     fix = (
-                        f"write {{{{{meant}}}}} in place of {m.group(0)}"
-                        if meant
+                        f"write {{{{{near}}}}} in place of {m.group(0)}"
+                        if near
                         else "only {{NAME}} and {{AUTHOR}} are filled (from the recipe's "
                         "[identity]); write the text itself instead"
                     )

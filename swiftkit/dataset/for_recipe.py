@@ -4,8 +4,6 @@ and enough records for one optimizer step."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from swiftkit.dataset import check_file
 from swiftkit.dataset.duplicates import Seen, cross_file_conflicts
 from swiftkit.dataset.length import TokenCounter

@@ -252,17 +252,18 @@ class Formats:
         if not alpaca or not messages:
             return
         fewer, more = ("messages", "alpaca") if messages <= alpaca else ("alpaca", "messages")
+        a_fewer, a_more = (("an " if k == "alpaca" else "a ") + k for k in (fewer, more))
         first = self.seen[more]
         numbers = self.seen[fewer]
         for i in range(0, len(numbers), 2):
             yield Finding.error(
                 source,
-                f"{'an' if fewer == 'alpaca' else 'a'} {fewer} record in a file of {more} records (record {first[0]}, line "
+                f"{a_fewer} record in a file of {more} records (record {first[0]}, line "
                 f"{first[1]} is {more}): ms-swift reads one format per file and would drop "
                 f"the {min(alpaca, messages)} {fewer} record(s) silently",
                 line=numbers[i + 1],
                 record=numbers[i],
                 field="messages" if fewer == "messages" else "instruction",
-                fix=f"rewrite it as {'an' if more == 'alpaca' else 'a'} {more} record, or move the {fewer} records to a file of "
+                fix=f"rewrite it as {a_more} record, or move the {fewer} records to a file of "
                 "their own and list both files under [data] datasets",
             )
