@@ -106,6 +106,26 @@ def check_recipe(path: Path) -> list[Finding]:
                 fix="`swiftkit doctor` shows what auto picks on a machine",
             )
         )
+    if rec.verify.enabled:  # as `swiftkit run` checks them before launch (plan.plan)
+        from swiftkit.verify import probes
+
+        missing = [
+            Finding.error(
+                str(path),
+                f"{kind} probe file not found: {probe}",
+                line=rec.line_of("verify", f"{kind}_probes"),
+                field=f"verify.{kind}_probes",
+                fix="paths are relative to the recipe file; check the name",
+            )
+            for kind, probe in rec.verify.probe_files
+            if not probe.is_file()
+        ]
+        findings += missing
+        try:
+            if not missing:
+                probes.check_probe_files(rec.verify)
+        except SwiftkitError as exc:
+            findings += exc.findings or [Finding.error(str(path), exc.message)]
     return findings + for_recipe.recipe_data_findings(rec)
 
 
