@@ -220,7 +220,6 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
         return [err(f"model path is not a folder: {folder}", "give the model's folder")]
     findings = []
     config = folder / "config.json"
-    cfg: dict = {}
     if not config.is_file():
         findings.append(
             err(
@@ -230,8 +229,7 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
         )
     else:
         try:
-            loaded = json.loads(config.read_text(encoding="utf-8"))
-            cfg = loaded if isinstance(loaded, dict) else {}
+            json.loads(config.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             findings.append(err(f"{config} is not readable JSON: {exc}", "re-download the model"))
     if not any(any(folder.glob(p)) for p in WEIGHTS):
