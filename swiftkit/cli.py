@@ -138,6 +138,11 @@ output_option = click.option(
     default=None,
     help="Folder holding the runs, for `latest` (default ./output).",
 )
+trust_option = click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Load a model folder that ships Python code (auto_map, *.py); it runs as you.",
+)
 
 
 @cli.command("runs")
@@ -156,11 +161,16 @@ def runs_command(output_dir: Path, as_json: bool) -> None:
 @click.argument("run_spec", metavar="[RUN]", required=False)
 @output_option
 @click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
-def chat(run_spec: str | None, output_dir: Path | None, base: bool) -> None:
+@trust_option
+def chat(
+    run_spec: str | None, output_dir: Path | None, base: bool, trust_remote_code: bool
+) -> None:
     """Chat interactively with a trained adapter (`swift infer --stream true`)."""
     from swiftkit.commands import chat as chat_cmd
 
-    sys.exit(chat_cmd.execute(run_spec, output_dir, echo, base=base))
+    sys.exit(
+        chat_cmd.execute(run_spec, output_dir, echo, base=base, trust_remote_code=trust_remote_code)
+    )
 
 
 @cli.command(epilog=RUN_HELP)
@@ -177,6 +187,7 @@ def chat(run_spec: str | None, output_dir: Path | None, base: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Answers as JSON, for scripts.")
 @click.option("--base", is_flag=True, help="Ask the untouched base model instead.")
 @click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
+@trust_option
 def infer(
     run_spec: str | None,
     output_dir: Path | None,
@@ -185,6 +196,7 @@ def infer(
     as_json: bool,
     base: bool,
     max_new_tokens: int,
+    trust_remote_code: bool,
 ) -> None:
     """Answer questions without a chat session (batch `swift infer`, greedy)."""
     from swiftkit.commands import infer as infer_cmd
@@ -199,6 +211,7 @@ def infer(
             as_json=as_json,
             base=base,
             max_new_tokens=max_new_tokens,
+            trust_remote_code=trust_remote_code,
         )
     )
 
@@ -219,15 +232,24 @@ def infer(
     type=click.Path(path_type=Path),
     help="Folder holding the runs, for `latest` (default ./output).",
 )
+@trust_option
 def export(
-    run_spec: str | None, merge: bool, target_dir: Path | None, output_dir: Path | None
+    run_spec: str | None,
+    merge: bool,
+    target_dir: Path | None,
+    output_dir: Path | None,
+    trust_remote_code: bool,
 ) -> None:
     """Merge the adapter into a full model folder (`swift export --merge_lora true`)."""
     from swiftkit.commands import export as export_cmd
 
     if not merge:
         raise click.UsageError("only --merge is supported: swiftkit export [RUN] --merge")
-    sys.exit(export_cmd.execute(run_spec, output_dir, echo, target_dir=target_dir))
+    sys.exit(
+        export_cmd.execute(
+            run_spec, output_dir, echo, target_dir=target_dir, trust_remote_code=trust_remote_code
+        )
+    )
 
 
 @cli.command(epilog=RUN_HELP)
@@ -238,6 +260,7 @@ def export(
 @click.option("--name", help="Model id clients send (default: the identity's name).")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for start-up.")
 @click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
+@trust_option
 def serve(
     run_spec: str | None,
     output_dir: Path | None,
@@ -246,13 +269,22 @@ def serve(
     name: str | None,
     timeout: float,
     base: bool,
+    trust_remote_code: bool,
 ) -> None:
     """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
     from swiftkit.commands import serve as serve_cmd
 
     sys.exit(
         serve_cmd.execute(
-            run_spec, output_dir, echo, host=host, port=port, name=name, timeout=timeout, base=base
+            run_spec,
+            output_dir,
+            echo,
+            host=host,
+            port=port,
+            name=name,
+            timeout=timeout,
+            base=base,
+            trust_remote_code=trust_remote_code,
         )
     )
 
@@ -261,12 +293,17 @@ def serve(
 @click.argument("target", metavar="RUN_OR_CHECKPOINT")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
-def verify_cmd(target: str, as_json: bool, no_base: bool) -> None:
+@trust_option
+def verify_cmd(target: str, as_json: bool, no_base: bool, trust_remote_code: bool) -> None:
     """Ask the identity (and general) probes of the base model and the adapter; write
     report.json, report.md and loss.png into the run folder. Exit 0 only on a pass."""
     from swiftkit.commands import verify as verify_mod
 
-    sys.exit(verify_mod.execute(target, echo, as_json=as_json, base=not no_base))
+    sys.exit(
+        verify_mod.execute(
+            target, echo, as_json=as_json, base=not no_base, trust_remote_code=trust_remote_code
+        )
+    )
 
 
 def _ask(value: str | None, option: str, label: str) -> str:

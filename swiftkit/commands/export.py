@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
 from swiftkit.render.command import shell_line
@@ -63,9 +64,14 @@ def default_target(checkpoint: Path) -> Path:
 
 
 def execute(
-    spec: str | None, output_dir: Path | None, echo: Echo, target_dir: Path | None = None
+    spec: str | None,
+    output_dir: Path | None,
+    echo: Echo,
+    target_dir: Path | None = None,
+    trust_remote_code: bool = False,
 ) -> int:
     target = resolve(spec, output_dir).require_adapter("only a LoRA adapter can be merged")
+    guard_model_code(target, trust_remote_code, "export")
     ckpt = target.checkpoint
     out = (target_dir or default_target(ckpt)).expanduser().resolve()
     if out.exists():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
 from swiftkit.runs.resolve import Target, resolve
@@ -98,8 +99,10 @@ def execute(
     name: str | None = None,
     timeout: float = 600,
     base: bool = False,
+    trust_remote_code: bool = False,
 ) -> int:
     target = resolve(spec, output_dir)
+    guard_model_code(target, trust_remote_code, "serve")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from swiftkit.commands import guard_model_code
 from swiftkit.runs.resolve import resolve
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify
@@ -13,8 +14,12 @@ from swiftkit.verify.verdict import verify
 Echo = Callable[[str], None]
 
 
-def execute(spec: str, echo: Echo, as_json: bool = False, base: bool = True) -> int:
-    report = verify(resolve(spec), base=base)
+def execute(
+    spec: str, echo: Echo, as_json: bool = False, base: bool = True, trust_remote_code: bool = False
+) -> int:
+    target = resolve(spec)
+    guard_model_code(target, trust_remote_code, "verify")
+    report = verify(target, base=base)
     if as_json:
         scores = {
             "verdict": report.verdict,

@@ -198,6 +198,28 @@ def ships_code(folder: Path) -> str | None:
     return ", ".join(found) or None
 
 
+def refuse_model_code(folders: list[Path], trusted: bool, command: str) -> None:
+    """Raise SwiftkitError naming the file when a model folder a command loads ships code and
+    the user did not opt in (ms-swift loads with trust_remote_code=True: the code would run)."""
+    from swiftkit.errors import SwiftkitError
+
+    if trusted:
+        return
+    for folder in folders:
+        what = ships_code(folder)
+        if what:
+            first = what.split(", ")[0]
+            name = first.split(" in ")[-1] if " in " in first else first
+            raise SwiftkitError.at(
+                f"refusing to load a model folder that ships code: {folder}",
+                str(folder / name),
+                f"{what}: ms-swift would run it with your permissions",
+                fix=f"read the code first; if you trust it, run `swiftkit {command} ... "
+                "--trust-remote-code` (for `swiftkit run`: trust_remote_code = true under "
+                "[model]); otherwise use a model folder without code",
+            )
+
+
 def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str) -> list[Finding]:
     """A local model folder holds config.json, weights and a tokenizer, and ships no code
     unless the recipe trusts it."""
