@@ -193,6 +193,14 @@ def _max_length_findings(own: dict, text: str, source: str, model: Path | None) 
     ]
 
 
+def is_file(path: Path) -> bool:
+    """Path.is_file, False for a path the filesystem refuses (a name over 255 bytes, ...)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def path_problem(spec: str) -> str | None:
     """Why a path cannot exist on this filesystem, or None."""
     if "\0" in spec:
