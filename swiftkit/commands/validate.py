@@ -12,8 +12,8 @@ from pathlib import Path
 
 from swiftkit import dataset, recipe
 from swiftkit.dataset import for_recipe
-from swiftkit.recipe import values
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.recipe import values
 
 MAX_SHOWN = 200  # findings printed per file: enough to fix a batch, few enough to read
 RECIPE_SUFFIXES = (".toml",)
