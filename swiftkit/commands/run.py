@@ -123,8 +123,21 @@ def execute(
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
     # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
+    # ms-swift drops rows it cannot read without stopping: compare what it kept with the
+    # rows of the data copies and stop the run on a difference (issue 13).
+    sent = {copy: sum(1 for _ in copy.open("rb")) for _, copy in p.data if copy and copy.is_file()}
+    watch = events.DropWatch(p.run_dir / "swift.log", sent)
     with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
-        result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
+
+        def tick() -> None:
+            progress.tick()
+            watch.check()
+
+        try:
+            result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=tick)
+        except events.RecordsDropped:
+            manifest.update(p.run_dir, status="failed", finished=now_iso())
+            raise
         return after_training(p, result, progress, check)
 
 
