@@ -181,7 +181,12 @@ def write_new_run(p: Plan) -> None:
     hashes = write_inputs(p)
     if stopcheck.PLUGIN_ENV in p.command.env:
         stopcheck.write_stop_config(
-            p.run_dir, p.recipe.verify, p.recipe.identity.new, str(p.recipe.path)
+            p.run_dir,
+            p.recipe.verify,
+            p.recipe.identity.new,
+            str(p.recipe.path),
+            p.recipe.model.id,
+            p.recipe.model.model_type,
         )
     Manifest(
         status="running",

@@ -247,8 +247,10 @@ class VerifySpec:
     questions: tuple[str, ...] = ()
     identity_threshold: float = _default("identity_threshold")
     general_threshold: float | None = None  # unset: general ability is reported, not gating
+    general_max_drop: float | None = None  # unset: the adapter may fall below the base freely
     stop_when_verified: bool = False
     check_every: int = _default("check_every")
+    stop_after_checks: int = _default("stop_after_checks")
     check_probes: int = _default("check_probes")
     max_new_tokens: int = _default("max_new_tokens")
 
