@@ -171,7 +171,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
     ckpt = found or folders.require_checkpoint(p.run_dir)
     ended("finished", ckpt)
     echo(f"checkpoint: {ckpt}")
-    stopped = [c for c in stop_checks(p.run_dir) if c.stopped]
+    stopped = [c for c in stop_checks(p.run_dir) if c.stops]
     if stopped:
         total = last.max_steps if last else None
         echo(f"stopped when verified at step {stopped[0].step} (of {total})")

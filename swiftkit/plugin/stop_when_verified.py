@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def _load_scoring():
     path = Path(__file__).resolve().parents[1] / "verify" / "scoring.py"
     spec = importlib.util.spec_from_file_location("_swiftkit_scoring", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -250,7 +250,7 @@ class VerifySpec:
     general_max_drop: float | None = None  # unset: the adapter may fall below the base freely
     stop_when_verified: bool = False
     check_every: int = _default("check_every")
-    stop_after_checks: int = _default("stop_after_checks")
+    stop_after_checks: int | None = None  # unset: the schema's default (see checks_to_stop)
     check_probes: int = _default("check_probes")
     max_new_tokens: int = _default("max_new_tokens")
 
@@ -270,6 +270,12 @@ class VerifySpec:
         del out["base_dir"]
         # None means "unset" (the schema has no null): left out, as the recipe would.
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items() if v is not None}
+
+    @property
+    def checks_to_stop(self) -> int:
+        """Passing checks in a row before stop_when_verified stops training. Left unset in the
+        spec, so that reports written before the setting existed read back unchanged."""
+        return self.stop_after_checks or _default("stop_after_checks")
 
     def path(self, spec: str) -> Path:
         p = Path(spec).expanduser()

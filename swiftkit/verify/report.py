@@ -121,12 +121,18 @@ class VerifyReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """report.json: the two set scores under "scores", right after the config."""
+        """report.json: the two set scores under "scores", right after the config. Fields
+        added since version 2 began are left out while unset, so an older report written back
+        is unchanged."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         for key, value in asdict(self).items():
             if key == "config":
                 out[key] = self.config.to_dict()
-                out["scores"] = {"identity": asdict(self.identity), "general": asdict(self.general)}
+                out["scores"] = {"identity": _set(self.identity), "general": _set(self.general)}
+            elif key == "probes":
+                out[key] = [_unset_left_out(asdict(r)) for r in self.probes]
+            elif key == "stop_when_verified":
+                out[key] = [_unset_left_out(asdict(c)) for c in self.stop_when_verified]
             elif key not in ("identity", "general", "schema_version"):
                 out[key] = value
         return out
@@ -165,6 +171,20 @@ class VerifyReport:
             f"identity: {word} ({pct(ident.adapter)} of {ident.probes} probes, threshold "
             f"{pct(ident.threshold)}; base model {pct(ident.base)})"
         )
+
+
+# Fields added after report.json version 2 was first written: left out while None.
+LATER_FIELDS = frozenset(
+    {"base_why", "adapter_why", "max_drop", "difference", "loss", "streak", "stopped"}
+)
+
+
+def _unset_left_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not (k in LATER_FIELDS and v is None)}
+
+
+def _set(s: SetScore) -> dict[str, Any]:
+    return _unset_left_out(asdict(s))
 
 
 def pct(x: float | None) -> str:
@@ -287,7 +307,7 @@ def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
             loss = "-" if c.loss is None else f"{c.loss:.4g}"
             md.append(
                 f"| {c.step} | {loss} | {pct(c.score)} | {'yes' if c.verified else 'no'} | "
-                f"{c.streak} | {'yes' if c.stopped else 'no'} |"
+                f"{'-' if c.streak is None else c.streak} | {'yes' if c.stops else 'no'} |"
             )
     if report.loss_curve:
         md += [

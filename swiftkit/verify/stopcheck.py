@@ -67,7 +67,7 @@ def write_stop_config(
         "old": scoring.old_markers(new, scoring.family_of(model, model_type)),
         "threshold": cfg.identity_threshold,
         "check_every": cfg.check_every,
-        "stop_after_checks": cfg.stop_after_checks,
+        "stop_after_checks": cfg.checks_to_stop,
         "max_new_tokens": cfg.max_new_tokens,
         "log": str(log_path(run_dir)),
     }
@@ -79,8 +79,8 @@ def write_stop_config(
 class StopCheck:
     """One check the plugin made during training (its answers and reasons are left out):
     `verified` when this check reached the threshold, `streak` checks in a row that did, and
-    `stopped` when that streak stopped training. Logs written before the streak guard stopped
-    on the first verified check."""
+    `stopped` when that streak stopped training (both None in logs written before the streak
+    guard, when the first verified check stopped training: see `stops`)."""
 
     step: int
     score: float | None
@@ -89,16 +89,17 @@ class StopCheck:
     verified: bool
     seconds: float | None = None
     loss: float | None = None
-    streak: int = 0
-    stopped: bool = False
+    streak: int | None = None
+    stopped: bool | None = None
+
+    @property
+    def stops(self) -> bool:
+        """Whether training stopped at this check."""
+        return self.verified if self.stopped is None else self.stopped
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> StopCheck:
-        values = known(cls, row)
-        if "stopped" not in row:  # an older log: no guard, the first pass stopped training
-            values["stopped"] = bool(row.get("verified"))
-            values["streak"] = int(bool(row.get("verified")))
-        return cls(**values)
+        return cls(**known(cls, row))
 
 
 def stop_checks(run_dir: Path | None) -> list[StopCheck]:
