@@ -54,10 +54,11 @@ def run(recipe_path: Path, dry_run: bool, no_verify: bool, resume: bool) -> None
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help='Print {"argv": [...], "env": {...}}.')
 def render(recipe_path: Path, as_json: bool) -> None:
-    """Print the exact `swift sft` command a recipe runs, as one shell line."""
-    from swiftkit.plan import plan as make_plan
+    """Print the exact `swift sft` command a recipe runs, as one shell line to paste from any
+    folder; writes the filled data it reads to swiftkit's cache (same data, same path)."""
+    from swiftkit.commands import run as run_cmd
 
-    plan = make_plan(recipe_path)
+    plan = run_cmd.paste_plan(recipe_path, lambda text: click.echo(text, err=True))
     echo(plan.command.to_json() if as_json else plan.command.shell())
 
 
@@ -105,6 +106,16 @@ def schema(name: str) -> None:
     from swiftkit.resources import SCHEMAS
 
     echo((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8").rstrip())
+
+
+@cli.command()
+@click.argument("pattern", metavar="[PATTERN]", required=False)
+def flags(pattern: str | None) -> None:
+    """List the installed ms-swift's `swift sft` flags with type and default (the names a
+    recipe's [train] keys must match). PATTERN: a substring, or a glob such as 'lora_*'."""
+    from swiftkit.commands import flags as flags_cmd
+
+    sys.exit(flags_cmd.execute(pattern, echo))
 
 
 @cli.command()

@@ -17,6 +17,7 @@ A100 = "NVIDIA A100-SXM4-80GB, 81920, 8.0"
 FAKE = """#!/bin/sh
 case "$*" in
   *--query-gpu*) printf '%s\\n' "$FAKE_GPUS" ;;
+  -L) printf '%s\\n' "$FAKE_LIST" ;;
   *) echo "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |" ;;
 esac
 """
@@ -174,3 +175,49 @@ def test_doctor_estimates_a_recipe_whose_target_modules_is_not_a_list(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "total" in proc.stdout and "estimated worst case" in proc.stdout
+
+
+# `nvidia-smi -L` of a machine with a 4090 and an A100 split into MIG slices
+UUID_4090 = "GPU-5a9b1c2d-0000-1111-2222-333344445555"
+UUID_A100 = "GPU-77aa88bb-0000-1111-2222-333344445555"
+MIG_3G = "MIG-c7384736-a75d-5afc-978f-d2f1294409fd"
+LISTING = f"""GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUID_4090})
+GPU 1: NVIDIA A100-SXM4-80GB (UUID: {UUID_A100})
+  MIG 3g.40gb     Device  0: (UUID: {MIG_3G})
+  MIG 1g.10gb     Device  1: (UUID: MIG-0f0f0f0f-a75d-5afc-978f-d2f1294409fd)"""
+
+
+@pytest.mark.parametrize(
+    ("visible", "auto", "seen"),
+    [
+        (UUID_A100, "80gb", "NVIDIA A100-SXM4-80GB"),  # a scheduler hands out GPU UUIDs
+        (UUID_4090[:12], "24gb", "NVIDIA GeForce RTX 4090"),  # a unique prefix, as for CUDA
+        (MIG_3G, "24gb", "NVIDIA A100-SXM4-80GB MIG 3g.40gb"),  # a MIG slice: its own memory
+        (f"{UUID_4090},{UUID_A100}", "24gb", "NVIDIA GeForce RTX 4090"),
+        ("GPU-", "cpu", None),  # ambiguous prefix: CUDA sees nothing either
+        ("GPU-deadbeef", "cpu", None),  # a UUID of no card here
+    ],
+)
+def test_gpus_named_by_uuid_map_to_nvidia_smis_cards(gpus, monkeypatch, visible, auto, seen):
+    """Before: CUDA_VISIBLE_DEVICES=GPU-... left the visible list empty, so `auto` picked the
+    cpu preset on a GPU machine."""
+    env = {**gpus(RTX4090, A100), "FAKE_LIST": LISTING, "CUDA_VISIBLE_DEVICES": visible}
+    proc = swiftkit("presets", env=env)
+    assert f"auto picks '{auto}'" in proc.stdout, proc.stdout + proc.stderr
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    hardware.detect.cache_clear()
+    try:
+        names = [g.name for g in hardware.detect().visible]
+    finally:
+        hardware.detect.cache_clear()
+    assert names[:1] == ([seen] if seen else [])
+
+
+def test_mig_slice_memory_comes_from_its_profile():
+    cards = hardware.parse_gpus(f"{RTX4090}\n{A100}")
+    found = hardware.parse_list(LISTING + "\ngarbage line\n", cards)
+    assert found[UUID_A100].memory_mib == 81920
+    assert found[MIG_3G].memory_mib == 40 * 10**9 // 2**20  # 3g.40gb, nominal GB
+    assert found[MIG_3G].compute_cap == 8.0 and found[MIG_3G].index == 1
+    assert len(found) == 4

@@ -167,7 +167,7 @@ def rename_advice(text: str) -> str:
             if near and name not in known:
                 out.append(f"--{name}: did you mean --{near}? ")
     if not out:
-        return "Flags get renamed between releases (4.1 renamed --train_type to --tuner_type). "
+        return "Flags get renamed between releases (4.0 renamed --train_type to --tuner_type). "
     return "".join(out)
 
 
