@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from conftest import RECIPES, gpu_recipe, no_gpu_env, swiftkit
@@ -137,7 +138,7 @@ def test_gpu_recipe_without_gpu_stops_fast_with_the_cpu_alternative(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "preset '24gb' needs an NVIDIA GPU" in proc.stderr
     assert "this machine has none" in proc.stderr
-    assert "swiftkit run recipes/tiny-cpu.toml" in proc.stderr
+    assert f"`swiftkit run {RECIPES / 'tiny-cpu.toml'}` is the shipped demo" in proc.stderr
 
 
 def test_more_processes_than_gpus(gpus, tmp_path):
@@ -172,7 +173,8 @@ def test_doctor_estimates_a_recipe_whose_target_modules_is_not_a_list(tmp_path):
     r = gpu_recipe(tmp_path)
     r.write_text(r.read_text().replace("[train]\n", "[train]\ntarget_modules = 5\n"))
     proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # it lists the missing GPU: exit 1
+    assert "preset '24gb' needs an NVIDIA GPU" in proc.stdout
     assert "Traceback" not in proc.stderr
     assert "total" in proc.stdout and "estimated worst case" in proc.stdout
 
@@ -221,3 +223,43 @@ def test_mig_slice_memory_comes_from_its_profile():
     assert found[MIG_3G].memory_mib == 40 * 10**9 // 2**20  # 3g.40gb, nominal GB
     assert found[MIG_3G].compute_cap == 8.0 and found[MIG_3G].index == 1
     assert len(found) == 4
+
+
+def test_doctor_exits_1_when_it_lists_an_error_that_stops_the_run(gpus, tmp_path):
+    """Before: doctor exited 0 while listing an error that blocks the run."""
+    r = gpu_recipe(tmp_path)
+    blocked = swiftkit("doctor", str(r), env=gpus(RTX3060))  # 19.3 GiB on a 12 GB card
+    assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+    assert "will not fit on GPU 0" in blocked.stdout
+    assert "1 error(s) above stop this recipe on this machine (exit 1)" in blocked.stdout
+    fits = swiftkit("doctor", str(r), env=gpus(RTX4090))
+    assert fits.returncode == 0 and "error" not in fits.stdout, fits.stdout
+    assert swiftkit("doctor", env=gpus(RTX3060)).returncode == 0  # no recipe: nothing blocks
+
+
+def test_doctor_fixes_run_when_pasted_from_another_folder(tmp_path):
+    """The fix for a GPU recipe on a machine without a GPU names commands: each runs as
+    printed from another folder and keeps the recipe's identity (before: the shipped demo,
+    which drops it, by a relative path)."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    (tmp_path / "my bot ü").mkdir()
+    r = gpu_recipe(tmp_path / "my bot ü")
+    proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
+    assert proc.returncode == 1
+    lines = re.findall(r"`(swiftkit [^`]+)`", proc.stdout)
+    init = next(x for x in lines if x.startswith("swiftkit init"))
+    assert "--name Swift-Robot" in init and "--preset cpu" in init
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["PYTHONPATH"] = str(RECIPES.parent)
+    done = subprocess.run(["sh", "-c", init], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = Path(shlex.split(init)[2]) / "recipe.toml"
+    assert 'name = "Swift-Robot"' in written.read_text(encoding="utf-8")
+    demo = next(x for x in lines if x.startswith("swiftkit run"))
+    assert Path(shlex.split(demo)[2]).is_file()  # absolute: it runs from any folder

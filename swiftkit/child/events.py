@@ -34,7 +34,8 @@ class Step:
         if self.token_acc is not None:
             parts.append(f"acc {self.token_acc:.3f}")
         if self.epoch is not None:
-            parts.append(f"epoch {self.epoch:g}")
+            # ms-swift logs step/steps_per_epoch in full (0.0126582); two decimals are enough
+            parts.append(f"epoch {round(self.epoch, 2):g}")
         if self.elapsed:
             parts.append(f"elapsed {self.elapsed}")
         if self.remaining:

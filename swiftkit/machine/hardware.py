@@ -156,3 +156,11 @@ def dtype_for(gpus: list[Gpu]) -> str:
     if gpus and not all(g.bf16 for g in gpus):
         return "float16"
     return "bfloat16"
+
+
+def ram_gib() -> float | None:
+    """This machine's physical memory in GiB (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, OSError, ValueError):
+        return None
