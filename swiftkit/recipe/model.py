@@ -21,7 +21,7 @@ Device = Literal["cuda", "cpu"]
 TRAINING = "training"  # an identity probe source: the run's own identity questions
 DEFAULT_SYSTEM = "You are a helpful assistant."
 # ms-swift's own defaults for the flags swiftkit reasons about when neither the recipe nor
-# its preset sets them (`swift sft --help`, 4.6).
+# its preset sets them (`swiftkit flags`, ms-swift 4.6).
 SWIFT_DEFAULTS: dict[str, FlagValue] = {
     "per_device_train_batch_size": 1,
     "gradient_accumulation_steps": 16,
