@@ -6,7 +6,9 @@ Exit codes: 0 ok, 1 a problem with the input or the run (explained, no traceback
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -149,17 +151,19 @@ output_option = click.option(
     "output_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder holding the runs, for `latest` (default ./output).",
+    help="Only the runs in this folder, for `latest` (default: every run, from any folder).",
 )
 
 
 @cli.command("runs")
 @click.argument(
-    "output_dir", metavar="[OUTPUT_DIR]", default="output", type=click.Path(path_type=Path)
+    "output_dir", metavar="[OUTPUT_DIR]", required=False, type=click.Path(path_type=Path)
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
-def runs_command(output_dir: Path, as_json: bool) -> None:
-    """List every run: recipe, start, status, steps, loss, verdict, checkpoints."""
+def runs_command(output_dir: Path | None, as_json: bool) -> None:
+    """List every run, newest first: recipe, start, status, steps, loss, verdict, checkpoints.
+    Every run swiftkit made, from any folder (and those in ./output); with OUTPUT_DIR, only
+    the runs in that folder."""
     from swiftkit.commands import runs as runs_cmd
 
     sys.exit(runs_cmd.execute(output_dir, echo, as_json=as_json))
@@ -284,12 +288,13 @@ def serve(
 
 
 @cli.command("verify")
-@click.argument("target", metavar="RUN_OR_CHECKPOINT")
+@click.argument("target", metavar="[RUN_OR_CHECKPOINT]", default="latest")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
 def verify_cmd(target: str, as_json: bool, no_base: bool) -> None:
     """Ask the identity (and general) probes of the base model and the adapter; write
-    report.json, report.md and loss.png into the run folder. Exit 0 only on a pass."""
+    report.json, report.md and loss.png into the run folder. Exit 0 only on a pass.
+    RUN_OR_CHECKPOINT: `latest` (default), a run folder, or a checkpoint folder."""
     from swiftkit.commands import verify as verify_mod
 
     sys.exit(verify_mod.execute(target, echo, as_json=as_json, base=not no_base))
@@ -344,12 +349,31 @@ def init_cmd(
     echo(f"  {shell_line('swiftkit', 'run', written.recipe)}")
 
 
+def react_to_sigint() -> None:
+    """A process started with `cmd &`, nohup or by some CI runners inherits SIGINT ignored,
+    and Python then leaves it ignored (it installs its KeyboardInterrupt handler only over
+    the default): one Ctrl-C or `kill -INT` would do nothing. Install it explicitly."""
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (tests call this directly)."""
+    react_to_sigint()
     try:
         cli.main(args=argv, prog_name="swiftkit", standalone_mode=False)
     except SwiftkitError as exc:
         click.echo(exc.format(), err=True)
+        return 1
+    except OSError as exc:
+        from swiftkit.errors import FULL, write_failed
+
+        if exc.errno not in FULL:
+            raise
+        # a write site that names no path itself: the error's own filename, when it has one
+        where = exc.filename or "(a file swiftkit was writing)"
+        click.echo(write_failed(where, exc).format(), err=True)
         return 1
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

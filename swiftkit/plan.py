@@ -14,13 +14,13 @@ from pathlib import Path
 
 from swiftkit import __version__, dataset, recipe
 from swiftkit.dataset import for_recipe
-from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 from swiftkit.machine import fit, hardware
 from swiftkit.msswift import compat
 from swiftkit.recipe.model import DatasetRef, Recipe
 from swiftkit.render import sft
 from swiftkit.render.command import Command, argv_from_flags
-from swiftkit.runs import folders
+from swiftkit.runs import folders, index
 from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.verify import probes, stopcheck
 
@@ -81,12 +81,12 @@ def command_for(
     return data, command
 
 
-def plan(recipe_path: Path) -> Plan:
-    """Load and check the recipe and its data, bind it to this machine, render the command.
-    Writes no file."""
+def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
+    """Load and check the recipe and its data, bind it to this machine, render the command
+    for `run_dir` (default: a new name under the recipe's output folder). Writes no file."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
-    run_dir = folders.new_run_dir(rec.output_dir, rec.name)
+    run_dir = run_dir or folders.new_run_dir(rec.output_dir, folders.run_stem(rec))
     data, command = command_for(rec, run_dir, run_dir, version)
     return Plan(rec, run_dir, data, command, version, warnings)
 
@@ -99,7 +99,10 @@ def write_inputs(p: Plan) -> dict[str, dict]:
             hashes[ref.spec] = {"hub": ref.hub_id, "sample": ref.sample}
             continue
         assert ref.path is not None
-        written = dataset.render_copy(ref.path, p.recipe.identity.fills(), copy.parent, copy.name)
+        with writing(copy):
+            written = dataset.render_copy(
+                ref.path, p.recipe.identity.fills(), copy.parent, copy.name
+            )
         hashes[ref.spec] = {
             "source": str(ref.path),
             "source_sha256": dataset.sha256(ref.path),
@@ -120,7 +123,7 @@ def versions() -> dict[str, str | None]:
     }
 
 
-RESUMABLE = ("interrupted", "interrupted (crashed)", "failed")
+RESUMABLE = ("interrupted", folders.DIED, "failed")
 
 
 def resume_plan(spec: Path) -> Plan:
@@ -192,32 +195,46 @@ def resume_plan(spec: Path) -> Plan:
     return Plan(rec, run_dir, data, command, compat.target_version())
 
 
-def write_new_run(p: Plan) -> None:
-    """A fresh run folder: the filled data copies and a manifest saying "running"."""
-    p.run_dir.mkdir(parents=True, exist_ok=False)
-    hashes = write_inputs(p)
-    if stopcheck.PLUGIN_ENV in p.command.env:
-        stopcheck.write_stop_config(
-            p.run_dir,
-            p.recipe.verify,
-            p.recipe.identity.new,
-            str(p.recipe.path),
-            p.recipe.model.id,
-            p.recipe.model.model_type,
-        )
-    Manifest(
-        status="running",
-        recipe=str(p.recipe.path),
-        recipe_resolved=p.recipe.to_dict(),
-        preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
-        argv=p.command.argv,
-        env=p.command.env,
-        shell=p.command.shell(),
-        versions=versions(),
-        datasets=hashes,
-        started=now_iso(),
-        pid=os.getpid(),
-    ).write(p.run_dir)
+def write_new_run(p: Plan) -> tuple[Plan, str | None]:
+    """A fresh run folder, created atomically (another run of the recipe started in the same
+    second gets the next name, and the command is rendered again for this one): the filled
+    data copies and a manifest saying "running" with this process's id, start time and host.
+    Recorded in the runs index. Returns the plan as launched and a note when the index could
+    not be written. A failure while writing (a full disk) removes the half-made folder:
+    nothing was started."""
+    run_dir = folders.claim_run_dir(p.run_dir)
+    try:
+        if run_dir != p.run_dir:
+            p = plan(p.recipe.path, run_dir)
+        hashes = write_inputs(p)
+        if stopcheck.PLUGIN_ENV in p.command.env:
+            with writing(p.run_dir):
+                stopcheck.write_stop_config(
+                    p.run_dir,
+                    p.recipe.verify,
+                    p.recipe.identity.new,
+                    str(p.recipe.path),
+                    p.recipe.model.id,
+                    p.recipe.model.model_type,
+                )
+        started = now_iso()
+        Manifest(
+            status="running",
+            recipe=str(p.recipe.path),
+            recipe_resolved=p.recipe.to_dict(),
+            preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
+            argv=p.command.argv,
+            env=p.command.env,
+            shell=p.command.shell(),
+            versions=versions(),
+            datasets=hashes,
+            started=started,
+            **folders.this_process(),
+        ).write(p.run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return p, index.add(p.run_dir, str(p.recipe.path), started)
 
 
 # ---- the line to paste: `swiftkit render` and `swiftkit run --dry-run` ----
@@ -269,7 +286,9 @@ def line_plan(recipe_path: Path) -> Plan:
                 dataset.render_copy(ref.path, rec.identity.fills(), copy.parent, copy.name)
         stopping = rec.verify.stop_when_verified and rec.verify.enabled
         if stopping:  # its "log" names the folder; hashed without it, rewritten below
-            stopcheck.write_stop_config(tmp, rec.verify, rec.identity.new, str(rec.path))
+            stopcheck.write_stop_config(
+                tmp, rec.verify, rec.identity.new, str(rec.path), rec.model.id, rec.model.model_type
+            )
             settings = stopcheck.config_path(tmp)
             cfg = json.loads(settings.read_text(encoding="utf-8"))
             cfg.pop("log", None)
@@ -283,7 +302,9 @@ def line_plan(recipe_path: Path) -> Plan:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if stopping:
-        stopcheck.write_stop_config(final, rec.verify, rec.identity.new, str(rec.path))
+        stopcheck.write_stop_config(
+            final, rec.verify, rec.identity.new, str(rec.path), rec.model.id, rec.model.model_type
+        )
     out_dir = rec.output_dir / f"{rec.name}{PASTED_SUFFIX}"
     data, command = command_for(rec, out_dir, final, version)
     i = command.argv.index("--" + compat.flag_name("add_version", version))

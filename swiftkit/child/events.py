@@ -91,8 +91,12 @@ def steps_in(values: Iterable[object]) -> list[Step]:
 
 
 def read_steps(path: Path) -> list[Step]:
-    """Every progress row of a logging.jsonl (a half-written last line is skipped)."""
-    return steps_in(jsonl.values(path))
+    """The progress of a logging.jsonl, one row per step in step order (a half-written last
+    line is skipped). After `run --resume` ms-swift appends again from the checkpoint's step,
+    so a step can appear twice: the last row of each step wins (it is the training that the
+    checkpoints now hold)."""
+    by_step = {s.step: s for s in steps_in(jsonl.values(path))}
+    return [by_step[k] for k in sorted(by_step)]
 
 
 class LogTail:

@@ -11,7 +11,7 @@ from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
 from swiftkit.render.command import shell_line
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import announce, resolve
 
 Echo = Callable[[str], None]
 NOTE = "swiftkit-merge.json"
@@ -65,7 +65,9 @@ def default_target(checkpoint: Path) -> Path:
 def execute(
     spec: str | None, output_dir: Path | None, echo: Echo, target_dir: Path | None = None
 ) -> int:
-    target = resolve(spec, output_dir).require_adapter("only a LoRA adapter can be merged")
+    target = resolve(spec, output_dir)
+    announce(target, echo)
+    target.require_adapter("only a LoRA adapter can be merged")
     ckpt = target.checkpoint
     out = (target_dir or default_target(ckpt)).expanduser().resolve()
     if out.exists():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from swiftkit.child import events, launch
 from swiftkit.child import progress as live
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import Finding, SwiftkitError, write_failed
 from swiftkit.msswift import compat
 from swiftkit.plan import Plan, line_plan, plan, resume_plan, write_new_run
 from swiftkit.render import helpers
@@ -130,16 +130,38 @@ def execute(
     ensure_tiny_model(p, echo)
     if resume:
         resumed = [*Manifest.read(p.run_dir).resumed, Resumed(now_iso(), p.command.argv)]
-        manifest.update(p.run_dir, status="running", pid=os.getpid(), resumed=resumed)
+        manifest.update(p.run_dir, status="running", resumed=resumed, **folders.this_process())
         echo(f"resuming from {p.command.argv[-1]}")
     else:
-        write_new_run(p)
+        p, note = write_new_run(p)
+        if note:
+            echo(note)
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
-    # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
-    with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
-        result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
-        return after_training(p, result, progress, check)
+    try:
+        # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
+        with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
+            log = p.run_dir / "swift.log"
+            result = launch.run(p.command, log_path=log, on_tick=progress.tick)
+            if result.log_error is not None:
+                echo(write_failed(log, result.log_error).format().replace("error:", "warning:"))
+            return after_training(p, result, progress, check)
+    except BaseException as exc:
+        never_running(p.run_dir, exc)
+        raise
+
+
+def never_running(run_dir: Path, exc: BaseException) -> None:
+    """Whatever stopped swiftkit itself (a full disk, Ctrl-C before the child started, a bug),
+    the manifest must not go on claiming "running". Best effort: if even this write fails,
+    the manifest's pid, gone once this process exits, makes `runs` show the run as died."""
+    if Manifest.read(run_dir).status != "running":
+        return
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    try:
+        manifest.update(run_dir, status=status, finished=now_iso())
+    except (OSError, SwiftkitError):
+        pass
 
 
 def after_training(p: Plan, result: launch.Result, progress: live.Progress, check: bool) -> int:

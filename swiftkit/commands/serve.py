@@ -18,7 +18,7 @@ from pathlib import Path
 from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
-from swiftkit.runs.resolve import Target, resolve
+from swiftkit.runs.resolve import Target, announce, resolve
 
 Echo = Callable[[str], None]
 
@@ -100,6 +100,7 @@ def execute(
     base: bool = False,
 ) -> int:
     target = resolve(spec, output_dir)
+    announce(target, echo)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)
