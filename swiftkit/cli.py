@@ -294,7 +294,7 @@ def serve(
             timeout=timeout,
             base=base,
             api_key=api_key or None,
-            key_from_env=source == click.core.ParameterSource.ENVIRONMENT,
+            key_from_env=bool(api_key) and source == click.core.ParameterSource.ENVIRONMENT,
         )
     )
 
