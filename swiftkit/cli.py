@@ -224,6 +224,12 @@ def infer(
 @click.argument("run_spec", metavar="[RUN]", required=False)
 @click.option("--merge", is_flag=True, help="Merge the LoRA into a full model (required).")
 @click.option(
+    "--ollama",
+    "to_ollama",
+    is_flag=True,
+    help="Also write an Ollama Modelfile (TEMPLATE and SYSTEM as trained); implies --merge.",
+)
+@click.option(
     "--to",
     "target_dir",
     type=click.Path(path_type=Path),
@@ -237,17 +243,25 @@ def infer(
     hidden=True,
     help="The old name of -o/--output here.",
 )
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Merge a base model whose folder ships code (*.py, auto_map): that code runs.",
+)
 def export(
     run_spec: str | None,
     merge: bool,
+    to_ollama: bool,
     target_dir: Path | None,
     output_dir: Path | None,
     runs_dir: Path | None,
+    trust_remote_code: bool,
 ) -> None:
-    """Merge the adapter into a full model folder (`swift export --merge_lora true`)."""
+    """Merge the adapter into a full model folder (`swift export --merge_lora true`) whose chat
+    template defaults to the trained system prompt, with a model card (README.md)."""
     from swiftkit.commands import export as export_cmd
 
-    if not merge:
+    if not (merge or to_ollama):
         raise click.UsageError("only --merge is supported: swiftkit export [RUN] --merge")
     if output_dir is not None and target_dir is None and not output_dir.is_dir():
         # -o/--output named the merged folder here before; now it is the runs, as elsewhere
@@ -257,7 +271,16 @@ def export(
             f"swiftkit export [RUN] --merge --to {output_dir}"
         )
     output_dir = output_dir or runs_dir
-    sys.exit(export_cmd.execute(run_spec, output_dir, echo, target_dir=target_dir))
+    sys.exit(
+        export_cmd.execute(
+            run_spec,
+            output_dir,
+            echo,
+            target_dir=target_dir,
+            to_ollama=to_ollama,
+            trust_remote_code=trust_remote_code,
+        )
+    )
 
 
 @cli.command(epilog=RUN_HELP)
@@ -268,6 +291,11 @@ def export(
 @click.option("--name", help="Model id clients send (default: the identity's name).")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for start-up.")
 @click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
+@click.option(
+    "--api-key",
+    envvar="SWIFTKIT_API_KEY",
+    help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
+)
 def serve(
     run_spec: str | None,
     output_dir: Path | None,
@@ -276,13 +304,24 @@ def serve(
     name: str | None,
     timeout: float,
     base: bool,
+    api_key: str | None,
 ) -> None:
     """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
     from swiftkit.commands import serve as serve_cmd
 
+    source = click.get_current_context().get_parameter_source("api_key")
     sys.exit(
         serve_cmd.execute(
-            run_spec, output_dir, echo, host=host, port=port, name=name, timeout=timeout, base=base
+            run_spec,
+            output_dir,
+            echo,
+            host=host,
+            port=port,
+            name=name,
+            timeout=timeout,
+            base=base,
+            api_key=api_key or None,
+            key_from_env=bool(api_key) and source == click.core.ParameterSource.ENVIRONMENT,
         )
     )
 

@@ -1,5 +1,5 @@
 """The verify report: scores per probe set and kind, the verdict, and the files written into
-the run folder (report.json, report.md, loss.png).
+the run folder (report.json, report.md, report.html, loss.png).
 
 report.json version 2 carries "schema_version": 2; a file without it is version 1 (what
 swiftkit wrote before) and reads the same way.
@@ -349,18 +349,24 @@ def gate(s: SetScore) -> str:
 
 
 def write_report(report: VerifyReport) -> VerifyReport:
-    """report.json, report.md and (when training logged a loss) loss.png, into the report's
-    folder. Returns the report as written (with its loss curve)."""
+    """report.json, report.md, report.html and (when training logged a loss) loss.png, into
+    the report's folder. Returns the report as written (with its loss curve)."""
+    from swiftkit.verify import html  # it imports this module
+
     out_dir = report.folder
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = events.read_steps(out_dir / "logging.jsonl")
     points = [(s.step, s.loss) for s in steps if s.loss is not None]
     curve = None
+    chart = None
     if points:
-        loss_figure(points, f"Training loss: {out_dir.name}").savefig(out_dir / LOSS_PNG)
+        fig = loss_figure(points, f"Training loss: {out_dir.name}")
+        fig.savefig(out_dir / LOSS_PNG)
         curve = str(out_dir / LOSS_PNG)
+        chart = html.svg_data_uri(fig)
     report = replace(report, loss_curve=curve)
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
     (out_dir / REPORT_JSON).write_text(text, encoding="utf-8")
     (out_dir / REPORT_MD).write_text(markdown(report, points), encoding="utf-8")
+    (out_dir / html.REPORT_HTML).write_text(html.page(report, points, chart), encoding="utf-8")
     return report
