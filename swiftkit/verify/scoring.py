@@ -252,7 +252,8 @@ def _near_miss(text: str, new: Sequence[str]) -> str | None:
         target = name.lower()
         if len(target) < 3:
             continue
-        for size in (len(target) - 1, len(target), len(target) + 1):
+        shorter = [len(target) - 1] if len(target) > 5 else []  # "Nov" is a word, not "Nova"
+        for size in (*shorter, len(target), len(target) + 1):
             for i in range(0, max(0, len(low) - size) + 1):
                 piece = low[i : i + size]
                 if "\u2007" in piece or piece[:1].isspace() or piece[-1:].isspace():
