@@ -114,3 +114,25 @@ def test_any_text_gets_a_judgement_with_a_reason(text):
 def test_any_piece_repeated_three_times_or_more_is_a_loop(piece, times):
     got = scoring.judge_identity(piece * times, NEW, [])
     assert not got.ok and "repeats itself" in got.reason
+
+
+@pytest.mark.parametrize(
+    "new", [NEW, ["Swift-Robot", "CSDN 迪菲赫尔曼"], ["Qwen-Helper", "阿里巴巴达摩院"]]
+)
+def test_every_shipped_identity_answer_passes_when_filled(new):
+    """A model that learned its data perfectly passes: each answer of the shipped identity set
+    (the one `swiftkit init` copies) that names the identity, filled with these names."""
+    root = Path(__file__).resolve().parent.parent / "datasets"
+    old = scoring.old_markers(new, "qwen")
+    records = json.loads((root / "identity_full.json").read_text(encoding="utf-8"))
+    records += json.loads((root / "self_cognition.json").read_text(encoding="utf-8"))
+    answers = [
+        r["output"].replace("{{NAME}}", new[0]).replace("{{AUTHOR}}", new[1]) for r in records
+    ]
+    named = [a for a in answers if new[0] in a or new[1] in a]
+    assert len(named) >= 79
+    assert [
+        (a, scoring.judge_identity(a, new, old).reason)
+        for a in named
+        if not scoring.judge_identity(a, new, old).ok
+    ] == []

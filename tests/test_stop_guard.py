@@ -145,4 +145,5 @@ def test_the_stop_config_names_the_family_markers_the_guard_and_the_answer_lengt
     assert data["stop_after_checks"] == 3 and data["max_new_tokens"] == 200
     assert "Llama" in data["old"] and "OpenAI" in data["old"] and "Qwen" not in data["old"]
     default = VerifySpec(base_dir=tmp_path)
-    assert default.stop_after_checks is None and default.checks_to_stop == 2
+    assert default.stop_after_checks == 2 and "stop_after_checks" not in default.to_dict()
+    assert VerifySpec.from_dict(cfg.to_dict(), tmp_path).stop_after_checks == 3

@@ -235,6 +235,9 @@ def _default(key: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+LATER_SETTINGS = ("stop_after_checks",)
+
+
 @dataclass(frozen=True)
 class VerifySpec:
     """[verify]: what proves the identity after training (and, optionally, during it).
@@ -250,7 +253,7 @@ class VerifySpec:
     general_max_drop: float | None = None  # unset: the adapter may fall below the base freely
     stop_when_verified: bool = False
     check_every: int = _default("check_every")
-    stop_after_checks: int | None = None  # unset: the schema's default (see checks_to_stop)
+    stop_after_checks: int = _default("stop_after_checks")
     check_probes: int = _default("check_probes")
     max_new_tokens: int = _default("max_new_tokens")
 
@@ -268,14 +271,13 @@ class VerifySpec:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         del out["base_dir"]
+        # Settings added after reports and manifests were first written are left out at their
+        # default, so an older file written back is unchanged (reading fills the default in).
+        for key in LATER_SETTINGS:
+            if out[key] == _default(key):
+                del out[key]
         # None means "unset" (the schema has no null): left out, as the recipe would.
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items() if v is not None}
-
-    @property
-    def checks_to_stop(self) -> int:
-        """Passing checks in a row before stop_when_verified stops training. Left unset in the
-        spec, so that reports written before the setting existed read back unchanged."""
-        return self.stop_after_checks or _default("stop_after_checks")
 
     def path(self, spec: str) -> Path:
         p = Path(spec).expanduser()

@@ -161,11 +161,27 @@ def _loop(text: str) -> str | None:
     return None
 
 
+# Commas or semicolons doubled, or a comma right before a full stop: "Nova,,roma", "La,。".
+_PUNCT_RUN = re.compile(r"[,，、;；:：]{2,}|[,，、;；:：][。.!！?？]")
+_PUNCT = re.compile(r"[^\w\s]")
+MOST_PUNCTUATION = 0.3  # fluent zh/en text is well under a third punctuation
+
+
+def _garbled(text: str) -> str | None:
+    m = _PUNCT_RUN.search(text)
+    if m:
+        return f"garbled punctuation ({_shown(m.group(0))!r})"
+    visible = "".join(text.split())
+    if len(visible) >= 10 and len(_PUNCT.findall(visible)) > MOST_PUNCTUATION * len(visible):
+        return "garbled: mostly punctuation"
+    return None
+
+
 def _degenerate(answer: str, cut_off: bool) -> str | None:
     """Why the text is not a fluent answer, or None."""
     if not answer.strip():
         return "empty answer"
-    why = _unreadable(answer) or _loop(answer)
+    why = _unreadable(answer) or _loop(answer) or _garbled(answer)
     if why:
         return why
     return "cut off at max_new_tokens" if cut_off else None
@@ -229,15 +245,19 @@ def _named(text: str, new: Sequence[str]) -> list[str]:
 
 
 def _near_miss(text: str, new: Sequence[str]) -> str | None:
-    """A spelling close to a new name ('Nvoa' for 'Nova'), for the reason only."""
+    """A spelling close to a new name but not it ('Nvoa' for 'Nova', 'Lumen La' for 'Lumen
+    Lab'), in text whose correct spellings are masked."""
     low = text.lower()
     for name in new:
         target = name.lower()
         if len(target) < 3:
             continue
-        for size in (len(target) - 1, len(target), len(target) + 1):
+        shorter = [len(target) - 1] if len(target) > 5 else []  # "Nov" is a word, not "Nova"
+        for size in (*shorter, len(target), len(target) + 1):
             for i in range(0, max(0, len(low) - size) + 1):
                 piece = low[i : i + size]
+                if "\u2007" in piece or piece[:1].isspace() or piece[-1:].isspace():
+                    continue
                 if name.isascii() and (
                     (i > 0 and low[i - 1].isalnum())
                     or (i + size < len(low) and low[i + size].isalnum())
@@ -266,10 +286,12 @@ def judge_identity(
     if affirmed:
         return Judgement(False, f"affirms the old identity {affirmed!r}")
     named = _named(answer, new)
+    miss = _near_miss(masked, new)
     if not named:
-        miss = _near_miss(answer, new)
         names = " or ".join(n for n in new if n.strip()) or "the new identity"
         return Judgement(False, f"does not name {names}" + (f": {miss}" if miss else ""))
+    if miss:
+        return Judgement(False, miss)
     if not _says_more_than_the_name(masked):
         return Judgement(False, "does not answer: only the name")
     said = f"names {' and '.join(named)}; fluent"

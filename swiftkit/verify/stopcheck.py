@@ -67,7 +67,7 @@ def write_stop_config(
         "old": scoring.old_markers(new, scoring.family_of(model, model_type)),
         "threshold": cfg.identity_threshold,
         "check_every": cfg.check_every,
-        "stop_after_checks": cfg.checks_to_stop,
+        "stop_after_checks": cfg.stop_after_checks,
         "max_new_tokens": cfg.max_new_tokens,
         "log": str(log_path(run_dir)),
     }
