@@ -123,3 +123,22 @@ def test_the_checkpoint_comes_from_ms_swifts_record_whatever_its_path(tmp_path):
     assert events.last_checkpoint(log) == run / "checkpoint-8"
     log.write_text(json.dumps({"last_model_checkpoint": str(run / "gone")}) + "\n", "utf-8")
     assert events.last_checkpoint(log) is None  # named but not there: the caller looks itself
+
+
+def test_hub_login_while_offline_is_named_before_launch(tmp_path, tiny_model):
+    """Before: with MODELSCOPE_API_TOKEN set and no network, ms-swift's start-up login failed
+    after the imports and swiftkit said "point [model] id at a local model folder" although
+    model and data were local."""
+    import shlex
+
+    from conftest import DATASETS, swiftkit, write_recipe
+
+    r = write_recipe(tmp_path / "my recipe.toml", tiny_model, [DATASETS / "self_cognition.json"])
+    proc = swiftkit("run", str(r), env={"MODELSCOPE_API_TOKEN": "secret"})  # offline (conftest)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "MODELSCOPE_API_TOKEN is set, so ms-swift logs in to ModelScope" in proc.stderr
+    assert "SWIFTKIT_OFFLINE=1 is set" in proc.stderr
+    assert f"env -u MODELSCOPE_API_TOKEN swiftkit run {shlex.quote(str(r))}" in proc.stderr
+    assert "local model folder" not in proc.stderr
+    assert not (tmp_path / "output").exists()
+    assert swiftkit("run", "--dry-run", str(r)).returncode == 0  # without the token: fine

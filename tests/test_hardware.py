@@ -257,7 +257,9 @@ def test_doctor_fixes_run_when_pasted_from_another_folder(tmp_path):
     elsewhere.mkdir()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env["PYTHONPATH"] = str(RECIPES.parent)
-    done = subprocess.run(["sh", "-c", init], cwd=elsewhere, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["sh", "-c", init], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     written = Path(shlex.split(init)[2]) / "recipe.toml"
     assert 'name = "Swift-Robot"' in written.read_text(encoding="utf-8")

@@ -84,7 +84,10 @@ def test_the_line_writes_its_own_folder_and_never_overwrites_a_paste(tmp_path, t
 def test_render_builds_the_tiny_model_the_line_names(tmp_path):
     """A fresh clone has no .models/: the printed line must not name a missing model."""
     r = write_recipe(tmp_path / "r.toml", "m/tiny", [SELF_COG])
-    r.write_text(r.read_text(encoding="utf-8").replace('id = "m/tiny"', 'id = "m/tiny"\nbuild = "tiny"'), "utf-8")
+    r.write_text(
+        r.read_text(encoding="utf-8").replace('id = "m/tiny"', 'id = "m/tiny"\nbuild = "tiny"'),
+        "utf-8",
+    )
     proc = swiftkit("render", str(r))
     assert proc.returncode == 0, proc.stderr
     assert "building the tiny test model" in proc.stderr  # a note, not part of the line
@@ -167,7 +170,10 @@ def test_swiftkit_flags_lists_type_and_default(tmp_path):
     glob = swiftkit("flags", "dataloader_*").stdout
     assert "--dataloader_persistent_workers" in glob and "--lora_rank" not in glob
     every = swiftkit("flags")
-    assert f"{len(sftflags.known_flags()[0])} of {len(sftflags.known_flags()[0])} flags" in every.stdout
+    assert (
+        f"{len(sftflags.known_flags()[0])} of {len(sftflags.known_flags()[0])} flags"
+        in every.stdout
+    )
 
 
 def test_swiftkit_flags_names_a_renamed_flag_and_a_near_miss():

@@ -27,9 +27,11 @@ def execute(pattern: str | None, echo: Callable[[str], None]) -> int:
     pattern_name = (pattern or "").lstrip("-")
     if not wanted:
         echo(f"no `swift sft` flag matches '{pattern}' ({source})")
-        renamed = compat.flag_name(pattern_name, compat.target_version())
+        version = compat.target_version()
+        renamed = compat.flag_name(pattern_name, version)
         if renamed != pattern_name:
-            echo(f"  --{pattern_name} is --{renamed} here: {compat.rename_note(pattern_name, compat.target_version())}")
+            why = compat.rename_note(pattern_name, version)
+            echo(f"  --{pattern_name} is --{renamed} here: {why}")
         near = did_you_mean(pattern_name, sorted(names))
         if near:
             echo(f"  {near}")
@@ -37,7 +39,7 @@ def execute(pattern: str | None, echo: Callable[[str], None]) -> int:
     width = max(len(n) for n in wanted)
     types = [details[n].type if n in details else "?" for n in wanted]
     twidth = max(len(t) for t in types)
-    for name, typ in zip(wanted, types):
+    for name, typ in zip(wanted, types, strict=True):
         default = details[name].default if name in details else "?"
         echo(f"--{name:<{width}}  {typ:<{twidth}}  default {default}")
     version = compat.swift_version() or "not installed"

@@ -35,7 +35,11 @@ def preflight(p: Plan) -> None:
     if installed is None:
         raise SwiftkitError(
             "ms-swift is not installed in this environment",
-            [Finding.error("ms-swift", "not installed", fix=f"pip install '{compat.requirement()}'")],
+            [
+                Finding.error(
+                    "ms-swift", "not installed", fix=f"pip install '{compat.requirement()}'"
+                )
+            ],
         )
     if not compat.is_supported(installed):
         sup = compat.table()["supported"]

@@ -131,8 +131,15 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         if ident.name and ident.author:  # the user's identity, not the shipped demo's
             folder = rec.dir.with_name(rec.dir.name + "-cpu")
             init = shell_line(
-                "swiftkit", "init", folder, "--name", ident.name, "--author", ident.author,
-                "--preset", "cpu",
+                "swiftkit",
+                "init",
+                folder,
+                "--name",
+                ident.name,
+                "--author",
+                ident.author,
+                "--preset",
+                "cpu",
             )
             init = f"`{init}` writes this identity's CPU recipe (then run what it prints); "
         why = machine.problem or "nvidia-smi not found"
@@ -227,14 +234,37 @@ def offline_reason(timeout: float = 2.0) -> str | None:
         return f"cannot reach {host}:{port} ({exc.strerror or exc.__class__.__name__})"
 
 
-def hub_findings(rec: Recipe) -> list[Finding]:
-    hub = [(i, d, d.hub_id.split(":")[0]) for i, d in enumerate(rec.data.datasets) if d.hub_id]
-    if not hub:
+TOKEN_VAR = "MODELSCOPE_API_TOKEN"
+
+
+def login_findings(rec: Recipe) -> list[Finding]:
+    """ms-swift logs in to ModelScope at start-up whenever MODELSCOPE_API_TOKEN is set, even
+    when the model and the data are local; without network that fails after the imports."""
+    if not os.environ.get(TOKEN_VAR) or hub_host()[0] != "www.modelscope.cn":
         return []
     reason = offline_reason()
     if reason is None:
         return []
-    out = []
+    return [
+        Finding.error(
+            TOKEN_VAR,
+            f"{TOKEN_VAR} is set, so ms-swift logs in to ModelScope at start-up, and the hub "
+            f"cannot be reached: {reason}",
+            fix="run without it: "
+            f"`{shell_line('env', '-u', TOKEN_VAR, 'swiftkit', 'run', rec.path)}` "
+            "(a local model and local data need no login)",
+        )
+    ]
+
+
+def hub_findings(rec: Recipe) -> list[Finding]:
+    hub = [(i, d, d.hub_id.split(":")[0]) for i, d in enumerate(rec.data.datasets) if d.hub_id]
+    if not hub:
+        return login_findings(rec)
+    reason = offline_reason()
+    if reason is None:
+        return []
+    out = login_findings(rec)
     for i, ref, repo in hub:
         name = repo.split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""

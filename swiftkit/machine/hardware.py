@@ -82,7 +82,9 @@ def parse_list(text: str, gpus: list[Gpu]) -> dict[str, Gpu]:
         if m and card is not None:
             size = re.search(r"(\d+)gb", m.group(1))
             mem = int(size.group(1)) * 10**9 // 2**20 if size else card.memory_mib  # nominal GB
-            out[m.group(2)] = Gpu(card.index, f"{card.name} MIG {m.group(1)}", mem, card.compute_cap)
+            out[m.group(2)] = Gpu(
+                card.index, f"{card.name} MIG {m.group(1)}", mem, card.compute_cap
+            )
     return out
 
 

@@ -119,9 +119,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         findings += checks.model_folder_findings(model.path, model, text, source)
     findings += checks.output_findings(train.output_dir, text, source)
     verify = VerifySpec.from_dict(data.get("verify"), base)
-    findings += checks.version_findings(
-        verify.enabled and verify.stop_when_verified, text, source
-    )
+    findings += checks.version_findings(verify.enabled and verify.stop_when_verified, text, source)
     recipe = Recipe(
         path=path.resolve(),
         text=text,

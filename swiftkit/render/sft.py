@@ -44,7 +44,8 @@ ORDER = [
 
 
 def persistent_workers_flag() -> bool:
-    """Whether the installed ms-swift (else swiftkit's table) has --dataloader_persistent_workers."""
+    """Whether the installed ms-swift (else swiftkit's table) knows
+    --dataloader_persistent_workers."""
     from swiftkit.msswift import sftflags
 
     return "dataloader_persistent_workers" in sftflags.known_flags()[0]
