@@ -11,6 +11,14 @@ SCHEMAS = PACKAGE / "schemas"
 PRESETS = PACKAGE / "presets"
 DATA = PACKAGE / "data"
 PLUGIN = PACKAGE / "plugin" / "stop_when_verified.py"
+RECIPES = PACKAGE.parent / "recipes"  # the shipped recipes, in a checkout of the repository
+
+
+def shipped_recipe(name: str) -> str:
+    """A shipped recipe as a command names it: its absolute path in a checkout (so a printed
+    line runs from any folder), else recipes/NAME."""
+    path = RECIPES / name
+    return str(path) if path.is_file() else f"recipes/{name}"
 
 
 @cache

@@ -188,6 +188,12 @@ def no_hub(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def own_cache(monkeypatch, tmp_path_factory):
+    """`render` writes the data its line reads into swiftkit's cache: the session's, not ~."""
+    monkeypatch.setenv("SWIFTKIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(autouse=True)
 def swift_only_in_e2e(request, monkeypatch):
     """`-m "not e2e"` never starts ms-swift: a test that would (in this process) fails."""
     if request.node.get_closest_marker("e2e"):

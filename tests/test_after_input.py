@@ -106,7 +106,7 @@ def test_merge_target_exists_is_never_overwritten(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "keep.txt").write_text("mine", encoding="utf-8")
-    proc = swiftkit("export", "--merge", "-o", str(target), cwd=tmp_path)
+    proc = swiftkit("export", "--merge", "--to", str(target), cwd=tmp_path)
     assert_clean_failure(proc, f"merge target exists: {target}")
     assert (target / "keep.txt").read_text(encoding="utf-8") == "mine"
     default = run_dir / "checkpoint-80-merged"
@@ -330,3 +330,21 @@ def test_runs_shows_the_best_checkpoint_when_ms_swift_has_one(tmp_path):
     assert row["best_checkpoint"] == str(run_dir / "checkpoint-80")
     assert row["latest_checkpoint"] == str(run_dir / "checkpoint-160")
     assert "latest checkpoint-160  best checkpoint-80" in swiftkit("runs", cwd=tmp_path).stdout
+
+
+def test_export_o_is_the_runs_folder_as_everywhere(tmp_path):
+    """Before: -o was the runs folder in chat, infer and serve but the merged folder in
+    export. Now -o is the runs everywhere; the old meaning gets a usage error naming --to."""
+    fake_run(tmp_path / "elsewhere", "r-1", steps=[80])
+    gone = tmp_path / "merged-here"
+    proc = swiftkit("export", "--merge", "-o", str(gone), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "-o/--output is the folder holding the runs" in proc.stderr
+    assert f"--merge --to {gone}" in proc.stderr and not gone.exists()
+    # -o naming the runs: the run there is found (its merge target is then refused, so
+    # nothing starts)
+    run_dir = tmp_path / "elsewhere" / "r-1"
+    (run_dir / "checkpoint-80-merged").mkdir()
+    for flag in ("-o", "--output", "--runs-dir"):
+        proc = swiftkit("export", "--merge", flag, str(tmp_path / "elsewhere"), cwd=tmp_path)
+        assert_clean_failure(proc, f"merge target exists: {run_dir / 'checkpoint-80-merged'}")

@@ -194,7 +194,7 @@ def test_serve_answers_chat_completions_and_stops_with_its_child(trained):
 def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
     target = tmp_path / "merged"
     start = time.monotonic()
-    proc = swiftkit_process("export", "--merge", "--output", str(target), cwd=trained["tmp"])
+    proc = swiftkit_process("export", "--merge", "--to", str(target), cwd=trained["tmp"])
     print(f"export took {time.monotonic() - start:.1f}s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (target / "chat_template.jinja").is_file()

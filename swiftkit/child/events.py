@@ -34,7 +34,8 @@ class Step:
         if self.token_acc is not None:
             parts.append(f"acc {self.token_acc:.3f}")
         if self.epoch is not None:
-            parts.append(f"epoch {self.epoch:g}")
+            # ms-swift logs step/steps_per_epoch in full (0.0126582); two decimals are enough
+            parts.append(f"epoch {round(self.epoch, 2):g}")
         if self.elapsed:
             parts.append(f"elapsed {self.elapsed}")
         if self.remaining:
@@ -171,7 +172,7 @@ def rename_advice(text: str) -> str:
             if near and name not in known:
                 out.append(f"--{name}: did you mean --{near}? ")
     if not out:
-        return "Flags get renamed between releases (4.1 renamed --train_type to --tuner_type). "
+        return "Flags get renamed between releases (4.0 renamed --train_type to --tuner_type). "
     return "".join(out)
 
 

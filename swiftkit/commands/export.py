@@ -77,7 +77,7 @@ def execute(
                 Finding.error(
                     str(out),
                     "refusing to overwrite an existing folder",
-                    fix="choose another --output, or move that folder away yourself",
+                    fix="choose another --to, or move that folder away yourself",
                 )
             ],
         )
