@@ -144,6 +144,21 @@ def test_a_failure_of_swiftkit_itself_never_leaves_the_manifest_running(
         assert Manifest.read(run_dir).status == "interrupted"
 
 
+def test_ms_swift_hitting_a_full_disk_is_named_with_the_run_folder(
+    tiny_model, tmp_path, monkeypatch
+):
+    """ms-swift's own checkpoint save fails (its output says ENOSPC, no path): exit 1, the
+    advice, the run folder named, the manifest `failed`."""
+    tail = ["Traceback (most recent call last):", "OSError: [Errno 28] No space left on device"]
+    monkeypatch.setattr(launch, "run", lambda *_a, **_k: launch.Result(1, False, tail))
+    proc = swiftkit("run", str(tiny_recipe(tmp_path, tiny_model)), cwd=tmp_path)
+    (run_dir,) = run_dirs(tmp_path / "output")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "what happened: the disk is full" in proc.stdout
+    assert f"no space left on device: {run_dir} (" in proc.stdout
+    assert Manifest.read(run_dir).status == "failed"
+
+
 # ---- a run whose process is gone ----
 
 PRETEND = """
