@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -205,6 +206,9 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
         if advice:
             echo(f"what happened: {advice.title}")
             echo(f"what to do: {advice.advice}")
+            if advice.id == "no-space":  # ms-swift names no path: the run folder is its disk
+                free = shutil.disk_usage(p.run_dir).free // 2**20
+                echo(f"no space left on device: {p.run_dir} ({free} MiB free now)")
         echo(f"full log: {p.run_dir / 'swift.log'}")
         return 1
     found = events.last_checkpoint(p.run_dir / "logging.jsonl")
