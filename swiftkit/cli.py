@@ -153,6 +153,11 @@ output_option = click.option(
     default=None,
     help="Only the runs in this folder, for `latest` (default: every run, from any folder).",
 )
+trust_option = click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Load a model folder that ships Python code (auto_map, *.py); it runs as you.",
+)
 
 
 @cli.command("runs")
@@ -173,11 +178,16 @@ def runs_command(output_dir: Path | None, as_json: bool) -> None:
 @click.argument("run_spec", metavar="[RUN]", required=False)
 @output_option
 @click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
-def chat(run_spec: str | None, output_dir: Path | None, base: bool) -> None:
+@trust_option
+def chat(
+    run_spec: str | None, output_dir: Path | None, base: bool, trust_remote_code: bool
+) -> None:
     """Chat interactively with a trained adapter (`swift infer --stream true`)."""
     from swiftkit.commands import chat as chat_cmd
 
-    sys.exit(chat_cmd.execute(run_spec, output_dir, echo, base=base))
+    sys.exit(
+        chat_cmd.execute(run_spec, output_dir, echo, base=base, trust_remote_code=trust_remote_code)
+    )
 
 
 @cli.command(epilog=RUN_HELP)
@@ -194,6 +204,7 @@ def chat(run_spec: str | None, output_dir: Path | None, base: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Answers as JSON, for scripts.")
 @click.option("--base", is_flag=True, help="Ask the untouched base model instead.")
 @click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
+@trust_option
 def infer(
     run_spec: str | None,
     output_dir: Path | None,
@@ -202,6 +213,7 @@ def infer(
     as_json: bool,
     base: bool,
     max_new_tokens: int,
+    trust_remote_code: bool,
 ) -> None:
     """Answer questions without a chat session (batch `swift infer`, greedy)."""
     from swiftkit.commands import infer as infer_cmd
@@ -216,6 +228,7 @@ def infer(
             as_json=as_json,
             base=base,
             max_new_tokens=max_new_tokens,
+            trust_remote_code=trust_remote_code,
         )
     )
 
@@ -243,11 +256,7 @@ def infer(
     hidden=True,
     help="The old name of -o/--output here.",
 )
-@click.option(
-    "--trust-remote-code",
-    is_flag=True,
-    help="Merge a base model whose folder ships code (*.py, auto_map): that code runs.",
-)
+@trust_option
 def export(
     run_spec: str | None,
     merge: bool,
@@ -296,6 +305,7 @@ def export(
     envvar="SWIFTKIT_API_KEY",
     help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
 )
+@trust_option
 def serve(
     run_spec: str | None,
     output_dir: Path | None,
@@ -305,6 +315,7 @@ def serve(
     timeout: float,
     base: bool,
     api_key: str | None,
+    trust_remote_code: bool,
 ) -> None:
     """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
     from swiftkit.commands import serve as serve_cmd
@@ -322,6 +333,7 @@ def serve(
             base=base,
             api_key=api_key or None,
             key_from_env=bool(api_key) and source == click.core.ParameterSource.ENVIRONMENT,
+            trust_remote_code=trust_remote_code,
         )
     )
 
@@ -330,13 +342,18 @@ def serve(
 @click.argument("target", metavar="[RUN_OR_CHECKPOINT]", default="latest")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
-def verify_cmd(target: str, as_json: bool, no_base: bool) -> None:
+@trust_option
+def verify_cmd(target: str, as_json: bool, no_base: bool, trust_remote_code: bool) -> None:
     """Ask the identity (and general) probes of the base model and the adapter; write
     report.json, report.md and loss.png into the run folder. Exit 0 only on a pass.
     RUN_OR_CHECKPOINT: `latest` (default), a run folder, or a checkpoint folder."""
     from swiftkit.commands import verify as verify_mod
 
-    sys.exit(verify_mod.execute(target, echo, as_json=as_json, base=not no_base))
+    sys.exit(
+        verify_mod.execute(
+            target, echo, as_json=as_json, base=not no_base, trust_remote_code=trust_remote_code
+        )
+    )
 
 
 def _ask(value: str | None, option: str, label: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.outside import card, ollama
 from swiftkit.outside import template as chat
@@ -63,33 +64,6 @@ def check_merged(folder: Path, system: str | None) -> list[Finding]:
     return findings
 
 
-def ships_code(folder: Path) -> list[str]:
-    """What in a model folder would run as code on loading: *.py files, and `auto_map` in
-    config.json or tokenizer_config.json (ms-swift loads every model with
-    trust_remote_code=True). A local check until the shared one covers export."""
-    found = sorted(p.name for p in folder.glob("*.py"))
-    for name in ("config.json", "tokenizer_config.json"):
-        data = chat.read_json(folder / name)
-        if data is not None and "auto_map" in data:
-            found.append(f"'auto_map' in {name}")
-    return found
-
-
-def refuse_code(folders: list[Path], trust_remote_code: bool) -> None:
-    if trust_remote_code:
-        return
-    for folder in folders:
-        code = ships_code(folder) if folder.is_dir() else []
-        if code:
-            raise SwiftkitError.at(
-                f"the model folder ships code: {folder}",
-                str(folder),
-                f"{', '.join(code)}: merging loads the model with trust_remote_code=True, so "
-                "that code would run with your permissions",
-                fix="read the code first; if you trust it, pass --trust-remote-code",
-            )
-
-
 def refuse_existing(out: Path) -> None:
     if out.exists():
         raise SwiftkitError(
@@ -119,13 +93,12 @@ def execute(
     target = resolve(spec, output_dir)
     announce(target, echo)
     target.require_adapter("only a LoRA adapter can be merged")
+    guard_model_code(target, trust_remote_code, "export")
     ckpt = target.checkpoint
     out = (target_dir or default_target(ckpt)).expanduser().resolve()
     refuse_existing(out)
     args = target.args()
     system = args.system
-    base = Path(args.model).expanduser() if args.model else None
-    refuse_code([ckpt, *([base] if base else [])], trust_remote_code)
     if to_ollama and system and '"""' in system:
         raise SwiftkitError.at(
             "the system prompt cannot be written into an Ollama Modelfile",

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
 from swiftkit.render.command import Command
@@ -131,12 +132,14 @@ def execute(
     base: bool = False,
     api_key: str | None = None,
     key_from_env: bool = False,
+    trust_remote_code: bool = False,
 ) -> int:
     """Serve until Ctrl-C. With `api_key`, every request but /v1/models and /health needs
     `Authorization: Bearer KEY`; printed lines show it as $SWIFTKIT_API_KEY when it came from
     that variable (so they run when pasted there), else as given."""
     target = resolve(spec, output_dir)
     announce(target, echo)
+    guard_model_code(target, trust_remote_code, "serve")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)

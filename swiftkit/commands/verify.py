@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from swiftkit.commands import guard_model_code
 from swiftkit.runs.resolve import announce, resolve
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify
@@ -14,9 +15,16 @@ from swiftkit.verify.verdict import verify
 Echo = Callable[[str], None]
 
 
-def execute(spec: str | None, echo: Echo, as_json: bool = False, base: bool = True) -> int:
+def execute(
+    spec: str | None,
+    echo: Echo,
+    as_json: bool = False,
+    base: bool = True,
+    trust_remote_code: bool = False,
+) -> int:
     target = resolve(spec or "latest")
     announce(target, None if as_json else echo)  # JSON on stdout stays parseable
+    guard_model_code(target, trust_remote_code, "verify")
     report = verify(target, base=base)
     if as_json:
         scores = {

@@ -13,7 +13,11 @@ PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 FILLS = {"NAME": "name", "AUTHOR": "author"}
 # Something that looks like a placeholder in another form: {NAME}, {{NAME}, ${NAME}, <NAME>,
 # %NAME%, {{{NAME}}}, $AUTHOR, ... (checked only in text that holds one of these marks).
-NEAR = re.compile(r"(?P<pre>[{<$%]*)(?P<s1>\s*)(?P<word>[A-Za-z][\w-]*)(?P<s2>\s*)(?P<post>[}>%]*)")
+NEAR = re.compile(r"(?P<pre>[{<$%]*)(?P<word>[A-Za-z][\w-]*)(?P<post>[}>%]*)")
+SPACED = re.compile(
+    r"(?P<pre>\{+)\s+(?P<word>[A-Za-z][\w-]*)\s*(?P<post>\}+)|"
+    r"(?P<pre2>\{+)(?P<word2>[A-Za-z][\w-]*)\s+(?P<post2>\}+)"
+)
 MARKS = frozenset("{}<>$%")
 Identity = Mapping[str, str]  # {"name": ..., "author": ...}, as Identity.fills() gives
 
@@ -46,15 +50,23 @@ def typos(text: str) -> list[tuple[str, str]]:
     if MARKS.isdisjoint(text):
         return []
     out = []
-    for m in NEAR.finditer(text):
-        pre, post = m.group("pre"), m.group("post")
+    spaced = list(SPACED.finditer(text))
+    found = [
+        (m.group("pre") or m.group("pre2"), m.group("word") or m.group("word2"),
+         m.group("post") or m.group("post2"), m.group(0))
+        for m in spaced
+    ]  # fmt: skip
+    found += [
+        (m.group("pre"), m.group("word"), m.group("post"), m.group(0))
+        for m in NEAR.finditer(text)
+        if not any(o.start() <= m.start() < o.end() for o in spaced)
+    ]
+    for pre, word, post, written in found:
         if not (pre or post) or (pre == "{{" and post == "}}"):
             continue  # plain words, and {{...}} (PLACEHOLDER's, checked below)
-        if (m.group("s1") or m.group("s2")) and not ("{" in pre and "}" in post):
-            continue  # "50% name": a sign next to a word, not a placeholder
-        meant = placeholder_like(m.group("word"))
+        meant = placeholder_like(word)
         if meant:
-            out.append((m.group(0).strip(), meant))
+            out.append((written, meant))
     return out
 
 

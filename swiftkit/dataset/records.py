@@ -79,14 +79,6 @@ def _schema_error_findings(
         else:
             fix = f"add '{name}'"
         return error(f"missing '{name}'", (fld + "." if fld else "") + name, fix)
-    if keyword == "additionalProperties" and not fld and "conversations" in value:
-        return error(
-            "a ShareGPT record ('conversations'): swiftkit reads alpaca and messages records",
-            "conversations",
-            'write {"messages": [{"role": "user", "content": "..."}, {"role": "assistant", '
-            '"content": "..."}]} (from/value become role/content; human is user, gpt is '
-            "assistant)",
-        )
     if keyword == "additionalProperties":
         known = list(err.schema.get("properties", {})) if isinstance(err.schema, dict) else []
         what = "alpaca records have instruction, input, output, system"
@@ -222,6 +214,21 @@ def record_findings(records: list[Record[object]], source: str) -> list[Finding]
                     record=rec.number,
                     field=None,
                     fix='write {"instruction": "...", "input": "", "output": "..."}',
+                )
+            )
+            continue
+        if "conversations" in v and not {"messages", "instruction"} & v.keys():
+            findings.append(
+                Finding.error(
+                    source,
+                    "a ShareGPT record ('conversations'): swiftkit reads alpaca and messages "
+                    "records",
+                    line=rec.line,
+                    record=rec.number,
+                    field="conversations",
+                    fix='write {"messages": [{"role": "user", "content": "..."}, {"role": '
+                    '"assistant", "content": "..."}]} (from/value become role/content; human '
+                    "is user, gpt is assistant)",
                 )
             )
             continue

@@ -124,6 +124,69 @@ class _Resolver:
                 out[name] = Flag(name, ast.unparse(stmt.annotation), _default(stmt.value))
         return out
 
+    def enum_values(self, name: str, path: Path) -> set[str]:
+        """The string values of an enum class (`COSINE = "cosine"`), read from its source."""
+        found = self.find_class(name, path)
+        if not found:
+            return set()
+        return {
+            stmt.value.value
+            for stmt in found[0].body
+            if isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        }
+
+    def choices(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, set]:
+        """flag -> the values its annotation allows, where the source states them: a
+        Literal['a', 'b'], or an enum class (transformers' SchedulerType, OptimizerNames).
+        A flag whose annotation also allows any str keeps the enum's values: ms-swift passes
+        them to transformers, which rejects the rest."""
+        seen = set() if seen is None else seen
+        if (path, cls.name) in seen:
+            return {}
+        seen.add((path, cls.name))
+        out: dict[str, set] = {}
+        for base in cls.bases:
+            name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+            found = self.find_class(name, path) if name else None
+            if found:
+                out.update(self.choices(*found, seen))
+        for stmt in cls.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            values: set[str] = set()
+            for node in ast.walk(stmt.annotation):
+                if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
+                    values |= {
+                        c.value
+                        for c in ast.walk(node.slice)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    }
+                elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
+                    values |= self.enum_values(node.id, path)
+            if values:
+                out[stmt.target.id] = values
+            else:
+                out.pop(stmt.target.id, None)  # a subclass that redefines the flag freely
+        return out
+
+
+@cache
+def flag_choices() -> dict[str, frozenset[str]]:
+    """flag -> the values the installed ms-swift (and transformers) accept, for the flags
+    whose source states them; empty when ms-swift is not installed."""
+    root = _package_root("swift")
+    if root is None:
+        return {}
+    resolver = _Resolver()
+    for rel, name in ENTRY_POINTS:
+        path = root / rel
+        found = resolver.find_class(name, path) if path.is_file() else None
+        if found:
+            return {k: frozenset(v) for k, v in resolver.choices(*found).items()}
+    return {}
+
 
 @dataclass(frozen=True)
 class Flag:
