@@ -309,6 +309,8 @@ def test_serve_passes_the_api_key_and_prints_it_masked_when_it_came_from_the_env
     with pytest.raises(Launched):
         serve_cmd.execute(str(run), None, print, port=free(), api_key="s3cret", key_from_env=True)
     assert seen["argv"][-2:] == ["--api_key", "s3cret"]
+    plugin = seen["argv"][seen["argv"].index("--external_plugins") + 1]
+    assert plugin.endswith("plugin/deploy_auth.py") and Path(plugin).is_file()
 
 
 def test_serve_on_a_public_host_without_a_key_warns(no_launch, capsys):
