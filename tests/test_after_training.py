@@ -278,7 +278,7 @@ def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
     target = tmp_path / "merged"
     start = time.monotonic()
     proc = swiftkit_process(
-        "export", "--merge", "--ollama", "--output", str(target), cwd=trained["tmp"]
+        "export", "--merge", "--ollama", "--to", str(target), cwd=trained["tmp"]
     )
     print(f"export took {time.monotonic() - start:.1f}s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -304,7 +304,7 @@ def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
 
     # a second merge to the same folder is refused and leaves it as it was
     before = sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir())
-    again = swiftkit("export", "--merge", "--output", str(target), cwd=trained["tmp"])
+    again = swiftkit("export", "--merge", "--to", str(target), cwd=trained["tmp"])
     assert again.returncode == 1
     assert f"merge target exists: {target}" in again.stderr
     assert sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir()) == before

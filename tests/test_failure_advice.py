@@ -68,6 +68,30 @@ CASES = [
         "dataset-record",
         ["swiftkit validate", "record"],
     ),
+    (
+        # ms-swift 4.6 with MODELSCOPE_API_TOKEN set and no network (model and data local):
+        # the tail of the real output. Before: "point [model] id at a local model folder".
+        [
+            '  File "/venv/lib/python3.11/site-packages/swift/arguments/base_args/base_args.py", '
+            "line 233, in __post_init__",
+            "    if self.hub.try_login(self.hub_token):",
+            '  File "/venv/lib/python3.11/site-packages/swift/hub/hub.py", line 200, in try_login',
+            "    api.login(token)",
+            '  File "/venv/lib/python3.11/site-packages/modelscope_hub/_legacy_api.py", line 363, '
+            "in login",
+            "modelscope_hub.errors.NetworkError: [E1020] Connection failed: HTTPSConnectionPool("
+            "host='modelscope.cn', port=443): Max retries exceeded with url: /api/v1/login "
+            "(Caused by NameResolutionError(...))",
+        ],
+        "hub-login-offline",
+        ["MODELSCOPE_API_TOKEN", "env -u MODELSCOPE_API_TOKEN swiftkit run RECIPE"],
+    ),
+    (
+        # ms-swift 4.5.3 with the cpu preset before swiftkit rendered the flag
+        ["ValueError: persistent_workers option needs num_workers > 0"],
+        "persistent-workers",
+        ["dataloader_persistent_workers = false", "4.5.3"],
+    ),
 ]
 
 

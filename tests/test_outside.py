@@ -210,7 +210,7 @@ def fake_adapter_run(tmp: Path, base: Path | str, system: str = TRAINED, ckpt: b
 def test_export_refuses_an_existing_target_folder(tmp_path):
     run = fake_adapter_run(tmp_path, tmp_path / "base")
     (tmp_path / "taken").mkdir()
-    proc = swiftkit("export", str(run), "--merge", "--output", str(tmp_path / "taken"))
+    proc = swiftkit("export", str(run), "--merge", "--to", str(tmp_path / "taken"))
     assert_clean_failure(proc, f"merge target exists: {tmp_path / 'taken'}", "refusing")
 
 
@@ -231,14 +231,14 @@ def test_export_refuses_a_base_model_folder_that_ships_code(tmp_path, code):
         name = "config.json" if code.startswith("config") else "tokenizer_config.json"
         (base / name).write_text(json.dumps({"auto_map": {"AutoModel": "x.Model"}}))
     run = fake_adapter_run(tmp_path, base)
-    proc = swiftkit("export", str(run), "--merge", "--output", str(tmp_path / "m"))
+    proc = swiftkit("export", str(run), "--merge", "--to", str(tmp_path / "m"))
     assert_clean_failure(proc, f"the model folder ships code: {base}", "--trust-remote-code")
     assert not (tmp_path / "m").exists()
 
 
 def test_export_ollama_refuses_a_system_prompt_a_modelfile_cannot_hold(tmp_path):
     run = fake_adapter_run(tmp_path, tmp_path / "base", system='say """hi"""')
-    proc = swiftkit("export", str(run), "--ollama", "--output", str(tmp_path / "m"))
+    proc = swiftkit("export", str(run), "--ollama", "--to", str(tmp_path / "m"))
     assert_clean_failure(proc, "cannot be written into an Ollama Modelfile")
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from swiftkit.child import launch
 from swiftkit.render import helpers
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import announce, resolve
 
 Echo = Callable[[str], None]
 
 
 def execute(spec: str | None, output_dir: Path | None, echo: Echo, base: bool = False) -> int:
     target = resolve(spec, output_dir)
+    announce(target, echo)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     command = helpers.render_chat(target.checkpoint, base=base)

@@ -15,7 +15,7 @@ from swiftkit.outside import card, ollama
 from swiftkit.outside import template as chat
 from swiftkit.render import helpers
 from swiftkit.render.command import shell_line
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import announce, resolve
 
 Echo = Callable[[str], None]
 NOTE = "swiftkit-merge.json"
@@ -98,7 +98,7 @@ def refuse_existing(out: Path) -> None:
                 Finding.error(
                     str(out),
                     "refusing to overwrite an existing folder",
-                    fix="choose another --output, or move that folder away yourself",
+                    fix="choose another --to, or move that folder away yourself",
                 )
             ],
         )
@@ -116,7 +116,9 @@ def execute(
     to_ollama: bool = False,
     trust_remote_code: bool = False,
 ) -> int:
-    target = resolve(spec, output_dir).require_adapter("only a LoRA adapter can be merged")
+    target = resolve(spec, output_dir)
+    announce(target, echo)
+    target.require_adapter("only a LoRA adapter can be merged")
     ckpt = target.checkpoint
     out = (target_dir or default_target(ckpt)).expanduser().resolve()
     refuse_existing(out)

@@ -22,7 +22,7 @@ from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
 from swiftkit.render.command import Command
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
-from swiftkit.runs.resolve import Target, resolve
+from swiftkit.runs.resolve import Target, announce, resolve
 
 Echo = Callable[[str], None]
 
@@ -139,6 +139,7 @@ def execute(
     `Authorization: Bearer KEY`; printed lines show it as $SWIFTKIT_API_KEY when it came from
     that variable (so they run when pasted there), else as given."""
     target = resolve(spec, output_dir)
+    announce(target, echo)
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)

@@ -112,8 +112,7 @@ def check_recipe(path: Path) -> list[Finding]:
 def check_dataset(path: Path) -> list[Finding]:
     """A dataset on its own: no recipe, so {{NAME}}/{{AUTHOR}} are accepted unfilled and the
     length is not checked (validate the recipe for both)."""
-    _, findings = dataset.check_file(path, identity=None)
-    return findings
+    return dataset.check_file(path, identity=None).result()
 
 
 def run(paths: list[Path]) -> Report:

@@ -118,6 +118,10 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     if model.path is not None:
         findings += checks.model_folder_findings(model.path, model, text, source)
     findings += checks.output_findings(train.output_dir, text, source)
+    verify = VerifySpec.from_dict(data.get("verify"), base)
+    findings += checks.version_findings(
+        verify.enabled and verify.stop_when_verified, text, source
+    )
     recipe = Recipe(
         path=path.resolve(),
         text=text,
@@ -126,7 +130,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         data=DataSpec(refs["datasets"], refs["val_datasets"]),
         train=train,
         launch=launch,
-        verify=VerifySpec.from_dict(data.get("verify"), base),
+        verify=verify,
     )
     return recipe, findings
 

@@ -21,7 +21,7 @@ Device = Literal["cuda", "cpu"]
 TRAINING = "training"  # an identity probe source: the run's own identity questions
 DEFAULT_SYSTEM = "You are a helpful assistant."
 # ms-swift's own defaults for the flags swiftkit reasons about when neither the recipe nor
-# its preset sets them (`swift sft --help`, 4.6).
+# its preset sets them (`swiftkit flags`, ms-swift 4.6).
 SWIFT_DEFAULTS: dict[str, FlagValue] = {
     "per_device_train_batch_size": 1,
     "gradient_accumulation_steps": 16,
@@ -247,8 +247,10 @@ class VerifySpec:
     questions: tuple[str, ...] = ()
     identity_threshold: float = _default("identity_threshold")
     general_threshold: float | None = None  # unset: general ability is reported, not gating
+    general_max_drop: float | None = None  # unset: the adapter may fall below the base freely
     stop_when_verified: bool = False
     check_every: int = _default("check_every")
+    stop_after_checks: int | None = None  # unset: the schema's default (see checks_to_stop)
     check_probes: int = _default("check_probes")
     max_new_tokens: int = _default("max_new_tokens")
 
@@ -268,6 +270,12 @@ class VerifySpec:
         del out["base_dir"]
         # None means "unset" (the schema has no null): left out, as the recipe would.
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items() if v is not None}
+
+    @property
+    def checks_to_stop(self) -> int:
+        """Passing checks in a row before stop_when_verified stops training. Left unset in the
+        spec, so that reports written before the setting existed read back unchanged."""
+        return self.stop_after_checks or _default("stop_after_checks")
 
     def path(self, spec: str) -> Path:
         p = Path(spec).expanduser()
