@@ -414,10 +414,9 @@ def test_report_html_is_self_contained_and_shows_chart_answers_and_verdict(tmp_p
 def test_report_html_shows_the_scorers_reasons_when_rows_have_them(tmp_path, monkeypatch):
     rep = report.VerifyReport.read(V1_REPORT)
     assert rep is not None
-    row = rep.probes[0]
-    object.__setattr__(row, "adapter_why", "names Swift-Robot & no old name")
-    page = html.page(rep, [], None)
-    assert "names Swift-Robot &amp; no old name" in page
+    rows = [replace(rep.probes[0], base_ok=False, base_why="affirms <Qwen> & no new name")]
+    page = html.page(replace(rep, probes=rows), [], None)
+    assert "affirms &lt;Qwen&gt; &amp; no new name" in page
     assert "No loss logged" in page
 
 
