@@ -106,8 +106,9 @@ def test_init_then_run_trains_and_verifies_the_new_name(init_run):
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["verify"]["verdict"] == "pass"
     assert manifest["verify"]["identity"] >= manifest["verify"]["identity_threshold"]
-    for name in ("report.json", "report.md", "loss.png"):
+    for name in ("report.json", "report.md", "report.html", "loss.png"):
         assert (run_dir / name).is_file(), name
+    assert "identity: PASS" in (run_dir / "report.html").read_text(encoding="utf-8")
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert any(
         NAME in (r["adapter"] or "") or AUTHOR in (r["adapter"] or "") for r in report["probes"]

@@ -210,7 +210,7 @@ def fake_adapter_run(tmp: Path, base: Path | str, system: str = TRAINED, ckpt: b
 def test_export_refuses_an_existing_target_folder(tmp_path):
     run = fake_adapter_run(tmp_path, tmp_path / "base")
     (tmp_path / "taken").mkdir()
-    proc = swiftkit("export", str(run), "--merge", "--output", str(tmp_path / "taken"))
+    proc = swiftkit("export", str(run), "--merge", "--to", str(tmp_path / "taken"))
     assert_clean_failure(proc, f"merge target exists: {tmp_path / 'taken'}", "refusing")
 
 
@@ -231,14 +231,14 @@ def test_export_refuses_a_base_model_folder_that_ships_code(tmp_path, code):
         name = "config.json" if code.startswith("config") else "tokenizer_config.json"
         (base / name).write_text(json.dumps({"auto_map": {"AutoModel": "x.Model"}}))
     run = fake_adapter_run(tmp_path, base)
-    proc = swiftkit("export", str(run), "--merge", "--output", str(tmp_path / "m"))
+    proc = swiftkit("export", str(run), "--merge", "--to", str(tmp_path / "m"))
     assert_clean_failure(proc, f"the model folder ships code: {base}", "--trust-remote-code")
     assert not (tmp_path / "m").exists()
 
 
 def test_export_ollama_refuses_a_system_prompt_a_modelfile_cannot_hold(tmp_path):
     run = fake_adapter_run(tmp_path, tmp_path / "base", system='say """hi"""')
-    proc = swiftkit("export", str(run), "--ollama", "--output", str(tmp_path / "m"))
+    proc = swiftkit("export", str(run), "--ollama", "--to", str(tmp_path / "m"))
     assert_clean_failure(proc, "cannot be written into an Ollama Modelfile")
 
 
@@ -309,6 +309,8 @@ def test_serve_passes_the_api_key_and_prints_it_masked_when_it_came_from_the_env
     with pytest.raises(Launched):
         serve_cmd.execute(str(run), None, print, port=free(), api_key="s3cret", key_from_env=True)
     assert seen["argv"][-2:] == ["--api_key", "s3cret"]
+    plugin = seen["argv"][seen["argv"].index("--external_plugins") + 1]
+    assert plugin.endswith("plugin/deploy_auth.py") and Path(plugin).is_file()
 
 
 def test_serve_on_a_public_host_without_a_key_warns(no_launch, capsys):
@@ -412,10 +414,9 @@ def test_report_html_is_self_contained_and_shows_chart_answers_and_verdict(tmp_p
 def test_report_html_shows_the_scorers_reasons_when_rows_have_them(tmp_path, monkeypatch):
     rep = report.VerifyReport.read(V1_REPORT)
     assert rep is not None
-    row = rep.probes[0]
-    object.__setattr__(row, "adapter_why", "names Swift-Robot & no old name")
-    page = html.page(rep, [], None)
-    assert "names Swift-Robot &amp; no old name" in page
+    rows = [replace(rep.probes[0], base_ok=False, base_why="affirms <Qwen> & no new name")]
+    page = html.page(replace(rep, probes=rows), [], None)
+    assert "affirms &lt;Qwen&gt; &amp; no new name" in page
     assert "No loss logged" in page
 
 

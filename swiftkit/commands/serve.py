@@ -22,6 +22,7 @@ from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
 from swiftkit.render.command import Command
+from swiftkit.resources import DEPLOY_AUTH_PLUGIN
 from swiftkit.runs.resolve import Target, announce, resolve
 
 Echo = Callable[[str], None]
@@ -116,8 +117,10 @@ def open_warning(host: str, port: int) -> Finding:
 
 
 def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
-    """ms-swift's --api_key on the command; the printed line shows `shown` in its place."""
-    command = Command([*command.argv, "--api_key", key], command.env)
+    """ms-swift's --api_key on the command, with the plugin that answers a wrong key 401; the
+    printed line shows `shown` in the key's place."""
+    plugin = ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
+    command = Command([*command.argv, *plugin, "--api_key", key], command.env)
     return command, command.shell().replace(shlex.quote(key), shown)
 
 

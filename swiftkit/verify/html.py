@@ -15,7 +15,17 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from swiftkit.runs.manifest import Manifest
-from swiftkit.verify.report import FAIL, NONE, PASS, ProbeRow, SetScore, VerifyReport, pct
+from swiftkit.verify.report import (
+    FAIL,
+    NONE,
+    PASS,
+    ProbeRow,
+    SetScore,
+    VerifyReport,
+    gate,
+    pct,
+    points_diff,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,9 +82,10 @@ def _verdict_class(verdict: str) -> str:
 
 
 def _scores(report: VerifyReport) -> list[str]:
+    """The same table as report.md: each set, then each kind, before and after."""
     out = [
         "<table id='scores'><tr><th>probes</th><th>count</th><th>base model</th>"
-        "<th>adapter</th><th>threshold</th><th>verdict</th></tr>"
+        "<th>adapter</th><th>adapter − base</th><th>gate</th><th>verdict</th></tr>"
     ]
     sets: tuple[tuple[str, SetScore], ...] = (
         ("identity", report.identity),
@@ -84,19 +95,22 @@ def _scores(report: VerifyReport) -> list[str]:
         out.append(
             f"<tr><th>{_e(name)}</th><td class='num'>{s.probes}</td>"
             f"<td class='num'>{pct(s.base)}</td><td class='num'>{pct(s.adapter)}</td>"
-            f"<td class='num'>{pct(s.threshold)}</td><td>{_e(s.verdict)}</td></tr>"
+            f"<td class='num'>{points_diff(s.difference)}</td><td>{_e(gate(s))}</td>"
+            f"<td>{_e(s.verdict)}</td></tr>"
         )
         for kind, k in s.by_kind.items():
+            diff = None if k.base is None or k.adapter is None else k.adapter - k.base
             out.append(
                 f"<tr><td>{_e(name)} / {_e(kind)}</td><td class='num'>{k.probes}</td>"
                 f"<td class='num'>{pct(k.base)}</td><td class='num'>{pct(k.adapter)}</td>"
-                "<td></td><td></td></tr>"
+                f"<td class='num'>{points_diff(diff)}</td><td></td><td></td></tr>"
             )
     out.append("</table>")
     return out
 
 
-def _answer(text: str | None, ok: bool | None, why: Any) -> str:
+def _answer(text: str | None, ok: bool | None, why: str | None) -> str:
+    """An answer cell: pass or fail, the answer, and the scorer's reason when it gave one."""
     if text is None:
         return "<td>not asked</td>"
     mark = ""
@@ -115,8 +129,8 @@ def _answers(rows: list[ProbeRow]) -> list[str]:
         out.append(
             f"<tr><td>{_e(r.id)}</td><td>{_e(r.set)} / {_e(r.kind)}</td>"
             f"<td class='answer'>{_e(r.question)}</td>"
-            f"{_answer(r.base, r.base_ok, getattr(r, 'base_why', None))}"
-            f"{_answer(r.adapter, r.adapter_ok, getattr(r, 'adapter_why', None))}</tr>"
+            f"{_answer(r.base, r.base_ok, r.base_why)}"
+            f"{_answer(r.adapter, r.adapter_ok, r.adapter_why)}</tr>"
         )
     out.append("</table>")
     return out
@@ -144,8 +158,8 @@ def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
         ("steps", manifest.steps),
         ("last loss", manifest.last_loss),
         ("training seconds", manifest.seconds),
-        ("identity threshold", pct(report.identity.threshold)),
-        ("general threshold", pct(report.general.threshold)),
+        ("identity gate", gate(report.identity)),
+        ("general gate", gate(report.general)),
         ("measured", report.measured),
     ]
     return rows
@@ -166,12 +180,17 @@ def page(report: VerifyReport, points: list[tuple[int, float]], chart: str | Non
         *_scores(report),
     ]
     if report.stop_when_verified:
-        html += ["<h2>Checks during training (stop when verified)</h2>", "<table>"]
-        html.append("<tr><th>step</th><th>identity</th><th>verified</th></tr>")
+        html += ["<h2>Checks during training (stop when verified)</h2>", "<table id='checks'>"]
+        html.append(
+            "<tr><th>step</th><th>loss</th><th>identity</th><th>passed</th><th>in a row</th>"
+            "<th>stopped</th></tr>"
+        )
         for c in report.stop_when_verified:
+            loss = "-" if c.loss is None else f"{c.loss:.4g}"
             html.append(
-                f"<tr><td class='num'>{c.step}</td><td class='num'>{pct(c.score)}</td>"
-                f"<td>{'yes' if c.verified else 'no'}</td></tr>"
+                f"<tr><td class='num'>{c.step}</td><td class='num'>{loss}</td>"
+                f"<td class='num'>{pct(c.score)}</td><td>{'yes' if c.verified else 'no'}</td>"
+                f"<td class='num'>{_e(c.streak)}</td><td>{'yes' if c.stops else 'no'}</td></tr>"
             )
         html.append("</table>")
     html.append("<h2>Training loss</h2>")
