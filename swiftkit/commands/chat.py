@@ -8,7 +8,7 @@ from pathlib import Path
 from swiftkit.child import launch
 from swiftkit.commands import guard_model_code
 from swiftkit.render import helpers
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import announce, resolve
 
 Echo = Callable[[str], None]
 
@@ -21,6 +21,7 @@ def execute(
     trust_remote_code: bool = False,
 ) -> int:
     target = resolve(spec, output_dir)
+    announce(target, echo)
     guard_model_code(target, trust_remote_code, "chat")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")

@@ -172,6 +172,8 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         )
     else:
         findings += checks.output_findings(train.output_dir, text, source)
+    verify = VerifySpec.from_dict(data.get("verify"), base)
+    findings += checks.version_findings(verify.enabled and verify.stop_when_verified, text, source)
     recipe = Recipe(
         path=path.resolve(),
         text=text,
@@ -180,7 +182,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         data=DataSpec(refs["datasets"], refs["val_datasets"]),
         train=train,
         launch=launch,
-        verify=VerifySpec.from_dict(data.get("verify"), base),
+        verify=verify,
     )
     return recipe, findings
 

@@ -109,7 +109,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
                         f"'--{new}'",
                         line=line,
                         field=f"train.{key}",
-                        fix=f"write {new} = ... to match `swift sft --help`",
+                        fix=f"write {new} = ... (`swiftkit flags {new}` shows it)",
                     )
                 )
             continue
@@ -120,7 +120,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
                 line=line,
                 field=f"train.{key}",
                 fix=f"{did_you_mean(key, known, cutoff=0.75)}keys under [train] are "
-                "`swift sft --help` flag names without the dashes",
+                "`swift sft` flag names without the dashes (`swiftkit flags` lists them)",
             )
         )
     return findings
@@ -137,7 +137,7 @@ def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
             line=locate(text, ["model", "id"]),
             field="model.model_type",
             fix='set [model] model_type and template, e.g. model_type = "qwen2", '
-            'template = "qwen2_5" for Qwen2.5 (`swift sft --help` lists them)',
+            'template = "qwen2_5" for Qwen2.5 (ms-swift\'s "Supported Models" page lists them)',
         )
     ]
 
@@ -313,5 +313,27 @@ def output_findings(output: Path, text: str, source: str) -> list[Finding]:
             line=line,
             field="train.output_dir",
             fix="set output_dir under [train] to a folder you can write",
+        )
+    ]
+
+
+def version_findings(stop_when_verified: bool, text: str, source: str) -> list[Finding]:
+    """Recipe features the installed ms-swift is too old for (data/compat.json "features"):
+    refused here, naming the version, rather than failing after the model loads."""
+    from swiftkit.msswift import compat
+
+    if not stop_when_verified:
+        return []
+    need = compat.feature_needs("stop_when_verified")
+    if need is None:
+        return []
+    return [
+        Finding.error(
+            source,
+            f"stop_when_verified needs ms-swift {need['since']} or newer; ms-swift "
+            f"{need['installed']} is installed ({need['why']})",
+            line=locate(text, need["key"]),
+            field=".".join(need["key"]),
+            fix=f"set stop_when_verified = false, or pip install 'ms-swift>={need['since']}'",
         )
     ]
