@@ -273,7 +273,8 @@ def test_the_model_card_names_identity_base_system_recipe_and_scores(tmp_path):
     assert 'base_model: "/models/tiny"' in text
     assert "````\nUse ``` carefully\n````" in text  # a fence the prompt cannot close
     assert '[identity]\nname = "Swift-Robot"' in text
-    assert "identity: PASS" in text and "| identity | 5 |" in text
+    assert "identity: PASS" in text and "| identity | 5 | 0% | 100% | >= 80% | pass |" in text
+    assert "NOT the merged one" in text  # the v1 report measured another folder's checkpoint
 
 
 def test_the_model_card_says_when_the_run_was_not_verified(tmp_path):
