@@ -95,6 +95,7 @@ def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]
 
 
 KEY_ENV = "SWIFTKIT_API_KEY"
+SERVE_KEY_ENV = "SWIFTKIT_SERVE_API_KEY"  # how the key reaches plugin/deploy_auth.py
 
 
 def loopback(host: str) -> bool:
@@ -117,11 +118,12 @@ def open_warning(host: str, port: int) -> Finding:
 
 
 def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
-    """ms-swift's --api_key on the command, with the plugin that answers a wrong key 401; the
-    printed line shows `shown` in the key's place."""
-    plugin = ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
-    command = Command([*command.argv, *plugin, "--api_key", key], command.env)
-    return command, command.shell().replace(shlex.quote(key), shown)
+    """The command with the key in its environment (never on its command line, which ms-swift
+    logs and `ps` shows), read by the plugin that also answers a wrong key 401; the printed
+    line shows `shown` in the key's place."""
+    argv = [*command.argv, "--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
+    line = f"{SERVE_KEY_ENV}={shown} {Command(argv, command.env).shell()}"
+    return Command(argv, {**command.env, SERVE_KEY_ENV: key}), line
 
 
 def execute(
