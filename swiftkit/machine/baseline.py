@@ -28,8 +28,8 @@ from swiftkit.msswift import compat
 MIB = 1024**2
 # Measured here (ms-swift 4.6, torch 2.13 CPU, transformers 5.19, Python 3.11) by `measured()`;
 # used until a measurement for the installed versions is cached.
-DEFAULT_MIB = 820.0
-METHOD = 2  # how it is measured: a cache from another method is measured again
+DEFAULT_MIB = 815.0
+METHOD = 3  # how it is measured: a cache from another method is measured again
 PACKAGES = ("ms-swift", "torch", "transformers", "peft")
 WORDS = "alpha beta gamma delta memory swift robot token layer model".split()
 
@@ -169,25 +169,29 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _rss_uss(pid: int) -> tuple[int, int]:
-    """(RSS, USS) in bytes from /proc/PID/smaps_rollup (psutil's fallback)."""
+def _proc(pid: int) -> tuple[int, int, int, int]:
+    """(RSS, USS, pid, parent pid) from /proc (psutil's fallback)."""
     got = {"Rss:": 0, "Private_Clean:": 0, "Private_Dirty:": 0}
+    ppid = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
                 key, _, rest = line.partition(" ")
                 if key in got:
                     got[key] = int(rest.split()[0]) * 1024
-    except OSError:
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
         pass
-    return got["Rss:"], got["Private_Clean:"] + got["Private_Dirty:"]
+    return got["Rss:"], got["Private_Clean:"] + got["Private_Dirty:"], pid, ppid
 
 
-def _each(pid: int) -> list[tuple[int, int]]:
+def _each(pid: int) -> list[tuple[int, int, int, int]]:
+    """(RSS, USS, pid, parent pid) of pid and its descendants, largest RSS first."""
     try:
         import psutil  # type: ignore[import-untyped]
     except ImportError:  # psutil comes with ms-swift; /proc is the fallback without it
-        return [_rss_uss(p) for p in _tree(pid)]
+        return sorted((_proc(p) for p in _tree(pid)), reverse=True)
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
@@ -197,31 +201,44 @@ def _each(pid: int) -> list[tuple[int, int]]:
     for p in procs:
         try:
             m = p.memory_full_info()
-            out.append((m.rss, m.uss))
+            out.append((m.rss, m.uss, p.pid, p.ppid()))
         except psutil.Error:
             pass
-    return out
+    return sorted(out, reverse=True)
 
 
-def others_memory(pid: int) -> int:
-    """The private pages (USS), in bytes, of every process in the tree but the largest: the
-    `swift` launcher beside the trainer, forks of the trainer. They share torch's libraries
-    and copy-on-write pages with the largest, so their RSS would count those twice."""
-    each = sorted(_each(pid), reverse=True)
-    return sum(uss for _, uss in each[1:])
+def tree_now(pid: int) -> tuple[int, int]:
+    """The tree's memory now, in bytes: (the largest process's RSS plus the private pages
+    (USS) of the others, the USS of the largest one's ancestors alone). The others share
+    torch's libraries and copy-on-write pages with the largest, so a sum of RSS would count
+    those twice; a sum of PSS moves with every unrelated process that maps the same
+    libraries. The ancestors (`swiftkit`, the `swift` launcher) wait for the trainer and live
+    as long as it does; forks of the trainer come and go."""
+    each = _each(pid)
+    if not each:
+        return 0, 0
+    parent = {p: pp for _, _, p, pp in each}
+    uss = {p: u for _, u, p, _ in each}
+    ancestors, at = 0, each[0][3]
+    while at in parent:
+        ancestors += uss[at]
+        at = parent[at] if at != pid else -1
+    return each[0][0] + sum(u for _, u, _, _ in each[1:]), ancestors
 
 
 def sample_peak(proc: subprocess.Popen, every: float = 0.02) -> int:
-    """Wait for `proc`; its tree's peak memory in bytes: the largest process's peak RSS (the
-    kernel's high-water mark, from wait4: exact, where sampling misses peaks that last
-    milliseconds, like the loss's vocabulary-wide tensors) plus the largest sampled sum of
-    the other processes' private pages. The exit status lands in proc.returncode."""
-    others = 0
+    """Wait for `proc`; its tree's peak memory in bytes: the larger of (a) the largest
+    process's peak RSS (the kernel's high-water mark from wait4: exact, where sampling misses
+    peaks that last milliseconds, like the loss's vocabulary-wide tensors) plus its
+    ancestors' private pages, and (b) the largest sampled `tree_now` (forks included). The
+    exit status lands in proc.returncode."""
+    sampled = ancestors = 0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
             # ru_maxrss (KiB): the max over the process and its waited-for descendants
-            return usage.ru_maxrss * 1024 + others
-        others = max(others, others_memory(proc.pid))
+            return max(usage.ru_maxrss * 1024 + ancestors, sampled)
+        now, up = tree_now(proc.pid)
+        sampled, ancestors = max(sampled, now), max(ancestors, up)
         time.sleep(every)
