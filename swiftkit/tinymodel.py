@@ -13,23 +13,15 @@ import sys
 from pathlib import Path
 from typing import TypedDict
 
+from swiftkit.resources import QWEN25_CHAT_TEMPLATE
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
-# Qwen2.5's chat template (the part without tools), so the model behaves like a Qwen chat
-# model when loaded outside ms-swift, e.g. after a merge.
-CHAT_TEMPLATE = (
-    "{%- if messages[0]['role'] == 'system' %}"
-    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
-    "{%- else %}"
-    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- for message in messages %}"
-    "{%- if not (message.role == 'system' and loop.first) %}"
-    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
+# Qwen2.5-7B-Instruct's own chat template, byte for byte (tools branch and default system prompt
+# "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." included), so a merged
+# tiny model meets the real pitfall: a client that sends no system message gets Qwen's.
+CHAT_TEMPLATE = QWEN25_CHAT_TEMPLATE.read_text(encoding="utf-8")
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 
 class TinyConfig(TypedDict):

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit import jsonl
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import announce, resolve
 from swiftkit.verify.ask import ask
 
 Echo = Callable[[str], None]
@@ -71,6 +72,7 @@ def execute(
     as_json: bool = False,
     base: bool = False,
     max_new_tokens: int = 512,
+    trust_remote_code: bool = False,
 ) -> int:
     conversations = [[{"role": "user", "content": p}] for p in prompts]
     if file is not None:
@@ -81,6 +83,8 @@ def execute(
             [Finding.error("infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
         )
     target = resolve(spec, output_dir)
+    announce(target, None if as_json else echo)  # JSON on stdout stays parseable
+    guard_model_code(target, trust_remote_code, "infer")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     if target.run_dir is not None:

@@ -4,8 +4,10 @@ default; ready only once `/v1/models` answers; stopped with its whole process gr
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import re
+import shlex
 import signal
 import socket
 import tempfile
@@ -16,9 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
-from swiftkit.runs.resolve import Target, resolve
+from swiftkit.render.command import Command
+from swiftkit.resources import DEPLOY_AUTH_PLUGIN
+from swiftkit.runs.resolve import Target, announce, resolve
 
 Echo = Callable[[str], None]
 
@@ -89,6 +94,36 @@ def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]
     )
 
 
+KEY_ENV = "SWIFTKIT_API_KEY"
+
+
+def loopback(host: str) -> bool:
+    """Only this machine can reach `host` (ms-swift's own test: 127.0.0.1, localhost, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_warning(host: str, port: int) -> Finding:
+    return Finding.warning(
+        f"{host}:{port}",
+        f"serving on {host} without an API key: anyone who can reach port {port} can use the "
+        "model (and have the server fetch media URLs for them)",
+        fix=f"pass --api-key KEY (or set ${KEY_ENV}), or serve on --host 127.0.0.1",
+    )
+
+
+def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
+    """ms-swift's --api_key on the command, with the plugin that answers a wrong key 401; the
+    printed line shows `shown` in the key's place."""
+    plugin = ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
+    command = Command([*command.argv, *plugin, "--api_key", key], command.env)
+    return command, command.shell().replace(shlex.quote(key), shown)
+
+
 def execute(
     spec: str | None,
     output_dir: Path | None,
@@ -98,17 +133,31 @@ def execute(
     name: str | None = None,
     timeout: float = 600,
     base: bool = False,
+    api_key: str | None = None,
+    key_from_env: bool = False,
+    trust_remote_code: bool = False,
 ) -> int:
+    """Serve until Ctrl-C. With `api_key`, every request but /v1/models and /health needs
+    `Authorization: Bearer KEY`; printed lines show it as $SWIFTKIT_API_KEY when it came from
+    that variable (so they run when pasted there), else as given."""
     target = resolve(spec, output_dir)
+    announce(target, echo)
+    guard_model_code(target, trust_remote_code, "serve")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)
     model = name or served_name(target)
     command = helpers.render_deploy(target.checkpoint, host, port, model, base=base)
+    shown = f'"${KEY_ENV}"' if key_from_env else shlex.quote(api_key or "")
+    line = command.shell()
+    if api_key:
+        command, line = with_key(command, api_key, shown)
+    elif not loopback(host):
+        echo(open_warning(host, port).format())
     logs = target.run_dir if target.run_dir else Path(tempfile.mkdtemp(prefix="swiftkit-serve-"))
     log = logs / f"serve-{port}.log"
     echo(f"serving {target.checkpoint}")
-    echo(f"command: {command.shell()}")
+    echo(f"command: {line}")
     echo(f"log: {log}")
 
     def on_signal(signum, _frame):
@@ -134,8 +183,14 @@ def execute(
             ensure_ascii=False,
         )
         echo("try it:")
+        auth = ""
+        if key_from_env:
+            auth = f' -H "Authorization: Bearer ${KEY_ENV}"'
+        elif api_key:
+            auth = " -H " + shlex.quote(f"Authorization: Bearer {api_key}")
         echo(
-            f"  curl -s {base_url}/chat/completions -H 'Content-Type: application/json' -d '{body}'"
+            f"  curl -s {base_url}/chat/completions -H 'Content-Type: application/json'{auth} "
+            f"-d '{body}'"
         )
         echo("Ctrl-C stops the server.")
         while server.alive():

@@ -60,12 +60,44 @@ def cached_base_answers(out_dir: Path, args: CheckpointArgs, cfg: VerifySpec) ->
     return {_key(r.messages): r.base for r in old.probes if isinstance(r.base, str) and r.messages}
 
 
-def _judge(probe: Probe, answer: str | None, new: list[str], old: list[str]) -> bool | None:
+def _judge(
+    probe: Probe, answer: str | None, new: list[str], old: list[str], cut_off: bool = False
+) -> scoring.Judgement | None:
+    """Whether the answer passes and why; None when it was not asked. `cut_off`: the answer
+    stopped at max_new_tokens (finish_reason "length")."""
     if answer is None:
         return None
     if probe.set == "identity":
-        return scoring.identity_ok(answer, new, old)
-    return scoring.general_ok(answer, probe.expect)
+        return scoring.judge_identity(answer, new, old, cut_off=cut_off)
+    return scoring.judge_general(answer, probe.expect, cut_off=cut_off)
+
+
+def probe_row(
+    probe: Probe,
+    before: str | None,
+    after: str | None,
+    new: list[str],
+    old: list[str],
+    cut_before: bool = False,
+    cut_after: bool = False,
+) -> ProbeRow:
+    """A probe's report row: both answers, whether each passed, and why."""
+    b = _judge(probe, before, new, old, cut_before)
+    a = _judge(probe, after, new, old, cut_after)
+    return ProbeRow(
+        id=probe.id,
+        set=probe.set,
+        kind=probe.kind,
+        messages=probe.messages,
+        expect=probe.expect,
+        question=probe.question,
+        base=before,
+        base_ok=b.ok if b else None,
+        adapter=after,
+        adapter_ok=a.ok if a else None,
+        base_why=b.reason if b else None,
+        adapter_why=a.reason if a else None,
+    )
 
 
 def verify(target: Target, base: bool = True) -> VerifyReport:
@@ -82,7 +114,7 @@ def verify(target: Target, base: bool = True) -> VerifyReport:
             "neither the recipe's [identity] nor args.json names the model or its author",
             fix="set [identity] name and author in the recipe",
         )
-    old = scoring.old_markers(new)
+    old = scoring.old_markers(new, scoring.family_of(args.model, args.model_type))
     probes = gather(cfg, run_dir, args, new)
     work = target.folder / "verify"
     conversations = [p.messages for p in probes]
@@ -107,23 +139,9 @@ def verify(target: Target, base: bool = True) -> VerifyReport:
         if base:
             before = [got[i] if i in got else cache[k] for i, k in enumerate(keys)]
             reused = len(probes) - len(todo)
-    rows = [
-        ProbeRow(
-            id=p.id,
-            set=p.set,
-            kind=p.kind,
-            messages=p.messages,
-            expect=p.expect,
-            question=p.question,
-            base=before[i],
-            base_ok=_judge(p, before[i], new, old),
-            adapter=after[i],
-            adapter_ok=_judge(p, after[i], new, old),
-        )
-        for i, p in enumerate(probes)
-    ]
+    rows = [probe_row(p, before[i], after[i], new, old) for i, p in enumerate(probes)]
     identity = set_scores(rows, "identity", cfg.identity_threshold)
-    general = set_scores(rows, "general", cfg.general_threshold)
+    general = set_scores(rows, "general", cfg.general_threshold, cfg.general_max_drop)
     report = VerifyReport(
         verdict=overall(identity, general),
         checkpoint=str(ckpt),
