@@ -11,6 +11,7 @@ SCHEMAS = PACKAGE / "schemas"
 PRESETS = PACKAGE / "presets"
 DATA = PACKAGE / "data"
 PLUGIN = PACKAGE / "plugin" / "stop_when_verified.py"
+SERVE_PLUGIN = PACKAGE / "plugin" / "serve_pair.py"  # swift deploy: batches, response names
 
 
 @cache

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import errno
 import json
-import re
 import signal
 import socket
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.child.server import models_url, wait_ready
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
-from swiftkit.runs.resolve import Target, resolve
+from swiftkit.render.command import shell_line
+from swiftkit.runs.resolve import resolve
+from swiftkit.verify.pair import base_name, served_name
 
 Echo = Callable[[str], None]
 
@@ -49,43 +49,20 @@ def check_port(host: str, port: int) -> None:
                 ) from None
 
 
-def served_name(target: Target) -> str:
-    """The model id clients send: the identity's name when the run has one, else the folder."""
-    name = target.manifest().identity.name or target.folder.name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-").lower() or "swiftkit"
-
-
-def models_url(host: str, port: int) -> str:
-    probe = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return f"http://{probe}:{port}/v1/models"
-
-
-def log_error(server: launch.Background, message: str, fix: str) -> SwiftkitError:
-    """The server's failure as the user sees it: what happened, its log's tail, the fix."""
-    tail = "\n".join(server.tail(20)) or "no output"
-    return SwiftkitError(message, [Finding.error(str(server.log_path), tail, fix=fix)])
-
-
-def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]:
-    """Poll /v1/models until it answers with the served ids; fail if the child dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise log_error(
-                server,
-                f"swift deploy exited (code {server.proc.returncode}) before it answered",
-                f"see the full log: {server.log_path}",
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                data = json.loads(resp.read().decode("utf-8"))
-            return [m.get("id") for m in data.get("data", [])]
-        except (urllib.error.URLError, OSError, ValueError):
-            time.sleep(0.5)
-    raise log_error(
-        server,
-        f"swift deploy did not answer {url} within {timeout:.0f} s",
-        "raise --timeout (a 7B model loads slowly), or read the log",
+def curl_line(base_url: str, model: str) -> str:
+    """A request a user can paste into a shell (the JSON quoted for sh, whatever it holds)."""
+    body = json.dumps(
+        {"model": model, "messages": [{"role": "user", "content": "你是谁?"}], "temperature": 0},
+        ensure_ascii=False,
+    )
+    return shell_line(
+        "curl",
+        "-s",
+        f"{base_url}/chat/completions",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
     )
 
 
@@ -104,7 +81,11 @@ def execute(
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)
     model = name or served_name(target)
-    command = helpers.render_deploy(target.checkpoint, host, port, model, base=base)
+    base_id = None if base or not target.adapter else base_name(target, model)
+    if base_id is not None:  # one model load answers for both: compare them from any client
+        command = helpers.render_deploy_pair(target.checkpoint, host, port, model, base_id)
+    else:
+        command = helpers.render_deploy(target.checkpoint, host, port, model, base=base)
     logs = target.run_dir if target.run_dir else Path(tempfile.mkdtemp(prefix="swiftkit-serve-"))
     log = logs / f"serve-{port}.log"
     echo(f"serving {target.checkpoint}")
@@ -125,18 +106,12 @@ def execute(
         echo(
             f"ready in {time.monotonic() - start:.0f} s: {base_url}  (model ids: {', '.join(ids)})"
         )
-        body = json.dumps(
-            {
-                "model": model,
-                "messages": [{"role": "user", "content": "你是谁?"}],
-                "temperature": 0,
-            },
-            ensure_ascii=False,
-        )
+        echo(f"model id {model}: {'the base model' if base else 'the trained model'}")
+        if base_id:
+            echo(f"model id {base_id}: the base model (before training), for comparison")
         echo("try it:")
-        echo(
-            f"  curl -s {base_url}/chat/completions -H 'Content-Type: application/json' -d '{body}'"
-        )
+        for served in [model] + ([base_id] if base_id else []):
+            echo(f"  {curl_line(base_url, served)}")
         echo("Ctrl-C stops the server.")
         while server.alive():
             time.sleep(0.5)

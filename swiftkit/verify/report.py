@@ -69,6 +69,8 @@ class ProbeRow:
     base_ok: bool | None
     adapter: str | None
     adapter_ok: bool | None
+    base_finish: str | None = None  # the server's finish_reason: "length" is cut off
+    adapter_finish: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProbeRow:
@@ -93,6 +95,7 @@ class VerifyReport:
     probes: list[ProbeRow]
     measured: str
     loss_curve: str | None = None
+    served: str | None = None  # `verify --url`: the model id and URL asked; None: a checkpoint
     schema_version: int = SCHEMA_VERSION
 
     @property
