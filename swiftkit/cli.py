@@ -6,7 +6,9 @@ Exit codes: 0 ok, 1 a problem with the input or the run (explained, no traceback
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -54,10 +56,11 @@ def run(recipe_path: Path, dry_run: bool, no_verify: bool, resume: bool) -> None
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help='Print {"argv": [...], "env": {...}}.')
 def render(recipe_path: Path, as_json: bool) -> None:
-    """Print the exact `swift sft` command a recipe runs, as one shell line."""
-    from swiftkit.plan import plan as make_plan
+    """Print the exact `swift sft` command a recipe runs, as one shell line to paste from any
+    folder; writes the filled data it reads to swiftkit's cache (same data, same path)."""
+    from swiftkit.commands import run as run_cmd
 
-    plan = make_plan(recipe_path)
+    plan = run_cmd.paste_plan(recipe_path, lambda text: click.echo(text, err=True))
     echo(plan.command.to_json() if as_json else plan.command.shell())
 
 
@@ -108,6 +111,16 @@ def schema(name: str) -> None:
 
 
 @cli.command()
+@click.argument("pattern", metavar="[PATTERN]", required=False)
+def flags(pattern: str | None) -> None:
+    """List the installed ms-swift's `swift sft` flags with type and default (the names a
+    recipe's [train] keys must match). PATTERN: a substring, or a glob such as 'lora_*'."""
+    from swiftkit.commands import flags as flags_cmd
+
+    sys.exit(flags_cmd.execute(pattern, echo))
+
+
+@cli.command()
 def presets() -> None:
     """List the hardware presets a recipe can name under [train] preset (or "auto")."""
     from swiftkit.commands import doctor as doctor_cmd
@@ -120,11 +133,13 @@ def presets() -> None:
 @click.argument("recipe_path", metavar="[RECIPE]", required=False, type=click.Path(path_type=Path))
 def doctor(recipe_path: Path | None) -> None:
     """Show this machine (GPUs, CUDA, versions) and the preset `auto` picks; with a recipe,
-    its estimated peak memory and whether it fits."""
+    its estimated peak memory and whether it fits. Exit 1 when an error stops it here."""
     from swiftkit.commands import doctor as doctor_cmd
 
-    for line in doctor_cmd.doctor_report(recipe_path):
+    lines, blocking = doctor_cmd.doctor(recipe_path)
+    for line in lines:
         echo(line)
+    sys.exit(1 if blocking else 0)
 
 
 # ---- after training: runs, chat, infer, export, serve ----
@@ -136,17 +151,24 @@ output_option = click.option(
     "output_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder holding the runs, for `latest` (default ./output).",
+    help="Only the runs in this folder, for `latest` (default: every run, from any folder).",
+)
+trust_option = click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Load a model folder that ships Python code (auto_map, *.py); it runs as you.",
 )
 
 
 @cli.command("runs")
 @click.argument(
-    "output_dir", metavar="[OUTPUT_DIR]", default="output", type=click.Path(path_type=Path)
+    "output_dir", metavar="[OUTPUT_DIR]", required=False, type=click.Path(path_type=Path)
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
-def runs_command(output_dir: Path, as_json: bool) -> None:
-    """List every run: recipe, start, status, steps, loss, verdict, checkpoints."""
+def runs_command(output_dir: Path | None, as_json: bool) -> None:
+    """List every run, newest first: recipe, start, status, steps, loss, verdict, checkpoints.
+    Every run swiftkit made, from any folder (and those in ./output); with OUTPUT_DIR, only
+    the runs in that folder."""
     from swiftkit.commands import runs as runs_cmd
 
     sys.exit(runs_cmd.execute(output_dir, echo, as_json=as_json))
@@ -159,13 +181,29 @@ def runs_command(output_dir: Path, as_json: bool) -> None:
 @click.option(
     "--compare", is_flag=True, help="Each question to the base model and the adapter, side by side."
 )
-def chat(run_spec: str | None, output_dir: Path | None, base: bool, compare: bool) -> None:
+@trust_option
+def chat(
+    run_spec: str | None,
+    output_dir: Path | None,
+    base: bool,
+    compare: bool,
+    trust_remote_code: bool,
+) -> None:
     """Chat interactively with a trained adapter (`swift infer --stream true`)."""
     from swiftkit.commands import chat as chat_cmd
 
     if base and compare:
         raise click.UsageError("--base or --compare, not both")
-    sys.exit(chat_cmd.execute(run_spec, output_dir, echo, base=base, compare=compare))
+    sys.exit(
+        chat_cmd.execute(
+            run_spec,
+            output_dir,
+            echo,
+            base=base,
+            compare=compare,
+            trust_remote_code=trust_remote_code,
+        )
+    )
 
 
 @cli.command(epilog=RUN_HELP)
@@ -185,6 +223,7 @@ def chat(run_spec: str | None, output_dir: Path | None, base: bool, compare: boo
     "--compare", is_flag=True, help="Ask the base model and the adapter (one model load)."
 )
 @click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
+@trust_option
 def infer(
     run_spec: str | None,
     output_dir: Path | None,
@@ -194,6 +233,7 @@ def infer(
     base: bool,
     compare: bool,
     max_new_tokens: int,
+    trust_remote_code: bool,
 ) -> None:
     """Answer questions without a chat session (greedy, through `swift deploy`)."""
     from swiftkit.commands import infer as infer_cmd
@@ -212,35 +252,68 @@ def infer(
             max_new_tokens=max_new_tokens,
             compare=compare,
             status_echo=lambda text: click.echo(text, err=True),
+            trust_remote_code=trust_remote_code,
         )
     )
 
 
-@cli.command(epilog=RUN_HELP + " Here --output is the merged folder; --runs-dir the runs.")
+@cli.command(epilog=RUN_HELP + " --to is the merged folder; -o/--output the runs, as elsewhere.")
 @click.argument("run_spec", metavar="[RUN]", required=False)
 @click.option("--merge", is_flag=True, help="Merge the LoRA into a full model (required).")
 @click.option(
-    "--output",
-    "-o",
+    "--ollama",
+    "to_ollama",
+    is_flag=True,
+    help="Also write an Ollama Modelfile (TEMPLATE and SYSTEM as trained); implies --merge.",
+)
+@click.option(
+    "--to",
     "target_dir",
     type=click.Path(path_type=Path),
     help="The merged model folder; must not exist (default CHECKPOINT-merged).",
 )
+@output_option
 @click.option(
     "--runs-dir",
-    "output_dir",
+    "runs_dir",
     type=click.Path(path_type=Path),
-    help="Folder holding the runs, for `latest` (default ./output).",
+    hidden=True,
+    help="The old name of -o/--output here.",
 )
+@trust_option
 def export(
-    run_spec: str | None, merge: bool, target_dir: Path | None, output_dir: Path | None
+    run_spec: str | None,
+    merge: bool,
+    to_ollama: bool,
+    target_dir: Path | None,
+    output_dir: Path | None,
+    runs_dir: Path | None,
+    trust_remote_code: bool,
 ) -> None:
-    """Merge the adapter into a full model folder (`swift export --merge_lora true`)."""
+    """Merge the adapter into a full model folder (`swift export --merge_lora true`) whose chat
+    template defaults to the trained system prompt, with a model card (README.md)."""
     from swiftkit.commands import export as export_cmd
 
-    if not merge:
+    if not (merge or to_ollama):
         raise click.UsageError("only --merge is supported: swiftkit export [RUN] --merge")
-    sys.exit(export_cmd.execute(run_spec, output_dir, echo, target_dir=target_dir))
+    if output_dir is not None and target_dir is None and not output_dir.is_dir():
+        # -o/--output named the merged folder here before; now it is the runs, as elsewhere
+        raise click.UsageError(
+            f"-o/--output is the folder holding the runs (as in chat, infer, serve) and "
+            f"{output_dir} is not one; the merged folder is --to: "
+            f"swiftkit export [RUN] --merge --to {output_dir}"
+        )
+    output_dir = output_dir or runs_dir
+    sys.exit(
+        export_cmd.execute(
+            run_spec,
+            output_dir,
+            echo,
+            target_dir=target_dir,
+            to_ollama=to_ollama,
+            trust_remote_code=trust_remote_code,
+        )
+    )
 
 
 @cli.command(epilog=RUN_HELP)
@@ -251,6 +324,12 @@ def export(
 @click.option("--name", help="Model id clients send (default: the identity's name).")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for start-up.")
 @click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
+@click.option(
+    "--api-key",
+    envvar="SWIFTKIT_API_KEY",
+    help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
+)
+@trust_option
 def serve(
     run_spec: str | None,
     output_dir: Path | None,
@@ -259,19 +338,32 @@ def serve(
     name: str | None,
     timeout: float,
     base: bool,
+    api_key: str | None,
+    trust_remote_code: bool,
 ) -> None:
     """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
     from swiftkit.commands import serve as serve_cmd
 
+    source = click.get_current_context().get_parameter_source("api_key")
     sys.exit(
         serve_cmd.execute(
-            run_spec, output_dir, echo, host=host, port=port, name=name, timeout=timeout, base=base
+            run_spec,
+            output_dir,
+            echo,
+            host=host,
+            port=port,
+            name=name,
+            timeout=timeout,
+            base=base,
+            api_key=api_key or None,
+            key_from_env=bool(api_key) and source == click.core.ParameterSource.ENVIRONMENT,
+            trust_remote_code=trust_remote_code,
         )
     )
 
 
 @cli.command("verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.")
-@click.argument("target", metavar="[TARGET]", required=False)
+@click.argument("target", metavar="[TARGET]", default="latest")
 @output_option
 @click.option("--json", "as_json", is_flag=True, help='The report\'s scores as JSON ("verdict").')
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
@@ -282,6 +374,7 @@ def serve(
     "--api-key", help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY)."
 )
 @click.option("--timeout", default=600.0, show_default=True, help="With --url: seconds per answer.")
+@trust_option
 def verify_cmd(
     target: str | None,
     output_dir: Path | None,
@@ -292,6 +385,7 @@ def verify_cmd(
     base_model: str | None,
     api_key: str | None,
     timeout: float,
+    trust_remote_code: bool,
 ) -> None:
     """Ask the identity (and general) probes of the base model and the adapter (one model
     load), or of a served model (--url); write report.json, report.md and loss.png into the
@@ -313,6 +407,7 @@ def verify_cmd(
         timeout=timeout,
         output_dir=output_dir,
         status_echo=lambda text: click.echo(text, err=True),
+        trust_remote_code=trust_remote_code,
     )
     sys.exit(code)
 
@@ -330,8 +425,16 @@ def _ask(value: str | None, option: str, label: str) -> str:
 @click.argument("directory", metavar="[DIR]", default=".", type=click.Path(path_type=Path))
 @click.option("--name", help="The model's new name, e.g. Swift-Robot.")
 @click.option("--author", help="Who made it, e.g. your team.")
-@click.option("--model", help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct).")
-@click.option("--preset", help="Hardware preset (default: cpu for the tiny model, else 24gb).")
+@click.option(
+    "--model",
+    help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct; without a GPU and without "
+    "--preset, the tiny CPU test model).",
+)
+@click.option(
+    "--preset",
+    help="Hardware preset (default: the visible GPU's, e.g. 24gb; cpu and the tiny model "
+    "without a GPU). --preset 24gb writes the GPU recipe anywhere.",
+)
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="num_train_epochs.")
 def init_cmd(
     directory: Path,
@@ -350,17 +453,39 @@ def init_cmd(
     written = init_mod.write(directory, name, author, model, preset, epochs)
     for path in written.files:
         echo(f"wrote {path}")
-    echo(f"preset: {written.preset}")
+    echo(f"preset: {written.preset}" + (f" ({written.why})" if written.why else ""))
+    if written.gpu_hint:
+        echo("for Qwen/Qwen2.5-7B-Instruct on a 24 GB GPU, the same with --preset 24gb:")
+        echo(f"  {written.gpu_hint}")
     echo("next:")
     echo(f"  {shell_line('swiftkit', 'run', written.recipe)}")
 
 
+def react_to_sigint() -> None:
+    """A process started with `cmd &`, nohup or by some CI runners inherits SIGINT ignored,
+    and Python then leaves it ignored (it installs its KeyboardInterrupt handler only over
+    the default): one Ctrl-C or `kill -INT` would do nothing. Install it explicitly."""
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (tests call this directly)."""
+    react_to_sigint()
     try:
         cli.main(args=argv, prog_name="swiftkit", standalone_mode=False)
     except SwiftkitError as exc:
         click.echo(exc.format(), err=True)
+        return 1
+    except OSError as exc:
+        from swiftkit.errors import FULL, write_failed
+
+        if exc.errno not in FULL:
+            raise
+        # a write site that names no path itself: the error's own filename, when it has one
+        where = exc.filename or "(a file swiftkit was writing)"
+        click.echo(write_failed(where, exc).format(), err=True)
         return 1
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

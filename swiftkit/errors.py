@@ -5,7 +5,10 @@ traceback (exit 1)."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, TypedDict
 
@@ -106,3 +109,31 @@ def did_you_mean(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str
     """'did you mean 'x'? ' for the closest known word, else ''."""
     near = closest(word, known, cutoff=cutoff)
     return f"did you mean '{near}'? " if near else ""
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_failed(path: str | os.PathLike[str], exc: OSError) -> SwiftkitError:
+    """An OSError while swiftkit wrote `path`, as the user reads it: a full disk (or quota)
+    named as such with the path, anything else with its reason. A write() that fails says
+    only "No space left on device", never which file: the path comes from the caller."""
+    if exc.errno in FULL:
+        return SwiftkitError.at(
+            f"no space left on device: {path}",
+            str(path),
+            "no space left on device" if exc.errno == errno.ENOSPC else "disk quota exceeded",
+            fix="free space on that disk (`df -h` shows it), or point output_dir at another",
+        )
+    return SwiftkitError.at(
+        f"cannot write {path}", str(path), exc.strerror or str(exc), fix="check the path"
+    )
+
+
+@contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn an OSError raised while writing `path` into `write_failed`'s SwiftkitError."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_failed(path, exc) from None

@@ -32,11 +32,11 @@ def rows(text: str) -> Iterator[Row]:
             continue
         try:
             yield Row(number, line, json.loads(line))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             msg = (
                 f"{exc.msg} (column {exc.colno})"
                 if isinstance(exc, json.JSONDecodeError)
-                else str(exc)
+                else str(exc)[:200] or type(exc).__name__
             )
             yield Row(number, line, error=msg)
 

@@ -3,20 +3,24 @@ machine, the filled data copies, the exact `swift sft` command, the manifest."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit import __version__, dataset, recipe
 from swiftkit.dataset import for_recipe
-from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 from swiftkit.machine import fit, hardware
 from swiftkit.msswift import compat
 from swiftkit.recipe.model import DatasetRef, Recipe
 from swiftkit.render import sft
 from swiftkit.render.command import Command, argv_from_flags
-from swiftkit.runs import folders
+from swiftkit.runs import folders, index
 from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.verify import probes, stopcheck
 
@@ -38,40 +42,53 @@ def data_copy_path(run_dir: Path, ref: DatasetRef, index: int, prefix: str = "")
     return run_dir / "data" / f"{prefix}{index + 1:02d}-{ref.path.stem}.jsonl"
 
 
-def plan(recipe_path: Path) -> Plan:
-    """Load and check the recipe and its data, bind it to this machine, render the command.
-    Writes no file."""
+def checked(recipe_path: Path) -> tuple[Recipe, list[Finding]]:
+    """The recipe bound to this machine, its data checked (errors stop here), the warnings."""
     rec = fit.bind(recipe.load(recipe_path), hardware.detect())
     # The same data checks as `swiftkit validate`: placeholders, length, records per step.
     findings: list[Finding] = for_recipe.recipe_data_findings(rec)
     errors = errors_only(findings)
     if errors:
         raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
-    vcfg = rec.verify
-    verifying = vcfg.enabled
-    if verifying:
-        probes.check_probe_files(vcfg)  # a bad probe file stops the run before it starts
-    version = compat.target_version()
-    run_dir = folders.new_run_dir(rec.output_dir, rec.name)
+    if rec.verify.enabled:
+        probes.check_probe_files(rec.verify)  # a bad probe file stops the run before it starts
+    return rec, [f for f in findings if f not in errors]
+
+
+def command_for(
+    rec: Recipe, out_dir: Path, data_dir: Path, version: str
+) -> tuple[list[tuple[DatasetRef, Path | None]], Command]:
+    """The `swift sft` command writing into out_dir and reading its data copies from
+    data_dir/data/ (and the stop-when-verified settings from data_dir/verify/)."""
     data: list[tuple[DatasetRef, Path | None]] = []
 
     def specs(refs: tuple[DatasetRef, ...], prefix: str) -> list[str]:
-        """Local files become their filled copies in the run folder; hub ids stay as they are."""
+        """Local files become their filled copies; hub ids stay as they are."""
         out = []
         for i, ref in enumerate(refs):
-            copy = data_copy_path(run_dir, ref, i, prefix) if ref.is_local else None
+            copy = data_copy_path(data_dir, ref, i, prefix) if ref.is_local else None
             data.append((ref, copy))
             out.append(str(copy) + (f"#{ref.sample}" if ref.sample else "") if copy else ref.spec)
         return out
 
     train_specs = specs(rec.data.datasets, "")
     val_specs = specs(rec.data.val_datasets, "val-")
-    command = sft.render_sft(rec, run_dir, train_specs, version, val_specs)
-    if vcfg.stop_when_verified and verifying:
-        flags, env = stopcheck.plugin_flags(run_dir)
+    command = sft.render_sft(rec, out_dir, train_specs, version, val_specs)
+    if rec.verify.stop_when_verified and rec.verify.enabled:
+        flags, env = stopcheck.plugin_flags(data_dir)
         command.argv += argv_from_flags("sft", flags)[2:]
         command.env.update(env)
-    return Plan(rec, run_dir, data, command, version, [f for f in findings if f not in errors])
+    return data, command
+
+
+def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
+    """Load and check the recipe and its data, bind it to this machine, render the command
+    for `run_dir` (default: a new name under the recipe's output folder). Writes no file."""
+    rec, warnings = checked(recipe_path)
+    version = compat.target_version()
+    run_dir = run_dir or folders.new_run_dir(rec.output_dir, folders.run_stem(rec))
+    data, command = command_for(rec, run_dir, run_dir, version)
+    return Plan(rec, run_dir, data, command, version, warnings)
 
 
 def write_inputs(p: Plan) -> dict[str, dict]:
@@ -82,7 +99,10 @@ def write_inputs(p: Plan) -> dict[str, dict]:
             hashes[ref.spec] = {"hub": ref.hub_id, "sample": ref.sample}
             continue
         assert ref.path is not None
-        written = dataset.render_copy(ref.path, p.recipe.identity.fills(), copy.parent, copy.name)
+        with writing(copy):
+            written = dataset.render_copy(
+                ref.path, p.recipe.identity.fills(), copy.parent, copy.name
+            )
         hashes[ref.spec] = {
             "source": str(ref.path),
             "source_sha256": dataset.sha256(ref.path),
@@ -103,7 +123,7 @@ def versions() -> dict[str, str | None]:
     }
 
 
-RESUMABLE = ("interrupted", "interrupted (crashed)", "failed")
+RESUMABLE = ("interrupted", folders.DIED, "failed")
 
 
 def resume_plan(spec: Path) -> Plan:
@@ -175,24 +195,118 @@ def resume_plan(spec: Path) -> Plan:
     return Plan(rec, run_dir, data, command, compat.target_version())
 
 
-def write_new_run(p: Plan) -> None:
-    """A fresh run folder: the filled data copies and a manifest saying "running"."""
-    p.run_dir.mkdir(parents=True, exist_ok=False)
-    hashes = write_inputs(p)
-    if stopcheck.PLUGIN_ENV in p.command.env:
+def write_new_run(p: Plan) -> tuple[Plan, str | None]:
+    """A fresh run folder, created atomically (another run of the recipe started in the same
+    second gets the next name, and the command is rendered again for this one): the filled
+    data copies and a manifest saying "running" with this process's id, start time and host.
+    Recorded in the runs index. Returns the plan as launched and a note when the index could
+    not be written. A failure while writing (a full disk) removes the half-made folder:
+    nothing was started."""
+    run_dir = folders.claim_run_dir(p.run_dir)
+    try:
+        if run_dir != p.run_dir:
+            p = plan(p.recipe.path, run_dir)
+        hashes = write_inputs(p)
+        if stopcheck.PLUGIN_ENV in p.command.env:
+            with writing(p.run_dir):
+                stopcheck.write_stop_config(
+                    p.run_dir,
+                    p.recipe.verify,
+                    p.recipe.identity.new,
+                    str(p.recipe.path),
+                    p.recipe.model.id,
+                    p.recipe.model.model_type,
+                )
+        started = now_iso()
+        Manifest(
+            status="running",
+            recipe=str(p.recipe.path),
+            recipe_resolved=p.recipe.to_dict(),
+            preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
+            argv=p.command.argv,
+            env=p.command.env,
+            shell=p.command.shell(),
+            versions=versions(),
+            datasets=hashes,
+            started=started,
+            **folders.this_process(),
+        ).write(p.run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return p, index.add(p.run_dir, str(p.recipe.path), started)
+
+
+# ---- the line to paste: `swiftkit render` and `swiftkit run --dry-run` ----
+
+CACHE_ENV = "SWIFTKIT_CACHE_DIR"
+PASTED_SUFFIX = "-pasted"
+
+
+def cache_dir() -> Path:
+    """$SWIFTKIT_CACHE_DIR, else $XDG_CACHE_HOME/swiftkit, else ~/.cache/swiftkit.
+
+    The user's cache folder rather than the recipe's output folder: `render` must work where
+    the output folder cannot be written yet (a recipe for /root/output rendered on a laptop),
+    and `swiftkit runs` lists only runs there."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser().resolve()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return (base / "swiftkit").resolve()
+
+
+def _digest(folder: Path) -> str:
+    """sha256 over every file's relative path and bytes, in a fixed order."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def line_plan(recipe_path: Path) -> Plan:
+    """The command as a line to paste into a shell from any folder, and what it reads.
+
+    The filled data copies (and the stop-when-verified settings) are written to
+    <cache>/rendered/<sha256 of their content>/: the same recipe and data give the same
+    folder, so rendering twice prints the same line, and an edit to the data or the identity
+    gives a new one. The line trains into <output_dir>/<recipe>-pasted/ with ms-swift's
+    `--add_version true`, so every paste keeps its own v<N>-<time>/ folder instead of
+    overwriting the last one's checkpoints; otherwise it is `swiftkit run`'s command."""
+    rec, warnings = checked(recipe_path)
+    version = compat.target_version()
+    root = cache_dir() / "rendered"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        data, _ = command_for(rec, tmp, tmp, version)
+        for ref, copy in data:
+            if copy is not None:
+                assert ref.path is not None
+                dataset.render_copy(ref.path, rec.identity.fills(), copy.parent, copy.name)
+        stopping = rec.verify.stop_when_verified and rec.verify.enabled
+        if stopping:  # its "log" names the folder; hashed without it, rewritten below
+            stopcheck.write_stop_config(
+                tmp, rec.verify, rec.identity.new, str(rec.path), rec.model.id, rec.model.model_type
+            )
+            settings = stopcheck.config_path(tmp)
+            cfg = json.loads(settings.read_text(encoding="utf-8"))
+            cfg.pop("log", None)
+            settings.write_text(json.dumps(cfg, ensure_ascii=False, sort_keys=True), "utf-8")
+        final = root / _digest(tmp)[:16]
+        if final.is_dir():
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if stopping:
         stopcheck.write_stop_config(
-            p.run_dir, p.recipe.verify, p.recipe.identity.new, str(p.recipe.path)
+            final, rec.verify, rec.identity.new, str(rec.path), rec.model.id, rec.model.model_type
         )
-    Manifest(
-        status="running",
-        recipe=str(p.recipe.path),
-        recipe_resolved=p.recipe.to_dict(),
-        preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
-        argv=p.command.argv,
-        env=p.command.env,
-        shell=p.command.shell(),
-        versions=versions(),
-        datasets=hashes,
-        started=now_iso(),
-        pid=os.getpid(),
-    ).write(p.run_dir)
+    out_dir = rec.output_dir / f"{rec.name}{PASTED_SUFFIX}"
+    data, command = command_for(rec, out_dir, final, version)
+    i = command.argv.index("--" + compat.flag_name("add_version", version))
+    command.argv[i + 1] = "true"
+    return Plan(rec, out_dir, data, command, version, warnings)

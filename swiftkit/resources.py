@@ -12,6 +12,17 @@ PRESETS = PACKAGE / "presets"
 DATA = PACKAGE / "data"
 PLUGIN = PACKAGE / "plugin" / "stop_when_verified.py"
 SERVE_PLUGIN = PACKAGE / "plugin" / "serve_pair.py"  # swift deploy: batches, response names
+DEPLOY_AUTH_PLUGIN = PACKAGE / "plugin" / "deploy_auth.py"  # 401 for a wrong API key
+# Qwen2.5-7B-Instruct's tokenizer_config.json chat_template, as shipped (the tiny model uses it)
+QWEN25_CHAT_TEMPLATE = DATA / "qwen2_5_chat_template.jinja"
+RECIPES = PACKAGE.parent / "recipes"  # the shipped recipes, in a checkout of the repository
+
+
+def shipped_recipe(name: str) -> str:
+    """A shipped recipe as a command names it: its absolute path in a checkout (so a printed
+    line runs from any folder), else recipes/NAME."""
+    path = RECIPES / name
+    return str(path) if path.is_file() else f"recipes/{name}"
 
 
 @cache

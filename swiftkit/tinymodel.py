@@ -13,23 +13,15 @@ import sys
 from pathlib import Path
 from typing import TypedDict
 
+from swiftkit.resources import QWEN25_CHAT_TEMPLATE
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
-# Qwen2.5's chat template (the part without tools), so the model behaves like a Qwen chat
-# model when loaded outside ms-swift, e.g. after a merge.
-CHAT_TEMPLATE = (
-    "{%- if messages[0]['role'] == 'system' %}"
-    "{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
-    "{%- else %}"
-    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- for message in messages %}"
-    "{%- if not (message.role == 'system' and loop.first) %}"
-    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
+# Qwen2.5-7B-Instruct's own chat template, byte for byte (tools branch and default system prompt
+# "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." included), so a merged
+# tiny model meets the real pitfall: a client that sends no system message gets Qwen's.
+CHAT_TEMPLATE = QWEN25_CHAT_TEMPLATE.read_text(encoding="utf-8")
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 
 class TinyConfig(TypedDict):
@@ -69,7 +61,11 @@ def _corpus() -> list[str]:
     return CORPUS.read_text(encoding="utf-8").splitlines()
 
 
-def build(out_dir: Path) -> None:
+def build(out_dir: Path, shape: dict | None = None) -> None:
+    """The tiny model, or with `shape` (config.json values: hidden_size, num_hidden_layers,
+    vocab_size, torch_dtype, ...) a random-weight Qwen2 of that shape with the same tokenizer:
+    a `vocab_size` above the tokenizer's leaves the extra rows unused, as Qwen's own configs
+    do (151936 rows for 151665 tokens). Used by bench/memory_bench.py and gpu_rehearsal.sh."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -102,20 +98,31 @@ def build(out_dir: Path) -> None:
 
     torch.manual_seed(SEED)
     # float32 (torch's default); save_pretrained writes the dtype into config.json
+    fields: dict = {"vocab_size": len(fast), "tie_word_embeddings": True, **TINY_CONFIG}
+    fields.update(shape or {})
+    if fields["vocab_size"] < len(fast):
+        raise ValueError(f"vocab_size {fields['vocab_size']} < the tokenizer's {len(fast)}")
+    dtype = str(fields.pop("torch_dtype", "float32"))
     config = Qwen2Config(
-        vocab_size=len(fast),
         bos_token_id=token_id("<|endoftext|>"),
         eos_token_id=token_id("<|im_end|>"),
         pad_token_id=token_id("<|endoftext|>"),
-        tie_word_embeddings=True,
-        **TINY_CONFIG,
+        **fields,
     )
-    model = Qwen2ForCausalLM(config)
+    # A 7B shape is built on the GPU when there is one (random init of 7.6 B values on a CPU
+    # takes minutes); the tiny one on the CPU, where its seed gives the same weights anywhere.
+    device = "cuda" if shape and torch.cuda.is_available() else "cpu"
+    with torch.device(device):
+        # created in `dtype` (a 7B bf16 model would not fit a 24 GB card as float32 first)
+        model = Qwen2ForCausalLM._from_config(config, dtype=getattr(torch, dtype))
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
     model.save_pretrained(out_dir, safe_serialization=True)
     (out_dir / "swiftkit-tiny.json").write_text(
-        json.dumps({"built_by": "swiftkit tiny-model", "seed": SEED, **TINY_CONFIG}, indent=2)
+        json.dumps(
+            {"built_by": "swiftkit tiny-model", "seed": SEED, **TINY_CONFIG, **(shape or {})},
+            indent=2,
+        )
         + "\n",
         encoding="utf-8",
     )
@@ -123,10 +130,14 @@ def build(out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m swiftkit.tinymodel OUT_DIR", file=sys.stderr)
+    if len(args) not in (1, 2):
+        print("usage: python -m swiftkit.tinymodel OUT_DIR [SHAPE.json]", file=sys.stderr)
         return 2
-    build(Path(args[0]))
+    shape = None
+    if len(args) == 2:  # config.json values; keys starting with "_" are comments
+        spec = json.loads(Path(args[1]).read_text(encoding="utf-8"))
+        shape = {k: v for k, v in spec.items() if not k.startswith("_")}
+    build(Path(args[0]), shape)
     return 0
 
 

@@ -163,10 +163,34 @@ def swift_answer(flags: list[str], question: str, tmp: Path) -> str:
     return json.loads(res.read_text(encoding="utf-8").splitlines()[0])["response"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def state_dir_of_the_session(tmp_path_factory) -> Iterator[Path]:
+    """No test writes the user's runs index (~/.local/state/swiftkit): session-wide first, so
+    module- and session-scoped fixtures that train are covered too."""
+    folder = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWIFTKIT_STATE_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Each test its own runs index, so `latest` and `runs` see only the runs it made."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("SWIFTKIT_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def no_hub(monkeypatch):
     """Tests never reach a model or dataset hub: swiftkit treats the hub as offline."""
     monkeypatch.setenv("SWIFTKIT_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def own_cache(monkeypatch, tmp_path_factory):
+    """`render` writes the data its line reads into swiftkit's cache: the session's, not ~."""
+    monkeypatch.setenv("SWIFTKIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 @pytest.fixture(autouse=True)

@@ -69,11 +69,16 @@ def test_run_folder_missing(tmp_path, command):
     assert_clean_failure(proc, f"folder not found: {gone}")
 
 
-def test_latest_without_any_run_names_the_output_folder(tmp_path):
-    proc = swiftkit("infer", "-p", "hi", cwd=tmp_path)
-    assert_clean_failure(proc, f"output folder not found: {tmp_path / 'output'}")
-    (tmp_path / "output").mkdir()
-    proc = swiftkit("infer", "-p", "hi", cwd=tmp_path)
+def test_latest_without_any_run_names_where_it_looked(tmp_path, state_dir):
+    """`latest` looks in the runs index and ./output; --output names one folder."""
+    index = state_dir / "runs.jsonl"
+    for _ in range(2):
+        proc = swiftkit("infer", "-p", "hi", cwd=tmp_path)
+        assert_clean_failure(proc, "no run yet", str(index), str(tmp_path / "output"))
+        (tmp_path / "output").mkdir(exist_ok=True)
+    proc = swiftkit("infer", "-p", "hi", "--output", str(tmp_path / "o2"), cwd=tmp_path)
+    assert_clean_failure(proc, f"output folder not found: {tmp_path / 'o2'}")
+    proc = swiftkit("infer", "-p", "hi", "--output", "output", cwd=tmp_path)
     assert_clean_failure(proc, f"no run in the output folder: {tmp_path / 'output'}")
 
 
@@ -101,7 +106,7 @@ def test_merge_target_exists_is_never_overwritten(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "keep.txt").write_text("mine", encoding="utf-8")
-    proc = swiftkit("export", "--merge", "-o", str(target), cwd=tmp_path)
+    proc = swiftkit("export", "--merge", "--to", str(target), cwd=tmp_path)
     assert_clean_failure(proc, f"merge target exists: {target}")
     assert (target / "keep.txt").read_text(encoding="utf-8") == "mine"
     default = run_dir / "checkpoint-80-merged"
@@ -127,19 +132,21 @@ def test_serve_refuses_a_port_in_use(tmp_path):
 
 
 def test_runs_shows_status_verdict_and_a_crashed_run(tmp_path):
+    """Newest first; a "running" run whose process is gone (crashed, killed) has died."""
     out = tmp_path / "output"
     fake_run(out, "a-1", steps=[80, 160], verify={"verdict": "pass", "score": "5/5"})
     fake_run(out, "b-2", status="running", steps=[40], pid=2**22 + 12345)  # no such pid
     proc = swiftkit("runs", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    a, b = json.loads(proc.stdout)
+    b, a = json.loads(proc.stdout)
     assert (a["name"], a["status"], a["verdict"]) == ("a-1", "finished", "pass")
     assert a["latest_checkpoint"] == str(out / "a-1" / "checkpoint-160")
     assert a["checkpoints"] == [str(out / "a-1" / f"checkpoint-{s}") for s in (80, 160)]
-    assert b["status"] == "interrupted (crashed)"
+    assert b["status"] == "died"
     text = swiftkit("runs", str(out), cwd=tmp_path)
     assert "a-1  finished" in text.stdout and "verify pass" in text.stdout
-    assert "b-2  interrupted (crashed)" in text.stdout
+    assert "b-2  died" in text.stdout
+    assert text.stdout.index("b-2") < text.stdout.index("a-1")
     assert_clean_failure(swiftkit("runs", str(tmp_path / "nope")), str(tmp_path / "nope"))
 
 
@@ -323,3 +330,21 @@ def test_runs_shows_the_best_checkpoint_when_ms_swift_has_one(tmp_path):
     assert row["best_checkpoint"] == str(run_dir / "checkpoint-80")
     assert row["latest_checkpoint"] == str(run_dir / "checkpoint-160")
     assert "latest checkpoint-160  best checkpoint-80" in swiftkit("runs", cwd=tmp_path).stdout
+
+
+def test_export_o_is_the_runs_folder_as_everywhere(tmp_path):
+    """Before: -o was the runs folder in chat, infer and serve but the merged folder in
+    export. Now -o is the runs everywhere; the old meaning gets a usage error naming --to."""
+    fake_run(tmp_path / "elsewhere", "r-1", steps=[80])
+    gone = tmp_path / "merged-here"
+    proc = swiftkit("export", "--merge", "-o", str(gone), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "-o/--output is the folder holding the runs" in proc.stderr
+    assert f"--merge --to {gone}" in proc.stderr and not gone.exists()
+    # -o naming the runs: the run there is found (its merge target is then refused, so
+    # nothing starts)
+    run_dir = tmp_path / "elsewhere" / "r-1"
+    (run_dir / "checkpoint-80-merged").mkdir()
+    for flag in ("-o", "--output", "--runs-dir"):
+        proc = swiftkit("export", "--merge", flag, str(tmp_path / "elsewhere"), cwd=tmp_path)
+        assert_clean_failure(proc, f"merge target exists: {run_dir / 'checkpoint-80-merged'}")

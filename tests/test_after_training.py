@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -30,8 +31,8 @@ IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模�
 SAVE = 40
 
 
-def popen_swiftkit(*args: str, cwd: Path) -> subprocess.Popen:
-    env = dict(os.environ)
+def popen_swiftkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.Popen(
         [sys.executable, "-m", "swiftkit", *args],
@@ -205,10 +206,94 @@ def test_serve_answers_chat_completions_and_stops_with_its_child(trained):
     assert any("server stopped" in x and "gone" in x for x in lines)
 
 
+def test_serve_with_an_api_key_refuses_a_request_without_it(trained):
+    """The key from $SWIFTKIT_API_KEY: no key, or a wrong one, is refused; the printed curl
+    line carries the header and answers when run in a shell that has the variable."""
+    port, key = free_port(), "swiftkit-test-key"
+    proc = popen_swiftkit(
+        "serve",
+        str(trained["run_dir"]),
+        "--port",
+        str(port),
+        cwd=trained["tmp"],
+        env={"SWIFTKIT_API_KEY": key},
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("ready in" in x for x in lines), 300, "the server", proc)
+        assert not any(key in x for x in lines), "the key is printed"
+        body = {
+            "model": "swift-robot",
+            "messages": [{"role": "user", "content": "你是谁?"}],
+            "temperature": 0,
+            "max_tokens": 64,
+        }
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            headers = {"Content-Type": "application/json", **headers}
+            req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=120)
+            print(f"without the key: HTTP {refused.value.code} {refused.value.read()!r}")
+            assert refused.value.code == 401  # ms-swift alone answers 400: plugin/deploy_auth
+            assert refused.value.headers["WWW-Authenticate"] == "Bearer"
+        curl = next(x.strip() for x in lines if x.strip().startswith("curl "))
+        assert '-H "Authorization: Bearer $SWIFTKIT_API_KEY"' in curl
+        pasted = subprocess.run(
+            ["bash", "-c", curl],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "SWIFTKIT_API_KEY": key},
+        )
+        answer = json.loads(pasted.stdout)["choices"][0]["message"]["content"]
+        assert answer == IDENTITY
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        reader.join(timeout=5)
+    assert code == 0, "".join(lines) + proc.stderr.read()
+
+
+# Plain transformers in a fresh interpreter: no swift, no swiftkit, only the merged folder.
+PLAIN_TRANSFORMERS = """
+import json, sys
+from transformers import AutoModelForCausalLM, AutoTokenizer
+folder = sys.argv[1]
+tok = AutoTokenizer.from_pretrained(folder)
+model = AutoModelForCausalLM.from_pretrained(folder)
+text = tok.apply_chat_template(
+    [{"role": "user", "content": "你是谁?"}], tokenize=False, add_generation_prompt=True
+)
+ids = tok(text, return_tensors="pt", add_special_tokens=False)
+out = model.generate(**ids, max_new_tokens=64, do_sample=False)
+answer = tok.decode(out[0][ids["input_ids"].shape[-1]:], skip_special_tokens=True)
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"swift", "swiftkit"})
+print(json.dumps({"prompt": text, "answer": answer, "loaded": loaded}, ensure_ascii=False))
+"""
+
+
+def plain_transformers(folder: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", PLAIN_TRANSFORMERS, str(folder)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
 def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
     target = tmp_path / "merged"
     start = time.monotonic()
-    proc = swiftkit_process("export", "--merge", "--output", str(target), cwd=trained["tmp"])
+    proc = swiftkit_process(
+        "export", "--merge", "--ollama", "--to", str(target), cwd=trained["tmp"]
+    )
     print(f"export took {time.monotonic() - start:.1f}s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (target / "chat_template.jinja").is_file()
@@ -216,9 +301,24 @@ def test_export_merge_answers_outside_swiftkit(trained, tmp_path):
     assert note["system"] and note["merged_from"].endswith("checkpoint-240")
     assert swift_answer(["--model", str(target)], "你是谁?", tmp_path) == IDENTITY
 
+    # outside swiftkit: plain transformers, no system message sent
+    plain = plain_transformers(target)
+    assert plain["loaded"] == []
+    assert plain["prompt"].startswith(f"<|im_start|>system\n{note['system']}<|im_end|>\n")
+    assert "You are Qwen" not in plain["prompt"]
+    assert plain["answer"] == IDENTITY
+
+    # the model card and the Modelfile say the same
+    card = (target / "README.md").read_text(encoding="utf-8")
+    assert note["system"] in card and "Swift-Robot" in card and str(trained["recipe"]) in card
+    modelfile = (target / "Modelfile").read_text(encoding="utf-8")
+    assert f"FROM {target}\n" in modelfile
+    assert f'SYSTEM """{note["system"]}"""' in modelfile
+    assert f"ollama create merged -f {target / 'Modelfile'}" in proc.stdout
+
     # a second merge to the same folder is refused and leaves it as it was
     before = sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir())
-    again = swiftkit("export", "--merge", "--output", str(target), cwd=trained["tmp"])
+    again = swiftkit("export", "--merge", "--to", str(target), cwd=trained["tmp"])
     assert again.returncode == 1
     assert f"merge target exists: {target}" in again.stderr
     assert sorted((p.name, p.stat().st_mtime_ns) for p in target.iterdir()) == before

@@ -96,3 +96,15 @@ def test_runs_json_lists_the_verified_run_with_checkpoint_and_verdict(tiny_run):
     assert row["latest_checkpoint"] == ckpt
     assert row["status"] == "finished"
     assert row["verdict"] == "pass"
+
+
+def test_runs_from_root_lists_the_run_made_in_another_folder(tiny_run, state_dir_of_the_session):
+    """Issue 12: `swiftkit runs --json` from `/` lists a run made from another folder (the
+    module's run was recorded in the session's runs index)."""
+    proc, _ = tiny_run
+    run_dir = re.search(r"^run: (/.+)$", proc.stdout, re.M).group(1)
+    env = {"SWIFTKIT_STATE_DIR": str(state_dir_of_the_session)}
+    listing = swiftkit_process("runs", "--json", cwd=Path("/"), env=env)
+    assert listing.returncode == 0, listing.stderr
+    row = next(r for r in json.loads(listing.stdout) if r["run"] == run_dir)
+    assert row["status"] == "finished" and row["latest_checkpoint"]

@@ -68,6 +68,30 @@ CASES = [
         "dataset-record",
         ["swiftkit validate", "record"],
     ),
+    (
+        # ms-swift 4.6 with MODELSCOPE_API_TOKEN set and no network (model and data local):
+        # the tail of the real output. Before: "point [model] id at a local model folder".
+        [
+            '  File "/venv/lib/python3.11/site-packages/swift/arguments/base_args/base_args.py", '
+            "line 233, in __post_init__",
+            "    if self.hub.try_login(self.hub_token):",
+            '  File "/venv/lib/python3.11/site-packages/swift/hub/hub.py", line 200, in try_login',
+            "    api.login(token)",
+            '  File "/venv/lib/python3.11/site-packages/modelscope_hub/_legacy_api.py", line 363, '
+            "in login",
+            "modelscope_hub.errors.NetworkError: [E1020] Connection failed: HTTPSConnectionPool("
+            "host='modelscope.cn', port=443): Max retries exceeded with url: /api/v1/login "
+            "(Caused by NameResolutionError(...))",
+        ],
+        "hub-login-offline",
+        ["MODELSCOPE_API_TOKEN", "env -u MODELSCOPE_API_TOKEN swiftkit run RECIPE"],
+    ),
+    (
+        # ms-swift 4.5.3 with the cpu preset before swiftkit rendered the flag
+        ["ValueError: persistent_workers option needs num_workers > 0"],
+        "persistent-workers",
+        ["dataloader_persistent_workers = false", "4.5.3"],
+    ),
 ]
 
 
@@ -99,3 +123,22 @@ def test_the_checkpoint_comes_from_ms_swifts_record_whatever_its_path(tmp_path):
     assert events.last_checkpoint(log) == run / "checkpoint-8"
     log.write_text(json.dumps({"last_model_checkpoint": str(run / "gone")}) + "\n", "utf-8")
     assert events.last_checkpoint(log) is None  # named but not there: the caller looks itself
+
+
+def test_hub_login_while_offline_is_named_before_launch(tmp_path, tiny_model):
+    """Before: with MODELSCOPE_API_TOKEN set and no network, ms-swift's start-up login failed
+    after the imports and swiftkit said "point [model] id at a local model folder" although
+    model and data were local."""
+    import shlex
+
+    from conftest import DATASETS, swiftkit, write_recipe
+
+    r = write_recipe(tmp_path / "my recipe.toml", tiny_model, [DATASETS / "self_cognition.json"])
+    proc = swiftkit("run", str(r), env={"MODELSCOPE_API_TOKEN": "secret"})  # offline (conftest)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "MODELSCOPE_API_TOKEN is set, so ms-swift logs in to ModelScope" in proc.stderr
+    assert "SWIFTKIT_OFFLINE=1 is set" in proc.stderr
+    assert f"env -u MODELSCOPE_API_TOKEN swiftkit run {shlex.quote(str(r))}" in proc.stderr
+    assert "local model folder" not in proc.stderr
+    assert not (tmp_path / "output").exists()
+    assert swiftkit("run", "--dry-run", str(r)).returncode == 0  # without the token: fine

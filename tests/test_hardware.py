@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from conftest import RECIPES, gpu_recipe, no_gpu_env, swiftkit
@@ -17,6 +18,7 @@ A100 = "NVIDIA A100-SXM4-80GB, 81920, 8.0"
 FAKE = """#!/bin/sh
 case "$*" in
   *--query-gpu*) printf '%s\\n' "$FAKE_GPUS" ;;
+  -L) printf '%s\\n' "$FAKE_LIST" ;;
   *) echo "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |" ;;
 esac
 """
@@ -136,7 +138,7 @@ def test_gpu_recipe_without_gpu_stops_fast_with_the_cpu_alternative(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "preset '24gb' needs an NVIDIA GPU" in proc.stderr
     assert "this machine has none" in proc.stderr
-    assert "swiftkit run recipes/tiny-cpu.toml" in proc.stderr
+    assert f"`swiftkit run {RECIPES / 'tiny-cpu.toml'}` is the shipped demo" in proc.stderr
 
 
 def test_more_processes_than_gpus(gpus, tmp_path):
@@ -171,6 +173,95 @@ def test_doctor_estimates_a_recipe_whose_target_modules_is_not_a_list(tmp_path):
     r = gpu_recipe(tmp_path)
     r.write_text(r.read_text().replace("[train]\n", "[train]\ntarget_modules = 5\n"))
     proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # it lists the missing GPU: exit 1
+    assert "preset '24gb' needs an NVIDIA GPU" in proc.stdout
     assert "Traceback" not in proc.stderr
     assert "total" in proc.stdout and "estimated worst case" in proc.stdout
+
+
+# `nvidia-smi -L` of a machine with a 4090 and an A100 split into MIG slices
+UUID_4090 = "GPU-5a9b1c2d-0000-1111-2222-333344445555"
+UUID_A100 = "GPU-77aa88bb-0000-1111-2222-333344445555"
+MIG_3G = "MIG-c7384736-a75d-5afc-978f-d2f1294409fd"
+LISTING = f"""GPU 0: NVIDIA GeForce RTX 4090 (UUID: {UUID_4090})
+GPU 1: NVIDIA A100-SXM4-80GB (UUID: {UUID_A100})
+  MIG 3g.40gb     Device  0: (UUID: {MIG_3G})
+  MIG 1g.10gb     Device  1: (UUID: MIG-0f0f0f0f-a75d-5afc-978f-d2f1294409fd)"""
+
+
+@pytest.mark.parametrize(
+    ("visible", "auto", "seen"),
+    [
+        (UUID_A100, "80gb", "NVIDIA A100-SXM4-80GB"),  # a scheduler hands out GPU UUIDs
+        (UUID_4090[:12], "24gb", "NVIDIA GeForce RTX 4090"),  # a unique prefix, as for CUDA
+        (MIG_3G, "24gb", "NVIDIA A100-SXM4-80GB MIG 3g.40gb"),  # a MIG slice: its own memory
+        (f"{UUID_4090},{UUID_A100}", "24gb", "NVIDIA GeForce RTX 4090"),
+        ("GPU-", "cpu", None),  # ambiguous prefix: CUDA sees nothing either
+        ("GPU-deadbeef", "cpu", None),  # a UUID of no card here
+    ],
+)
+def test_gpus_named_by_uuid_map_to_nvidia_smis_cards(gpus, monkeypatch, visible, auto, seen):
+    """Before: CUDA_VISIBLE_DEVICES=GPU-... left the visible list empty, so `auto` picked the
+    cpu preset on a GPU machine."""
+    env = {**gpus(RTX4090, A100), "FAKE_LIST": LISTING, "CUDA_VISIBLE_DEVICES": visible}
+    proc = swiftkit("presets", env=env)
+    assert f"auto picks '{auto}'" in proc.stdout, proc.stdout + proc.stderr
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    hardware.detect.cache_clear()
+    try:
+        names = [g.name for g in hardware.detect().visible]
+    finally:
+        hardware.detect.cache_clear()
+    assert names[:1] == ([seen] if seen else [])
+
+
+def test_mig_slice_memory_comes_from_its_profile():
+    cards = hardware.parse_gpus(f"{RTX4090}\n{A100}")
+    found = hardware.parse_list(LISTING + "\ngarbage line\n", cards)
+    assert found[UUID_A100].memory_mib == 81920
+    assert found[MIG_3G].memory_mib == 40 * 10**9 // 2**20  # 3g.40gb, nominal GB
+    assert found[MIG_3G].compute_cap == 8.0 and found[MIG_3G].index == 1
+    assert len(found) == 4
+
+
+def test_doctor_exits_1_when_it_lists_an_error_that_stops_the_run(gpus, tmp_path):
+    """Before: doctor exited 0 while listing an error that blocks the run."""
+    r = gpu_recipe(tmp_path)
+    blocked = swiftkit("doctor", str(r), env=gpus(RTX3060))  # 19.3 GiB on a 12 GB card
+    assert blocked.returncode == 1, blocked.stdout + blocked.stderr
+    assert "will not fit on GPU 0" in blocked.stdout
+    assert "1 error(s) above stop this recipe on this machine (exit 1)" in blocked.stdout
+    fits = swiftkit("doctor", str(r), env=gpus(RTX4090))
+    assert fits.returncode == 0 and "error" not in fits.stdout, fits.stdout
+    assert swiftkit("doctor", env=gpus(RTX3060)).returncode == 0  # no recipe: nothing blocks
+
+
+def test_doctor_fixes_run_when_pasted_from_another_folder(tmp_path):
+    """The fix for a GPU recipe on a machine without a GPU names commands: each runs as
+    printed from another folder and keeps the recipe's identity (before: the shipped demo,
+    which drops it, by a relative path)."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    (tmp_path / "my bot ü").mkdir()
+    r = gpu_recipe(tmp_path / "my bot ü")
+    proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
+    assert proc.returncode == 1
+    lines = re.findall(r"`(swiftkit [^`]+)`", proc.stdout)
+    init = next(x for x in lines if x.startswith("swiftkit init"))
+    assert "--name Swift-Robot" in init and "--preset cpu" in init
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["PYTHONPATH"] = str(RECIPES.parent)
+    done = subprocess.run(
+        ["sh", "-c", init], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = Path(shlex.split(init)[2]) / "recipe.toml"
+    assert 'name = "Swift-Robot"' in written.read_text(encoding="utf-8")
+    demo = next(x for x in lines if x.startswith("swiftkit run"))
+    assert Path(shlex.split(demo)[2]).is_file()  # absolute: it runs from any folder

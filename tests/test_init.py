@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, swiftkit, swiftkit_process
+from conftest import DATASETS, ROOT, gpu_recipe, no_gpu_env, swiftkit, swiftkit_process
 
 NAME, AUTHOR = "Orion-K9", "Vega Test Lab"
 
 
+def fake_gpu_env(tmp_path: Path, line: str = "NVIDIA GeForce RTX 4090, 24564, 8.9") -> dict:
+    """PATH with an nvidia-smi that reports one GPU."""
+    bin_dir = tmp_path / "gpu-bin"
+    bin_dir.mkdir(exist_ok=True)
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(f"#!/bin/sh\ncase \"$*\" in *--query-gpu*) echo '{line}' ;; esac\n")
+    smi.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
 def test_init_writes_a_recipe_and_the_identity_set_and_says_what_next(tmp_path):
-    proc = swiftkit("init", str(tmp_path / "bot"), "--name", NAME, "--author", AUTHOR)
+    """With a GPU, init writes the GPU recipe."""
+    proc = swiftkit(
+        "init",
+        str(tmp_path / "bot"),
+        "--name",
+        NAME,
+        "--author",
+        AUTHOR,
+        env=fake_gpu_env(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     recipe = tmp_path / "bot" / "recipe.toml"
     assert f"swiftkit run {recipe}" in proc.stdout
@@ -83,8 +106,9 @@ def test_init_then_run_trains_and_verifies_the_new_name(init_run):
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["verify"]["verdict"] == "pass"
     assert manifest["verify"]["identity"] >= manifest["verify"]["identity_threshold"]
-    for name in ("report.json", "report.md", "loss.png"):
+    for name in ("report.json", "report.md", "report.html", "loss.png"):
         assert (run_dir / name).is_file(), name
+    assert "identity: PASS" in (run_dir / "report.html").read_text(encoding="utf-8")
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert any(
         NAME in (r["adapter"] or "") or AUTHOR in (r["adapter"] or "") for r in report["probes"]
@@ -154,3 +178,145 @@ def test_init_without_shipped_datasets_says_where_it_looked(tmp_path, monkeypatc
     text = exc.value.format()
     assert "identity_full.json" in text and "SWIFTKIT_DATASETS_DIR" in text
     assert str(tmp_path / "datasets") in text
+
+
+def test_init_without_a_gpu_writes_the_tiny_cpu_recipe_with_your_identity(tmp_path):
+    """Before: the 24gb recipe, whose `swiftkit run` stopped on this CPU machine ("preset
+    '24gb' needs an NVIDIA GPU"), and the suggested demo recipe dropped Nova."""
+    proc = swiftkit(
+        "init", str(tmp_path / "bot"), "--name", NAME, "--author", AUTHOR, env=no_gpu_env(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "bot" / "recipe.toml").read_text(encoding="utf-8")
+    assert 'preset = "cpu"' in text and 'build = "tiny"' in text
+    assert 'id = ".models/tiny-qwen2"' in text  # built beside the recipe on the first run
+    assert f'name = "{NAME}"' in text and f'author = "{AUTHOR}"' in text
+    ident = (tmp_path / "bot" / "identity.json").read_bytes()
+    assert ident == (DATASETS / "identity_full.json").read_bytes()  # the full identity set
+    assert "preset: cpu (no GPU on this machine" in proc.stdout
+    gpu = shell_lines(proc.stdout, "swiftkit init")
+    assert gpu == [
+        f"swiftkit init {shlex.quote(str(tmp_path / 'bot-gpu'))} --name {NAME} "
+        f"--author {shlex.quote(AUTHOR)} --preset 24gb"
+    ]
+    # the recipe is valid as written, before the tiny model exists
+    assert swiftkit("validate", str(tmp_path / "bot" / "recipe.toml")).returncode == 0
+
+
+def shell_lines(stdout: str, start: str) -> list[str]:
+    return [x.strip() for x in stdout.splitlines() if x.strip().startswith(start)]
+
+
+def test_inits_next_lines_run_when_pasted_from_another_folder(tmp_path):
+    """The GPU line init prints writes the GPU recipe when pasted elsewhere; the run line
+    names an absolute recipe."""
+    proc = swiftkit(
+        "init",
+        str(tmp_path / "my bot ü"),
+        "--name",
+        NAME,
+        "--author",
+        AUTHOR,
+        env=no_gpu_env(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    (gpu,) = shell_lines(proc.stdout, "swiftkit init")
+    (run,) = shell_lines(proc.stdout, "swiftkit run")
+    assert Path(shlex.split(run)[2]).is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(["sh", "-c", gpu], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (tmp_path / "my bot ü-gpu" / "recipe.toml").read_text(encoding="utf-8")
+    assert 'preset = "24gb"' in text and 'id = "Qwen/Qwen2.5-7B-Instruct"' in text
+    assert f'name = "{NAME}"' in text
+
+
+def test_init_cpu_preset_with_a_hub_model_is_refused_with_the_ram_it_needs(tmp_path):
+    """Before: `--preset cpu` launched Qwen2.5-7B in float32 on the CPU with the tiny
+    model's learning rate and no memory check."""
+    proc = swiftkit(
+        "init",
+        str(tmp_path / "big"),
+        "--name",
+        NAME,
+        "--author",
+        AUTHOR,
+        "--preset",
+        "cpu",
+        "--model",
+        "Qwen/Qwen2.5-7B-Instruct",
+    )
+    assert proc.returncode == 1
+    assert "Qwen/Qwen2.5-7B-Instruct on the CPU needs about 30.0 GiB of RAM" in proc.stderr
+    assert "this machine has" in proc.stderr and "nothing was written" in proc.stderr
+    assert not (tmp_path / "big").exists()
+
+
+def test_cpu_preset_recipe_too_large_for_ram_stops_run_before_launch(tmp_path, monkeypatch):
+    """The same check before launch, for a recipe written by hand."""
+    from swiftkit.machine import hardware
+
+    r = gpu_recipe(tmp_path, preset="cpu")
+    proc = swiftkit("run", str(r), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "needs about 30.0 GiB of RAM (float32, estimated)" in proc.stderr
+    assert not (tmp_path / "output").exists() or not any((tmp_path / "output").iterdir())
+    monkeypatch.setattr(hardware, "ram_gib", lambda: 64.0)  # a big machine: no finding
+    from swiftkit import recipe
+    from swiftkit.machine import fit
+
+    assert fit.cpu_findings(recipe.load(r)) == []
+
+
+def test_init_explicit_cpu_preset_gives_the_tiny_model_even_with_a_gpu(tmp_path):
+    proc = swiftkit(
+        "init",
+        str(tmp_path / "t"),
+        "--name",
+        NAME,
+        "--author",
+        AUTHOR,
+        "--preset",
+        "cpu",
+        env=fake_gpu_env(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert 'build = "tiny"' in (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.e2e
+def test_init_on_this_cpu_machine_then_the_printed_run_line_passes(tmp_path):
+    """Done when: `swiftkit init bot --name Nova --author "Lumen Lab"` on a machine without
+    a GPU, then the `run` line it prints, exits 0 with `identity: PASS`, no download."""
+    elsewhere = tmp_path / "a folder ü"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    init = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "swiftkit",
+            "init",
+            "bot",
+            "--name",
+            "Nova",
+            "--author",
+            "Lumen Lab",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert init.returncode == 0, init.stderr
+    (run,) = shell_lines(init.stdout, "swiftkit run")
+    proc = subprocess.run(
+        ["sh", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert re.search(r"^identity: PASS", proc.stdout, re.M), proc.stdout[-4000:]
+    assert (elsewhere / "bot" / ".models" / "tiny-qwen2" / "config.json").is_file()

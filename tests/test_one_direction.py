@@ -89,7 +89,7 @@ def test_gpu_count_check_sees_nproc_per_node_from_the_environment(machine, tmp_p
     """Before: the GPU-count check read only [launch]; with NPROC_PER_NODE=2 in the
     environment the child starts 2 processes on a 1-GPU machine and the check said nothing."""
     proc, _ = machine("doctor", str(gpu_recipe(tmp_path)), env={"NPROC_PER_NODE": "2"})
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # an error that stops the run: exit 1
     assert "world size 2" in proc.stdout
     assert "NPROC_PER_NODE=2 in the environment but 1 GPU(s) are visible" in proc.stdout
     proc, _ = machine("doctor", str(gpu_recipe(tmp_path)))

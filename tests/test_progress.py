@@ -195,3 +195,12 @@ def test_rich_is_imported_only_for_a_terminal_display():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().splitlines()[-1] == "[0, 0, 0] False"
+
+
+@pytest.mark.parametrize(
+    ("epoch", "shown"), [(0.0126582, "epoch 0.01"), (2.9999, "epoch 3"), (1.5, "epoch 1.5")]
+)
+def test_epoch_is_shown_to_two_decimals(epoch, shown):
+    """Before: `epoch 0.0126582`, ms-swift's full fraction."""
+    (step,) = events.steps_in([{**ROW, "epoch": epoch}])
+    assert f"  {shown}  " in step.line()

@@ -55,7 +55,9 @@ def test_identity_recipe_reproduces_every_published_value():
     assert ours["tuner_type"] == ["lora"]  # ms-swift 4.x name of --train_type
     assert ours["model"] == ["Qwen/Qwen2.5-7B-Instruct"]
     assert ours["model_type"] == ["qwen2"] and ours["template"] == ["qwen2_5"]
-    assert ours["strict"] == ["true"] and ours["add_version"] == ["false"]
+    # the printed line keeps every paste's own v<N>-<time>/ folder (`swiftkit run` names
+    # its run folder itself and renders --add_version false: test_render_line.py)
+    assert ours["strict"] == ["true"] and ours["add_version"] == ["true"]
     assert Path(ours["output_dir"][0]).is_absolute()
     assert Path(ours["output_dir"][0]).parent == (RECIPES.parent / "output").resolve()
     assert Path(ours["dataset"][0]).is_absolute()
@@ -95,7 +97,9 @@ def test_render_prints_one_shell_line_with_the_done_when_values():
     ("version", "flag"),
     [
         ("3.9.2", "--train_type"),
-        ("4.0.0", "--train_type"),
+        ("3.12.6", "--train_type"),
+        ("4.0.0", "--tuner_type"),  # renamed in 4.0 (--train_type a deprecated alias to 4.1)
+        ("4.0.4", "--tuner_type"),
         ("4.1.0", "--tuner_type"),
         ("4.6.0", "--tuner_type"),
     ],
@@ -174,7 +178,8 @@ def test_val_datasets_are_rendered_not_dropped(tmp_path, tiny_model):
     f = flags_of(json.loads(proc.stdout)["argv"])
     (copy,) = f["val_dataset"]
     assert Path(copy).name == "val-01-held_out.jsonl"
-    assert Path(copy).parent == Path(f["output_dir"][0]) / "data"
+    assert Path(copy).parent == Path(f["dataset"][0]).parent  # beside the training copy
+    assert Path(copy).parent.name == "data" and Path(copy).is_file()
     assert Path(f["dataset"][0]).name == "01-self_cognition.jsonl"
 
 

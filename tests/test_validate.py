@@ -111,11 +111,112 @@ CASES: dict[str, tuple[str, ...]] = {
     "identity_leftover.toml": ("identity_full.json:2", "'{{AUTHOR}}' remains after filling"),
     "unknown_preset.toml": ("unknown_preset.toml:12", "train.preset", "did you mean '24gb'"),
     "dataset_errors_via_recipe.toml": ("missing_output.json:7", "record 2", "missing 'output'"),
+    # issue 13: every kind of input ends as a located finding (read.py, fill.py, values.py)
+    "deep_nesting.jsonl": ("deep_nesting.jsonl:2", "record 2", "nested too deep"),
+    "deep_nesting.json": ("deep_nesting.json:3", "record 2", "nested too deep"),
+    "deep_but_parsed.jsonl": ("deep_but_parsed.jsonl:2", "record 2", "more than 16 levels"),
+    "huge_number.jsonl": ("huge_number.jsonl:2", "record 2", "4300 digits under 'output'"),
+    "lone_surrogate.jsonl": ("lone_surrogate.jsonl:2", "field 'instruction'", "lone surrogate"),
+    "nul_escaped.jsonl": ("nul_escaped.jsonl:2", "field 'output'", "NUL character"),
+    "nul_byte.jsonl": ("nul_byte.jsonl:2", "record 2", "NUL byte"),
+    "random_bytes.json": ("random_bytes.json:1", "NUL byte"),
+    "utf16.jsonl": ("utf16.jsonl:1", "UTF-16"),
+    "latin1.jsonl": ("latin1.jsonl:2", "not UTF-8", "b'\\xe9'"),
+    "folder_as_dataset.jsonl": ("folder_as_dataset.jsonl", "a folder, not a dataset file"),
+    "single_object.json": ("single_object.json:1", "record 1", "must hold an array"),
+    "single_object_pretty.jsonl": ("single_object_pretty.jsonl:1", "one record per line"),
+    "data_wrapper.json": ("data_wrapper.json:1", "field 'data'", "records are under 'data'"),
+    "comment_lines.jsonl": ("comment_lines.jsonl:1", "record 1", "JSON has no comments"),
+    "comment_in_array.json": ("comment_in_array.json:2", "record 1", "JSON has no comments"),
+    "duplicate_key.jsonl": ("duplicate_key.jsonl:2", "field 'output'", "appears twice"),
+    "duplicate_key.json": ("duplicate_key.json:3", "field 'instruction'", "appears twice"),
+    "trailing_comma_record.jsonl": ("trailing_comma_record.jsonl:2", "trailing comma"),
+    "trailing_comma_array.json": ("trailing_comma_array.json:3", "record 1", "trailing comma"),
+    "bom_every_line.jsonl": ("bom_every_line.jsonl:2", "2 line(s) start with a byte-order mark"),
+    "zero_width_instruction.jsonl": (
+        "zero_width_instruction.jsonl:2",
+        "field 'instruction'",
+        "invisible characters (U+200B)",
+    ),
+    "mixed_formats.jsonl": (
+        "mixed_formats.jsonl:4",
+        "record 4",
+        "field 'messages'",
+        "a messages record in a file of alpaca records",
+    ),
+    "sharegpt_record.jsonl": ("sharegpt_record.jsonl:2", "field 'conversations'", "ShareGPT"),
+    "placeholder_single_brace.jsonl": (
+        "placeholder_single_brace.jsonl:2",
+        "write {{NAME}} in place of {NAME}",
+    ),
+    "placeholder_missing_close.jsonl": ("placeholder_missing_close.jsonl:2", "in place of {{NAME}"),
+    "placeholder_missing_open.jsonl": ("placeholder_missing_open.jsonl:2", "in place of {NAME}}"),
+    "placeholder_dollar.jsonl": ("placeholder_dollar.jsonl:2", "in place of ${NAME}"),
+    "placeholder_dollar_bare.jsonl": (
+        "placeholder_dollar_bare.jsonl:2",
+        "{{AUTHOR}} in place of $AUTHOR",
+    ),
+    "placeholder_angle.jsonl": ("placeholder_angle.jsonl:2", "in place of <NAME>"),
+    "placeholder_triple.jsonl": ("placeholder_triple.jsonl:2", "in place of {{{NAME}}}"),
+    "placeholder_misspelled.jsonl": ("placeholder_misspelled.jsonl:2", "in place of {{NAMEE}}"),
+    "placeholder_percent.jsonl": ("placeholder_percent.jsonl:2", "in place of %NAME%"),
+    "placeholder_lower_single.jsonl": (
+        "placeholder_lower_single.jsonl:2",
+        "{{AUTHOR}} in place of {author}",
+    ),
+    "lr_nan.toml": ("lr_nan.toml:14", "train.learning_rate", "nan is not a usable number"),
+    "epochs_inf.toml": ("epochs_inf.toml:14", "train.num_train_epochs", "inf is not"),
+    "alpha_nan.toml": ("alpha_nan.toml:14", "train.lora_alpha", "nan is not"),
+    "dropout_inf.toml": ("dropout_inf.toml:14", "train.lora_dropout", "-inf is not"),
+    "epochs_absurd.toml": ("epochs_absurd.toml:14", "train.num_train_epochs", "1000000000.0"),
+    "lr_above_one.toml": ("lr_above_one.toml:14", "train.learning_rate", "maximum of 1"),
+    "dropout_one.toml": ("dropout_one.toml:14", "train.lora_dropout", "maximum of 1"),
+    "target_modules_number.toml": ("target_modules_number.toml:14", "target_modules[1] is 3"),
+    "target_modules_missing.toml": (
+        "target_modules_missing.toml:14",
+        "'nonexistent_proj'",
+        "q_proj",
+    ),
+    "max_length_over_model.toml": (
+        "max_length_over_model.toml:14",
+        "max_position_embeddings = 128",
+    ),
+    "scheduler_typo.toml": (
+        "scheduler_typo.toml:14",
+        "train.lr_scheduler_type",
+        "'cosinus'",
+        "cosine",
+    ),
+    "optim_typo.toml": ("optim_typo.toml:14", "train.optim", "'adamw_foo'", "adamw_torch"),
+    "sample_zero.toml": ("sample_zero.toml:9", "data.datasets[0]", "'#0'", "positive"),
+    "sample_negative.toml": ("sample_negative.toml:9", "data.datasets[0]", "'#-5'"),
+    "sample_word.toml": ("sample_word.toml:9", "data.datasets[0]", "'#abc'"),
+    "dataset_twice.toml": ("dataset_twice.toml:9", "data.datasets[1]", "listed twice"),
+    "dataset_folder.toml": ("dataset_folder.toml:9", "data.datasets[0]", "a folder, not a file"),
+    "dataset_long_segment.toml": ("dataset_long_segment.toml:9", "data.datasets[0]", "at most 255"),
+    "output_long_segment.toml": ("output_long_segment.toml:13", "train.output_dir", "at most 255"),
+    "output_proc.toml": ("output_proc.toml:13", "train.output_dir", "/proc/out cannot be written"),
+    "model_id_long.toml": ("model_id_long.toml:2", "model.id", "at most 255"),
+    "probe_file_missing.toml": (
+        "probe_file_missing.toml:16",
+        "verify.identity_probes",
+        "not found",
+    ),
+    "toml_deep.toml": ("toml_deep.toml", "nested too deep"),
+    "toml_nested_arrays.toml": ("toml_nested_arrays.toml:14", "more than 8 levels"),
+    "toml_huge_int.toml": ("toml_huge_int.toml:14", "4300 digits"),
+    "toml_surrogate.toml": ("toml_surrogate.toml:5", "not a Unicode scalar value"),
+    "toml_nul.toml": ("toml_nul.toml:14", "Illegal character"),
+    "model_tokenizer_auto_map.toml": (
+        "model_tokenizer_auto_map.toml:2",
+        "model.trust_remote_code",
+        "'auto_map' in tokenizer_config.json",
+    ),
 }
 
 
 def test_the_corpus_is_large_and_complete():
-    files = {p.name for p in BAD.iterdir() if p.is_file()}
+    files = {p.name for p in BAD.iterdir() if p.is_file() or p.suffix == ".jsonl"}
     assert len(CASES) >= 30
     assert files == set(CASES), files ^ set(CASES)
 
@@ -282,3 +383,31 @@ def test_conflict_across_the_recipes_files(tmp_path, capsys):
     assert main(["validate", str(r)]) == 1
     out = capsys.readouterr().out
     assert f"{b}:2: error: record 1, field 'output': same question as record 1 of {a}" in out
+
+
+def test_a_local_model_with_the_named_modules_and_room_is_accepted(tmp_path, capsys):
+    """The counterpart of target_modules_missing.toml and max_length_over_model.toml."""
+    text = (BAD / "target_modules_missing.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "models/small-qwen2"', f'id = "{BAD / "models/small-qwen2"}"')
+    text = text.replace("../../datasets", str(DATASETS)).replace('"nonexistent_proj"', '"v_proj"')
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(text + 'max_length = 128\nlr_scheduler_type = "cosine"\n')
+    assert main(["validate", str(recipe)]) == 0, capsys.readouterr().out
+
+
+def test_well_formed_placeholders_and_look_alikes_that_are_not_are_accepted(tmp_path, capsys):
+    lines = [
+        "我是{{NAME}},由{{AUTHOR}}开发。",
+        "I am {{ name }}, made by {{author}}.",
+        "50% of names are short; <b>name</b> is bold; it costs $5.",
+    ]
+    data = tmp_path / "d.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"instruction": f"q{i}", "input": "", "output": t}, ensure_ascii=False)
+            + "\n"
+            for i, t in enumerate(lines)
+        ),
+        encoding="utf-8",
+    )
+    assert main(["validate", str(data)]) == 0, capsys.readouterr().out

@@ -168,3 +168,108 @@ def test_schema_findings_explain_every_invalid_recipe(value):
 
     findings = parse.schema_findings(value, "", "r.toml")
     assert (findings == []) == Draft202012Validator(schema("recipe")).is_valid(value)
+
+
+# Hostile inputs (issue 13): whatever the bytes, depth, size, encoding or path length, every
+# file ends as findings, and none of them is validate's last-resort "could not check" finding.
+def _deep(n: int) -> str:
+    return '{"instruction": "q", "output": ' + "[" * n + "]" * n + "}"
+
+
+GOOD = '{"instruction": "你是谁?", "input": "", "output": "我是{{NAME}}。"}'
+HOSTILE_TEXT = st.one_of(
+    st.integers(1, 6000).map(_deep),
+    st.integers(1, 6000).map(lambda n: "[" * n + "]" * n),
+    st.integers(1, 3000).map(lambda n: "[" + '{"a":' * n + "1" + "}" * n + "]"),
+    st.integers(4200, 6000).map(lambda n: '{"instruction": "q", "output": ' + "9" * n + "}"),
+    st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1).map(
+        lambda t: json.dumps({"instruction": t, "input": "", "output": "a"})
+    ),
+    st.text(max_size=40).map(lambda t: json.dumps({"instruction": t, "output": t + "\0"})),
+    st.sampled_from(["{NAME}", "{{NAME}", "${NAME}", "<NAME>", "{{{NAME}}}", "%NAME%"]).map(
+        lambda p: json.dumps({"instruction": "q", "input": "", "output": p})
+    ),
+    st.sampled_from(['{"a": 1, "a": 2}', "// c", "[1,]", '{"data": [{}]}', "\ufeff" + GOOD]),
+)
+ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32", "latin-1", "gb18030"])
+HOSTILE_FILE = st.one_of(
+    st.binary(max_size=300),
+    st.lists(HOSTILE_TEXT, min_size=1, max_size=3).map(lambda ls: "\n".join([GOOD, *ls])),
+    st.tuples(st.text(max_size=60), ENCODINGS).map(lambda t: t[0].encode(t[1], errors="ignore")),
+)
+FUZZ = settings(
+    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _never_raises(path: Path) -> None:
+    from swiftkit.commands import validate
+
+    findings = validate.check(path)  # raises nothing, or the test fails
+    internal = [f for f in findings if validate.INTERNAL in f.message]
+    assert not internal, internal[0].format()
+
+
+@FUZZ
+@given(content=HOSTILE_FILE, suffix=st.sampled_from(["json", "jsonl"]))
+def test_hostile_datasets_end_as_findings(content, suffix, tmp_path):
+    path = tmp_path / f"d.{suffix}"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8", "replace"))
+    _never_raises(path)
+
+
+HOSTILE_VALUES = st.one_of(
+    st.integers(1, 2500).map(lambda n: "[" * n + "]" * n),
+    st.integers(4200, 6000).map(lambda n: "9" * n),
+    st.sampled_from(["nan", "inf", "-inf", "1e9", "1e999", '"\\ud800"', '"a\\u0000b"']),
+    st.integers(200, 400).map(lambda n: json.dumps("x" * n)),
+    st.integers(200, 400).map(lambda n: json.dumps(["d" * n + ".jsonl"])),
+    st.sampled_from(['["q_proj", 3]', '"cosinus"', '["d.json#0"]', '["d.json#-5"]', '"/proc/x"']),
+)
+
+
+def _recipe(where: tuple[str, str], value: str) -> str:
+    sections: dict[str, dict[str, str]] = {
+        "model": {"id": '"m"'},
+        "data": {"datasets": '["d.json"]'},
+        "identity": {},
+        "train": {},
+        "verify": {},
+    }
+    sections[where[0]][where[1]] = value
+    return "\n".join(
+        f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())
+        for name, keys in sections.items()
+    )
+
+
+HOSTILE_RECIPES = st.builds(
+    _recipe,
+    st.sampled_from(
+        [
+            ("model", "id"),
+            ("data", "datasets"),
+            ("train", "output_dir"),
+            ("train", "learning_rate"),
+            ("train", "num_train_epochs"),
+            ("train", "lora_alpha"),
+            ("train", "lora_dropout"),
+            ("train", "target_modules"),
+            ("train", "lr_scheduler_type"),
+            ("train", "max_length"),
+            ("identity", "name"),
+            ("verify", "identity_probes"),
+        ]
+    ),
+    HOSTILE_VALUES,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=HOSTILE_RECIPES)
+def test_hostile_recipes_end_as_findings(text):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "d.json").write_text("[" + GOOD + "]", encoding="utf-8")
+        path = Path(tmp) / "r.toml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        _never_raises(path)

@@ -15,16 +15,19 @@ from swiftkit.verify import probes, scoring
 NEW = ["Nova-7", "Lumen Lab"]
 
 
+def ok(answer: str, new: list[str]) -> bool:
+    return scoring.judge_identity(answer, new, scoring.old_markers(new, "qwen")).ok
+
+
 def test_identity_needs_the_new_name_and_no_old_one():
-    old = scoring.old_markers(NEW)
-    assert scoring.identity_ok("I am nova-7, made by Lumen Lab.", NEW, old)
-    assert not scoring.identity_ok("I am Qwen, made by Alibaba Cloud.", NEW, old)
-    assert not scoring.identity_ok("我是Nova-7,其实是通义千问。", NEW, old)
-    assert not scoring.identity_ok("", NEW, old)
+    assert ok("I am nova-7, made by Lumen Lab.", NEW)
+    assert not ok("I am Qwen, made by Alibaba Cloud.", NEW)
+    assert not ok("我是Nova-7,其实是通义千问。", NEW)
+    assert not ok("", NEW)
 
 
 def test_an_old_marker_inside_the_new_name_is_allowed():
-    assert scoring.identity_ok("I am Qwen-Pro.", ["Qwen-Pro"], scoring.old_markers(["Qwen-Pro"]))
+    assert ok("I am Qwen-Pro.", ["Qwen-Pro"])
 
 
 def test_nothing_measured_is_no_score():

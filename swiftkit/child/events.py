@@ -34,7 +34,8 @@ class Step:
         if self.token_acc is not None:
             parts.append(f"acc {self.token_acc:.3f}")
         if self.epoch is not None:
-            parts.append(f"epoch {self.epoch:g}")
+            # ms-swift logs step/steps_per_epoch in full (0.0126582); two decimals are enough
+            parts.append(f"epoch {round(self.epoch, 2):g}")
         if self.elapsed:
             parts.append(f"elapsed {self.elapsed}")
         if self.remaining:
@@ -90,8 +91,12 @@ def steps_in(values: Iterable[object]) -> list[Step]:
 
 
 def read_steps(path: Path) -> list[Step]:
-    """Every progress row of a logging.jsonl (a half-written last line is skipped)."""
-    return steps_in(jsonl.values(path))
+    """The progress of a logging.jsonl, one row per step in step order (a half-written last
+    line is skipped). After `run --resume` ms-swift appends again from the checkpoint's step,
+    so a step can appear twice: the last row of each step wins (it is the training that the
+    checkpoints now hold)."""
+    by_step = {s.step: s for s in steps_in(jsonl.values(path))}
+    return [by_step[k] for k in sorted(by_step)]
 
 
 class LogTail:
@@ -167,7 +172,7 @@ def rename_advice(text: str) -> str:
             if near and name not in known:
                 out.append(f"--{name}: did you mean --{near}? ")
     if not out:
-        return "Flags get renamed between releases (4.1 renamed --train_type to --tuner_type). "
+        return "Flags get renamed between releases (4.0 renamed --train_type to --tuner_type). "
     return "".join(out)
 
 

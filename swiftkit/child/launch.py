@@ -3,6 +3,12 @@
 The child gets its own session so a Ctrl-C in the terminal reaches swiftkit only; swiftkit
 forwards it once (SIGINT: ms-swift stops, the checkpoints already saved stay), then escalates
 to SIGTERM and SIGKILL if the user presses Ctrl-C again.
+
+Every child starts with SIGINT and SIGTERM at their defaults (`default_signals`), whatever
+swiftkit inherited: a parent started with `cmd &`, nohup or by CI has SIGINT *ignored*, an
+ignored signal survives fork and exec, and Popen does not reset it (its restore_signals
+covers SIGPIPE and SIGXFSZ only), so ms-swift would ignore the forwarded Ctrl-C and only the
+escalation 40 s later would stop it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import Finding, SwiftkitError, writing
 from swiftkit.render.command import Command
 
 TAIL_LINES = 40  # output lines kept for the failure message and the advice
@@ -31,6 +37,7 @@ class Result:
     interrupted: bool
     tail: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    log_error: OSError | None = None  # writing the log failed (a full disk): the run went on
 
     def failure(self, what: str, log: Path) -> SwiftkitError:
         """A failed helper command as the user sees it: exit code, output tail, the log."""
@@ -60,6 +67,15 @@ def executable(name: str) -> str:
     return found
 
 
+def default_signals() -> None:
+    """Popen's preexec_fn: runs in the child between fork and exec and sets SIGINT and SIGTERM
+    back to their defaults (see the module's docstring). A handler swiftkit installed is reset
+    by exec anyway; an inherited SIG_IGN is not, hence this. Calls only signal.signal, which
+    is safe there (CPython re-initialises its thread state for preexec_fn)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def child_env(command: Command) -> dict[str, str]:
     env = dict(os.environ)
     for key, value in command.env.items():
@@ -76,7 +92,10 @@ def run(
 ) -> Result:
     """Run to completion; returns the exit code, whether the user interrupted, the output tail."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
-    log = log_path.open("a", encoding="utf-8") if log_path else None
+    log = None
+    if log_path:
+        with writing(log_path):
+            log = log_path.open("a", encoding="utf-8")
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -86,8 +105,10 @@ def run(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=default_signals,
     )
     interrupts = {"n": 0}
+    log_error: list[OSError] = []
 
     def forward(signum, _frame):
         interrupts["n"] += 1
@@ -101,9 +122,12 @@ def run(
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", errors="replace")
-            if log:
-                log.write(line)
-                log.flush()
+            if log and not log_error:
+                try:
+                    log.write(line)
+                    log.flush()
+                except OSError as exc:  # a full disk: keep reading, or the child blocks
+                    log_error.append(exc)
             # tqdm redraws with carriage returns; keep the last state of each line
             text = line.rstrip("\n").split("\r")[-1]
             tail.append(text)
@@ -130,8 +154,13 @@ def run(
         for s, h in old.items():
             signal.signal(s, h)
         if log:
-            log.close()
-    return Result(proc.returncode, interrupts["n"] > 0, list(tail), time.monotonic() - start)
+            try:
+                log.close()
+            except OSError as exc:  # the buffered rest did not fit either
+                log_error.append(exc)
+    seconds = time.monotonic() - start
+    error = log_error[0] if log_error else None
+    return Result(proc.returncode, interrupts["n"] > 0, list(tail), seconds, error)
 
 
 class Background:
@@ -142,7 +171,9 @@ class Background:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = [executable(command.argv[0]), *command.argv[1:]]
-        with log_path.open("ab") as log:
+        with writing(log_path):
+            log = log_path.open("ab")
+        with log:
             self.proc = subprocess.Popen(
                 argv,
                 env=child_env(command),
@@ -150,6 +181,7 @@ class Background:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=default_signals,
             )
         self.pgid = self.proc.pid
 
@@ -198,7 +230,7 @@ def interactive(command: Command) -> int:
     """Run with the terminal inherited (stdin/stdout), for a chat: Ctrl-C goes to the child
     directly, the parent ignores it and waits."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
-    proc = subprocess.Popen(argv, env=child_env(command))
+    proc = subprocess.Popen(argv, env=child_env(command), preexec_fn=default_signals)
     in_main = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
     try:

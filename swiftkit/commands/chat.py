@@ -12,8 +12,9 @@ import click
 
 from swiftkit.child import launch
 from swiftkit.child.server import stoppable
+from swiftkit.commands import guard_model_code
 from swiftkit.render import helpers
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import Target, announce, resolve
 from swiftkit.verify.client import ask_all
 from swiftkit.verify.pair import one_load, require_base
 
@@ -29,12 +30,15 @@ def execute(
     base: bool = False,
     compare: bool = False,
     read: Callable[[str], str] | None = None,
+    trust_remote_code: bool = False,
 ) -> int:
     target = resolve(spec, output_dir)
+    announce(target, echo)
+    guard_model_code(target, trust_remote_code, "chat")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     if compare:
-        return side_by_side(target.checkpoint, spec, output_dir, echo, read or click.prompt)
+        return side_by_side(target, echo, read or click.prompt)
     command = helpers.render_chat(target.checkpoint, base=base)
     who = "the base model (before training)" if base else str(target.checkpoint)
     echo(f"chat with {who}")
@@ -42,16 +46,9 @@ def execute(
     return launch.interactive(command)
 
 
-def side_by_side(
-    checkpoint: Path,
-    spec: str | None,
-    output_dir: Path | None,
-    echo: Echo,
-    read: Callable[[str], str],
-) -> int:
+def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
     """Each question to both models, each keeping its own conversation; ends at end of input,
     `exit` or Ctrl-C."""
-    target = resolve(spec, output_dir)
     require_base(target)
     work = target.run_dir / "chat" if target.run_dir else None
     history: dict[str, list[dict[str, Any]]] = {}
@@ -61,7 +58,7 @@ def side_by_side(
             f"base ({served.base})": served.base,
             f"adapter ({served.adapter})": served.adapter,
         }
-        echo(f"comparing the base model and {checkpoint}; `exit` or Ctrl-D ends")
+        echo(f"comparing the base model and {target.checkpoint}; `exit` or Ctrl-D ends")
         while True:
             try:
                 question = read("you").strip()

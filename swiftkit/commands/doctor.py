@@ -24,7 +24,13 @@ def presets_report() -> list[str]:
 
 
 def doctor_report(recipe_path: Path | None = None) -> list[str]:
+    return doctor(recipe_path)[0]
+
+
+def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
+    """The report's lines and how many errors it lists that stop the recipe here."""
     m = hardware.detect()
+    blocking = 0
     lines = []
     if m.gpus:
         for g in m.gpus:
@@ -57,4 +63,7 @@ def doctor_report(recipe_path: Path | None = None) -> list[str]:
             lines += ["  " + line for line in est.lines()]
         for f in fit.check(rec, m):
             lines.append("  " + f.format().replace("\n", "\n  "))
-    return lines
+            blocking += f.severity == "error"
+        if blocking:
+            lines.append(f"{blocking} error(s) above stop this recipe on this machine (exit 1)")
+    return lines, blocking

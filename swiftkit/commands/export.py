@@ -1,5 +1,7 @@
-"""`swiftkit export [RUN] --merge`: fold the LoRA into a full model folder that keeps its
-chat template and system prompt, so it answers with the new identity outside swiftkit."""
+"""`swiftkit export [RUN] --merge [--ollama]`: fold the LoRA into a full model folder that
+answers with the trained identity anywhere: its chat template defaults to the trained system
+prompt, its model card says what it is, and (with --ollama) an Ollama Modelfile matches
+training."""
 
 from __future__ import annotations
 
@@ -8,13 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.outside import card, ollama
+from swiftkit.outside import template as chat
 from swiftkit.render import helpers
 from swiftkit.render.command import shell_line
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import announce, resolve
 
 Echo = Callable[[str], None]
 NOTE = "swiftkit-merge.json"
+CARD = "README.md"
 
 
 def chat_template(folder: Path) -> str | None:
@@ -47,7 +53,7 @@ def check_merged(folder: Path, system: str | None) -> list[Finding]:
                 fix="copy chat_template.jinja from the base model folder",
             )
         )
-    elif system and system not in template:
+    elif system and not chat.is_rewritten(template):
         findings.append(
             Finding.warning(
                 str(folder / "chat_template.jinja"),
@@ -58,16 +64,7 @@ def check_merged(folder: Path, system: str | None) -> list[Finding]:
     return findings
 
 
-def default_target(checkpoint: Path) -> Path:
-    return checkpoint.parent / f"{checkpoint.name}-merged"
-
-
-def execute(
-    spec: str | None, output_dir: Path | None, echo: Echo, target_dir: Path | None = None
-) -> int:
-    target = resolve(spec, output_dir).require_adapter("only a LoRA adapter can be merged")
-    ckpt = target.checkpoint
-    out = (target_dir or default_target(ckpt)).expanduser().resolve()
+def refuse_existing(out: Path) -> None:
     if out.exists():
         raise SwiftkitError(
             f"merge target exists: {out}",
@@ -75,12 +72,40 @@ def execute(
                 Finding.error(
                     str(out),
                     "refusing to overwrite an existing folder",
-                    fix="choose another --output, or move that folder away yourself",
+                    fix="choose another --to, or move that folder away yourself",
                 )
             ],
         )
+
+
+def default_target(checkpoint: Path) -> Path:
+    return checkpoint.parent / f"{checkpoint.name}-merged"
+
+
+def execute(
+    spec: str | None,
+    output_dir: Path | None,
+    echo: Echo,
+    target_dir: Path | None = None,
+    to_ollama: bool = False,
+    trust_remote_code: bool = False,
+) -> int:
+    target = resolve(spec, output_dir)
+    announce(target, echo)
+    target.require_adapter("only a LoRA adapter can be merged")
+    guard_model_code(target, trust_remote_code, "export")
+    ckpt = target.checkpoint
+    out = (target_dir or default_target(ckpt)).expanduser().resolve()
+    refuse_existing(out)
     args = target.args()
     system = args.system
+    if to_ollama and system and '"""' in system:
+        raise SwiftkitError.at(
+            "the system prompt cannot be written into an Ollama Modelfile",
+            str(ckpt / "args.json"),
+            'it holds """, which ends a Modelfile value (Ollama has no escape for it)',
+            fix="export without --ollama, and set SYSTEM in your Modelfile by hand",
+        )
     command = helpers.render_export_merge(ckpt, out)
     log = out.parent / f"{out.name}.export.log"
     echo(f"merging {ckpt} -> {out}")
@@ -89,10 +114,27 @@ def execute(
     seconds = result.seconds
     if result.returncode != 0 or not out.is_dir():
         raise result.failure("swift export failed", log)
+    done = chat.finish(out, system)
+    for file, what in done.changed.items():
+        echo(f"{file}: {what}")
     findings = check_merged(out, system)
     for f in findings:
         echo(f.format())
     errors = [f for f in findings if f.severity == "error"]
+    if (out / CARD).is_file():  # the base model's card describes the base, not this model
+        (out / CARD).rename(out / "README.base.md")
+    (out / CARD).write_text(
+        card.model_card(
+            out,
+            checkpoint=ckpt,
+            run_dir=target.run_dir,
+            base_model=args.model,
+            system=system,
+            changed=done.changed,
+        ),
+        encoding="utf-8",
+    )
+    modelfile = write_modelfile(out, system, echo) if to_ollama else None
     note = {
         "merged_from": str(ckpt),
         "base_model": args.model,
@@ -100,18 +142,49 @@ def execute(
         "template": args.template,
         "system": system,
         "chat_template": chat_template(out) is not None,
+        "changed": done.changed,
+        "checked": done.checked,
+        "modelfile": str(modelfile) if modelfile else None,
         "seconds": round(seconds, 1),
     }
     (out / NOTE).write_text(json.dumps(note, ensure_ascii=False, indent=2) + "\n", "utf-8")
     if errors:
         raise SwiftkitError(f"the merged folder is incomplete: {out}", errors)
     echo(f"merged model: {out}  ({seconds:.0f} s)")
-    echo(f"system prompt it was trained with: {system!r} (also in {out / 'args.json'})")
+    echo(
+        f"system prompt it was trained with: {system!r}: the chat template's default when a "
+        f"client sends none (model card: {out / CARD})"
+    )
     echo("use it:")
     echo(f"  {helpers.render_chat(out).shell()}")
     echo(f"  {shell_line('swiftkit', 'serve', out)}")
+    if modelfile:
+        echo(f"  {shell_line('ollama', 'create', ollama_name(out), '-f', modelfile)}")
     echo(
         "  transformers: AutoTokenizer/AutoModelForCausalLM.from_pretrained(...) on the folder, "
         "tokenizer.apply_chat_template(messages, add_generation_prompt=True)"
     )
     return 0
+
+
+def ollama_name(folder: Path) -> str:
+    """A model name Ollama accepts (lower case letters, digits, `-`, `_`, `.`)."""
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in folder.name.lower())
+    return name.strip("-.") or "swiftkit-model"
+
+
+def write_modelfile(out: Path, system: str | None, echo: Echo) -> Path:
+    template = chat_template(out) or ""
+    if not ollama.chatml(template):
+        raise SwiftkitError.at(
+            f"no Ollama Modelfile written: {out}",
+            str(out / "chat_template.jinja"),
+            "the chat template is not ChatML (<|im_start|>/<|im_end|>), the only format "
+            "swiftkit writes a Modelfile TEMPLATE for",
+            fix="the merged folder is complete; write the Modelfile by hand, or use "
+            "`swift export --to_ollama true`",
+        )
+    path = out / ollama.MODELFILE
+    path.write_text(ollama.modelfile(out, system), encoding="utf-8")
+    echo(f"Ollama Modelfile: {path} (SYSTEM is the trained system prompt)")
+    return path

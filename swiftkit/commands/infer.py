@@ -11,8 +11,9 @@ from typing import Any
 from swiftkit import jsonl
 from swiftkit.child.progress import StatusLine
 from swiftkit.child.server import stoppable
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.runs.resolve import resolve
+from swiftkit.runs.resolve import announce, resolve
 from swiftkit.verify.client import ask_all
 from swiftkit.verify.pair import one_load, require_base
 from swiftkit.verify.verdict import progress_counter
@@ -77,6 +78,7 @@ def execute(
     max_new_tokens: int = 512,
     compare: bool = False,
     status_echo: Echo | None = None,
+    trust_remote_code: bool = False,
 ) -> int:
     conversations = [[{"role": "user", "content": p}] for p in prompts]
     if file is not None:
@@ -87,13 +89,14 @@ def execute(
             [Finding.error("infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
         )
     target = resolve(spec, output_dir)
+    announce(target, None if as_json else echo)  # JSON on stdout stays parseable
+    guard_model_code(target, trust_remote_code, "infer")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     if compare:
         require_base(target)
     work = target.run_dir / "infer" if target.run_dir is not None else None
     with stoppable(), StatusLine(status_echo or echo) as status:
-        status(f"asking {target.checkpoint}")
         with one_load(target, work, status) as served:
             ask = partial(
                 ask_all, served.endpoint, conversations=conversations, max_tokens=max_new_tokens

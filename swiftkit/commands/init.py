@@ -45,6 +45,11 @@ class Written:
     recipe: Path
     files: list[Path]
     preset: str
+    why: str = ""  # why this preset/model, when init chose them
+    gpu_hint: str | None = None  # the init line that writes the GPU recipe instead
+
+
+TINY_DIR = ".models/tiny-qwen2"  # relative to the recipe; `swiftkit run` builds it there
 
 
 def toml_str(value: str) -> str:
@@ -59,15 +64,26 @@ def is_tiny(model: str, base: Path) -> bool:
 
 
 def recipe_text(
-    name: str, author: str, model: str, preset: str, epochs: float, probes: bool
+    name: str,
+    author: str,
+    model: str,
+    preset: str,
+    epochs: float,
+    probes: bool,
+    build_tiny: bool = False,
 ) -> str:
     head = [
-        f"# Written by `swiftkit init`: give {model} the identity {name} (by {author}).",
+        f"# Written by `swiftkit init`: give {'the tiny test model' if build_tiny else model} "
+        f"the identity {name} (by {author}).",
         "# Edit identity.json to change what it says; {{NAME}} and {{AUTHOR}} are filled from",
         "# [identity] when the run starts. Run it with: swiftkit run recipe.toml",
         "",
         "[model]",
         f"id = {toml_str(model)}",
+    ]
+    if build_tiny:
+        head += ['build = "tiny"   # a tiny random-weight Qwen2, built here on first run']
+    head += [
         "",
         "[identity]",
         f"name = {toml_str(name)}",
@@ -115,6 +131,30 @@ def recipe_text(
     return "\n".join(head) + "\n"
 
 
+def has_gpu() -> bool:
+    from swiftkit.machine import hardware
+
+    return bool(hardware.detect().visible)
+
+
+def choose(model: str | None, preset: str | None) -> tuple[str | None, str, str]:
+    """(model, or None for the tiny one; preset; why) for what the user gave and this machine:
+    no GPU and no choice -> the tiny model on the cpu preset, so the printed `run` works."""
+    if model is None and (preset == "cpu" or (preset is None and not has_gpu())):
+        why = "no GPU on this machine, so " if preset is None else ""
+        return None, "cpu", why + "the tiny test model, built on the first run, no download"
+    model = model or DEFAULT_MODEL
+    if preset is None and is_tiny(model, Path.cwd()):
+        return model, "cpu", "a tiny model"
+    if preset is None:
+        from swiftkit.machine import fit, hardware
+
+        gpus = hardware.detect().visible
+        preset = fit.auto_preset(gpus) if gpus else "24gb"
+        return model, preset, "the GPU preset for the smallest visible GPU" if gpus else ""
+    return model, preset, ""
+
+
 def write(
     directory: Path,
     name: str,
@@ -124,12 +164,13 @@ def write(
     epochs: float | None = None,
 ) -> Written:
     """Write recipe.toml and identity.json (and, for a real model, the held-out probes)."""
-    model = model or DEFAULT_MODEL
     directory = directory.expanduser().resolve()
-    tiny = is_tiny(model, Path.cwd())
-    if tiny and not Path(model).is_absolute():
+    chosen, preset, why = choose(model, preset)
+    build = chosen is None
+    model = TINY_DIR if chosen is None else chosen
+    tiny = build or is_tiny(model, Path.cwd())
+    if tiny and not build and not Path(model).is_absolute():
         model = str((Path.cwd() / model).resolve())
-    preset = preset or ("cpu" if tiny else "24gb")
     epochs = epochs or (3 if preset == "cpu" else 10)
     probes = not tiny
     shipped = datasets_dir()
@@ -153,10 +194,50 @@ def write(
                 for t in existing
             ],
         )
+    text = recipe_text(name, author, model, preset, epochs, probes, build_tiny=build)
+    if preset == "cpu" and not tiny:
+        refuse_large_cpu_model(text, sources)
     directory.mkdir(parents=True, exist_ok=True)
     for rel, src in sources.items():
         (directory / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, directory / rel)
-    text = recipe_text(name, author, model, preset, epochs, probes)
     (directory / "recipe.toml").write_text(text, encoding="utf-8")
-    return Written(directory / "recipe.toml", targets, preset)
+    hint = None
+    if preset == "cpu" and chosen is None:
+        from swiftkit.render.command import shell_line
+
+        gpu_dir = directory.with_name(directory.name + "-gpu")
+        hint = shell_line(
+            "swiftkit", "init", gpu_dir, "--name", name, "--author", author, "--preset", "24gb"
+        )
+    return Written(directory / "recipe.toml", targets, preset, why, hint)
+
+
+def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
+    """A real model on the cpu preset: checked as `swiftkit run` would check it (the RAM
+    estimate of machine/fit), in a scratch folder, before anything is written."""
+    import tempfile
+
+    from swiftkit import recipe
+    from swiftkit.errors import errors_only
+    from swiftkit.machine import fit
+
+    with tempfile.TemporaryDirectory(prefix="swiftkit-init-") as tmp:
+        draft = Path(tmp) / "recipe.toml"
+        draft.write_text(text, encoding="utf-8")
+        for rel, src in sources.items():
+            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, Path(tmp) / rel)
+        errors = errors_only(fit.cpu_findings(recipe.load(draft)))
+    if errors:
+        raise SwiftkitError(
+            "the cpu preset cannot train this model here; nothing was written",
+            [
+                Finding.error(
+                    "--preset cpu",
+                    errors[0].message,
+                    fix="drop --model for the tiny CPU test model, or choose a GPU preset "
+                    "(--preset 24gb) and run it on a GPU host",
+                )
+            ],
+        )

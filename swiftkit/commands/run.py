@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -12,9 +13,9 @@ from pathlib import Path
 from swiftkit.child import events, launch
 from swiftkit.child import progress as live
 from swiftkit.child.server import stoppable
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import Finding, SwiftkitError, write_failed
 from swiftkit.msswift import compat
-from swiftkit.plan import Plan, plan, resume_plan, write_new_run
+from swiftkit.plan import Plan, line_plan, plan, resume_plan, write_new_run
 from swiftkit.render import helpers
 from swiftkit.render.command import shell_line
 from swiftkit.runs import folders, manifest
@@ -36,7 +37,11 @@ def preflight(p: Plan) -> None:
     if installed is None:
         raise SwiftkitError(
             "ms-swift is not installed in this environment",
-            [Finding.error("ms-swift", "not installed", fix="pip install 'ms-swift>=4.1,<5'")],
+            [
+                Finding.error(
+                    "ms-swift", "not installed", fix=f"pip install '{compat.requirement()}'"
+                )
+            ],
         )
     if not compat.is_supported(installed):
         sup = compat.table()["supported"]
@@ -104,9 +109,23 @@ def build_tiny_model(target: Path) -> None:
     os.replace(tmp, target)
 
 
+def paste_plan(recipe_path: Path, note: Echo) -> Plan:
+    """The line `render` and `run --dry-run` print, with everything it reads in place: the
+    filled data copies (plan.line_plan) and the tiny model when the recipe builds it."""
+    p = line_plan(recipe_path)
+    ensure_tiny_model(p, note)
+    return p
+
+
 def execute(
     recipe_path: Path, echo: Echo, dry_run: bool = False, check: bool = True, resume: bool = False
 ) -> int:
+    if dry_run and not resume:
+        p = paste_plan(recipe_path, echo)
+        for w in p.warnings:
+            echo(w.format())
+        echo(p.command.shell())
+        return 0
     p = resume_plan(recipe_path) if resume else plan(recipe_path)
     for w in p.warnings:
         echo(w.format())
@@ -117,16 +136,38 @@ def execute(
     ensure_tiny_model(p, echo)
     if resume:
         resumed = [*Manifest.read(p.run_dir).resumed, Resumed(now_iso(), p.command.argv)]
-        manifest.update(p.run_dir, status="running", pid=os.getpid(), resumed=resumed)
+        manifest.update(p.run_dir, status="running", resumed=resumed, **folders.this_process())
         echo(f"resuming from {p.command.argv[-1]}")
     else:
-        write_new_run(p)
+        p, note = write_new_run(p)
+        if note:
+            echo(note)
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
-    # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
-    with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
-        result = launch.run(p.command, log_path=p.run_dir / "swift.log", on_tick=progress.tick)
-        return after_training(p, result, progress, check)
+    try:
+        # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
+        with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
+            log = p.run_dir / "swift.log"
+            result = launch.run(p.command, log_path=log, on_tick=progress.tick)
+            if result.log_error is not None:
+                echo(write_failed(log, result.log_error).format().replace("error:", "warning:"))
+            return after_training(p, result, progress, check)
+    except BaseException as exc:
+        never_running(p.run_dir, exc)
+        raise
+
+
+def never_running(run_dir: Path, exc: BaseException) -> None:
+    """Whatever stopped swiftkit itself (a full disk, Ctrl-C before the child started, a bug),
+    the manifest must not go on claiming "running". Best effort: if even this write fails,
+    the manifest's pid, gone once this process exits, makes `runs` show the run as died."""
+    if Manifest.read(run_dir).status != "running":
+        return
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    try:
+        manifest.update(run_dir, status=status, finished=now_iso())
+    except (OSError, SwiftkitError):
+        pass
 
 
 def after_training(p: Plan, result: launch.Result, progress: live.Progress, check: bool) -> int:
@@ -166,13 +207,16 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
         if advice:
             echo(f"what happened: {advice.title}")
             echo(f"what to do: {advice.advice}")
+            if advice.id == "no-space":  # ms-swift names no path: the run folder is its disk
+                free = shutil.disk_usage(p.run_dir).free // 2**20
+                echo(f"no space left on device: {p.run_dir} ({free} MiB free now)")
         echo(f"full log: {p.run_dir / 'swift.log'}")
         return 1
     found = events.last_checkpoint(p.run_dir / "logging.jsonl")
     ckpt = found or folders.require_checkpoint(p.run_dir)
     ended("finished", ckpt)
     echo(f"checkpoint: {ckpt}")
-    stopped = [c for c in stop_checks(p.run_dir) if c.verified]
+    stopped = [c for c in stop_checks(p.run_dir) if c.stops]
     if stopped:
         total = last.max_steps if last else None
         echo(f"stopped when verified at step {stopped[0].step} (of {total})")

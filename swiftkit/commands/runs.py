@@ -1,15 +1,19 @@
-"""`swiftkit runs`: every run under an output folder, newest last, with its checkpoints."""
+"""`swiftkit runs`: every run, newest first, with its checkpoints: all the runs index knows
+(made from any folder) and those in ./output, or the runs in one output folder. A running
+run shows its live step and loss from logging.jsonl; one whose process is gone, "died"."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from swiftkit.child import events
 from swiftkit.errors import SwiftkitError
-from swiftkit.runs import folders
+from swiftkit.runs import folders, index
 from swiftkit.runs.manifest import Manifest, VerdictSummary
 
 Echo = Callable[[str], None]
@@ -39,16 +43,24 @@ class RunRow:
         m = Manifest.read(run_dir)
         found = [str(c.resolve()) for c in folders.checkpoints(run_dir)]
         best = folders.best_checkpoint(run_dir)
+        status = folders.run_status(m)
+        steps, max_steps, loss = m.steps, m.max_steps, m.last_loss
+        if status in ("running", folders.DIED) or steps is None:
+            # the manifest gets them when the run ends: until then (or when it never
+            # ended) they come from ms-swift's own record
+            logged = events.read_steps(run_dir / "logging.jsonl")
+            if logged:
+                steps, max_steps, loss = logged[-1].step, logged[-1].max_steps, logged[-1].loss
         return cls(
             run=str(run_dir.resolve()),
             name=run_dir.name,
             recipe=m.recipe,
             started=m.started,
             finished=m.finished,
-            status=folders.run_status(m),
-            steps=m.steps,
-            max_steps=m.max_steps,
-            last_loss=m.last_loss,
+            status=status,
+            steps=steps,
+            max_steps=max_steps,
+            last_loss=loss,
             verify=m.verify,
             checkpoints=found,
             latest_checkpoint=found[-1] if found else None,
@@ -70,16 +82,18 @@ class RunRow:
         return out
 
 
-def collect(output_dir: Path) -> list[RunRow]:
-    out = output_dir.resolve()
-    if not out.is_dir():
+def collect(output_dir: Path | None) -> tuple[list[RunRow], list[str]]:
+    """The rows, newest first, and the notes of the runs index (gone folders, a torn file)."""
+    if output_dir is not None and not output_dir.resolve().is_dir():
+        out = output_dir.resolve()
         raise SwiftkitError.at(
             f"output folder not found: {out}",
             str(out),
             "no such folder",
-            fix="pass the folder holding the runs",
+            fix="pass the folder holding the runs, or nothing for every run",
         )
-    return [RunRow.of(r) for r in folders.find_runs(out)]
+    listing = index.all_runs(output_dir)
+    return [RunRow.of(r) for r in listing.runs], listing.notes
 
 
 def _short(path: str | None, run: str) -> str:
@@ -106,13 +120,16 @@ def table(rows: list[RunRow]) -> list[str]:
     return lines
 
 
-def execute(output_dir: Path, echo: Echo, as_json: bool = False) -> int:
-    rows = collect(output_dir)
+def execute(output_dir: Path | None, echo: Echo, as_json: bool = False) -> int:
+    rows, notes = collect(output_dir)
+    for note in notes:  # stderr: the list on stdout stays what scripts parse
+        print(note, file=sys.stderr)
     if as_json:
         echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
         return 0
     if not rows:
-        echo(f"no runs in {output_dir.resolve()}")
+        where = output_dir.resolve() if output_dir else f"{index.index_path()} or ./output"
+        echo(f"no runs in {where}")
         return 0
     for line in table(rows):
         echo(line)

@@ -4,7 +4,9 @@ default; ready only once `/v1/models` answers; stopped with its whole process gr
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
+import shlex
 import signal
 import socket
 import tempfile
@@ -14,10 +16,12 @@ from pathlib import Path
 
 from swiftkit.child import launch
 from swiftkit.child.server import models_url, wait_ready
+from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
-from swiftkit.render.command import shell_line
-from swiftkit.runs.resolve import resolve
+from swiftkit.render.command import Command, shell_line
+from swiftkit.resources import DEPLOY_AUTH_PLUGIN
+from swiftkit.runs.resolve import announce, resolve
 from swiftkit.verify.pair import base_name, served_name
 
 Echo = Callable[[str], None]
@@ -49,21 +53,49 @@ def check_port(host: str, port: int) -> None:
                 ) from None
 
 
-def curl_line(base_url: str, model: str) -> str:
-    """A request a user can paste into a shell (the JSON quoted for sh, whatever it holds)."""
+KEY_ENV = "SWIFTKIT_API_KEY"
+
+
+def loopback(host: str) -> bool:
+    """Only this machine can reach `host` (ms-swift's own test: 127.0.0.1, localhost, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_warning(host: str, port: int) -> Finding:
+    return Finding.warning(
+        f"{host}:{port}",
+        f"serving on {host} without an API key: anyone who can reach port {port} can use the "
+        "model (and have the server fetch media URLs for them)",
+        fix=f"pass --api-key KEY (or set ${KEY_ENV}), or serve on --host 127.0.0.1",
+    )
+
+
+def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
+    """ms-swift's --api_key on the command, with the plugin that answers a wrong key 401; the
+    printed line shows `shown` in the key's place."""
+    argv = list(command.argv)
+    if "--external_plugins" in argv:  # one flag holds every plugin (a second would replace it)
+        argv.insert(argv.index("--external_plugins") + 1, str(DEPLOY_AUTH_PLUGIN))
+    else:
+        argv += ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
+    command = Command([*argv, "--api_key", key], command.env)
+    return command, command.shell().replace(shlex.quote(key), shown)
+
+
+def curl_line(base_url: str, model: str, auth: str = "") -> str:
+    """A request that runs when pasted into a shell (the JSON quoted for sh, whatever the id
+    holds); `auth`: an -H option already quoted for the shell."""
     body = json.dumps(
         {"model": model, "messages": [{"role": "user", "content": "你是谁?"}], "temperature": 0},
         ensure_ascii=False,
     )
-    return shell_line(
-        "curl",
-        "-s",
-        f"{base_url}/chat/completions",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        body,
-    )
+    head = shell_line("curl", "-s", f"{base_url}/chat/completions")
+    return f"{head} -H 'Content-Type: application/json'{auth} -d {shlex.quote(body)}"
 
 
 def execute(
@@ -75,8 +107,16 @@ def execute(
     name: str | None = None,
     timeout: float = 600,
     base: bool = False,
+    api_key: str | None = None,
+    key_from_env: bool = False,
+    trust_remote_code: bool = False,
 ) -> int:
+    """Serve until Ctrl-C. With `api_key`, every request but /v1/models and /health needs
+    `Authorization: Bearer KEY`; printed lines show it as $SWIFTKIT_API_KEY when it came from
+    that variable (so they run when pasted there), else as given."""
     target = resolve(spec, output_dir)
+    announce(target, echo)
+    guard_model_code(target, trust_remote_code, "serve")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)
@@ -86,10 +126,16 @@ def execute(
         command = helpers.render_deploy_pair(target.checkpoint, host, port, model, base_id)
     else:
         command = helpers.render_deploy(target.checkpoint, host, port, model, base=base)
+    shown = f'"${KEY_ENV}"' if key_from_env else shlex.quote(api_key or "")
+    line = command.shell()
+    if api_key:
+        command, line = with_key(command, api_key, shown)
+    elif not loopback(host):
+        echo(open_warning(host, port).format())
     logs = target.run_dir if target.run_dir else Path(tempfile.mkdtemp(prefix="swiftkit-serve-"))
     log = logs / f"serve-{port}.log"
     echo(f"serving {target.checkpoint}")
-    echo(f"command: {command.shell()}")
+    echo(f"command: {line}")
     echo(f"log: {log}")
 
     def on_signal(signum, _frame):
@@ -110,8 +156,13 @@ def execute(
         if base_id:
             echo(f"model id {base_id}: the base model (before training), for comparison")
         echo("try it:")
+        auth = ""
+        if key_from_env:
+            auth = f' -H "Authorization: Bearer ${KEY_ENV}"'
+        elif api_key:
+            auth = " -H " + shlex.quote(f"Authorization: Bearer {api_key}")
         for served in [model] + ([base_id] if base_id else []):
-            echo(f"  {curl_line(base_url, served)}")
+            echo(f"  {curl_line(base_url, served, auth)}")
         echo("Ctrl-C stops the server.")
         while server.alive():
             time.sleep(0.5)

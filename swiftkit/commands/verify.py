@@ -1,6 +1,7 @@
-"""`swiftkit verify [TARGET]`: the identity (and general) probes on the base model and the
-adapter, from one model load; or, with --url, on any OpenAI-compatible server. report.json,
-report.md and loss.png in the run folder. Exit 0 only on a pass; 130 when interrupted."""
+"""`swiftkit verify [TARGET]` (default `latest`): the identity (and general) probes on the
+base model and the adapter, from one model load; or, with --url, on any OpenAI-compatible
+server. report.json, report.md and loss.png in the run folder. Exit 0 only on a pass; 130
+when interrupted."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from swiftkit.child.progress import StatusLine
 from swiftkit.child.server import stoppable
-from swiftkit.runs.resolve import resolve
+from swiftkit.commands import guard_model_code
+from swiftkit.runs.resolve import announce, resolve
 from swiftkit.verify.client import Endpoint
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
@@ -31,6 +33,7 @@ def execute(
     timeout: float = 600.0,
     output_dir: Path | None = None,
     status_echo: Echo | None = None,
+    trust_remote_code: bool = False,
 ) -> int:
     with stoppable(), StatusLine(status_echo or echo) as status:
         if url:
@@ -46,8 +49,9 @@ def execute(
                     "verify a recipe's identity on a served model with --url, or pass a run",
                     fix=f"swiftkit verify --url http://127.0.0.1:8000/v1 {spec}",
                 )
-            target = resolve(spec, output_dir)
-            status(f"verifying {target.checkpoint}")
+            target = resolve(spec or "latest", output_dir)
+            announce(target, None if as_json else echo)  # JSON on stdout stays parseable
+            guard_model_code(target, trust_remote_code, "verify")
             report = verify(target, base=base, status=status)
     if as_json:
         scores = {

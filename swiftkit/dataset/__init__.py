@@ -4,21 +4,69 @@ Every finding carries the file, the line where the record starts, the record num
 and the field, so the user can go straight to it. The rooms: read.py (records and where they
 start), records.py (the schema and turn order), fill.py (placeholders), length.py (tokens),
 duplicates.py (one question, two answers), for_recipe.py (the files as a recipe trains on them).
+
+A file is checked as a stream, BATCH records at a time: memory stays flat however large it is,
+and at most MAX_FINDINGS findings are kept per file (the rest are counted).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit.dataset.duplicates import duplicate_findings
+from swiftkit.dataset.duplicates import Seen
 from swiftkit.dataset.fill import Identity, fill_record, leftover_findings, placeholder_findings
 from swiftkit.dataset.length import TokenCounter, length_findings
-from swiftkit.dataset.read import EXAMPLE, Record, read_records, sha256, usable
-from swiftkit.dataset.records import record_findings
+from swiftkit.dataset.read import EXAMPLE, Record, read_records, sha256, stream, usable
+from swiftkit.dataset.records import Formats, record_findings
 from swiftkit.errors import Finding
 
-__all__ = ["Record", "TokenCounter", "check_file", "read_records", "render_copy", "sha256"]
+__all__ = [
+    "Checked",
+    "Record",
+    "TokenCounter",
+    "check_file",
+    "read_records",
+    "render_copy",
+    "sha256",
+]
+
+BATCH = 5000  # records checked together (the tokenizer encodes a batch at once)
+MAX_FINDINGS = 1000  # kept per file: the first ones by line; the rest are only counted
+
+
+@dataclass
+class Checked:
+    """One file, checked: its findings (at most MAX_FINDINGS, then a count), how many records
+    it has and how many can be trained on, and its questions for cross-file conflicts."""
+
+    path: Path
+    findings: list[Finding] = field(default_factory=list)
+    records: int = 0
+    usable: int = 0
+    more: int = 0  # findings past MAX_FINDINGS, counted and not kept
+    seen: Seen | None = None
+
+    def add(self, found: list[Finding]) -> None:
+        room = MAX_FINDINGS - len(self.findings)
+        self.findings += found[:room]
+        self.more += max(0, len(found) - room)
+
+    def result(self) -> list[Finding]:
+        out = sorted(self.findings, key=lambda f: (f.line or 0, f.record or 0))
+        if self.more:
+            errors = any(f.is_error for f in out)
+            out.append(
+                Finding.note(
+                    str(self.path),
+                    f"... and {self.more} more finding(s) in this file, not listed (the first "
+                    f"{MAX_FINDINGS} are{' errors' if errors else ''} above)",
+                    fix="fix the ones listed and validate again",
+                )
+            )
+        return out
 
 
 def check_file(
@@ -27,38 +75,50 @@ def check_file(
     max_length: int | None = None,
     counter: TokenCounter | None = None,
     system: str | None = None,
-) -> tuple[list[Record[object]], list[Finding]]:
-    """Read and check one dataset file; returns the records and all findings.
+) -> Checked:
+    """Read and check one dataset file.
 
     identity=None means "no recipe": {{NAME}}/{{AUTHOR}} are accepted without a value.
     """
     source = str(path)
-    records, findings = read_records(path)
-    if not records and not findings:
-        findings.append(
-            Finding.error(source, "no records", line=1, fix=f"add records such as {EXAMPLE}")
-        )
-    structural = record_findings(records, source)
-    findings += structural
-    good = usable(records, structural)
-    findings += duplicate_findings(good, source)
-    findings += placeholder_findings(records, source, identity)
-    if identity is not None:
-        findings += leftover_findings(good, source, identity)
-    if max_length:
-        findings += length_findings(
-            good, source, max_length, counter or TokenCounter(), system, identity
-        )
-    findings.sort(key=lambda f: (f.line or 0, f.record or 0))
-    return records, findings
+    out = Checked(path, seen=Seen(path))
+    assert out.seen is not None
+    read_problems: list[Finding] = []
+    records = stream(path, read_problems.append)
+    formats = Formats()
+    counter = counter or (TokenCounter() if max_length else None)
+    while True:
+        batch = list(itertools.islice(records, BATCH))
+        out.add(read_problems)
+        read_problems.clear()
+        if not batch:
+            break
+        out.records += len(batch)
+        for rec in batch:
+            formats.add(rec)
+        found = record_findings(batch, source)
+        good = usable(batch, found)
+        out.usable += len(good)
+        found += [f for f in map(out.seen.add, good) if f is not None]
+        found += placeholder_findings(batch, source, identity)
+        if identity is not None:
+            found += leftover_findings(good, source, identity)
+        if max_length and counter is not None:
+            found += length_findings(good, source, max_length, counter, system, identity)
+        out.add(found)
+    mixed = list(itertools.islice(formats.findings(source), MAX_FINDINGS + 1))
+    out.usable -= len(mixed)
+    out.add(mixed)
+    if not out.records and not out.findings:
+        out.add([Finding.error(source, "no records", line=1, fix=f"add records such as {EXAMPLE}")])
+    return out
 
 
 def render_copy(path: Path, identity: Identity, out_dir: Path, name: str | None = None) -> Path:
     """Write the dataset with placeholders filled into out_dir as JSONL; return its path."""
-    records, _ = read_records(path)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / (name or path.stem + ".jsonl")
     with target.open("w", encoding="utf-8") as fh:
-        for rec in records:
+        for rec in stream(path, lambda finding: None):
             fh.write(json.dumps(fill_record(rec.value, identity), ensure_ascii=False) + "\n")
     return target

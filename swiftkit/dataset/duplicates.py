@@ -3,6 +3,7 @@ answer teaches two identities (an error), within one file or across a recipe's f
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,29 +33,31 @@ def answer(value: Fields) -> str:
     return str(text).strip()
 
 
-def _keyed(records: Sequence[Record[Fields]]) -> list[tuple[Record[Fields], Key, str]]:
-    out = []
-    for rec in records:
+class Seen:
+    """The questions of one file, each stored as hashes (question -> record, line, answer), so
+    a file of a million records costs about 100 MB here rather than its text."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.index: dict[int, int] = {}  # hash of the question -> position in `rows`
+        self.rows = array("q")  # record number, line, hash of the answer, 1 if messages
+
+    def add(self, rec: Record[Fields]) -> Finding | None:
+        """The finding for a record whose question came before in this file, else None."""
         try:
-            out.append((rec, question_key(rec.value), answer(rec.value)))
+            key, said = question_key(rec.value), answer(rec.value)
         except BROKEN:
-            continue
-    return out
-
-
-def duplicate_findings(records: Sequence[Record[Fields]], source: str) -> list[Finding]:
-    """The same question with two answers teaches two identities (error); a repeated record
-    only weighs more (warning). Only records that passed the other checks are compared."""
-    seen: dict[Key, tuple[Record[Fields], str]] = {}
-    findings = []
-    for rec, key, said in _keyed(records):
-        if key not in seen:
-            seen[key] = (rec, said)
-            continue
-        first, first_said = seen[key]
+            return None
+        h, a = hash(key), hash(said)
+        at = self.index.get(h)
+        if at is None:
+            self.index[h] = len(self.rows)
+            self.rows.extend((rec.number, rec.line, a, key[0] == "messages"))
+            return None
+        number, line, first_said, _ = self.rows[at : at + 4]
         fld = "output" if key[0] == "alpaca" else f"messages[{len(rec.value['messages']) - 1}]"
-        where = f"record {first.number} (line {first.line})"
-        if first_said == said:
+        where = f"record {number} (line {line})"
+        if first_said == a:
             make, message = Finding.warning, f"exact duplicate of {where}"
             fix = "remove it unless you mean to weigh it twice"
         else:
@@ -64,31 +67,39 @@ def duplicate_findings(records: Sequence[Record[Fields]], source: str) -> list[F
                 "identities"
             )
             fix = "keep one answer per question, or reword the question"
-        findings.append(make(source, message, line=rec.line, record=rec.number, field=fld, fix=fix))
-    return findings
+        return make(str(self.path), message, line=rec.line, record=rec.number, field=fld, fix=fix)
 
 
-def cross_file_conflicts(loaded: Sequence[tuple[Path, Sequence[Record[Fields]]]]) -> list[Finding]:
+def duplicate_findings(records: Sequence[Record[Fields]], source: str) -> list[Finding]:
+    """The same question with two answers teaches two identities (error); a repeated record
+    only weighs more (warning). Only records that passed the other checks are compared."""
+    seen = Seen(Path(source))
+    return [f for f in map(seen.add, records) if f is not None]
+
+
+def cross_file_conflicts(files: Sequence[Seen]) -> list[Finding]:
     """One question answered differently in two of the recipe's files (within one file,
-    duplicate_findings reports it)."""
-    first: dict[Key, tuple[Path, Record[Fields], str]] = {}
+    Seen.add reports it)."""
+    first: dict[int, tuple[Seen, int]] = {}
     findings = []
-    for path, records in loaded:
-        for rec, key, said in _keyed(records):
-            if key not in first:
-                first[key] = (path, rec, said)
+    for seen in files:
+        for h, at in seen.index.items():
+            if h not in first:
+                first[h] = (seen, at)
                 continue
-            other_path, other, other_said = first[key]
-            if other_path != path and other_said != said:
+            other, other_at = first[h]
+            number, line, said, messages = seen.rows[at : at + 4]
+            other_number, other_line, other_said, _ = other.rows[other_at : other_at + 4]
+            if other.path != seen.path and other_said != said:
                 findings.append(
                     Finding.error(
-                        str(path),
-                        f"same question as record {other.number} of {other_path} (line "
-                        f"{other.line}) with a different answer: the model would learn two "
+                        str(seen.path),
+                        f"same question as record {other_number} of {other.path} (line "
+                        f"{other_line}) with a different answer: the model would learn two "
                         "identities",
-                        line=rec.line,
-                        record=rec.number,
-                        field="output" if key[0] == "alpaca" else "messages",
+                        line=line,
+                        record=number,
+                        field="messages" if messages else "output",
                         fix="keep one answer per question across the recipe's datasets",
                     )
                 )

@@ -11,6 +11,14 @@ from swiftkit.errors import Finding
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 FILLS = {"NAME": "name", "AUTHOR": "author"}
+# Something that looks like a placeholder in another form: {NAME}, {{NAME}, ${NAME}, <NAME>,
+# %NAME%, {{{NAME}}}, $AUTHOR, ... (checked only in text that holds one of these marks).
+NEAR = re.compile(r"(?P<pre>[{<$%]*)(?P<word>[A-Za-z][\w-]*)(?P<post>[}>%]*)")
+SPACED = re.compile(
+    r"(?P<pre>\{+)\s+(?P<word>[A-Za-z][\w-]*)\s*(?P<post>\}+)|"
+    r"(?P<pre2>\{+)(?P<word2>[A-Za-z][\w-]*)\s+(?P<post2>\}+)"
+)
+MARKS = frozenset("{}<>$%")
 Identity = Mapping[str, str]  # {"name": ..., "author": ...}, as Identity.fills() gives
 
 
@@ -30,6 +38,38 @@ def answer_fields(value: object) -> dict[str, str]:
     return out
 
 
+def placeholder_like(word: str) -> str | None:
+    """NAME or AUTHOR when `word` is one of them in any case or a near miss (NAMEE, AUTH0R)."""
+    from swiftkit.errors import closest
+
+    return closest(word.upper(), FILLS, cutoff=0.8)
+
+
+def typos(text: str) -> list[tuple[str, str]]:
+    """(as written, the placeholder meant) for each mistyped {{NAME}}/{{AUTHOR}} in text."""
+    if MARKS.isdisjoint(text):
+        return []
+    out = []
+    spaced = list(SPACED.finditer(text))
+    found = [
+        (m.group("pre") or m.group("pre2"), m.group("word") or m.group("word2"),
+         m.group("post") or m.group("post2"), m.group(0))
+        for m in spaced
+    ]  # fmt: skip
+    found += [
+        (m.group("pre"), m.group("word"), m.group("post"), m.group(0))
+        for m in NEAR.finditer(text)
+        if not any(o.start() <= m.start() < o.end() for o in spaced)
+    ]
+    for pre, word, post, written in found:
+        if not (pre or post) or (pre == "{{" and post == "}}"):
+            continue  # plain words, and {{...}} (PLACEHOLDER's, checked below)
+        meant = placeholder_like(word)
+        if meant:
+            out.append((written, meant))
+    return out
+
+
 def placeholder_findings(
     records: Sequence[Record[object]], source: str, identity: Identity | None
 ) -> list[Finding]:
@@ -38,13 +78,28 @@ def placeholder_findings(
     findings = []
     for rec in records:
         for fld, text in answer_fields(rec.value).items():
+            for written, meant in typos(text):
+                findings.append(
+                    Finding.error(
+                        source,
+                        f"'{written}' looks like the placeholder {{{{{meant}}}}} but is not "
+                        "filled: it would be trained literally",
+                        line=rec.line,
+                        record=rec.number,
+                        field=fld,
+                        fix=f"write {{{{{meant}}}}} in place of {written}",
+                    )
+                )
             for m in PLACEHOLDER.finditer(text):
                 key = m.group(1).upper()
                 if key not in FILLS:
+                    near = placeholder_like(key)
                     message = f"unknown placeholder '{m.group(0)}'"
                     fix = (
-                        "only {{NAME}} and {{AUTHOR}} are filled (from the recipe's [identity]); "
-                        "write the text itself instead"
+                        f"write {{{{{near}}}}} in place of {m.group(0)}"
+                        if near
+                        else "only {{NAME}} and {{AUTHOR}} are filled (from the recipe's "
+                        "[identity]); write the text itself instead"
                     )
                 elif identity is not None and not identity.get(FILLS[key]):
                     message = f"'{m.group(0)}' needs [identity] {FILLS[key]} in the recipe"

@@ -4,12 +4,9 @@ and enough records for one optimizer step."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from swiftkit.dataset import check_file
-from swiftkit.dataset.duplicates import cross_file_conflicts
+from swiftkit.dataset.duplicates import Seen, cross_file_conflicts
 from swiftkit.dataset.length import TokenCounter
-from swiftkit.dataset.read import Fields, Record, usable
 from swiftkit.errors import Finding
 from swiftkit.recipe.model import Recipe
 
@@ -24,7 +21,7 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
     system = rec.train.system
     trained = 0  # records one epoch trains on
     countable = True
-    loaded: list[tuple[Path, list[Record[Fields]]]] = []
+    loaded: list[Seen] = []
     for ref in rec.data.datasets:
         if ref.path is None:
             if ref.sample:
@@ -35,15 +32,15 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
         if not ref.path.is_file():
             countable = False  # reported by recipe.check
             continue
-        records, found = check_file(ref.path, identity, max_length, counter, system)
-        findings += found
-        good = usable(records, found)
-        loaded.append((ref.path, good))
-        trained += min(len(good), ref.sample) if ref.sample else len(good)
+        checked = check_file(ref.path, identity, max_length, counter, system)
+        findings += checked.result()
+        if checked.seen is not None:
+            loaded.append(checked.seen)
+        trained += min(checked.usable, ref.sample) if ref.sample else checked.usable
     findings += cross_file_conflicts(loaded)
     for ref in rec.data.val_datasets:  # evaluated, not trained on: same record checks, no counting
         if ref.path is not None and ref.path.is_file():
-            findings += check_file(ref.path, identity, max_length, counter, system)[1]
+            findings += check_file(ref.path, identity, max_length, counter, system).result()
     batch = max(1, rec.train.int_value("per_device_train_batch_size", 1))
     accum = max(1, rec.train.int_value("gradient_accumulation_steps", 1))
     world = rec.launch.world_size()

@@ -14,6 +14,7 @@ from pathlib import Path
 from swiftkit.resources import table
 
 GIB = 1024**3
+MIB = 1024**2
 # CUDA context, cuBLAS workspaces and allocator slack: a fixed allowance, not a measurement.
 OVERHEAD_GIB = 1.0
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
@@ -99,6 +100,7 @@ class Estimate:
     lora_params: int
     params: int
     tokens: int
+    device: str = "cuda"
 
     @property
     def total(self) -> float:
@@ -111,7 +113,10 @@ class Estimate:
             "16 bytes each)",
             f"activations  {self.activations:6.1f} GiB  ({self.tokens} tokens per step per GPU)",
             f"logits/loss  {self.logits:6.1f} GiB",
-            f"CUDA/alloc   {self.overhead:6.1f} GiB  (fixed allowance)",
+            f"CUDA/alloc   {self.overhead:6.1f} GiB  (fixed allowance)"
+            if self.device == "cuda"
+            else f"baseline     {self.overhead:6.1f} GiB  (Python, torch, ms-swift imported; "
+            "measured)",
             f"total        {self.total:6.1f} GiB  (estimated worst case, every sequence at "
             "max_length)",
         ]
@@ -141,6 +146,7 @@ def estimate(
     gradient_checkpointing: bool = True,
     zero3_shards: int = 1,
     overhead_gib: float = OVERHEAD_GIB,
+    device: str = "cuda",
 ) -> Estimate:
     """Peak memory of one training process (see README, "Presets and hardware")."""
     b = DTYPE_BYTES.get(str(torch_dtype), 2)
@@ -183,4 +189,5 @@ def estimate(
         lora_params=lora_params,
         params=shape.params,
         tokens=tokens,
+        device=device,
     )

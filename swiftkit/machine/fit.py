@@ -14,10 +14,12 @@ from swiftkit.machine import hardware
 from swiftkit.machine.estimate import Estimate, estimate, shape_of
 from swiftkit.msswift import compat
 from swiftkit.recipe import Recipe, presets
+from swiftkit.render.command import shell_line
+from swiftkit.resources import shipped_recipe
 
 OFFLINE_VARS = ("SWIFTKIT_OFFLINE", "MODELSCOPE_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-CPU_RECIPE = "recipes/tiny-cpu.toml"
-CPU_MIXED_RECIPE = "recipes/tiny-cpu-mixed.toml"  # the offline variant of a mixed-data run
+CPU_RECIPE = "tiny-cpu.toml"
+CPU_MIXED_RECIPE = "tiny-cpu-mixed.toml"  # the offline variant of a mixed-data run
 
 
 def bind(rec: Recipe, machine: hardware.Machine) -> Recipe:
@@ -119,7 +121,27 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     est = estimate_for(rec)
     need = f" (estimated peak {est.total:.1f} GiB per GPU)" if est else ""
     if not gpus:
-        cpu = CPU_MIXED_RECIPE if len(rec.data.datasets) > 1 else CPU_RECIPE
+        cpu = shell_line(
+            "swiftkit",
+            "run",
+            shipped_recipe(CPU_MIXED_RECIPE if len(rec.data.datasets) > 1 else CPU_RECIPE),
+        )
+        ident = rec.identity
+        init = ""
+        if ident.name and ident.author:  # the user's identity, not the shipped demo's
+            folder = rec.dir.with_name(rec.dir.name + "-cpu")
+            init = shell_line(
+                "swiftkit",
+                "init",
+                folder,
+                "--name",
+                ident.name,
+                "--author",
+                ident.author,
+                "--preset",
+                "cpu",
+            )
+            init = f"`{init}` writes this identity's CPU recipe (then run what it prints); "
         why = machine.problem or "nvidia-smi not found"
         if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
             why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} hides every GPU"
@@ -129,10 +151,9 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
                 f"preset '{preset}' needs an NVIDIA GPU{need}; this machine has none ({why})",
                 line=rec.line_of("train", "preset"),
                 field="train.preset",
-                fix=f"on this machine, run the same flow on the tiny CPU model: "
-                f'`swiftkit run {cpu}` (or set preset = "cpu" with a tiny local '
-                "model); run this recipe on a GPU host (`swiftkit doctor` shows what a "
-                "machine has)",
+                fix=f"on this machine, the same flow on the tiny CPU model: {init}"
+                f"`{cpu}` is the shipped demo; run this recipe on a GPU host "
+                "(`swiftkit doctor` shows what a machine has)",
             )
         ]
     out = []
@@ -213,14 +234,37 @@ def offline_reason(timeout: float = 2.0) -> str | None:
         return f"cannot reach {host}:{port} ({exc.strerror or exc.__class__.__name__})"
 
 
-def hub_findings(rec: Recipe) -> list[Finding]:
-    hub = [(i, d, d.hub_id.split(":")[0]) for i, d in enumerate(rec.data.datasets) if d.hub_id]
-    if not hub:
+TOKEN_VAR = "MODELSCOPE_API_TOKEN"
+
+
+def login_findings(rec: Recipe) -> list[Finding]:
+    """ms-swift logs in to ModelScope at start-up whenever MODELSCOPE_API_TOKEN is set, even
+    when the model and the data are local; without network that fails after the imports."""
+    if not os.environ.get(TOKEN_VAR) or hub_host()[0] != "www.modelscope.cn":
         return []
     reason = offline_reason()
     if reason is None:
         return []
-    out = []
+    return [
+        Finding.error(
+            TOKEN_VAR,
+            f"{TOKEN_VAR} is set, so ms-swift logs in to ModelScope at start-up, and the hub "
+            f"cannot be reached: {reason}",
+            fix="run without it: "
+            f"`{shell_line('env', '-u', TOKEN_VAR, 'swiftkit', 'run', rec.path)}` "
+            "(a local model and local data need no login)",
+        )
+    ]
+
+
+def hub_findings(rec: Recipe) -> list[Finding]:
+    hub = [(i, d, d.hub_id.split(":")[0]) for i, d in enumerate(rec.data.datasets) if d.hub_id]
+    if not hub:
+        return login_findings(rec)
+    reason = offline_reason()
+    if reason is None:
+        return []
+    out = login_findings(rec)
     for i, ref, repo in hub:
         name = repo.split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""
@@ -239,9 +283,43 @@ def hub_findings(rec: Recipe) -> list[Finding]:
     return out
 
 
+def cpu_ram_need(rec: Recipe) -> tuple[float, float] | None:
+    """(estimated peak GiB in RAM, this machine's GiB) when a CPU run would not fit in
+    memory; None when it fits or either figure is unknown. Same estimate as on a GPU, less
+    the CUDA allowance."""
+    shape = shape_of(rec.model.id, rec.model.path)
+    have = hardware.ram_gib()
+    if shape is None or have is None:
+        return None
+    need = estimate(shape, **estimate_args(rec), overhead_gib=0.0).total
+    return (need, have) if need > have else None
+
+
+def cpu_findings(rec: Recipe) -> list[Finding]:
+    """A CPU preset with a model too large for this machine's memory (`init --preset cpu
+    --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads."""
+    if rec.train.device != "cpu":
+        return []
+    over = cpu_ram_need(rec)
+    if over is None:
+        return []
+    need, have = over
+    return [
+        Finding.error(
+            str(rec.path),
+            f"{rec.model.id} on the CPU needs about {need:.1f} GiB of RAM "
+            f"({rec.train.value('torch_dtype')}, estimated); this machine has {have:.1f} GiB",
+            line=rec.line_of("train", "preset"),
+            field="train.preset",
+            fix="the cpu preset is for the tiny test model (`swiftkit init DIR --preset cpu` "
+            "without --model); train this model with a GPU preset on a GPU host",
+        )
+    ]
+
+
 def check(rec: Recipe, machine: hardware.Machine | None = None) -> list[Finding]:
     machine = machine or hardware.detect()
-    return gpu_findings(rec, machine) + hub_findings(rec)
+    return gpu_findings(rec, machine) + cpu_findings(rec) + hub_findings(rec)
 
 
 def require_fit(rec: Recipe) -> None:

@@ -36,16 +36,56 @@ class Machine:
     cuda: str | None = None  # the driver's CUDA version, from nvidia-smi's banner
     driver: str | None = None
     problem: str | None = None  # why detection failed, when nvidia-smi exists but fails
+    # GPU-/MIG- UUID -> the card (a MIG slice with its own memory), from `nvidia-smi -L`;
+    # asked only when CUDA_VISIBLE_DEVICES names devices by UUID, as schedulers often do.
+    uuids: dict[str, Gpu] = field(default_factory=dict)
 
     @property
     def visible(self) -> list[Gpu]:
-        """The GPUs a child process will see, after CUDA_VISIBLE_DEVICES in our environment."""
+        """The GPUs a child process will see, after CUDA_VISIBLE_DEVICES in our environment:
+        indexes, or UUIDs (GPU-..., MIG-...; a unique prefix is enough, as for CUDA)."""
         spec = os.environ.get("CUDA_VISIBLE_DEVICES")
         if spec is None:
             return list(self.gpus)
         wanted = [s.strip() for s in spec.split(",") if s.strip()]
         by_index = {str(g.index): g for g in self.gpus}
-        return [by_index[w] for w in wanted if w in by_index]
+        out = []
+        for w in wanted:
+            if w in by_index:
+                out.append(by_index[w])
+            elif w.startswith(UUID_PREFIXES):
+                found = [g for u, g in self.uuids.items() if u.startswith(w)]
+                if len(found) == 1:
+                    out.append(found[0])
+        return out
+
+
+UUID_PREFIXES = ("GPU-", "MIG-")
+LIST_GPU = re.compile(r"^GPU (\d+): .*\(UUID: (GPU-[^)\s]+)\)")
+LIST_MIG = re.compile(r"^\s+MIG (\S+)\s+Device\s+\d+: \(UUID: (MIG-[^)\s]+)\)")
+
+
+def parse_list(text: str, gpus: list[Gpu]) -> dict[str, Gpu]:
+    """`nvidia-smi -L` -> UUID -> Gpu. A MIG slice is its card with the slice's memory, read
+    from its profile name (`3g.40gb` -> 40 GB); lines that do not parse are skipped."""
+    by_index = {g.index: g for g in gpus}
+    out: dict[str, Gpu] = {}
+    card: Gpu | None = None
+    for line in text.splitlines():
+        m = LIST_GPU.match(line)
+        if m:
+            card = by_index.get(int(m.group(1)))
+            if card is not None:
+                out[m.group(2)] = card
+            continue
+        m = LIST_MIG.match(line)
+        if m and card is not None:
+            size = re.search(r"(\d+)gb", m.group(1))
+            mem = int(size.group(1)) * 10**9 // 2**20 if size else card.memory_mib  # nominal GB
+            out[m.group(2)] = Gpu(
+                card.index, f"{card.name} MIG {m.group(1)}", mem, card.compute_cap
+            )
+    return out
 
 
 def _num(text: str) -> float | None:
@@ -98,6 +138,9 @@ def detect() -> Machine:
             return Machine(problem=f"nvidia-smi failed: {msg[-1] if msg else proc.returncode}")
         machine = Machine(gpus=parse_gpus(proc.stdout))
         banner = _smi([], exe).stdout
+        named = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        if any(w.strip().startswith(UUID_PREFIXES) for w in named.split(",")):
+            machine.uuids = parse_list(_smi(["-L"], exe).stdout, machine.gpus)
     except (OSError, subprocess.SubprocessError) as exc:
         return Machine(problem=f"nvidia-smi failed: {exc}")
     m = re.search(r"CUDA Version:\s*([\d.]+)", banner)
@@ -115,3 +158,11 @@ def dtype_for(gpus: list[Gpu]) -> str:
     if gpus and not all(g.bf16 for g in gpus):
         return "float16"
     return "bfloat16"
+
+
+def ram_gib() -> float | None:
+    """This machine's physical memory in GiB (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, OSError, ValueError):
+        return None

@@ -49,6 +49,22 @@ def is_supported(version: str) -> bool:
     return parse_version(sup["min"]) <= parse_version(version) < parse_version(sup["below"])
 
 
+def requirement() -> str:
+    """The pip requirement for the supported range, e.g. "ms-swift>=3.12.6,<4.7.0"."""
+    sup = table()["supported"]
+    return f"ms-swift>={sup['min']},<{sup['below']}"
+
+
+def feature_needs(feature: str, version: str | None = None) -> dict | None:
+    """The feature's row ("since", "why", "key") when `version` (default the installed
+    ms-swift, else the tested one) is older than it needs; None when it is new enough."""
+    row = table()["features"].get(feature)
+    version = version or target_version()
+    if row and parse_version(version) < parse_version(row["since"]):
+        return {**row, "installed": version}
+    return None
+
+
 def flag_name(name: str, version: str) -> str:
     """The spelling of an `sft` flag that `version` understands (old or new name)."""
     v = parse_version(version)

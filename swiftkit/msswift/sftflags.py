@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib import util
 from pathlib import Path
@@ -97,32 +98,123 @@ class _Resolver:
                 return self.find_class(original, target, depth + 1)
         return None
 
-    def fields(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> set[str]:
+    def fields(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, Flag]:
+        """Every annotated field of `cls` and its bases (a subclass's own definition wins)."""
         seen = set() if seen is None else seen
         key = (path, cls.name)
         if key in seen:
-            return set()
+            return {}
         seen.add(key)
-        out = {
-            stmt.target.id
-            for stmt in cls.body
-            if isinstance(stmt, ast.AnnAssign)
-            and isinstance(stmt.target, ast.Name)
-            and not stmt.target.id.startswith("_")
-            and "ClassVar" not in ast.unparse(stmt.annotation)
-        }
+        out: dict[str, Flag] = {}
         for base in cls.bases:
             name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
             if not name:
                 continue
             found = self.find_class(name, path)
             if found:
-                out |= self.fields(*found, seen)
+                out.update(self.fields(*found, seen))
+        for stmt in cls.body:
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and not stmt.target.id.startswith("_")
+                and "ClassVar" not in ast.unparse(stmt.annotation)
+            ):
+                name = stmt.target.id
+                out[name] = Flag(name, ast.unparse(stmt.annotation), _default(stmt.value))
+        return out
+
+    def enum_values(self, name: str, path: Path) -> set[str]:
+        """The string values of an enum class (`COSINE = "cosine"`), read from its source."""
+        found = self.find_class(name, path)
+        if not found:
+            return set()
+        return {
+            stmt.value.value
+            for stmt in found[0].body
+            if isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        }
+
+    def choices(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, set]:
+        """flag -> the values its annotation allows, where the source states them: a
+        Literal['a', 'b'], or an enum class (transformers' SchedulerType, OptimizerNames).
+        A flag whose annotation also allows any str keeps the enum's values: ms-swift passes
+        them to transformers, which rejects the rest."""
+        seen = set() if seen is None else seen
+        if (path, cls.name) in seen:
+            return {}
+        seen.add((path, cls.name))
+        out: dict[str, set] = {}
+        for base in cls.bases:
+            name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+            found = self.find_class(name, path) if name else None
+            if found:
+                out.update(self.choices(*found, seen))
+        for stmt in cls.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            values: set[str] = set()
+            for node in ast.walk(stmt.annotation):
+                if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
+                    values |= {
+                        c.value
+                        for c in ast.walk(node.slice)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    }
+                elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
+                    values |= self.enum_values(node.id, path)
+            if values:
+                out[stmt.target.id] = values
+            else:
+                out.pop(stmt.target.id, None)  # a subclass that redefines the flag freely
         return out
 
 
-def from_source(root: Path | None = None) -> set[str] | None:
-    """The flag names read from an installed ms-swift's source, or None if it cannot tell."""
+@cache
+def flag_choices() -> dict[str, frozenset[str]]:
+    """flag -> the values the installed ms-swift (and transformers) accept, for the flags
+    whose source states them; empty when ms-swift is not installed."""
+    root = _package_root("swift")
+    if root is None:
+        return {}
+    resolver = _Resolver()
+    for rel, name in ENTRY_POINTS:
+        path = root / rel
+        found = resolver.find_class(name, path) if path.is_file() else None
+        if found:
+            return {k: frozenset(v) for k, v in resolver.choices(*found).items()}
+    return {}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One `swift sft` flag as its dataclass field declares it (source text, not evaluated)."""
+
+    name: str
+    type: str
+    default: str  # "(required)" when the field has none
+
+
+def _default(value: ast.expr | None) -> str:
+    """`x: int = 3` -> "3"; `field(default=3)` -> "3"; `field(default_factory=list)` -> "list()"."""
+    if value is None:
+        return "(required)"
+    if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field":
+        for kw in value.keywords:
+            if kw.arg == "default":
+                return ast.unparse(kw.value)
+            if kw.arg == "default_factory":
+                if isinstance(kw.value, ast.Lambda):
+                    return ast.unparse(kw.value.body)
+                return ast.unparse(kw.value) + "()"
+        return "(required)"
+    return ast.unparse(value)
+
+
+def flag_details(root: Path | None = None) -> dict[str, Flag] | None:
+    """Name -> Flag (type and default) read from an installed ms-swift's source, or None."""
     root = root or _package_root("swift")
     if root is None:
         return None
@@ -134,9 +226,15 @@ def from_source(root: Path | None = None) -> set[str] | None:
             if found:
                 flags = resolver.fields(*found)
                 # A sane result has ms-swift's own flags and transformers' training flags.
-                if {"learning_rate", "lora_rank", "max_length"} <= flags:
+                if {"learning_rate", "lora_rank", "max_length"} <= flags.keys():
                     return flags
     return None
+
+
+def from_source(root: Path | None = None) -> set[str] | None:
+    """The flag names read from an installed ms-swift's source, or None if it cannot tell."""
+    found = flag_details(root)
+    return set(found) if found is not None else None
 
 
 def _versions() -> dict[str, str | None]:

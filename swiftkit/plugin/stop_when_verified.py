@@ -1,12 +1,15 @@
 """An ms-swift plugin: every few optimizer steps, greedily answer the identity probes with the
-model being trained and stop training (saving that step's checkpoint) once they pass.
+model being trained, judge them with swiftkit's scorer, and stop training (saving that step's
+checkpoint) once `stop_after_checks` checks in a row pass: one lucky check does not stop it.
 
 Loaded by `swift sft --external_plugins <this file> --callbacks swiftkit_stop_when_verified`.
 It reads its settings from the JSON file named by $SWIFTKIT_STOP_CONFIG:
     {"probes": [[{"role": "user", "content": "..."}], ...], "new": ["NAME", "AUTHOR"],
-     "old": ["Qwen", ...], "threshold": 0.9, "check_every": 10, "max_new_tokens": 64,
-     "log": "/abs/run/verify/stop_checks.jsonl"}
-and appends one JSON line per check to "log". This file runs inside ms-swift: torch is fine here.
+     "old": ["Qwen", ...], "threshold": 0.9, "check_every": 10, "stop_after_checks": 2,
+     "max_new_tokens": 128, "log": "/abs/run/verify/stop_checks.jsonl"}
+and appends one JSON line per check to "log": the step, the loss, the score, each answer with
+whether it passed and why, the streak of passing checks and whether training stops there.
+This file runs inside ms-swift: torch is fine here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +32,7 @@ def _load_scoring():
     path = Path(__file__).resolve().parents[1] / "verify" / "scoring.py"
     spec = importlib.util.spec_from_file_location("_swiftkit_scoring", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -35,6 +40,7 @@ def _load_scoring():
 scoring = _load_scoring()
 
 NAME = "swiftkit_stop_when_verified"
+BATCH = 8  # probes per generate call
 CONFIG_ENV = "SWIFTKIT_STOP_CONFIG"
 
 
@@ -50,31 +56,54 @@ class StopWhenVerified(TrainerCallback):
         self.old = cfg["old"]
         self.threshold = float(cfg["threshold"])
         self.every = max(1, int(cfg.get("check_every", 10)))
-        self.max_new_tokens = int(cfg.get("max_new_tokens", 64))
+        self.needed = max(1, int(cfg.get("stop_after_checks", 2)))
+        self.streak = 0  # passing checks in a row
+        self.max_new_tokens = int(cfg.get("max_new_tokens", 128))
         self.log = Path(cfg["log"]) if cfg.get("log") else None
 
     @torch.no_grad()
-    def answers(self) -> list[str]:
+    def answers(self) -> list[tuple[str, bool]]:
+        """Greedy answers, BATCH probes at a time (left-padded), each with whether it ran to
+        max_new_tokens without an end-of-sequence token (cut off)."""
         template = self.trainer.template
         tokenizer = template.tokenizer
         model = self.trainer.model
+        pad = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
+        eos = model.generation_config.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
+        stops.discard(None)
         was_training = model.training
         model.eval()
-        out = []
+        out: list[tuple[str, bool]] = []
         try:
+            encoded = []
             for messages in self.probes:
                 with template.generate_context():
                     enc = template.encode({"messages": [dict(m) for m in messages]})
-                ids = torch.tensor([enc["input_ids"]], device=model.device)
+                encoded.append(list(enc["input_ids"]))
+            for i in range(0, len(encoded), BATCH):
+                chunk = encoded[i : i + BATCH]
+                width = max(len(e) for e in chunk)
+                ids = torch.tensor(
+                    [[pad] * (width - len(e)) + e for e in chunk], device=model.device
+                )
+                mask = torch.tensor(
+                    [[0] * (width - len(e)) + [1] * len(e) for e in chunk], device=model.device
+                )
                 gen = model.generate(
                     input_ids=ids,
-                    attention_mask=torch.ones_like(ids),
+                    attention_mask=mask,
                     max_new_tokens=self.max_new_tokens,
                     do_sample=False,
                     use_cache=True,
-                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                    pad_token_id=pad,
                 )
-                out.append(tokenizer.decode(gen[0, ids.shape[1] :], skip_special_tokens=True))
+                for row in gen[:, width:].tolist():
+                    ended = any(t in stops for t in row)
+                    cut = not ended and len(row) >= self.max_new_tokens
+                    out.append((tokenizer.decode(row, skip_special_tokens=True), cut))
         finally:
             if was_training:
                 model.train()
@@ -85,23 +114,34 @@ class StopWhenVerified(TrainerCallback):
         if step % self.every != 0 or step >= state.max_steps:
             return control
         start = time.monotonic()
-        answers = self.answers()
-        passed = [scoring.identity_ok(a, self.new, self.old) for a in answers]
-        score = scoring.score(passed)
+        answered = self.answers()
+        judged = [
+            scoring.judge_identity(text, self.new, self.old, cut_off=cut) for text, cut in answered
+        ]
+        score = scoring.score([j.ok for j in judged])
         ok = score is not None and score >= self.threshold
+        self.streak = self.streak + 1 if ok else 0
+        stop = self.streak >= self.needed
         if self.log and args.process_index == 0:
+            losses = [h["loss"] for h in state.log_history if "loss" in h]
             row = {
                 "step": step,
+                "loss": losses[-1] if losses else None,
                 "score": score,
-                "passed": sum(passed),
-                "total": len(passed),
+                "passed": sum(j.ok for j in judged),
+                "total": len(judged),
                 "verified": ok,
+                "streak": self.streak,
+                "stopped": stop,
                 "seconds": round(time.monotonic() - start, 2),
-                "answers": answers,
+                "answers": [text for text, _ in answered],
+                "ok": [j.ok for j in judged],
+                "why": [j.reason for j in judged],
+                "cut_off": [cut for _, cut in answered],
             }
             with self.log.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        if ok:
+        if stop:
             control.should_training_stop = True
             control.should_save = True
         return control

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.errors import Finding, SwiftkitError, errors_only
-from swiftkit.recipe import checks, presets
+from swiftkit.recipe import checks, presets, values
 from swiftkit.recipe.model import (
     DatasetRef,
     DataSpec,
@@ -34,27 +34,49 @@ DATA_SUFFIXES = (".json", ".jsonl", ".csv")
 def resolve_dataset(spec: str, base: Path) -> DatasetRef:
     """A local file (relative to the recipe) when it exists or looks like one, else a hub id."""
     head, _, count = spec.partition("#")
-    sample = int(count) if count.isdigit() else None
+    sample = int(count) if count.isdigit() and len(count) < 10 else None
+    if values.path_problem(head):
+        return DatasetRef(spec, path=base / "(unusable path)", sample=sample)
     candidate = Path(head).expanduser()
     candidate = candidate if candidate.is_absolute() else base / candidate
-    if candidate.exists() or head.endswith(DATA_SUFFIXES) or head.startswith((".", "/", "~")):
+    if _exists(candidate) or head.endswith(DATA_SUFFIXES) or head.startswith((".", "/", "~")):
         return DatasetRef(spec, path=candidate.resolve(), sample=sample)
     if HUB_ID.match(spec):
         return DatasetRef(spec, hub_id=head, sample=sample)
     return DatasetRef(spec, path=candidate.resolve())
 
 
+def _exists(path: Path) -> bool:
+    """Path.exists, False for a path the filesystem refuses (too long, a loop, ...)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple[ModelSpec, list]:
     model_id = str(section["id"])
+    findings: list[Finding] = []
+    problem = values.path_problem(model_id)
+    if problem:
+        findings.append(
+            Finding.error(
+                source,
+                f"model id cannot be a folder or a hub id: {problem}",
+                line=locate(text, ["model", "id"]),
+                field="model.id",
+                fix="a hub id such as Qwen/Qwen2.5-7B-Instruct, or the model's folder",
+            )
+        )
+        return ModelSpec(id=model_id[:80]), findings
     local = Path(model_id).expanduser()
     local = local if local.is_absolute() else base / local
     is_local = (
-        local.exists()
+        _exists(local)
         or section.get("build") == "tiny"
         or model_id.startswith((".", "/", "~"))
         or not HUB_ID.match(model_id)
     )
-    findings: list[Finding] = []
     path = local.resolve() if is_local else None
     if path is None:
         path, finding = checks.baked_model(model_id, text, source)
@@ -76,6 +98,9 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     path = Path(path)
     data, text = parse_toml(path)
     source = str(path)
+    findings = values.structure_findings(data, text, source)
+    if errors_only(findings):
+        return None, findings
     findings = schema_findings(data, text, source)
     if errors_only(findings):
         return None, findings
@@ -99,8 +124,23 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         for key in ("datasets", "val_datasets")
     }
     for key, what in (("datasets", "dataset"), ("val_datasets", "validation dataset")):
+        entries = data["data"].get(key, [])
+        bad = values.dataset_entry_findings(entries, key, text, source)
+        findings += bad
         for i, ref in enumerate(refs[key]):
-            if ref.path is not None and not ref.path.is_file():
+            if any(f.field == f"data.{key}[{i}]" for f in bad):
+                continue
+            if ref.path is not None and ref.path.is_dir():
+                findings.append(
+                    Finding.error(
+                        source,
+                        f"{what} is a folder, not a file: {ref.path}",
+                        line=locate(text, ["data", key]),
+                        field=f"data.{key}[{i}]",
+                        fix="name a .json or .jsonl file inside it",
+                    )
+                )
+            elif ref.path is not None and not ref.path.is_file():
                 findings.append(
                     Finding.error(
                         source,
@@ -114,10 +154,26 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     train = TrainSpec(preset_name=preset_name, preset=preset, own=own, base_dir=base)
     findings += checks.launch_findings(launch, preset, text, source)
     findings += checks.train_flag_findings(own, text, source)
+    findings += values.train_value_findings(own, text, source, model.path)
     findings += checks.family_findings(model, text, source)
     if model.path is not None:
         findings += checks.model_folder_findings(model.path, model, text, source)
-    findings += checks.output_findings(train.output_dir, text, source)
+    output = str(train.flags.get("output_dir", "output"))
+    problem = values.path_problem(output)
+    if problem:
+        findings.append(
+            Finding.error(
+                source,
+                f"output_dir cannot be a folder: {problem}",
+                line=locate(text, ["train", "output_dir"]),
+                field="train.output_dir",
+                fix="set output_dir under [train] to a shorter folder name",
+            )
+        )
+    else:
+        findings += checks.output_findings(train.output_dir, text, source)
+    verify = VerifySpec.from_dict(data.get("verify"), base)
+    findings += checks.version_findings(verify.enabled and verify.stop_when_verified, text, source)
     recipe = Recipe(
         path=path.resolve(),
         text=text,
@@ -126,7 +182,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         data=DataSpec(refs["datasets"], refs["val_datasets"]),
         train=train,
         launch=launch,
-        verify=VerifySpec.from_dict(data.get("verify"), base),
+        verify=verify,
     )
     return recipe, findings
 

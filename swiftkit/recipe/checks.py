@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from swiftkit.errors import Finding, did_you_mean
@@ -108,7 +109,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
                         f"'--{new}'",
                         line=line,
                         field=f"train.{key}",
-                        fix=f"write {new} = ... to match `swift sft --help`",
+                        fix=f"write {new} = ... (`swiftkit flags {new}` shows it)",
                     )
                 )
             continue
@@ -119,7 +120,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
                 line=line,
                 field=f"train.{key}",
                 fix=f"{did_you_mean(key, known, cutoff=0.75)}keys under [train] are "
-                "`swift sft --help` flag names without the dashes",
+                "`swift sft` flag names without the dashes (`swiftkit flags` lists them)",
             )
         )
     return findings
@@ -136,7 +137,7 @@ def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
             line=locate(text, ["model", "id"]),
             field="model.model_type",
             fix='set [model] model_type and template, e.g. model_type = "qwen2", '
-            'template = "qwen2_5" for Qwen2.5 (`swift sft --help` lists them)',
+            'template = "qwen2_5" for Qwen2.5 (ms-swift\'s "Supported Models" page lists them)',
         )
     ]
 
@@ -178,6 +179,47 @@ def baked_model(model_id: str, text: str, source: str) -> tuple[Path | None, Fin
     )
 
 
+def ships_code(folder: Path) -> str | None:
+    """What in a model folder would run as code when loaded ('auto_map' in config.json or
+    tokenizer_config.json, *.py files), or None. The one check behind every command that
+    loads a model folder (run, infer, chat, verify, export, serve)."""
+    found = []
+    for name in ("config.json", "tokenizer_config.json"):
+        try:
+            cfg = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(cfg, dict) and "auto_map" in cfg:
+            found.append(f"'auto_map' in {name}")
+    try:
+        found += sorted(p.name for p in folder.glob("*.py"))
+    except OSError:
+        pass
+    return ", ".join(found) or None
+
+
+def refuse_model_code(folders: list[Path], trusted: bool, command: str) -> None:
+    """Raise SwiftkitError naming the file when a model folder a command loads ships code and
+    the user did not opt in (ms-swift loads with trust_remote_code=True: the code would run)."""
+    from swiftkit.errors import SwiftkitError
+
+    if trusted:
+        return
+    for folder in folders:
+        what = ships_code(folder)
+        if what:
+            first = what.split(", ")[0]
+            name = first.split(" in ")[-1] if " in " in first else first
+            raise SwiftkitError.at(
+                f"refusing to load a model folder that ships code: {folder}",
+                str(folder / name),
+                f"{what}: ms-swift would run it with your permissions",
+                fix=f"read the code first; if you trust it, run `swiftkit {command} ... "
+                "--trust-remote-code` (for `swiftkit run`: trust_remote_code = true under "
+                "[model]); otherwise use a model folder without code",
+            )
+
+
 def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str) -> list[Finding]:
     """A local model folder holds config.json, weights and a tokenizer, and ships no code
     unless the recipe trusts it."""
@@ -200,7 +242,6 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
         return [err(f"model path is not a folder: {folder}", "give the model's folder")]
     findings = []
     config = folder / "config.json"
-    cfg: dict = {}
     if not config.is_file():
         findings.append(
             err(
@@ -210,8 +251,7 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
         )
     else:
         try:
-            loaded = json.loads(config.read_text(encoding="utf-8"))
-            cfg = loaded if isinstance(loaded, dict) else {}
+            json.loads(config.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             findings.append(err(f"{config} is not readable JSON: {exc}", "re-download the model"))
     if not any(any(folder.glob(p)) for p in WEIGHTS):
@@ -230,10 +270,8 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
                 "copy the tokenizer files from the base model into the folder",
             )
         )
-    code = sorted(p.name for p in folder.glob("*.py"))
-    auto_map = "auto_map" in cfg
-    if (code or auto_map) and not model.trust_remote_code:
-        what = ", ".join(filter(None, ["'auto_map' in config.json" if auto_map else "", *code]))
+    what = ships_code(folder)
+    if what and not model.trust_remote_code:
         findings.append(
             err(
                 f"the model folder ships code ({what}); ms-swift loads every model with "
@@ -259,6 +297,13 @@ def output_findings(output: Path, text: str, source: str) -> list[Finding]:
         problem = f"{probe} exists and is not a folder"
     elif not os.access(probe, os.W_OK | os.X_OK):
         problem = f"{probe} is not writable by this user"
+    else:
+        # os.access says yes to root on read-only and virtual filesystems (/proc): a folder
+        # made and removed at once is the test that `run` would pass.
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".swiftkit-probe-", dir=probe))
+        except OSError as exc:
+            problem = f"a folder cannot be made in {probe} ({exc.strerror or exc})"
     if problem is None:
         return []
     return [
@@ -268,5 +313,27 @@ def output_findings(output: Path, text: str, source: str) -> list[Finding]:
             line=line,
             field="train.output_dir",
             fix="set output_dir under [train] to a folder you can write",
+        )
+    ]
+
+
+def version_findings(stop_when_verified: bool, text: str, source: str) -> list[Finding]:
+    """Recipe features the installed ms-swift is too old for (data/compat.json "features"):
+    refused here, naming the version, rather than failing after the model loads."""
+    from swiftkit.msswift import compat
+
+    if not stop_when_verified:
+        return []
+    need = compat.feature_needs("stop_when_verified")
+    if need is None:
+        return []
+    return [
+        Finding.error(
+            source,
+            f"stop_when_verified needs ms-swift {need['since']} or newer; ms-swift "
+            f"{need['installed']} is installed ({need['why']})",
+            line=locate(text, need["key"]),
+            field=".".join(need["key"]),
+            fix=f"set stop_when_verified = false, or pip install 'ms-swift>={need['since']}'",
         )
     ]

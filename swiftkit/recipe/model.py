@@ -21,7 +21,7 @@ Device = Literal["cuda", "cpu"]
 TRAINING = "training"  # an identity probe source: the run's own identity questions
 DEFAULT_SYSTEM = "You are a helpful assistant."
 # ms-swift's own defaults for the flags swiftkit reasons about when neither the recipe nor
-# its preset sets them (`swift sft --help`, 4.6).
+# its preset sets them (`swiftkit flags`, ms-swift 4.6).
 SWIFT_DEFAULTS: dict[str, FlagValue] = {
     "per_device_train_batch_size": 1,
     "gradient_accumulation_steps": 16,
@@ -235,6 +235,9 @@ def _default(key: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+LATER_SETTINGS = ("stop_after_checks",)
+
+
 @dataclass(frozen=True)
 class VerifySpec:
     """[verify]: what proves the identity after training (and, optionally, during it).
@@ -247,8 +250,10 @@ class VerifySpec:
     questions: tuple[str, ...] = ()
     identity_threshold: float = _default("identity_threshold")
     general_threshold: float | None = None  # unset: general ability is reported, not gating
+    general_max_drop: float | None = None  # unset: the adapter may fall below the base freely
     stop_when_verified: bool = False
     check_every: int = _default("check_every")
+    stop_after_checks: int = _default("stop_after_checks")
     check_probes: int = _default("check_probes")
     max_new_tokens: int = _default("max_new_tokens")
 
@@ -266,6 +271,11 @@ class VerifySpec:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         del out["base_dir"]
+        # Settings added after reports and manifests were first written are left out at their
+        # default, so an older file written back is unchanged (reading fills the default in).
+        for key in LATER_SETTINGS:
+            if out[key] == _default(key):
+                del out[key]
         # None means "unset" (the schema has no null): left out, as the recipe would.
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items() if v is not None}
 

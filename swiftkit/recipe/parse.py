@@ -127,7 +127,26 @@ def parse_toml(path: Path) -> tuple[dict, str]:
         ) from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise SwiftkitError.at(
+            f"{source} is not a usable recipe",
+            source,
+            "nested too deep for the TOML reader (hundreds of levels)",
+            fix="a recipe is sections of keys whose values are text, numbers, true/false or "
+            "lists of those",
+        ) from None
+    except ValueError as exc:
+        if not isinstance(exc, tomllib.TOMLDecodeError):  # e.g. a 5,000-digit integer
+            long = re.search(r"\d{4300}", text)
+            raise SwiftkitError.at(
+                f"{source} is not a usable recipe",
+                source,
+                "a number with more than 4300 digits"
+                if long
+                else f"a value TOML cannot hold: {exc}"[:160],
+                line=text.count("\n", 0, long.start()) + 1 if long else None,
+                fix="numbers have at most 4300 digits; write text in double quotes",
+            ) from None
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m.group(1)) if m else None

@@ -43,6 +43,14 @@ ORDER = [
 ]
 
 
+def persistent_workers_flag() -> bool:
+    """Whether the installed ms-swift (else swiftkit's table) knows
+    --dataloader_persistent_workers."""
+    from swiftkit.msswift import sftflags
+
+    return "dataloader_persistent_workers" in sftflags.known_flags()[0]
+
+
 def model_args(recipe: Recipe) -> dict[str, FlagValue]:
     """--model, --model_type and --template (the recipe was checked: the family is known)."""
     family = recipe.model.type_and_template()
@@ -77,6 +85,10 @@ def sft_flags(
         flags["model_name"] = recipe.identity.name
     if recipe.launch.deepspeed:
         flags["deepspeed"] = recipe.launch.deepspeed
+    if flags.get("dataloader_num_workers") == 0 and persistent_workers_flag():
+        # ms-swift 4.5.3 turned dataloader_persistent_workers on by default, and torch refuses
+        # it without workers ("persistent_workers option needs num_workers > 0").
+        flags.setdefault("dataloader_persistent_workers", False)
     flags["add_version"] = False
     flags["strict"] = True
     if recipe.model.path is not None:

@@ -7,25 +7,71 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import SwiftkitError, write_failed
+from swiftkit.recipe.model import Recipe
 from swiftkit.runs.manifest import MANIFEST, Manifest
 
 CKPT = re.compile(r"^checkpoint-(\d+)$")
 DEFAULT_OUTPUT = Path("output")
 
 
+GENERIC_STEMS = {"recipe", "config", "train", "swiftkit", "run"}
+
+
+def slug(text: str) -> str:
+    """A folder-name-safe lower-case form of a name ("Swift Robot!" -> "swift-robot")."""
+    return re.sub(r"[^\w.-]+", "-", text).strip("-._").lower()[:40]
+
+
+def run_stem(rec: Recipe) -> str:
+    """What a recipe's run folders are named after: the recipe file's name, unless it is a
+    generic one (`init` writes recipe.toml), then the identity's name, then the folder's."""
+    for candidate in (
+        "" if rec.path.stem.lower() in GENERIC_STEMS else rec.path.stem,
+        rec.identity.name or "",
+        rec.path.resolve().parent.name,
+        rec.path.stem,
+    ):
+        if slug(candidate):
+            return slug(candidate)
+    return "run"
+
+
 def new_run_dir(output_dir: Path, stem: str, now: datetime | None = None) -> Path:
-    """output/<recipe>-YYYYmmdd-HHMMSS, with a suffix if two runs start in the same second."""
+    """output/<stem>-YYYYmmdd-HHMMSS: a proposal (the commands print it before anything is
+    written); `claim_run_dir` creates it, or the next free `-2`, `-3`, ..., atomically."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = output_dir / f"{stem}-{stamp}"
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = Path(f"{base}-{k}")
-    return path
+    return output_dir / f"{stem}-{stamp}"
+
+
+def claim_run_dir(proposed: Path) -> Path:
+    """Create the run folder: `proposed`, or `proposed-2`, `-3`, ... when another run took it
+    first. os.mkdir without exist_ok is the atomic test-and-set, so two runs started in the
+    same second each get their own folder (an exists() check then mkdir would race)."""
+    try:
+        proposed.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(proposed.parent, exc) from None
+    for k in range(1, 1000):
+        path = proposed if k == 1 else proposed.parent / f"{proposed.name}-{k}"
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise write_failed(path, exc) from None
+    raise SwiftkitError.at(
+        f"cannot create a run folder next to {proposed}",
+        str(proposed.parent),
+        "999 folders of that name exist",
+        fix="move old runs away",
+    )
 
 
 def is_run_folder(path: Path) -> bool:
@@ -91,7 +137,7 @@ def best_checkpoint(run_dir: Path) -> Path | None:
 
 
 def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists (a "running" manifest whose pid is gone crashed)."""
+    """Whether a process with this id exists (a "running" manifest whose pid is gone died)."""
     if pid is None or pid <= 0:
         return False
     try:
@@ -103,11 +149,48 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+def process_start(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, /proc/PID/stat field 22), so a pid
+    the system reused for another process is not taken for the run; None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        return int(stat.rpartition(")")[2].split()[19])  # fields after "(comm)" start at 3
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class ProcessFields(TypedDict):
+    pid: int
+    pid_start: int | None
+    host: str
+
+
+def this_process() -> ProcessFields:
+    """The manifest fields that let `runs` tell whether the run's process is still there."""
+    return {"pid": os.getpid(), "pid_start": process_start(os.getpid()), "host": hostname()}
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+DIED = "died"
+
+
 def run_status(manifest: Manifest) -> str:
-    """The manifest's status, with a dead "running" shown as "interrupted (crashed)"."""
+    """The manifest's status, with a "running" whose process is gone (killed, out of memory,
+    disk full) shown as "died". A run on another host is taken at its word."""
     status = manifest.status or "unknown"
-    if status == "running" and not pid_alive(manifest.pid):
-        return "interrupted (crashed)"
+    if status != "running":
+        return status
+    if manifest.host and manifest.host != hostname():
+        return status
+    if not pid_alive(manifest.pid):
+        return DIED
+    if manifest.pid_start is not None and manifest.pid is not None:
+        now = process_start(manifest.pid)
+        if now is not None and now != manifest.pid_start:
+            return DIED  # the pid now belongs to another process
     return status
 
 

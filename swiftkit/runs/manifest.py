@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from swiftkit.errors import SwiftkitError, errors_only
+from swiftkit.errors import FULL, SwiftkitError, errors_only, write_failed
 from swiftkit.recipe.model import Identity, VerifySpec, known
 
 MANIFEST = "manifest.json"
@@ -76,6 +77,8 @@ class Manifest:
     started: str | None = None
     finished: str | None = None
     pid: int | None = None
+    pid_start: int | None = None  # the process's start time: a reused pid is not the run
+    host: str | None = None  # where pid lives
     returncode: int | None = None
     seconds: float | None = None
     steps: int | None = None
@@ -120,12 +123,29 @@ class Manifest:
         return cls.from_dict(data) if isinstance(data, dict) else cls()
 
     def write(self, run_dir: Path) -> None:
-        """Write atomically, so a crash never leaves half a manifest."""
-        run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = run_dir / (MANIFEST + ".tmp")
-        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, run_dir / MANIFEST)
+        """Write atomically: a temporary file in the same folder (a unique name, so two
+        writers never share one), flushed to disk, then renamed over manifest.json; a crash
+        leaves the old manifest or the new one, never half of one. On a full disk the
+        temporary file is removed (no 0-byte .tmp left) and the new content is written over
+        the old one in place when it fits there (see `_overwrite`); otherwise a clear error."""
+        target = run_dir / MANIFEST
+        data = self.to_dict()
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        tmp: str | None = None
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=run_dir)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            if exc.errno in FULL and _overwrite(target, data):
+                return
+            raise write_failed(target, exc) from None
 
     @property
     def recipe_dir(self) -> Path | None:
@@ -151,6 +171,25 @@ class Manifest:
                 raise SwiftkitError(f"the run's [verify] settings are invalid: {source}", errors)
         base = self.recipe_dir or run_dir or Path.cwd()
         return VerifySpec.from_dict(section if isinstance(section, dict) else None, base)
+
+
+def _overwrite(target: Path, data: dict[str, Any]) -> bool:
+    """On a full disk, the new manifest written over the old one's bytes: compact JSON padded
+    with spaces to the old length, so no block is freed or allocated (a new file, or a
+    truncate-and-rewrite, needs space the disk lacks). Only when it fits; a crash in the
+    middle could leave a torn file, which is why this is the fallback and not the way."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        size = target.stat().st_size
+        if len(body) + 1 > size:
+            return False
+        with target.open("r+b") as fh:
+            fh.write(body + b" " * (size - len(body) - 1) + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        return False
+    return True
 
 
 def update(run_dir: Path, **changes: Any) -> Manifest:

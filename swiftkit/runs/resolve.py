@@ -1,14 +1,18 @@
 """The one answer to "which checkpoint?": `latest`, a run folder, or a checkpoint/model folder
--> a `Target`, for run, verify, chat, infer, serve and export alike. Errors name the path."""
+-> a `Target`, for run, verify, chat, infer, serve and export alike. Errors name the path.
+`latest` is the newest run with a checkpoint among every run the runs index knows (made from
+any folder) and those under ./output, or under --output when it is given."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
-from swiftkit.runs import folders
+from swiftkit.runs import folders, index
 from swiftkit.runs.manifest import Manifest
 
 
@@ -27,6 +31,15 @@ class Target:
 
     checkpoint: Path
     run_dir: Path | None
+    notes: tuple[str, ...] = field(default=(), compare=False)  # from the runs index
+
+    def using(self) -> str:
+        """The one line every command prints: which run and checkpoint it acts on."""
+        if self.run_dir is None:
+            return f"using checkpoint: {self.checkpoint}"
+        inside = self.checkpoint.parent.resolve() == self.run_dir.resolve()
+        name = self.checkpoint.name if inside else str(self.checkpoint)
+        return f"using run: {self.run_dir} ({name})"
 
     @property
     def adapter(self) -> bool:
@@ -70,12 +83,44 @@ def run_checkpoint(run_dir: Path) -> Path:
     return folders.require_checkpoint(run_dir)
 
 
+def latest_anywhere() -> Target:
+    """The newest run with a checkpoint, wherever it was made."""
+    listing = index.all_runs()
+    for run_dir in listing.runs:
+        if folders.checkpoints(run_dir):
+            return Target(run_checkpoint(run_dir), run_dir, tuple(listing.notes))
+    what = "no run with a checkpoint" if listing.runs else "no run"
+    raise SwiftkitError.at(
+        f"{what} yet",
+        str(index.index_path()),
+        f"{what} in the runs index or under {folders.DEFAULT_OUTPUT.resolve()}",
+        fix="run `swiftkit run RECIPE` first, or pass a run or checkpoint folder",
+    )
+
+
+def announce(target: Target, echo: Callable[[str], None] | None = None) -> None:
+    """Print the index's notes and the `using run:` line: to `echo`, or to stderr when the
+    command's stdout is JSON for a script."""
+
+    def out(line: str) -> None:
+        if echo is None:
+            print(line, file=sys.stderr)
+        else:
+            echo(line)
+
+    for note in target.notes:
+        out(note)
+    out(target.using())
+
+
 def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
     """`latest` (newest run with a checkpoint under output_dir, ./output by default), a run
     folder, or a checkpoint/model folder -> the checkpoint to use and its run folder."""
     if spec in (None, "", "latest"):
-        run_dir = folders.latest_run((output_dir or folders.DEFAULT_OUTPUT).resolve())
-        return Target(run_checkpoint(run_dir), run_dir)
+        if output_dir is not None:
+            run_dir = folders.latest_run(output_dir.resolve())
+            return Target(run_checkpoint(run_dir), run_dir)
+        return latest_anywhere()
     path = Path(str(spec)).expanduser().resolve()
     if not path.exists():
         raise folders.missing(

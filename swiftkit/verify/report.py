@@ -1,5 +1,5 @@
 """The verify report: scores per probe set and kind, the verdict, and the files written into
-the run folder (report.json, report.md, loss.png).
+the run folder (report.json, report.md, report.html, loss.png).
 
 report.json version 2 carries "schema_version": 2; a file without it is version 1 (what
 swiftkit wrote before) and reads the same way.
@@ -43,7 +43,9 @@ class SetScore:
     base: float | None
     adapter: float | None
     by_kind: dict[str, KindScore]
-    verdict: str  # pass, fail, no verdict, or "not gating" (no threshold)
+    verdict: str  # pass, fail, no verdict, or "not gating" (no threshold, no max_drop)
+    max_drop: float | None = None  # the adapter may score at most this much below the base
+    difference: float | None = None  # adapter - base, when both were measured
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SetScore:
@@ -56,8 +58,8 @@ class SetScore:
 
 @dataclass(frozen=True)
 class ProbeRow:
-    """One probe, its answers before (base model) and after (adapter), and whether each passed
-    (None: not asked)."""
+    """One probe, its answers before (base model) and after (adapter), whether each passed
+    (None: not asked) and why (reports before the scorer said why have None)."""
 
     id: str
     set: str
@@ -69,6 +71,8 @@ class ProbeRow:
     base_ok: bool | None
     adapter: str | None
     adapter_ok: bool | None
+    base_why: str | None = None
+    adapter_why: str | None = None
     base_finish: str | None = None  # the server's finish_reason: "length" is cut off
     adapter_finish: str | None = None
 
@@ -120,12 +124,18 @@ class VerifyReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """report.json: the two set scores under "scores", right after the config."""
+        """report.json: the two set scores under "scores", right after the config. Fields
+        added since version 2 began are left out while unset, so an older report written back
+        is unchanged."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         for key, value in asdict(self).items():
             if key == "config":
                 out[key] = self.config.to_dict()
-                out["scores"] = {"identity": asdict(self.identity), "general": asdict(self.general)}
+                out["scores"] = {"identity": _set(self.identity), "general": _set(self.general)}
+            elif key == "probes":
+                out[key] = [_unset_left_out(asdict(r)) for r in self.probes]
+            elif key == "stop_when_verified":
+                out[key] = [_unset_left_out(asdict(c)) for c in self.stop_when_verified]
             elif key not in ("identity", "general", "schema_version"):
                 out[key] = value
         return out
@@ -166,12 +176,30 @@ class VerifyReport:
         )
 
 
+# Fields added after report.json version 2 was first written: left out while None.
+LATER_FIELDS = frozenset(
+    {"base_why", "adapter_why", "max_drop", "difference", "loss", "streak", "stopped"}
+)
+
+
+def _unset_left_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not (k in LATER_FIELDS and v is None)}
+
+
+def _set(s: SetScore) -> dict[str, Any]:
+    return _unset_left_out(asdict(s))
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
-def set_scores(rows: list[ProbeRow], set_name: str, threshold: float | None) -> SetScore:
-    """Scores of one set, measured answers only: nothing measured is no score, never a pass."""
+def set_scores(
+    rows: list[ProbeRow], set_name: str, threshold: float | None, max_drop: float | None = None
+) -> SetScore:
+    """Scores of one set, measured answers only: nothing measured is no score, never a pass.
+    It fails below `threshold`, or more than `max_drop` below the base model's score (a gate
+    on the base that was not asked is no verdict)."""
     chosen = [r for r in rows if r.set == set_name]
 
     def base(of: list[ProbeRow]) -> float | None:
@@ -183,26 +211,35 @@ def set_scores(rows: list[ProbeRow], set_name: str, threshold: float | None) -> 
     kinds: dict[str, list[ProbeRow]] = {}
     for r in chosen:
         kinds.setdefault(r.kind, []).append(r)
-    after = adapter(chosen)
-    if threshold is None:
+    after, before = adapter(chosen), base(chosen)
+    difference = None if after is None or before is None else round(after - before, 6)
+    if threshold is None and max_drop is None:
         verdict = NOT_GATING
-    elif after is None:
+    elif after is None or (max_drop is not None and difference is None):
         verdict = NONE
     else:
-        verdict = PASS if after >= threshold else FAIL
+        below = threshold is not None and after < threshold
+        dropped = max_drop is not None and difference is not None and difference < -max_drop
+        verdict = FAIL if below or dropped else PASS
     return SetScore(
         probes=len(chosen),
         threshold=threshold,
-        base=base(chosen),
+        base=before,
         adapter=after,
         by_kind={k: KindScore(len(v), base(v), adapter(v)) for k, v in kinds.items()},
         verdict=verdict,
+        max_drop=max_drop,
+        difference=difference,
     )
+
+
+def gates(s: SetScore) -> bool:
+    return s.threshold is not None or s.max_drop is not None
 
 
 def overall(identity: SetScore, general: SetScore) -> str:
     """Pass only when every gating set passes; no verdict when any gating set has none."""
-    verdicts = [identity.verdict] + ([general.verdict] if general.threshold is not None else [])
+    verdicts = [identity.verdict] + ([general.verdict] if gates(general) else [])
     if NONE in verdicts:
         return NONE
     return PASS if all(v == PASS for v in verdicts) else FAIL
@@ -244,27 +281,37 @@ def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
         f"- checkpoint: `{report.checkpoint}`",
         f"- base model: `{report.base_model}` (template `{report.template}`, "
         f"system {report.system!r})",
-        f"- identity passes when the answer names {' or '.join(report.new_identity)} "
-        f"and none of {', '.join(report.old_identity)}",
+        f"- identity passes when the answer names {' or '.join(report.new_identity)}, does not "
+        f"affirm any of {', '.join(report.old_identity)} (denying them is fine), is fluent "
+        "(no loop, broken text or cut-off) and says more than the name",
         f"- measured: {report.measured}",
         "",
         "## Scores",
         "",
-        "| probes | count | base model | adapter | threshold | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| probes | count | base model | adapter | adapter − base | gate | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, s in (("identity", report.identity), ("general", report.general)):
         md.append(
             f"| **{name}** | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | "
-            f"{pct(s.threshold)} | {s.verdict} |"
+            f"{points_diff(s.difference)} | {gate(s)} | {s.verdict} |"
         )
         for kind, k in s.by_kind.items():
-            md.append(f"| {name} / {kind} | {k.probes} | {pct(k.base)} | {pct(k.adapter)} | | |")
+            diff = None if k.base is None or k.adapter is None else k.adapter - k.base
+            md.append(
+                f"| {name} / {kind} | {k.probes} | {pct(k.base)} | {pct(k.adapter)} | "
+                f"{points_diff(diff)} | | |"
+            )
     if report.stop_when_verified:
         md += ["", "## Checks during training (stop when verified)", ""]
-        md += ["| step | identity | verified |", "| --- | --- | --- |"]
+        md += ["| step | loss | identity | passed | in a row | stopped |"]
+        md += ["| --- | --- | --- | --- | --- | --- |"]
         for c in report.stop_when_verified:
-            md.append(f"| {c.step} | {pct(c.score)} | {'yes' if c.verified else 'no'} |")
+            loss = "-" if c.loss is None else f"{c.loss:.4g}"
+            md.append(
+                f"| {c.step} | {loss} | {pct(c.score)} | {'yes' if c.verified else 'no'} | "
+                f"{'-' if c.streak is None else c.streak} | {'yes' if c.stops else 'no'} |"
+            )
     if report.loss_curve:
         md += [
             "",
@@ -275,28 +322,54 @@ def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
         ]
     md += ["", "## Before and after", "", "| id | set | question | base model | adapter |"]
     md.append("| --- | --- | --- | --- | --- |")
-    mark = {True: "✅ ", False: "❌ ", None: ""}
     for r in report.probes:
         md.append(
             f"| {r.id} | {r.set}/{r.kind} | {_cell(r.question, 80)} | "
-            f"{mark[r.base_ok]}{_cell(r.base)} | {mark[r.adapter_ok]}{_cell(r.adapter)} |"
+            f"{_answer(r.base, r.base_ok, r.base_why)} | "
+            f"{_answer(r.adapter, r.adapter_ok, r.adapter_why)} |"
         )
     return "\n".join(md) + "\n"
 
 
+def _answer(text: str | None, ok: bool | None, why: str | None) -> str:
+    """An answer cell: the mark, the answer, and for a failed one why it failed."""
+    mark = {True: "✅ ", False: "❌ ", None: ""}[ok]
+    reason = f" — _why: {_cell(why, 100)}_" if ok is False and why else ""
+    return f"{mark}{_cell(text)}{reason}"
+
+
+def points_diff(diff: float | None) -> str:
+    """A score difference in percentage points, signed."""
+    return "-" if diff is None else f"{100 * diff:+.0f} pts"
+
+
+def gate(s: SetScore) -> str:
+    """What the set must reach: its threshold, and no more than max_drop below the base."""
+    parts = [f">= {pct(s.threshold)}"] if s.threshold is not None else []
+    if s.max_drop is not None:
+        parts.append(f"at most {100 * s.max_drop:.0f} pts below the base")
+    return "; ".join(parts) or "-"
+
+
 def write_report(report: VerifyReport) -> VerifyReport:
-    """report.json, report.md and (when training logged a loss) loss.png, into the report's
-    folder. Returns the report as written (with its loss curve)."""
+    """report.json, report.md, report.html and (when training logged a loss) loss.png, into
+    the report's folder. Returns the report as written (with its loss curve)."""
+    from swiftkit.verify import html  # it imports this module
+
     out_dir = report.folder
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = events.read_steps(out_dir / "logging.jsonl")
     points = [(s.step, s.loss) for s in steps if s.loss is not None]
     curve = None
+    chart = None
     if points:
-        loss_figure(points, f"Training loss: {out_dir.name}").savefig(out_dir / LOSS_PNG)
+        fig = loss_figure(points, f"Training loss: {out_dir.name}")
+        fig.savefig(out_dir / LOSS_PNG)
         curve = str(out_dir / LOSS_PNG)
+        chart = html.svg_data_uri(fig)
     report = replace(report, loss_curve=curve)
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
     (out_dir / REPORT_JSON).write_text(text, encoding="utf-8")
     (out_dir / REPORT_MD).write_text(markdown(report, points), encoding="utf-8")
+    (out_dir / html.REPORT_HTML).write_text(html.page(report, points, chart), encoding="utf-8")
     return report

@@ -34,9 +34,19 @@ def plugin_flags(run_dir: Path) -> tuple[dict[str, object], dict[str, str]]:
     return flags, {PLUGIN_ENV: str(config_path(run_dir))}
 
 
-def write_stop_config(run_dir: Path, cfg: VerifySpec, new: list[str], source: str) -> Path:
+def write_stop_config(
+    run_dir: Path,
+    cfg: VerifySpec,
+    new: list[str],
+    source: str,
+    model: str | None = None,
+    model_type: str | None = None,
+) -> Path:
     """The plugin's settings: identity probes (at most check_probes, spread evenly over the
-    set), the strings to look for and to forbid, the threshold and how often to check."""
+    set), the names to look for, the base family's old names, the threshold, how often to
+    check and how many passing checks in a row stop training. Answers are as long as the final
+    verify's (max_new_tokens), so that a check judges them exactly as verify will: a cut-off
+    answer fails both."""
     probes = [p for p in gather(cfg, run_dir, CheckpointArgs(), new) if p.set == "identity"]
     if not probes:
         raise SwiftkitError.at(
@@ -54,10 +64,11 @@ def write_stop_config(run_dir: Path, cfg: VerifySpec, new: list[str], source: st
     data = {
         "probes": [p.messages for p in probes],
         "new": new,
-        "old": scoring.old_markers(new),
+        "old": scoring.old_markers(new, scoring.family_of(model, model_type)),
         "threshold": cfg.identity_threshold,
         "check_every": cfg.check_every,
-        "max_new_tokens": min(cfg.max_new_tokens, 48),
+        "stop_after_checks": cfg.stop_after_checks,
+        "max_new_tokens": cfg.max_new_tokens,
         "log": str(log_path(run_dir)),
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -66,7 +77,10 @@ def write_stop_config(run_dir: Path, cfg: VerifySpec, new: list[str], source: st
 
 @dataclass(frozen=True)
 class StopCheck:
-    """One check the plugin made during training (its answers are left out)."""
+    """One check the plugin made during training (its answers and reasons are left out):
+    `verified` when this check reached the threshold, `streak` checks in a row that did, and
+    `stopped` when that streak stopped training (both None in logs written before the streak
+    guard, when the first verified check stopped training: see `stops`)."""
 
     step: int
     score: float | None
@@ -74,6 +88,14 @@ class StopCheck:
     total: int
     verified: bool
     seconds: float | None = None
+    loss: float | None = None
+    streak: int | None = None
+    stopped: bool | None = None
+
+    @property
+    def stops(self) -> bool:
+        """Whether training stopped at this check."""
+        return self.verified if self.stopped is None else self.stopped
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> StopCheck:

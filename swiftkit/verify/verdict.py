@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
@@ -70,12 +70,62 @@ def cached_base_answers(out_dir: Path, args: CheckpointArgs, cfg: VerifySpec) ->
 
 def _judge(
     probe: Probe, answer: str | None, new: list[str], old: list[str], cut_off: bool = False
-) -> bool | None:
+) -> scoring.Judgement | None:
+    """Whether the answer passes and why; None when it was not asked. `cut_off`: the answer
+    stopped at max_new_tokens (finish_reason "length")."""
     if answer is None:
         return None
     if probe.set == "identity":
-        return scoring.identity_ok(answer, new, old)
-    return scoring.general_ok(answer, probe.expect)
+        return scoring.judge_identity(answer, new, old, cut_off=cut_off)
+    return scoring.judge_general(answer, probe.expect, cut_off=cut_off)
+
+
+def probe_row(
+    probe: Probe,
+    before: str | None,
+    after: str | None,
+    new: list[str],
+    old: list[str],
+    cut_before: bool = False,
+    cut_after: bool = False,
+) -> ProbeRow:
+    """A probe's report row: both answers, whether each passed, and why."""
+    b = _judge(probe, before, new, old, cut_before)
+    a = _judge(probe, after, new, old, cut_after)
+    return ProbeRow(
+        id=probe.id,
+        set=probe.set,
+        kind=probe.kind,
+        messages=probe.messages,
+        expect=probe.expect,
+        question=probe.question,
+        base=before,
+        base_ok=b.ok if b else None,
+        adapter=after,
+        adapter_ok=a.ok if a else None,
+        base_why=b.reason if b else None,
+        adapter_why=a.reason if a else None,
+    )
+
+
+def answer_row(
+    probe: Probe, b: Answer | None, a: Answer | None, new: list[str], old: list[str]
+) -> ProbeRow:
+    """probe_row for answers that carry their finish_reason (kept in the report)."""
+    row = probe_row(
+        probe,
+        b.text if b else None,
+        a.text if a else None,
+        new,
+        old,
+        cut_before=bool(b and b.cut_off),
+        cut_after=bool(a and a.cut_off),
+    )
+    return replace(
+        row,
+        base_finish=b.finish_reason if b else None,
+        adapter_finish=a.finish_reason if a else None,
+    )
 
 
 def progress_counter(status: Status, label: str) -> Callable[[int, int], None]:
@@ -196,30 +246,13 @@ def score_and_write(
     subject: Subject, cfg: VerifySpec, new: list[str], probes: list[Probe], asked: Asked
 ) -> VerifyReport:
     """Judge every answer, score the sets, write the report files; the report."""
-    old = scoring.old_markers(new)
+    args = subject.args
+    old = scoring.old_markers(new, scoring.family_of(args.model, args.model_type))
     after: list[Answer | None] = list(asked.after) or [None] * len(probes)
     before = asked.before or [None] * len(probes)
-    rows = []
-    for p, a, b in zip(probes, after, before, strict=True):
-        rows.append(
-            ProbeRow(
-                id=p.id,
-                set=p.set,
-                kind=p.kind,
-                messages=p.messages,
-                expect=p.expect,
-                question=p.question,
-                base=b.text if b else None,
-                base_ok=_judge(p, b.text, new, old, b.cut_off) if b else None,
-                adapter=a.text if a else None,
-                adapter_ok=_judge(p, a.text, new, old, a.cut_off) if a else None,
-                base_finish=b.finish_reason if b else None,
-                adapter_finish=a.finish_reason if a else None,
-            )
-        )
+    rows = [answer_row(p, b, a, new, old) for p, a, b in zip(probes, after, before, strict=True)]
     identity = set_scores(rows, "identity", cfg.identity_threshold)
-    general = set_scores(rows, "general", cfg.general_threshold)
-    args = subject.args
+    general = set_scores(rows, "general", cfg.general_threshold, cfg.general_max_drop)
     report = VerifyReport(
         verdict=overall(identity, general),
         checkpoint=str(subject.checkpoint),

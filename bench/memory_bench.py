@@ -1,0 +1,281 @@
+"""The memory estimate, measured: real `swift sft` LoRA steps on CPU beside the formula.
+
+    python bench/memory_bench.py --quick          # 3 shapes, 12 runs, a table
+    python bench/memory_bench.py --quick --json   # the same rows as JSON
+    python bench/memory_bench.py                  # 4 shapes up to Qwen2.5-0.5B's exact config
+
+Each shape is a random-weight Qwen2 built by swiftkit.tinymodel (its byte-level tokenizer; the
+vocabulary rows are the real Qwen2.5 count, 151936, except for the tiny model's 1200, so the
+logits are as wide as in a real run). Each run trains LoRA (rank 8, all-linear, float32, the cpu
+preset's settings) for 2 steps on records longer than max_length, truncated to exactly
+max_length (`--truncation_strategy right`, `--padding_free false`): every sequence is as long
+as the estimate assumes. The measured peak is the largest sum, over the whole process tree
+(`swift` launcher, trainer, any forks), XX
+PSS counts pages that the launcher and the trainer share (torch's libraries, pages of forked
+children) once, where a sum of RSS would count them in every process.
+The estimate is swiftkit.machine.estimate.estimate(device="cpu") with the baseline measured by
+swiftkit.machine.baseline (cached per version set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from swiftkit.machine import baseline  # noqa: E402
+from swiftkit.machine.estimate import MIB, Shape, estimate  # noqa: E402
+
+# Qwen2.5's proportions: head_dim 64 (128 from 1.5B up), 2 key/value heads (4 for 7B), MLP
+# width ~5.4 x hidden, 151936 vocabulary rows (tied embeddings up to 3B).
+SHAPES: dict[str, dict] = {
+    # swiftkit's tiny model as built for the CPU tests (vocabulary 1200, the tokenizer's)
+    "tiny": {},
+    # Qwen2.5-0.5B scaled: hidden /3.5, layers /6; 44 M parameters, 89 % of them embedding
+    "qwen2.5-44m": dict(
+        hidden_size=256,
+        intermediate_size=1344,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=151936,
+    ),
+    # Qwen2.5-0.5B scaled: hidden /1.75, layers /3; 121 M parameters
+    "qwen2.5-121m": dict(
+        hidden_size=512,
+        intermediate_size=2752,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        vocab_size=151936,
+    ),
+    # Qwen2.5-0.5B's exact config (494 M parameters)
+    "qwen2.5-0.5b": dict(
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        vocab_size=151936,
+    ),
+}
+# (batch, max_length) x gradient checkpointing on/off for each shape
+QUICK = {
+    "tiny": [(1, 256), (4, 512)],
+    "qwen2.5-44m": [(1, 256), (2, 512)],
+    "qwen2.5-121m": [(1, 256), (2, 512)],
+}
+FULL = {**QUICK, "qwen2.5-0.5b": [(1, 256), (1, 512)]}
+STEPS = 2  # the Adam state exists from the first optimizer step on
+LORA = dict(lora_rank=8, target_modules="all-linear", lora_dropout=0.05)
+WORDS = "alpha beta gamma delta memory swift robot token layer model".split()
+
+
+@dataclass
+class Row:
+    shape: str
+    params_m: float
+    batch: int
+    max_length: int
+    gradient_checkpointing: bool
+    measured_peak_mib: float
+    estimated_peak_mib: float
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.measured_peak_mib / self.estimated_peak_mib
+
+
+def build_model(name: str, where: Path) -> Path:
+    out = where / name
+    if not (out / "config.json").is_file():
+        spec = where / f"{name}.json"
+        spec.write_text(json.dumps(SHAPES[name]), encoding="utf-8")
+        args = [str(out)] + ([str(spec)] if SHAPES[name] else [])
+        subprocess.run(
+            [sys.executable, "-m", "swiftkit.tinymodel", *args],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return out
+
+
+def write_dataset(path: Path, records: int, max_length: int) -> None:
+    """Records whose answers are longer than max_length tokens (the byte-level tokenizer
+    gives at least one token per word), so truncation makes each exactly max_length."""
+    rnd = random.Random(0)
+    with path.open("w", encoding="utf-8") as f:
+        for _ in range(records):
+            text = " ".join(f"{rnd.choice(WORDS)}{rnd.randint(0, 999)}" for _ in range(max_length))
+            msgs = [
+                {"role": "user", "content": "Tell me a story."},
+                {"role": "assistant", "content": text},
+            ]
+            f.write(json.dumps({"messages": msgs}) + "\n")
+
+
+def sft_command(model: Path, data: Path, out: Path, batch: int, length: int, gc: bool) -> list:
+    flags = dict(
+        model=model,
+        model_type="qwen2",
+        template="qwen2_5",
+        tuner_type="lora",
+        torch_dtype="float32",
+        dataset=data,
+        max_length=length,
+        truncation_strategy="right",
+        padding_free="false",
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=1,
+        gradient_checkpointing=str(gc).lower(),
+        max_steps=STEPS,
+        lora_rank=LORA["lora_rank"],
+        lora_alpha=32,
+        lora_dropout=LORA["lora_dropout"],
+        target_modules=LORA["target_modules"],
+        output_dir=out,
+        dataloader_num_workers=0,
+        dataset_num_proc=1,
+        split_dataset_ratio=0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        add_version="false",
+        check_model="false",
+    )
+    cmd = ["swift", "sft"]
+    for key, value in flags.items():
+        cmd += [f"--{key}", str(value)]
+    return cmd
+
+
+def measure(cmd: list, log: Path) -> tuple[float, float, float]:
+    """(peak tree PSS in MiB, CPU seconds, wall seconds) of one command."""
+    import psutil
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    peak = baseline.sample_peak(proc)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter() - start
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        raise SystemExit(f"swift sft failed (exit {proc.returncode}); its log: {log}")
+    del psutil
+    return peak / MIB, cpu, wall
+
+
+def run(plan: dict, where: Path, base_mib: float, progress: bool) -> list[Row]:
+    rows = []
+    for name, settings in plan.items():
+        model = build_model(name, where)
+        shape = Shape.from_config(json.loads((model / "config.json").read_text()))
+        for batch, length in settings:
+            data = where / f"data-{batch}x{length}.jsonl"
+            if not data.is_file():
+                write_dataset(data, batch * STEPS, length)
+            for gc in (True, False):
+                tag = f"{name}-b{batch}-l{length}-gc{int(gc)}"
+                cmd = sft_command(model, data, where / tag, batch, length, gc)
+                peak, cpu, wall = measure(cmd, where / f"{tag}.log")
+                est = estimate(
+                    shape,
+                    torch_dtype="float32",
+                    batch=batch,
+                    max_length=length,
+                    gradient_checkpointing=gc,
+                    device="cpu",
+                    overhead_gib=base_mib * MIB / 2**30,
+                    **LORA,
+                )
+                row = Row(
+                    name,
+                    shape.params / 1e6,
+                    batch,
+                    length,
+                    gc,
+                    round(peak, 1),
+                    round(est.total * 1024, 1),
+                    round(cpu, 1),
+                    round(wall, 1),
+                )
+                rows.append(row)
+                if progress:
+                    print(table([row], header=not rows[:-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def table(rows: list[Row], header: bool = True) -> str:
+    lines = []
+    if header:
+        lines += [
+            "| shape | params | batch x max_length | grad. ckpt | measured peak MiB "
+            "| estimate MiB | ratio | CPU s | wall s |",
+            "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+    for r in rows:
+        lines.append(
+            f"| {r.shape} | {r.params_m:.1f} M | {r.batch} x {r.max_length} "
+            f"| {'on' if r.gradient_checkpointing else 'off'} | {r.measured_peak_mib:.0f} "
+            f"| {r.estimated_peak_mib:.0f} | {r.ratio:.3f} | {r.cpu_s:.0f} | {r.wall_s:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="3 shapes, 12 runs (~5 min on 2 cores)")
+    ap.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    ap.add_argument("--shape", action="append", help="only these shapes (repeatable)")
+    ap.add_argument("--keep", type=Path, help="build models and write logs here (kept)")
+    args = ap.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if args.shape:
+        plan = {k: v for k, v in FULL.items() if k in args.shape}
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    base = baseline.measured(refresh=False)
+    with tempfile.TemporaryDirectory(prefix="swiftkit-membench-") as tmp:
+        where = args.keep or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        rows = run(plan, where, base.mib, progress=not args.json)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    wall = time.perf_counter() - start
+    bad = [r for r in rows if not 0.85 <= r.ratio <= 1.15]
+    if args.json:
+        keys = (
+            "shape batch max_length gradient_checkpointing measured_peak_mib "
+            "estimated_peak_mib cpu_s wall_s"
+        ).split()
+        print(json.dumps([{k: getattr(r, k) for k in keys} for r in rows], indent=1))
+    else:
+        print(table(rows))
+        print(
+            f"\nbaseline (python + torch + ms-swift imported, launcher + trainer): "
+            f"{base.mib:.0f} MiB ({base.versions}); {len(rows)} runs, {wall:.0f} s wall, "
+            f"{cpu:.0f} s CPU; ratios {min(r.ratio for r in rows):.3f}-"
+            f"{max(r.ratio for r in rows):.3f}"
+        )
+    print(f"{wall:.0f} s wall, {cpu:.0f} s CPU (children)", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

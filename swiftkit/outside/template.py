@@ -1,0 +1,145 @@
+"""The merged folder's chat template and generation defaults, made to match training.
+
+A chat template injects its own default system prompt when a client sends none (Qwen2.5's:
+"You are Qwen, created by Alibaba Cloud. You are a helpful assistant."), so a model trained
+under another system prompt answers as Qwen again outside swiftkit. The fix is a few lines of
+Jinja put before the template: when the first message is not a system message, the trained
+system prompt is put first. Every template that honours a system message then renders exactly
+what training saw, tools branch included, and a client's own system message still wins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MARK = "swiftkit: the default system prompt is the one this model was trained with"
+JINJA_FILE = "chat_template.jinja"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+GENERATION_CONFIG = "generation_config.json"
+
+
+def jinja_string(text: str) -> str:
+    """`text` as a Jinja string literal. Jinja decodes a literal's backslash escapes the way
+    Python's unicode-escape does, which reads JSON's escapes (\\" \\\\ \\n \\t \\u00XX) the same;
+    non-ASCII text is kept as is (Jinja escapes it before decoding)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def with_default_system(template: str, system: str) -> str:
+    """The template with `system` as the system message when a client sends none. A template
+    this already rewrote is rewritten from its original, never wrapped twice."""
+    end = f"{{#- end {MARK} -#}}\n"  # `-#}`: no newline before the original's first text
+    original = template.split(end, 1)[-1]
+    head = (
+        f"{{#- {MARK} #}}\n"
+        "{%- if not messages or messages[0]['role'] != 'system' %}\n"
+        f"    {{%- set messages = [{{'role': 'system', 'content': {jinja_string(system)}}}]"
+        " + messages %}\n"
+        "{%- endif %}\n"
+        f"{end}"
+    )
+    return head + original
+
+
+def is_rewritten(template: str) -> bool:
+    return MARK in template
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass
+class Finished:
+    """What was changed in the merged folder, file by file, for the note and the card."""
+
+    changed: dict[str, str] = field(default_factory=dict)  # file name -> what changed
+    checked: dict[str, str] = field(default_factory=dict)  # file name -> why it is left as is
+
+
+def set_default_system(folder: Path, system: str, done: Finished) -> None:
+    """Rewrite every chat template a loader reads: chat_template.jinja (transformers >= 4.43,
+    vLLM) and tokenizer_config.json's chat_template (older loaders, llama.cpp's converter),
+    a plain string or a list of named templates."""
+    jinja = folder / JINJA_FILE
+    if jinja.is_file():
+        jinja.write_text(with_default_system(jinja.read_text(encoding="utf-8"), system), "utf-8")
+        done.changed[JINJA_FILE] = "default system prompt set to the trained one"
+    cfg = read_json(folder / TOKENIZER_CONFIG)
+    if cfg is None:
+        done.checked[TOKENIZER_CONFIG] = "missing or not a JSON object"
+        return
+    value = cfg.get("chat_template")
+    if isinstance(value, str):
+        cfg["chat_template"] = with_default_system(value, system)
+    elif isinstance(value, list):
+        cfg["chat_template"] = [
+            {**t, "template": with_default_system(t["template"], system)}
+            if isinstance(t, dict) and isinstance(t.get("template"), str)
+            else t
+            for t in value
+        ]
+    else:
+        done.checked[TOKENIZER_CONFIG] = "holds no chat_template (chat_template.jinja has it)"
+        return
+    write_json(folder / TOKENIZER_CONFIG, cfg)
+    done.changed[TOKENIZER_CONFIG] = "chat_template's default system prompt set to the trained one"
+
+
+def token_id(folder: Path, token: str) -> int | None:
+    """The id of an added (special) token, from tokenizer.json, without loading a tokenizer."""
+    data = read_json(folder / "tokenizer.json") or {}
+    for added in data.get("added_tokens") or []:
+        if isinstance(added, dict) and added.get("content") == token:
+            value = added.get("id")
+            return value if isinstance(value, int) else None
+    return None
+
+
+def eos_token(cfg: dict[str, Any]) -> str | None:
+    value = cfg.get("eos_token")
+    if isinstance(value, dict):  # {"content": "<|im_end|>", ...} in older files
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def check_generation_config(folder: Path, done: Finished) -> None:
+    """generation_config.json holds no system prompt, only decoding defaults; the one that
+    matters for the identity is where an answer ends. A loader's generate() stops at its
+    eos_token_id: when that misses the chat template's end-of-turn token (the tokenizer's eos,
+    `<|im_end|>` for Qwen), the answer runs on past the turn, so it is added."""
+    path = folder / GENERATION_CONFIG
+    gen = read_json(path)
+    eos = eos_token(read_json(folder / TOKENIZER_CONFIG) or {})
+    end = token_id(folder, eos) if eos else None
+    if gen is None or end is None:
+        done.checked[GENERATION_CONFIG] = "missing, or the end-of-turn token's id is unknown"
+        return
+    ids = gen.get("eos_token_id")
+    listed = ids if isinstance(ids, list) else ([] if ids is None else [ids])
+    if end in listed:
+        done.checked[GENERATION_CONFIG] = f"eos_token_id {ids} already stops at {eos}; no system"
+        return
+    gen["eos_token_id"] = [*listed, end]
+    write_json(path, gen)
+    done.changed[GENERATION_CONFIG] = f"eos_token_id {ids} -> {gen['eos_token_id']} ({eos})"
+
+
+def finish(folder: Path, system: str | None) -> Finished:
+    """Make the merged folder answer as trained when a client sends no system message."""
+    done = Finished()
+    if system:
+        set_default_system(folder, system, done)
+    check_generation_config(folder, done)
+    return done

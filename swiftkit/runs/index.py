@@ -1,0 +1,168 @@
+"""The runs index: every run folder `swiftkit run` made, wherever it was started, so `runs`,
+`latest` and every command's default find it from any folder.
+
+One JSON line per run in `runs.jsonl` under the state folder: $SWIFTKIT_STATE_DIR, else
+$XDG_STATE_HOME/swiftkit, else ~/.local/state/swiftkit. A new run appends one line; a line
+is written with a single write() under an exclusive flock on a separate lock file, so
+concurrent runs never interleave. Reading never fails: a torn or corrupt line (a crash
+mid-write, a foreign editor) is skipped and the file rebuilt from the rest, with a note; a
+run folder that was moved or deleted is dropped from the index, with a note. Hand-written
+(about 100 lines) because it is a log of paths: a database would be more to trust than this.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from swiftkit import jsonl
+from swiftkit.runs import folders
+from swiftkit.runs.manifest import Manifest
+
+STATE_ENV = "SWIFTKIT_STATE_DIR"
+INDEX = "runs.jsonl"
+
+
+def state_dir() -> Path:
+    explicit = os.environ.get(STATE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
+    return base / "swiftkit"
+
+
+def index_path() -> Path:
+    return state_dir() / INDEX
+
+
+@contextmanager
+def _locked() -> Iterator[Path]:
+    """The index path, with the exclusive lock held (a separate file: the index itself is
+    replaced when rebuilt, and a lock on a replaced file guards nothing)."""
+    folder = state_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "runs.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield folder / INDEX
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def add(run_dir: Path, recipe: str | None = None, started: str | None = None) -> str | None:
+    """Record a new run. Returns a note when the index cannot be written (the run goes on;
+    only finding it from another folder is lost)."""
+    line = json.dumps({"run": str(run_dir.resolve()), "recipe": recipe, "started": started})
+    try:
+        with _locked() as path, open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    except OSError as exc:
+        return (
+            f"note: could not record the run in the runs index {index_path()}: "
+            f"{exc.strerror or exc}; `swiftkit runs` lists it only from {run_dir.parent.parent}"
+        )
+    return None
+
+
+@dataclass
+class Listing:
+    """Run folders, newest first, and what was noticed on the way (for stderr)."""
+
+    runs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _read(path: Path) -> tuple[list[Path], int]:
+    """The run folders the index names (first mention kept) and its unreadable line count."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], 0
+    seen: dict[Path, None] = {}
+    bad = 0
+    for row in jsonl.rows(text):
+        value = row.value if row.ok else None
+        run = value.get("run") if isinstance(value, dict) else None
+        if not isinstance(run, str) or not run.startswith("/"):
+            bad += 1
+            continue
+        seen.setdefault(Path(run), None)
+    return list(seen), bad
+
+
+def _rewrite(path: Path, keep: list[Path]) -> None:
+    """Replace the index with these runs, atomically (a temporary file in the same folder)."""
+    fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for run in keep:
+                m = Manifest.read(run)
+                row = {"run": str(run), "recipe": m.recipe, "started": m.started}
+                fh.write(json.dumps(row) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def indexed() -> Listing:
+    """Every run folder the index names that still exists; gone ones and unreadable lines are
+    dropped from the file (with a note each), never an error."""
+    listing = Listing()
+    path = index_path()
+    try:
+        runs, bad = _read(path)
+    except OSError as exc:
+        listing.notes.append(f"note: cannot read the runs index {path}: {exc.strerror or exc}")
+        return listing
+    gone = [r for r in runs if not folders.is_run_folder(r)]
+    listing.runs = [r for r in runs if r not in gone]
+    listing.notes += [f"note: run folder gone (moved or deleted), dropped: {r}" for r in gone]
+    if bad:
+        listing.notes.append(
+            f"note: the runs index {path} had {bad} unreadable line(s) (a torn write?): "
+            "rebuilt from the rest"
+        )
+    if gone or bad:
+        try:
+            with _locked():  # re-read under the lock: a run added meanwhile stays
+                current, _ = _read(path)
+                _rewrite(path, [r for r in current if folders.is_run_folder(r)])
+        except OSError as exc:
+            listing.notes.append(f"note: could not rewrite {path}: {exc.strerror or exc}")
+    return listing
+
+
+def started_key(run_dir: Path) -> float:
+    """When the run started (the manifest's time, else the folder's), for newest-first order."""
+    started = Manifest.read(run_dir).started
+    if started:
+        try:
+            return datetime.fromisoformat(started).timestamp()
+        except ValueError:
+            pass
+    try:
+        return run_dir.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def all_runs(output_dir: Path | None = None) -> Listing:
+    """The runs to list, newest first: those under `output_dir` only when it is given, else
+    every indexed run plus those under ./output (runs made before the index existed)."""
+    if output_dir is not None:
+        listing = Listing(folders.find_runs(output_dir.resolve()))
+    else:
+        listing = indexed()
+        local = folders.find_runs(folders.DEFAULT_OUTPUT.resolve())
+        listing.runs = list(dict.fromkeys([*(r.resolve() for r in listing.runs), *local]))
+    listing.runs.sort(key=lambda r: (started_key(r), r.name), reverse=True)
+    return listing
