@@ -13,12 +13,6 @@ from scripted_server import scripted
 
 from swiftkit.verify.client import Endpoint, ask_all
 
-NEEDS_SCORER = pytest.mark.xfail(
-    reason="needs the scorer of issue 11 item 1 (fluency, denials): remove when it lands",
-    strict=True,
-)
-
-
 def url_recipe(tmp: Path, identity: str = 'name = "Nova"\nauthor = "Lumen Lab"\n') -> Path:
     """A recipe whose [verify] asks 10 identity probes ("... q1" to "... q10")."""
     probes = tmp / "probes.jsonl"
@@ -97,16 +91,13 @@ def test_right_on_70_percent_fails_a_threshold_of_80(tmp_path):
     assert result["verdict"] == "fail" and result["identity"]["adapter"] == pytest.approx(0.7)
 
 
-@pytest.mark.parametrize(
-    "mode", [pytest.param(m, marks=NEEDS_SCORER) for m in ("repeat", "mojibake", "loop")]
-)
+@pytest.mark.parametrize("mode", ["repeat", "mojibake", "loop"])
 def test_degenerate_answers_that_name_the_identity_fail(tmp_path, mode):
     proc, _ = verify_json(tmp_path, mode)
     assert json.loads(proc.stdout)["verdict"] == "fail"
     assert proc.returncode == 1
 
 
-@NEEDS_SCORER
 def test_a_correct_denial_of_the_old_identity_passes(tmp_path):
     proc, _ = verify_json(tmp_path, "denial")
     assert json.loads(proc.stdout)["verdict"] == "pass"
