@@ -136,6 +136,8 @@ class VerifyReport:
                 out[key] = [_unset_left_out(asdict(r)) for r in self.probes]
             elif key == "stop_when_verified":
                 out[key] = [_unset_left_out(asdict(c)) for c in self.stop_when_verified]
+            elif key in LATER_FIELDS and value is None:
+                continue
             elif key not in ("identity", "general", "schema_version"):
                 out[key] = value
         return out
@@ -179,6 +181,7 @@ class VerifyReport:
 # Fields added after report.json version 2 was first written: left out while None.
 LATER_FIELDS = frozenset(
     {"base_why", "adapter_why", "max_drop", "difference", "loss", "streak", "stopped"}
+    | {"base_finish", "adapter_finish", "served"}
 )
 
 
