@@ -13,6 +13,7 @@ from scripted_server import scripted
 
 from swiftkit.verify.client import Endpoint, ask_all
 
+
 def url_recipe(tmp: Path, identity: str = 'name = "Nova"\nauthor = "Lumen Lab"\n') -> Path:
     """A recipe whose [verify] asks 10 identity probes ("... q1" to "... q10")."""
     probes = tmp / "probes.jsonl"
@@ -253,3 +254,64 @@ def test_compare_on_a_full_model_says_there_is_no_base(tmp_path, command):
     args = ["-p", "hi"] if command == "infer" else []
     proc = swiftkit(command, str(model), "--compare", *args, cwd=tmp_path)
     assert_clean_failure(proc, "no base model to compare with", str(model))
+
+
+@pytest.fixture
+def served_by_script(tmp_path, monkeypatch):
+    """An adapter checkpoint whose one model load is the scripted server ("Nova" the
+    adapter, "qwen" the base), so infer and chat --compare run without ms-swift."""
+    from contextlib import contextmanager
+
+    from swiftkit.verify import pair
+
+    ckpt = tmp_path / "checkpoint-5"
+    ckpt.mkdir()
+    (ckpt / "adapter_config.json").write_text("{}")
+    (ckpt / "args.json").write_text(json.dumps({"model": "/models/qwen"}))
+    with scripted("fluent", models=("Nova", "qwen")) as (url, script):
+
+        @contextmanager
+        def one_load(target, work=None, status=None):
+            yield pair.Served(Endpoint.of(url), "Nova", "qwen", tmp_path / "log", 0.0)
+
+        for module in ("swiftkit.commands.infer", "swiftkit.commands.chat"):
+            monkeypatch.setattr(f"{module}.one_load", one_load)
+        yield ckpt, script
+
+
+def test_infer_compare_json_gives_both_answers(served_by_script, tmp_path):
+    ckpt, script = served_by_script
+    proc = swiftkit("infer", str(ckpt), "--compare", "-p", "你是谁?", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["models"] == {"adapter": "Nova", "base": "qwen"}
+    (row,) = result["answers"]
+    assert row["answer"].startswith("I am Nova") and row["base_answer"].startswith("I am Qwen")
+    assert row["finish_reason"] == row["base_finish_reason"] == "stop"
+
+
+def test_chat_compare_asks_both_and_each_keeps_its_conversation(served_by_script, tmp_path):
+    ckpt, script = served_by_script
+    proc = swiftkit("chat", str(ckpt), "--compare", cwd=tmp_path, input="你是谁?\nand? q2\nexit\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "base (qwen): I am Qwen" in proc.stdout and "adapter (Nova): I am Nova" in proc.stdout
+    assert [len(b["messages"]) for b in script.requests] == [1, 1, 3, 3]
+    second = {b["model"]: b["messages"][1]["content"] for b in script.requests[2:]}
+    assert second["qwen"].startswith("I am Qwen") and second["Nova"].startswith("I am Nova")
+
+
+def test_the_served_ids_keep_the_identitys_case(tmp_path):
+    from swiftkit.runs.resolve import Target
+    from swiftkit.verify.pair import base_name, served_name
+
+    ckpt = tmp_path / "run" / "checkpoint-5"
+    ckpt.mkdir(parents=True)
+    (ckpt / "args.json").write_text(json.dumps({"model": "/models/Qwen2.5-7B-Instruct/"}))
+    target = Target(ckpt, None)
+    assert served_name(target) == "checkpoint-5"
+    from swiftkit.runs.manifest import Manifest
+
+    Manifest(recipe_resolved={"identity": {"name": "Nova Bot"}}).write(ckpt.parent)
+    assert served_name(Target(ckpt, ckpt.parent)) == "Nova-Bot"  # not "nova-bot"
+    assert base_name(target, "Nova") == "Qwen2.5-7B-Instruct"
+    assert base_name(target, "Qwen2.5-7B-Instruct") == "Qwen2.5-7B-Instruct-base"
