@@ -119,8 +119,17 @@ class Deployed:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.server is not None:
+        if self.server is None:
+            return
+        held = {}
+        if threading.current_thread() is threading.main_thread():
+            # a second Ctrl-C must not cut the clean-up short and leave the child behind
+            held = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
             stop_now(self.server, grace=5.0 if kind is None else 1.0)
+        finally:
+            for s, handler in held.items():
+                signal.signal(s, handler)
 
 
 @contextmanager
