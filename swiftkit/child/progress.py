@@ -133,7 +133,7 @@ class Live(Progress):
 
     def status(self, text: str | None) -> None:
         if not self.display.live.is_started:  # after training: a spinner of its own, which
-            if self.spinner is not None:  # turns while a phase blocks (verify's swift infer)
+            if self.spinner is not None:  # turns while a phase blocks (verify's model load)
                 self.spinner.stop()
                 self.spinner = None
             if text:
