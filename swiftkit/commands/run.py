@@ -12,6 +12,7 @@ from pathlib import Path
 
 from swiftkit.child import events, launch
 from swiftkit.child import progress as live
+from swiftkit.child.server import stoppable
 from swiftkit.errors import Finding, SwiftkitError, write_failed
 from swiftkit.msswift import compat
 from swiftkit.plan import Plan, line_plan, plan, resume_plan, write_new_run
@@ -248,7 +249,8 @@ def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> Verify
     echo = progress.echo
     progress.status("verifying: identity probes on the base model and on the adapter ...")
     try:
-        report = verify(resolve(ckpt))
+        with stoppable():  # Ctrl-C or SIGTERM stop the verify child too: exit 130
+            report = verify(resolve(ckpt), status=progress.status)
     except SwiftkitError as exc:
         progress.status(None)
         manifest.update(run_dir, verify=VerdictSummary(NONE, error=exc.message))
