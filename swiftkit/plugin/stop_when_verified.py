@@ -126,6 +126,8 @@ class StopWhenVerified(TrainerCallback):
             losses = [h["loss"] for h in state.log_history if "loss" in h]
             row = {
                 "step": step,
+                # the last loss ms-swift logged: up to logging_steps before this step, as the
+                # trainer logs the step's own loss after its callbacks' on_step_end
                 "loss": losses[-1] if losses else None,
                 "score": score,
                 "passed": sum(j.ok for j in judged),

@@ -80,7 +80,8 @@ class StopCheck:
     """One check the plugin made during training (its answers and reasons are left out):
     `verified` when this check reached the threshold, `streak` checks in a row that did, and
     `stopped` when that streak stopped training (both None in logs written before the streak
-    guard, when the first verified check stopped training: see `stops`)."""
+    guard, when the first verified check stopped training: see `stops`). `loss` is the last
+    one logged before the check (logging.jsonl has the step's own)."""
 
     step: int
     score: float | None
