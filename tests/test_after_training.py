@@ -224,6 +224,8 @@ def test_serve_with_an_api_key_refuses_a_request_without_it(trained):
     try:
         wait_for(lambda: any("ready in" in x for x in lines), 300, "the server", proc)
         assert not any(key in x for x in lines), "the key is printed"
+        log = next(trained["run_dir"].glob(f"serve-{port}.log")).read_text(encoding="utf-8")
+        assert key not in log, "the key is in ms-swift's log (from its command line)"
         body = {
             "model": "swift-robot",
             "messages": [{"role": "user", "content": "你是谁?"}],

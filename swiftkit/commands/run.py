@@ -144,11 +144,20 @@ def execute(
             echo(note)
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
+    # ms-swift drops rows it cannot read without stopping: compare what it kept with the
+    # rows of the data copies and stop the run on a difference (issue 13).
+    sent = {copy: sum(1 for _ in copy.open("rb")) for _, copy in p.data if copy and copy.is_file()}
+    watch = events.DropWatch(p.run_dir / "swift.log", sent)
     try:
         # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
         with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
+
+            def tick() -> None:
+                progress.tick()
+                watch.check()  # raises RecordsDropped: never_running marks the run failed
+
             log = p.run_dir / "swift.log"
-            result = launch.run(p.command, log_path=log, on_tick=progress.tick)
+            result = launch.run(p.command, log_path=log, on_tick=tick)
             if result.log_error is not None:
                 echo(write_failed(log, result.log_error).format().replace("error:", "warning:"))
             return after_training(p, result, progress, check)

@@ -54,6 +54,7 @@ def check_port(host: str, port: int) -> None:
 
 
 KEY_ENV = "SWIFTKIT_API_KEY"
+SERVE_KEY_ENV = "SWIFTKIT_SERVE_API_KEY"  # how the key reaches plugin/deploy_auth.py
 
 
 def loopback(host: str) -> bool:
@@ -76,15 +77,16 @@ def open_warning(host: str, port: int) -> Finding:
 
 
 def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
-    """ms-swift's --api_key on the command, with the plugin that answers a wrong key 401; the
-    printed line shows `shown` in the key's place."""
+    """The command with the key in its environment (never on its command line, which ms-swift
+    logs and `ps` shows), read by the plugin that also answers a wrong key 401; the printed
+    line shows `shown` in the key's place."""
     argv = list(command.argv)
     if "--external_plugins" in argv:  # one flag holds every plugin (a second would replace it)
         argv.insert(argv.index("--external_plugins") + 1, str(DEPLOY_AUTH_PLUGIN))
     else:
         argv += ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
-    command = Command([*argv, "--api_key", key], command.env)
-    return command, command.shell().replace(shlex.quote(key), shown)
+    line = f"{SERVE_KEY_ENV}={shown} {Command(argv, command.env).shell()}"
+    return Command(argv, {**command.env, SERVE_KEY_ENV: key}), line
 
 
 def curl_line(base_url: str, model: str, auth: str = "") -> str:
