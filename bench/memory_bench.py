@@ -9,19 +9,19 @@ vocabulary rows are the real Qwen2.5 count, 151936, except for the tiny model's 
 logits are as wide as in a real run). Each run trains LoRA (rank 8, all-linear, float32, the cpu
 preset's settings) for 2 steps on records longer than max_length, truncated to exactly
 max_length (`--truncation_strategy right`, `--padding_free false`): every sequence is as long
-as the estimate assumes. The measured peak is the largest sum, over the whole process tree
-(`swift` launcher, trainer, any forks), XX
-PSS counts pages that the launcher and the trainer share (torch's libraries, pages of forked
-children) once, where a sum of RSS would count them in every process.
+as the estimate assumes. The measured peak is the process tree's
+(swiftkit.machine.baseline.sample_peak): the trainer's peak RSS from the kernel (wait4's
+high-water mark, exact even for the loss's millisecond-long vocabulary-wide tensors) plus the
+private pages of the `swift` launcher and any forks, sampled every 20 ms with psutil.
 The estimate is swiftkit.machine.estimate.estimate(device="cpu") with the baseline measured by
-swiftkit.machine.baseline (cached per version set).
+swiftkit.machine.baseline.measured() (the smallest real run less its own tensors; cached per
+version set). RSS does not depend on the machine's load; time does: CPU seconds are reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import subprocess
 import sys
@@ -78,7 +78,6 @@ QUICK = {
 FULL = {**QUICK, "qwen2.5-0.5b": [(1, 256), (1, 512)]}
 STEPS = 2  # the Adam state exists from the first optimizer step on
 LORA = dict(lora_rank=8, target_modules="all-linear", lora_dropout=0.05)
-WORDS = "alpha beta gamma delta memory swift robot token layer model".split()
 
 
 @dataclass
@@ -114,59 +113,8 @@ def build_model(name: str, where: Path) -> Path:
     return out
 
 
-def write_dataset(path: Path, records: int, max_length: int) -> None:
-    """Records whose answers are longer than max_length tokens (the byte-level tokenizer
-    gives at least one token per word), so truncation makes each exactly max_length."""
-    rnd = random.Random(0)
-    with path.open("w", encoding="utf-8") as f:
-        for _ in range(records):
-            text = " ".join(f"{rnd.choice(WORDS)}{rnd.randint(0, 999)}" for _ in range(max_length))
-            msgs = [
-                {"role": "user", "content": "Tell me a story."},
-                {"role": "assistant", "content": text},
-            ]
-            f.write(json.dumps({"messages": msgs}) + "\n")
-
-
-def sft_command(model: Path, data: Path, out: Path, batch: int, length: int, gc: bool) -> list:
-    flags = dict(
-        model=model,
-        model_type="qwen2",
-        template="qwen2_5",
-        tuner_type="lora",
-        torch_dtype="float32",
-        dataset=data,
-        max_length=length,
-        truncation_strategy="right",
-        padding_free="false",
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=1,
-        gradient_checkpointing=str(gc).lower(),
-        max_steps=STEPS,
-        lora_rank=LORA["lora_rank"],
-        lora_alpha=32,
-        lora_dropout=LORA["lora_dropout"],
-        target_modules=LORA["target_modules"],
-        output_dir=out,
-        dataloader_num_workers=0,
-        dataset_num_proc=1,
-        split_dataset_ratio=0,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        add_version="false",
-        check_model="false",
-    )
-    cmd = ["swift", "sft"]
-    for key, value in flags.items():
-        cmd += [f"--{key}", str(value)]
-    return cmd
-
-
 def measure(cmd: list, log: Path) -> tuple[float, float, float]:
-    """(peak tree PSS in MiB, CPU seconds, wall seconds) of one command."""
-    import psutil
-
+    """(peak tree memory in MiB, CPU seconds, wall seconds) of one command."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with log.open("w") as out:
@@ -177,7 +125,6 @@ def measure(cmd: list, log: Path) -> tuple[float, float, float]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"swift sft failed (exit {proc.returncode}); its log: {log}")
-    del psutil
     return peak / MIB, cpu, wall
 
 
@@ -189,10 +136,10 @@ def run(plan: dict, where: Path, base_mib: float, progress: bool) -> list[Row]:
         for batch, length in settings:
             data = where / f"data-{batch}x{length}.jsonl"
             if not data.is_file():
-                write_dataset(data, batch * STEPS, length)
+                baseline.write_dataset(data, batch * STEPS, length)
             for gc in (True, False):
                 tag = f"{name}-b{batch}-l{length}-gc{int(gc)}"
-                cmd = sft_command(model, data, where / tag, batch, length, gc)
+                cmd = baseline.sft_command(model, data, where / tag, batch, length, gc, STEPS)
                 peak, cpu, wall = measure(cmd, where / f"{tag}.log")
                 est = estimate(
                     shape,

@@ -99,9 +99,7 @@ def run_phase(out: Path, name: str, cmd: list[str]) -> int:
         "command": cmd,
         "returncode": proc.returncode,
         "wall_s": round(wall, 1),
-        "cpu_s": round(
-            (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1
-        ),
+        "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
         "tree_peak_mib": round(tree_peak / MIB, 1),
         "nvidia_smi_peak_mib": smi_peak,
         "cuda_max_allocated_mib": max(

@@ -2,9 +2,12 @@
 ms-swift imported, in the `swift` launcher and the trainer it starts. On a CPU this stands
 where the CUDA context stands in the GPU estimate.
 
-Measured once by a child pair shaped like `swift sft` (a launcher that imports swift's CLI and
-starts a trainer that imports `swift.pipelines.sft_main`), sampled with `sample_peak`, and
-cached with the versions it was measured on. The swiftkit parent imports none of them.
+Measured once by the smallest real run: `swift sft` LoRA, one step of 32 tokens on swiftkit's
+tiny model (0.2 M parameters), its peak (`sample_peak`) less that run's own estimated tensors
+(about 1 MiB). A child that only imports torch and ms-swift holds ~80 MiB less than a run
+does: the dataset pipeline, the tokenizer, the trainer and the allocator's arenas are there
+in every run whatever the model. Cached with the versions it was measured on. The swiftkit
+parent imports none of them.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +28,10 @@ from swiftkit.msswift import compat
 MIB = 1024**2
 # Measured here (ms-swift 4.6, torch 2.13 CPU, transformers 5.19, Python 3.11) by `measured()`;
 # used until a measurement for the installed versions is cached.
-DEFAULT_MIB = 820.0
+DEFAULT_MIB = 815.0
+METHOD = 3  # how it is measured: a cache from another method is measured again
 PACKAGES = ("ms-swift", "torch", "transformers", "peft")
-TRAINER = (
-    "from swift.pipelines import sft_main; import peft, transformers; "
-    "from transformers import Qwen2ForCausalLM; import time; time.sleep(0.3)"
-)
-LAUNCHER = (
-    "import subprocess, sys; import swift.cli.main; "
-    f"sys.exit(subprocess.run([sys.executable, '-c', {TRAINER!r}]).returncode)"
-)
+WORDS = "alpha beta gamma delta memory swift robot token layer model".split()
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Baseline:
 
 def versions() -> str:
     """The version set a measurement holds for, read from package metadata (no import)."""
-    parts = [f"python {platform.python_version()}"]
+    parts = [f"method {METHOD}", f"python {platform.python_version()}"]
     parts += [f"{p} {compat.installed_version(p) or '-'}" for p in PACKAGES]
     return ", ".join(parts)
 
@@ -66,18 +65,85 @@ def cached() -> Baseline:
     return Baseline(DEFAULT_MIB, want, False)
 
 
+def write_dataset(path: Path, records: int, max_length: int) -> None:
+    """Records whose answers are longer than max_length tokens (the tiny byte-level tokenizer
+    gives at least one token per word), so truncation makes each exactly max_length."""
+    rnd = random.Random(0)
+    with path.open("w", encoding="utf-8") as f:
+        for _ in range(records):
+            text = " ".join(f"{rnd.choice(WORDS)}{rnd.randint(0, 999)}" for _ in range(max_length))
+            msgs = [
+                {"role": "user", "content": "Tell me a story."},
+                {"role": "assistant", "content": text},
+            ]
+            f.write(json.dumps({"messages": msgs}) + "\n")
+
+
+def sft_command(
+    model: Path, data: Path, out: Path, batch: int, length: int, gc: bool, steps: int
+) -> list[str]:
+    """`swift sft` LoRA (rank 8, all-linear, dropout 0.05) in float32 on the CPU, every
+    sequence truncated to exactly `length` (no padding-free packing), nothing saved."""
+    flags = dict(
+        model=model,
+        model_type="qwen2",
+        template="qwen2_5",
+        tuner_type="lora",
+        torch_dtype="float32",
+        dataset=data,
+        max_length=length,
+        truncation_strategy="right",
+        padding_free="false",
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=1,
+        gradient_checkpointing=str(gc).lower(),
+        max_steps=steps,
+        lora_rank=8,
+        lora_alpha=32,
+        lora_dropout=0.05,
+        target_modules="all-linear",
+        output_dir=out,
+        dataloader_num_workers=0,
+        dataset_num_proc=1,
+        split_dataset_ratio=0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        add_version="false",
+        check_model="false",
+    )
+    cmd = ["swift", "sft"]
+    for key, value in flags.items():
+        cmd += [f"--{key}", str(value)]
+    return cmd
+
+
 def measured(refresh: bool = False) -> Baseline:
-    """The cached measurement, or measure now (a few seconds of CPU) and cache it."""
+    """The cached measurement, or measure now (~20 s of CPU: build the tiny model, one
+    training step) and cache it."""
+    from swiftkit.machine.estimate import Shape, estimate
+
     have = cached()
     if have.measured and not refresh:
         return have
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    peak = sample_peak(proc)
+    with tempfile.TemporaryDirectory(prefix="swiftkit-baseline-") as tmp:
+        where = Path(tmp)
+        subprocess.run(
+            [sys.executable, "-m", "swiftkit.tinymodel", str(where / "m")],
+            cwd=Path(__file__).resolve().parents[2],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        write_dataset(where / "d.jsonl", 1, 32)
+        cmd = sft_command(where / "m", where / "d.jsonl", where / "o", 1, 32, True, 1)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak = sample_peak(proc)
+        cfg = json.loads((where / "m" / "config.json").read_text(encoding="utf-8"))
     if proc.returncode != 0:
         return have
-    found = Baseline(round(peak / MIB, 1), have.versions, True)
+    own = estimate(Shape.from_config(cfg), torch_dtype="float32", max_length=32, device="cpu")
+    found = Baseline(round(peak / MIB - (own.total - own.overhead) * 1024, 1), have.versions, True)
     try:
         cache_file().parent.mkdir(parents=True, exist_ok=True)
         cache_file().write_text(
@@ -103,25 +169,29 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _rss_uss(pid: int) -> tuple[int, int]:
-    """(RSS, USS) in bytes from /proc/PID/smaps_rollup (psutil's fallback)."""
+def _proc(pid: int) -> tuple[int, int, int, int]:
+    """(RSS, USS, pid, parent pid) from /proc (psutil's fallback)."""
     got = {"Rss:": 0, "Private_Clean:": 0, "Private_Dirty:": 0}
+    ppid = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
                 key, _, rest = line.partition(" ")
                 if key in got:
                     got[key] = int(rest.split()[0]) * 1024
-    except OSError:
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
         pass
-    return got["Rss:"], got["Private_Clean:"] + got["Private_Dirty:"]
+    return got["Rss:"], got["Private_Clean:"] + got["Private_Dirty:"], pid, ppid
 
 
-def _each(pid: int) -> list[tuple[int, int]]:
+def _each(pid: int) -> list[tuple[int, int, int, int]]:
+    """(RSS, USS, pid, parent pid) of pid and its descendants, largest RSS first."""
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
     except ImportError:  # psutil comes with ms-swift; /proc is the fallback without it
-        return [_rss_uss(p) for p in _tree(pid)]
+        return sorted((_proc(p) for p in _tree(pid)), reverse=True)
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
@@ -131,31 +201,44 @@ def _each(pid: int) -> list[tuple[int, int]]:
     for p in procs:
         try:
             m = p.memory_full_info()
-            out.append((m.rss, m.uss))
+            out.append((m.rss, m.uss, p.pid, p.ppid()))
         except psutil.Error:
             pass
-    return out
+    return sorted(out, reverse=True)
 
 
-def others_memory(pid: int) -> int:
-    """The private pages (USS), in bytes, of every process in the tree but the largest: the
-    `swift` launcher beside the trainer, forks of the trainer. They share torch's libraries
-    and copy-on-write pages with the largest, so their RSS would count those twice."""
-    each = sorted(_each(pid), reverse=True)
-    return sum(uss for _, uss in each[1:])
+def tree_now(pid: int) -> tuple[int, int]:
+    """The tree's memory now, in bytes: (the largest process's RSS plus the private pages
+    (USS) of the others, the USS of the largest one's ancestors alone). The others share
+    torch's libraries and copy-on-write pages with the largest, so a sum of RSS would count
+    those twice; a sum of PSS moves with every unrelated process that maps the same
+    libraries. The ancestors (`swiftkit`, the `swift` launcher) wait for the trainer and live
+    as long as it does; forks of the trainer come and go."""
+    each = _each(pid)
+    if not each:
+        return 0, 0
+    parent = {p: pp for _, _, p, pp in each}
+    uss = {p: u for _, u, p, _ in each}
+    ancestors, at = 0, each[0][3]
+    while at in parent:
+        ancestors += uss[at]
+        at = parent[at] if at != pid else -1
+    return each[0][0] + sum(u for _, u, _, _ in each[1:]), ancestors
 
 
 def sample_peak(proc: subprocess.Popen, every: float = 0.02) -> int:
-    """Wait for `proc`; its tree's peak memory in bytes: the largest process's peak RSS (the
-    kernel's high-water mark, from wait4: exact, where sampling misses peaks that last
-    milliseconds, like the loss's vocabulary-wide tensors) plus the largest sampled sum of
-    the other processes' private pages. The exit status lands in proc.returncode."""
-    others = 0
+    """Wait for `proc`; its tree's peak memory in bytes: the larger of (a) the largest
+    process's peak RSS (the kernel's high-water mark from wait4: exact, where sampling misses
+    peaks that last milliseconds, like the loss's vocabulary-wide tensors) plus its
+    ancestors' private pages, and (b) the largest sampled `tree_now` (forks included). The
+    exit status lands in proc.returncode."""
+    sampled = ancestors = 0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
             # ru_maxrss (KiB): the max over the process and its waited-for descendants
-            return usage.ru_maxrss * 1024 + others
-        others = max(others, others_memory(proc.pid))
+            return max(usage.ru_maxrss * 1024 + ancestors, sampled)
+        now, up = tree_now(proc.pid)
+        sampled, ancestors = max(sampled, now), max(ancestors, up)
         time.sleep(every)

@@ -10,7 +10,7 @@ import os
 import socket
 
 from swiftkit.errors import Finding, SwiftkitError, errors_only
-from swiftkit.machine import hardware
+from swiftkit.machine import baseline, hardware
 from swiftkit.machine.estimate import Estimate, estimate, shape_of
 from swiftkit.msswift import compat
 from swiftkit.recipe import Recipe, presets
@@ -55,8 +55,13 @@ def estimate_for(rec: Recipe) -> Estimate | None:
 
 
 def estimate_args(rec: Recipe) -> dict:
-    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset)."""
+    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset). On
+    the CPU preset the fixed CUDA allowance gives way to the measured process baseline
+    (Python, torch and ms-swift imported: `baseline.cached()`, the shipped figure until one is
+    measured for the installed versions)."""
     t = rec.train
+    device = "cuda" if t.device == "cuda" else "cpu"
+    overhead = {} if device == "cuda" else {"overhead_gib": baseline.cached().mib / 1024}
     ds = rec.launch.deepspeed or ""
     quant = t.value("quant_bits")
     dropout = t.value("lora_dropout")
@@ -70,6 +75,8 @@ def estimate_args(rec: Recipe) -> dict:
         max_length=t.max_length or 2048,
         gradient_checkpointing=bool(t.value("gradient_checkpointing")),
         zero3_shards=rec.launch.world_size() if ds.startswith("zero3") else 1,
+        device=device,
+        **overhead,
     )
 
 
