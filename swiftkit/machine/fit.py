@@ -298,7 +298,7 @@ def cpu_ram_need(rec: Recipe) -> tuple[float, float] | None:
     have = hardware.ram_gib()
     if shape is None or have is None:
         return None
-    need = estimate(shape, **estimate_args(rec), overhead_gib=0.0).total
+    need = estimate(shape, **{**estimate_args(rec), "overhead_gib": 0.0}).total
     return (need, have) if need > have else None
 
 
