@@ -51,8 +51,9 @@ def test_state_folder_follows_xdg_then_home(monkeypatch, tmp_path):
     assert index.state_dir() == tmp_path / "home" / ".local" / "state" / "swiftkit"
 
 
-def test_latest_is_the_newest_run_anywhere_and_commands_say_which(tmp_path, state_dir):
+def test_latest_is_the_newest_run_anywhere_and_commands_say_which(tmp_path, state_dir, monkeypatch):
     """A newer run made in another folder wins over ./output; export and serve name it."""
+    monkeypatch.chdir(tmp_path)  # ./output is tmp_path/output, whatever folder pytest started in
     old = fake_run(tmp_path / "output", "r-1", steps=[80])
     new = fake_run(tmp_path / "elsewhere" / "output", "r-2", steps=[40, 120])
     assert index.add(new) is None
@@ -148,6 +149,7 @@ def test_an_unwritable_state_folder_is_a_note_not_a_failure(tmp_path, monkeypatc
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
     monkeypatch.setenv("SWIFTKIT_STATE_DIR", str(blocker / "state"))
+    monkeypatch.chdir(tmp_path)  # no ./output runs of the folder pytest started in
     note = index.add(tmp_path / "run")
     assert note and "could not record the run in the runs index" in note
     assert index.all_runs().notes and index.all_runs().runs == []  # reading: a note too
