@@ -292,13 +292,13 @@ def hub_findings(rec: Recipe) -> list[Finding]:
 
 def cpu_ram_need(rec: Recipe) -> tuple[float, float] | None:
     """(estimated peak GiB in RAM, this machine's GiB) when a CPU run would not fit in
-    memory; None when it fits or either figure is unknown. Same estimate as on a GPU, less
-    the CUDA allowance."""
+    memory; None when it fits or either figure is unknown. The CPU estimate: the same terms
+    as on a GPU, with the measured process baseline for the CUDA allowance."""
     shape = shape_of(rec.model.id, rec.model.path)
     have = hardware.ram_gib()
     if shape is None or have is None:
         return None
-    need = estimate(shape, **estimate_args(rec), overhead_gib=0.0).total
+    need = estimate(shape, **estimate_args(rec)).total
     return (need, have) if need > have else None
 
 
