@@ -10,6 +10,13 @@ Measures, as wall time of a child process (what a user waits for):
   3. `swiftkit validate` on a generated 10,000-record dataset;
   4. `swiftkit --help` start-up.
 Targets (issue 3): validate < 0.5 s on small files, < 2 s on 10,000 records, start-up < 0.3 s.
+
+    python bench/validate_bench.py --big [--size-mb 200] [--code CHECKOUT]
+
+measures instead `swiftkit validate` on a generated JSON Lines file of --size-mb MB, once with
+every record good and once with every record bad, under /usr/bin/time -v: wall seconds, CPU
+seconds (user + sys) and the largest resident memory. --code runs another checkout's swiftkit
+(e.g. the main branch, for a before/after). Target (issue 13): 200 MB in under 10 s and 500 MB.
 """
 
 from __future__ import annotations
@@ -58,11 +65,68 @@ def first_line(text: str, needle: str) -> str:
     return next((line.strip() for line in text.splitlines() if needle in line), "")[:160]
 
 
+def time_v(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, str]:
+    """Wall, CPU and max RSS of a child from GNU time's -v report."""
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *argv], env=env, cwd=cwd, capture_output=True, text=True
+    )
+    report = dict(
+        (k.strip(), v.strip())
+        for k, _, v in (line.partition(": ") for line in proc.stderr.splitlines())
+        if v
+    )
+    wall = report.get("Elapsed (wall clock) time (h:mm:ss or m:ss)", "0:0")
+    seconds = sum(float(x) * 60**i for i, x in enumerate(reversed(wall.split(":"))))
+    cpu_s = float(report.get("User time (seconds)", 0)) + float(
+        report.get("System time (seconds)", 0)
+    )
+    rss = int(report.get("Maximum resident set size (kbytes)", 0)) // 1024
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-200:]
+    return {"wall": f"{seconds:.1f} s", "cpu": f"{cpu_s:.1f} s", "rss": f"{rss} MB", "out": last}
+
+
+def big_file(size_mb: int, code: Path, kinds: tuple[str, ...] = ("good", "bad")) -> int:
+    """--big: a large JSON Lines file, all good and all bad, streamed by validate."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    work = Path(tempfile.mkdtemp(prefix="swiftkit-big-"))
+    try:
+        for kind in kinds:
+            path = work / f"{kind}.jsonl"
+            with path.open("w", encoding="utf-8") as fh:
+                i = 0
+                while fh.tell() < size_mb * 1_000_000:
+                    rec = {"instruction": f"第{i}个问题:你是谁?请介绍一下你自己。", "input": ""}
+                    if kind == "good":
+                        rec["output"] = (
+                            f"我是{{{{NAME}}}},由{{{{AUTHOR}}}}开发的AI助手。第{i}个回答。"
+                        )
+                    else:
+                        rec["ouput"] = (
+                            f"我是{{{{NAME}}}}。第{i}个回答。"  # a typo: every record bad
+                        )
+                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    i += 1
+            size = path.stat().st_size / 1e6
+            r = time_v([sys.executable, "-m", "swiftkit", "validate", str(path)], env, code)
+            print(
+                f"{kind:4} {size:.0f} MB, {i:,} records: wall {r['wall']}, cpu {r['cpu']}, "
+                f"max RSS {r['rss']}  [{r['out']}]"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, help="tiny model folder (built when absent)")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--big", action="store_true", help="only the large-file measurement")
+    ap.add_argument("--size-mb", type=int, default=200)
+    ap.add_argument("--code", type=Path, default=ROOT, help="the checkout whose swiftkit runs")
     args = ap.parse_args()
+    if args.big:
+        return big_file(args.size_mb, args.code.resolve())
     work = Path(tempfile.mkdtemp(prefix="swiftkit-bench-"))
     try:
         model = args.model or work / "tiny-qwen2"

@@ -178,15 +178,31 @@ def runs_command(output_dir: Path | None, as_json: bool) -> None:
 @click.argument("run_spec", metavar="[RUN]", required=False)
 @output_option
 @click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
+@click.option(
+    "--compare", is_flag=True, help="Each question to the base model and the adapter, side by side."
+)
 @trust_option
 def chat(
-    run_spec: str | None, output_dir: Path | None, base: bool, trust_remote_code: bool
+    run_spec: str | None,
+    output_dir: Path | None,
+    base: bool,
+    compare: bool,
+    trust_remote_code: bool,
 ) -> None:
     """Chat interactively with a trained adapter (`swift infer --stream true`)."""
     from swiftkit.commands import chat as chat_cmd
 
+    if base and compare:
+        raise click.UsageError("--base or --compare, not both")
     sys.exit(
-        chat_cmd.execute(run_spec, output_dir, echo, base=base, trust_remote_code=trust_remote_code)
+        chat_cmd.execute(
+            run_spec,
+            output_dir,
+            echo,
+            base=base,
+            compare=compare,
+            trust_remote_code=trust_remote_code,
+        )
     )
 
 
@@ -203,6 +219,9 @@ def chat(
 )
 @click.option("--json", "as_json", is_flag=True, help="Answers as JSON, for scripts.")
 @click.option("--base", is_flag=True, help="Ask the untouched base model instead.")
+@click.option(
+    "--compare", is_flag=True, help="Ask the base model and the adapter (one model load)."
+)
 @click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
 @trust_option
 def infer(
@@ -212,12 +231,15 @@ def infer(
     file: Path | None,
     as_json: bool,
     base: bool,
+    compare: bool,
     max_new_tokens: int,
     trust_remote_code: bool,
 ) -> None:
-    """Answer questions without a chat session (batch `swift infer`, greedy)."""
+    """Answer questions without a chat session (greedy, through `swift deploy`)."""
     from swiftkit.commands import infer as infer_cmd
 
+    if base and compare:
+        raise click.UsageError("--base or --compare, not both")
     sys.exit(
         infer_cmd.execute(
             run_spec,
@@ -228,6 +250,8 @@ def infer(
             as_json=as_json,
             base=base,
             max_new_tokens=max_new_tokens,
+            compare=compare,
+            status_echo=lambda text: click.echo(text, err=True),
             trust_remote_code=trust_remote_code,
         )
     )
@@ -338,22 +362,54 @@ def serve(
     )
 
 
-@cli.command("verify")
-@click.argument("target", metavar="[RUN_OR_CHECKPOINT]", default="latest")
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@cli.command("verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.")
+@click.argument("target", metavar="[TARGET]", default="latest")
+@output_option
+@click.option("--json", "as_json", is_flag=True, help='The report\'s scores as JSON ("verdict").')
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
+@click.option("--url", help="Verify a model served there instead (OpenAI API, e.g. .../v1).")
+@click.option("--model", help="With --url: the model id to ask (default: the only one served).")
+@click.option("--base-model", help="With --url: also ask this model id, as the before.")
+@click.option(
+    "--api-key", help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY)."
+)
+@click.option("--timeout", default=600.0, show_default=True, help="With --url: seconds per answer.")
 @trust_option
-def verify_cmd(target: str, as_json: bool, no_base: bool, trust_remote_code: bool) -> None:
-    """Ask the identity (and general) probes of the base model and the adapter; write
-    report.json, report.md and loss.png into the run folder. Exit 0 only on a pass.
-    RUN_OR_CHECKPOINT: `latest` (default), a run folder, or a checkpoint folder."""
+def verify_cmd(
+    target: str | None,
+    output_dir: Path | None,
+    as_json: bool,
+    no_base: bool,
+    url: str | None,
+    model: str | None,
+    base_model: str | None,
+    api_key: str | None,
+    timeout: float,
+    trust_remote_code: bool,
+) -> None:
+    """Ask the identity (and general) probes of the base model and the adapter (one model
+    load), or of a served model (--url); write report.json, report.md and loss.png into the
+    run folder. Exit 0 only on a pass."""
     from swiftkit.commands import verify as verify_mod
 
-    sys.exit(
-        verify_mod.execute(
-            target, echo, as_json=as_json, base=not no_base, trust_remote_code=trust_remote_code
-        )
+    for option, value in (("--model", model), ("--base-model", base_model), ("--api-key", api_key)):
+        if value and not url:
+            raise click.UsageError(f"{option} needs --url")
+    code = verify_mod.execute(
+        target,
+        echo,
+        as_json=as_json,
+        base=not no_base,
+        url=url,
+        model=model,
+        base_model=base_model,
+        api_key=api_key,
+        timeout=timeout,
+        output_dir=output_dir,
+        status_echo=lambda text: click.echo(text, err=True),
+        trust_remote_code=trust_remote_code,
     )
+    sys.exit(code)
 
 
 def _ask(value: str | None, option: str, label: str) -> str:

@@ -167,21 +167,35 @@ def test_serve_answers_chat_completions_and_stops_with_its_child(trained):
         wait_for(lambda: any("ready in" in x for x in lines), 300, "the server", proc)
         print(f"serve ready after {time.monotonic() - start:.1f}s")
         pid = int(next(re.search(r"server pid (\d+)", x) for x in lines if "server pid" in x)[1])
-        body = {
-            "model": "swift-robot",
-            "messages": [{"role": "user", "content": "你是谁?"}],
-            "temperature": 0,
-            "max_tokens": 64,
-        }
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/chat/completions",
-            data=json.dumps(body).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            answer = json.loads(resp.read())["choices"][0]["message"]["content"]
-        assert answer == IDENTITY
-        assert any(f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in x for x in lines)
+        # the adapter under the identity's name as written, the base model beside it
+        assert any("model id Swift-Robot: the trained model" in x for x in lines), lines
+        assert any("model id tiny-qwen2: the base model" in x for x in lines), lines
+        answers = {}
+        for model in ("Swift-Robot", "tiny-qwen2"):
+            body = {
+                "model": model,
+                "messages": [{"role": "user", "content": "你是谁?"}],
+                "temperature": 0,
+                "max_tokens": 64,
+            }
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                data=json.dumps(body).encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                reply = json.loads(resp.read())
+            assert reply["model"] == model  # not the base model's folder name
+            answers[model] = reply["choices"][0]["message"]["content"]
+        assert answers["Swift-Robot"] == IDENTITY
+        assert answers["tiny-qwen2"] != IDENTITY
+        curls = [x.strip() for x in lines if x.strip().startswith("curl ")]
+        assert len(curls) == 2, lines
+        for curl in curls:  # pasted into a shell, each line asks its model
+            pasted = subprocess.run(
+                ["sh", "-c", curl], capture_output=True, text=True, timeout=120, check=True
+            )
+            assert json.loads(pasted.stdout)["choices"][0]["message"]["content"]
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=60)
@@ -210,6 +224,8 @@ def test_serve_with_an_api_key_refuses_a_request_without_it(trained):
     try:
         wait_for(lambda: any("ready in" in x for x in lines), 300, "the server", proc)
         assert not any(key in x for x in lines), "the key is printed"
+        log = next(trained["run_dir"].glob(f"serve-{port}.log")).read_text(encoding="utf-8")
+        assert key not in log, "the key is in ms-swift's log (from its command line)"
         body = {
             "model": "swift-robot",
             "messages": [{"role": "user", "content": "你是谁?"}],

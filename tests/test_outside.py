@@ -273,7 +273,8 @@ def test_the_model_card_names_identity_base_system_recipe_and_scores(tmp_path):
     assert 'base_model: "/models/tiny"' in text
     assert "````\nUse ``` carefully\n````" in text  # a fence the prompt cannot close
     assert '[identity]\nname = "Swift-Robot"' in text
-    assert "identity: PASS" in text and "| identity | 5 |" in text
+    assert "identity: PASS" in text and "| identity | 5 | 0% | 100% | >= 80% | pass |" in text
+    assert "NOT the merged one" in text  # the v1 report measured another folder's checkpoint
 
 
 def test_the_model_card_says_when_the_run_was_not_verified(tmp_path):
@@ -296,7 +297,7 @@ def no_launch(monkeypatch, tmp_path):
     seen = {}
 
     def fake(command, log):
-        seen["argv"] = command.argv
+        seen["argv"], seen["env"] = command.argv, command.env
         raise Launched
 
     monkeypatch.setattr(serve_cmd.launch, "Background", fake)
@@ -308,7 +309,8 @@ def test_serve_passes_the_api_key_and_prints_it_masked_when_it_came_from_the_env
     run, seen = no_launch
     with pytest.raises(Launched):
         serve_cmd.execute(str(run), None, print, port=free(), api_key="s3cret", key_from_env=True)
-    assert seen["argv"][-2:] == ["--api_key", "s3cret"]
+    assert seen["env"]["SWIFTKIT_SERVE_API_KEY"] == "s3cret"
+    assert not any("s3cret" in a for a in seen["argv"]), "the key is on the command line"
     plugin = seen["argv"][seen["argv"].index("--external_plugins") + 1]
     assert plugin.endswith("plugin/deploy_auth.py") and Path(plugin).is_file()
 
@@ -334,18 +336,19 @@ def test_the_printed_command_shows_the_key_as_the_variable_or_as_given(no_launch
     with pytest.raises(Launched):
         serve_cmd.execute(str(run), None, print, port=free(), api_key="s3 cret", key_from_env=True)
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("command:"))
-    assert '--api_key "$SWIFTKIT_API_KEY"' in line and "s3 cret" not in line
+    assert 'command: SWIFTKIT_SERVE_API_KEY="$SWIFTKIT_API_KEY" swift deploy ' in line
+    assert "s3 cret" not in line
     with pytest.raises(Launched):
         serve_cmd.execute(str(run), None, print, port=free(), api_key="s3 cret")
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("command:"))
-    assert "--api_key 's3 cret'" in line
+    assert "command: SWIFTKIT_SERVE_API_KEY='s3 cret' swift deploy " in line
 
 
 def test_the_api_key_comes_from_the_environment_variable(no_launch):
     run, seen = no_launch
     with pytest.raises(Launched):
         swiftkit("serve", str(run), "--port", str(free()), env={"SWIFTKIT_API_KEY": "fromenv"})
-    assert seen["argv"][-2:] == ["--api_key", "fromenv"]
+    assert seen["env"]["SWIFTKIT_SERVE_API_KEY"] == "fromenv"
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,9 @@ def test_mixed_recipe_on_this_machine_names_every_blocker(tmp_path):
     proc = swiftkit("run", str(RECIPES / "identity-mixed.toml"), env=env, cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "3 problem(s) with this machine" in proc.stderr
-    assert "swiftkit run recipes/tiny-cpu-mixed.toml" in proc.stderr
+    assert (
+        f"swiftkit run {RECIPES / 'tiny-cpu-mixed.toml'}" in proc.stderr
+    )  # absolute: pastes anywhere
     for name in ("alpaca-gpt4-data-zh#500", "alpaca-gpt4-data-en#500"):
         assert f"hub dataset 'AI-ModelScope/{name}' cannot be downloaded" in proc.stderr
     assert "Traceback" not in proc.stderr

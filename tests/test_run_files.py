@@ -87,7 +87,8 @@ def test_base_answers_are_reused_from_a_version_1_report(tmp_path):
         system="You are a helpful assistant.",
     )
     cached = cached_base_answers(tmp_path, args, old.config)
-    assert len(cached) == 3 and set(cached.values()) == {"I am Qwen, made by Alibaba Cloud."}
+    assert len(cached) == 3
+    assert {a.text for a in cached.values()} == {"I am Qwen, made by Alibaba Cloud."}
     other = CheckpointArgs(model="/elsewhere", template=args.template, system=args.system)
     assert cached_base_answers(tmp_path, other, old.config) == {}
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swiftkit import jsonl
-from swiftkit.errors import closest
+from swiftkit.errors import Finding, SwiftkitError, closest
 from swiftkit.msswift import compat, sftflags
 from swiftkit.resources import table
 
@@ -186,3 +186,59 @@ def last_checkpoint(path: Path) -> Path | None:
             named = row["last_model_checkpoint"]
     folder = Path(named).resolve() if named else None  # "last-checkpoint" is a symlink
     return folder if folder is not None and folder.is_dir() else None
+
+
+# ms-swift 4.6 logs this when its preprocessor or its max_length filter drops rows
+# (swift/dataset/preprocessor/core.py, swift/pipelines/utils.py); there is no record of it in
+# logging.jsonl, so this one line is read from the log.
+FILTERED = re.compile(r"Dataset filtered, origin length: (\d+), filtered dataset length: (\d+)")
+
+
+class RecordsDropped(SwiftkitError):
+    """ms-swift kept fewer rows than swiftkit sent: the run is stopped."""
+
+
+class DropWatch:
+    """Reads the child's log as it grows and raises RecordsDropped at ms-swift's first
+    "Dataset filtered" line. `sent` is each data copy swiftkit wrote and its row count."""
+
+    def __init__(self, log: Path, sent: dict[Path, int]):
+        self.log = log
+        self.sent = sent
+        self.offset = 0
+        self.partial = b""
+
+    def check(self) -> None:
+        try:
+            with self.log.open("rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except OSError:
+            return
+        self.offset += len(chunk)
+        lines = (self.partial + chunk).split(b"\n")
+        self.partial = lines.pop()
+        for raw in lines:
+            m = FILTERED.search(raw.decode("utf-8", errors="replace"))
+            if m and int(m.group(2)) < int(m.group(1)):
+                raise self.error(int(m.group(1)), int(m.group(2)))
+
+    def error(self, origin: int, kept: int) -> RecordsDropped:
+        files = [p for p, n in self.sent.items() if n == origin] or list(self.sent)
+        where = ", ".join(str(p) for p in files) or "the datasets"
+        return RecordsDropped(
+            f"ms-swift dropped {origin - kept} of {origin} records ({where}); the run was "
+            "stopped rather than train without them",
+            [
+                Finding.error(
+                    str(f),
+                    f"ms-swift kept {kept} of the {origin} records swiftkit sent (its log: "
+                    f'"Dataset filtered, origin length: {origin}, filtered dataset length: '
+                    f'{kept}")',
+                    fix=f"`swiftkit validate {f}` names the records ms-swift cannot read "
+                    "(mixed formats, no answer, longer than max_length); the full log is "
+                    f"{self.log}",
+                )
+                for f in files
+            ],
+        )

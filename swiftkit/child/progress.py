@@ -133,7 +133,7 @@ class Live(Progress):
 
     def status(self, text: str | None) -> None:
         if not self.display.live.is_started:  # after training: a spinner of its own, which
-            if self.spinner is not None:  # turns while a phase blocks (verify's swift infer)
+            if self.spinner is not None:  # turns while a phase blocks (verify's model load)
                 self.spinner.stop()
                 self.spinner = None
             if text:
@@ -164,3 +164,34 @@ def start(log: Path, echo: Echo, resume: bool = False) -> Progress:
     if sys.stderr.isatty():
         return Live(log, echo, resume, stdout_is_terminal=sys.stdout.isatty())
     return Progress(log, echo, resume)
+
+
+class StatusLine:
+    """What a phase without steps is doing (verify: "loading the model", "adapter 12/39"):
+    one line redrawn with a spinner when stderr is a terminal, else one plain line per
+    change through `echo`. Call it with the text; None clears it."""
+
+    def __init__(self, echo: Echo, terminal: bool | None = None):
+        self._echo = echo
+        self.spinner: Status | None = None
+        if sys.stderr.isatty() if terminal is None else terminal:
+            from rich.console import Console
+
+            self.spinner = Console(stderr=True).status("")
+
+    def __call__(self, text: str | None) -> None:
+        if self.spinner is None:
+            if text:
+                self._echo(text)
+        elif text:
+            self.spinner.update(text)
+            self.spinner.start()
+        else:
+            self.spinner.stop()
+
+    def __enter__(self) -> StatusLine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.spinner is not None:
+            self.spinner.stop()

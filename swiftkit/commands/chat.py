@@ -1,16 +1,26 @@
-"""`swiftkit chat [RUN]`: the blog's interactive `swift infer`, without pasting a path."""
+"""`swiftkit chat [RUN]`: the blog's interactive `swift infer`, without pasting a path;
+`--compare` asks each question of the base model and of the adapter, side by side, from one
+model load (the `swift deploy` child verify uses)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import click
 
 from swiftkit.child import launch
+from swiftkit.child.server import stoppable
 from swiftkit.commands import guard_model_code
 from swiftkit.render import helpers
-from swiftkit.runs.resolve import announce, resolve
+from swiftkit.runs.resolve import Target, announce, resolve
+from swiftkit.verify.client import ask_all
+from swiftkit.verify.pair import one_load, require_base
 
 Echo = Callable[[str], None]
+QUIT = ("exit", "quit", ":q")
+MAX_NEW_TOKENS = 2048  # as the plain chat's `swift infer` line
 
 
 def execute(
@@ -18,6 +28,8 @@ def execute(
     output_dir: Path | None,
     echo: Echo,
     base: bool = False,
+    compare: bool = False,
+    read: Callable[[str], str] | None = None,
     trust_remote_code: bool = False,
 ) -> int:
     target = resolve(spec, output_dir)
@@ -25,8 +37,40 @@ def execute(
     guard_model_code(target, trust_remote_code, "chat")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
+    if compare:
+        return side_by_side(target, echo, read or click.prompt)
     command = helpers.render_chat(target.checkpoint, base=base)
     who = "the base model (before training)" if base else str(target.checkpoint)
     echo(f"chat with {who}")
     echo(f"command: {command.shell()}")
     return launch.interactive(command)
+
+
+def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
+    """Each question to both models, each keeping its own conversation; ends at end of input,
+    `exit` or Ctrl-C."""
+    require_base(target)
+    work = target.run_dir / "chat" if target.run_dir else None
+    history: dict[str, list[dict[str, Any]]] = {}
+    with stoppable(), one_load(target, work, lambda t: echo(t) if t else None) as served:
+        assert served.base is not None
+        sides = {
+            f"base ({served.base})": served.base,
+            f"adapter ({served.adapter})": served.adapter,
+        }
+        echo(f"comparing the base model and {target.checkpoint}; `exit` or Ctrl-D ends")
+        while True:
+            try:
+                question = read("you").strip()
+            except (EOFError, click.exceptions.Abort):
+                return 0
+            if question in QUIT:
+                return 0
+            if not question:
+                continue
+            for label, model in sides.items():
+                turns = history.setdefault(model, [])
+                turns.append({"role": "user", "content": question})
+                (answer,) = ask_all(served.endpoint, model, [turns], MAX_NEW_TOKENS)
+                turns.append({"role": "assistant", "content": answer.text})
+                echo(f"{label}: {answer.text}")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from swiftkit import jsonl
+from swiftkit.child.progress import StatusLine
+from swiftkit.child.server import stoppable
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.runs.resolve import announce, resolve
-from swiftkit.verify.ask import ask
+from swiftkit.verify.client import ask_all
+from swiftkit.verify.pair import one_load, require_base
+from swiftkit.verify.verdict import progress_counter
 
 Echo = Callable[[str], None]
 
@@ -72,6 +76,8 @@ def execute(
     as_json: bool = False,
     base: bool = False,
     max_new_tokens: int = 512,
+    compare: bool = False,
+    status_echo: Echo | None = None,
     trust_remote_code: bool = False,
 ) -> int:
     conversations = [[{"role": "user", "content": p}] for p in prompts]
@@ -87,27 +93,50 @@ def execute(
     guard_model_code(target, trust_remote_code, "infer")
     if base:
         target.require_adapter("--base reads the base model from the adapter's args.json")
-    if target.run_dir is not None:
-        work = target.run_dir / "infer"
-    else:
-        work = Path(tempfile.mkdtemp(prefix="swiftkit-infer-"))
-    answers = ask(
-        target.checkpoint,
-        conversations,
-        work,
-        base=base,
-        max_new_tokens=max_new_tokens,
-        tag="base" if base else "infer",
-    )
+    if compare:
+        require_base(target)
+    work = target.run_dir / "infer" if target.run_dir is not None else None
+    with stoppable(), StatusLine(status_echo or echo) as status:
+        with one_load(target, work, status) as served:
+            ask = partial(
+                ask_all, served.endpoint, conversations=conversations, max_tokens=max_new_tokens
+            )
+            after = (
+                [] if base else ask(served.adapter, on_answer=progress_counter(status, "adapter"))
+            )
+            before = (
+                ask(served.base, on_answer=progress_counter(status, "base"))
+                if (base or compare) and served.base
+                else []
+            )
     if as_json:
-        rows = [
-            {"prompt": c[-1]["content"], "messages": c, "answer": a}
-            for c, a in zip(conversations, answers, strict=True)
-        ]
-        payload = {"checkpoint": str(target.checkpoint), "base": base, "answers": rows}
+        rows = []
+        for i, c in enumerate(conversations):
+            row: dict[str, Any] = {"prompt": c[-1]["content"], "messages": c}
+            if after:
+                row["answer"] = after[i].text
+                row["finish_reason"] = after[i].finish_reason
+            if before:
+                row["base_answer" if compare else "answer"] = before[i].text
+                row["base_finish_reason" if compare else "finish_reason"] = before[i].finish_reason
+            rows.append(row)
+        payload = {
+            "checkpoint": str(target.checkpoint),
+            "base": base,
+            "compare": compare,
+            "models": {
+                "adapter": None if base else served.adapter,
+                "base": served.base if (base or compare) else None,
+            },
+            "answers": rows,
+        }
         echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return 0
-    for c, a in zip(conversations, answers, strict=True):
+    for i, c in enumerate(conversations):
         echo(f"Q: {c[-1]['content']}")
-        echo(f"A: {a}")
+        if compare:
+            echo(f"base ({served.base}): {before[i].text}")
+            echo(f"adapter ({served.adapter}): {after[i].text}")
+        else:
+            echo(f"A: {(before or after)[i].text}")
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from swiftkit.child import events, launch
 from swiftkit.child import progress as live
+from swiftkit.child.server import stoppable
 from swiftkit.errors import Finding, SwiftkitError, write_failed
 from swiftkit.msswift import compat
 from swiftkit.plan import Plan, line_plan, plan, resume_plan, write_new_run
@@ -143,11 +144,20 @@ def execute(
             echo(note)
     echo(f"run: {p.run_dir}")
     echo(f"command: {p.command.shell()}")
+    # ms-swift drops rows it cannot read without stopping: compare what it kept with the
+    # rows of the data copies and stop the run on a difference (issue 13).
+    sent = {copy: sum(1 for _ in copy.open("rb")) for _, copy in p.data if copy and copy.is_file()}
+    watch = events.DropWatch(p.run_dir / "swift.log", sent)
     try:
         # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
         with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
+
+            def tick() -> None:
+                progress.tick()
+                watch.check()  # raises RecordsDropped: never_running marks the run failed
+
             log = p.run_dir / "swift.log"
-            result = launch.run(p.command, log_path=log, on_tick=progress.tick)
+            result = launch.run(p.command, log_path=log, on_tick=tick)
             if result.log_error is not None:
                 echo(write_failed(log, result.log_error).format().replace("error:", "warning:"))
             return after_training(p, result, progress, check)
@@ -239,7 +249,8 @@ def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> Verify
     echo = progress.echo
     progress.status("verifying: identity probes on the base model and on the adapter ...")
     try:
-        report = verify(resolve(ckpt))
+        with stoppable():  # Ctrl-C or SIGTERM stop the verify child too: exit 130
+            report = verify(resolve(ckpt), status=progress.status)
     except SwiftkitError as exc:
         progress.status(None)
         manifest.update(run_dir, verify=VerdictSummary(NONE, error=exc.message))

@@ -6,24 +6,23 @@ from __future__ import annotations
 import errno
 import ipaddress
 import json
-import re
 import shlex
 import signal
 import socket
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.child import launch
+from swiftkit.child.server import models_url, wait_ready
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.render import helpers
-from swiftkit.render.command import Command
+from swiftkit.render.command import Command, shell_line
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
-from swiftkit.runs.resolve import Target, announce, resolve
+from swiftkit.runs.resolve import announce, resolve
+from swiftkit.verify.pair import base_name, served_name
 
 Echo = Callable[[str], None]
 
@@ -54,47 +53,8 @@ def check_port(host: str, port: int) -> None:
                 ) from None
 
 
-def served_name(target: Target) -> str:
-    """The model id clients send: the identity's name when the run has one, else the folder."""
-    name = target.manifest().identity.name or target.folder.name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-").lower() or "swiftkit"
-
-
-def models_url(host: str, port: int) -> str:
-    probe = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return f"http://{probe}:{port}/v1/models"
-
-
-def log_error(server: launch.Background, message: str, fix: str) -> SwiftkitError:
-    """The server's failure as the user sees it: what happened, its log's tail, the fix."""
-    tail = "\n".join(server.tail(20)) or "no output"
-    return SwiftkitError(message, [Finding.error(str(server.log_path), tail, fix=fix)])
-
-
-def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]:
-    """Poll /v1/models until it answers with the served ids; fail if the child dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise log_error(
-                server,
-                f"swift deploy exited (code {server.proc.returncode}) before it answered",
-                f"see the full log: {server.log_path}",
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                data = json.loads(resp.read().decode("utf-8"))
-            return [m.get("id") for m in data.get("data", [])]
-        except (urllib.error.URLError, OSError, ValueError):
-            time.sleep(0.5)
-    raise log_error(
-        server,
-        f"swift deploy did not answer {url} within {timeout:.0f} s",
-        "raise --timeout (a 7B model loads slowly), or read the log",
-    )
-
-
 KEY_ENV = "SWIFTKIT_API_KEY"
+SERVE_KEY_ENV = "SWIFTKIT_SERVE_API_KEY"  # how the key reaches plugin/deploy_auth.py
 
 
 def loopback(host: str) -> bool:
@@ -117,11 +77,27 @@ def open_warning(host: str, port: int) -> Finding:
 
 
 def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
-    """ms-swift's --api_key on the command, with the plugin that answers a wrong key 401; the
-    printed line shows `shown` in the key's place."""
-    plugin = ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
-    command = Command([*command.argv, *plugin, "--api_key", key], command.env)
-    return command, command.shell().replace(shlex.quote(key), shown)
+    """The command with the key in its environment (never on its command line, which ms-swift
+    logs and `ps` shows), read by the plugin that also answers a wrong key 401; the printed
+    line shows `shown` in the key's place."""
+    argv = list(command.argv)
+    if "--external_plugins" in argv:  # one flag holds every plugin (a second would replace it)
+        argv.insert(argv.index("--external_plugins") + 1, str(DEPLOY_AUTH_PLUGIN))
+    else:
+        argv += ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
+    line = f"{SERVE_KEY_ENV}={shown} {Command(argv, command.env).shell()}"
+    return Command(argv, {**command.env, SERVE_KEY_ENV: key}), line
+
+
+def curl_line(base_url: str, model: str, auth: str = "") -> str:
+    """A request that runs when pasted into a shell (the JSON quoted for sh, whatever the id
+    holds); `auth`: an -H option already quoted for the shell."""
+    body = json.dumps(
+        {"model": model, "messages": [{"role": "user", "content": "你是谁?"}], "temperature": 0},
+        ensure_ascii=False,
+    )
+    head = shell_line("curl", "-s", f"{base_url}/chat/completions")
+    return f"{head} -H 'Content-Type: application/json'{auth} -d {shlex.quote(body)}"
 
 
 def execute(
@@ -147,7 +123,11 @@ def execute(
         target.require_adapter("--base reads the base model from the adapter's args.json")
     check_port(host, port)
     model = name or served_name(target)
-    command = helpers.render_deploy(target.checkpoint, host, port, model, base=base)
+    base_id = None if base or not target.adapter else base_name(target, model)
+    if base_id is not None:  # one model load answers for both: compare them from any client
+        command = helpers.render_deploy_pair(target.checkpoint, host, port, model, base_id)
+    else:
+        command = helpers.render_deploy(target.checkpoint, host, port, model, base=base)
     shown = f'"${KEY_ENV}"' if key_from_env else shlex.quote(api_key or "")
     line = command.shell()
     if api_key:
@@ -174,24 +154,17 @@ def execute(
         echo(
             f"ready in {time.monotonic() - start:.0f} s: {base_url}  (model ids: {', '.join(ids)})"
         )
-        body = json.dumps(
-            {
-                "model": model,
-                "messages": [{"role": "user", "content": "你是谁?"}],
-                "temperature": 0,
-            },
-            ensure_ascii=False,
-        )
+        echo(f"model id {model}: {'the base model' if base else 'the trained model'}")
+        if base_id:
+            echo(f"model id {base_id}: the base model (before training), for comparison")
         echo("try it:")
         auth = ""
         if key_from_env:
             auth = f' -H "Authorization: Bearer ${KEY_ENV}"'
         elif api_key:
             auth = " -H " + shlex.quote(f"Authorization: Bearer {api_key}")
-        echo(
-            f"  curl -s {base_url}/chat/completions -H 'Content-Type: application/json'{auth} "
-            f"-d '{body}'"
-        )
+        for served in [model] + ([base_id] if base_id else []):
+            echo(f"  {curl_line(base_url, served, auth)}")
         echo("Ctrl-C stops the server.")
         while server.alive():
             time.sleep(0.5)

@@ -20,7 +20,7 @@ from swiftkit.dataset.duplicates import Seen
 from swiftkit.dataset.fill import Identity, fill_record, leftover_findings, placeholder_findings
 from swiftkit.dataset.length import TokenCounter, length_findings
 from swiftkit.dataset.read import EXAMPLE, Record, read_records, sha256, stream, usable
-from swiftkit.dataset.records import Formats, record_findings
+from swiftkit.dataset.records import Formats, record_findings, surely_valid
 from swiftkit.errors import Finding
 
 __all__ = [
@@ -49,6 +49,10 @@ class Checked:
     more: int = 0  # findings past MAX_FINDINGS, counted and not kept
     seen: Seen | None = None
 
+    @property
+    def full(self) -> bool:
+        return len(self.findings) >= MAX_FINDINGS
+
     def add(self, found: list[Finding]) -> None:
         room = MAX_FINDINGS - len(self.findings)
         self.findings += found[:room]
@@ -61,8 +65,9 @@ class Checked:
             out.append(
                 Finding.note(
                     str(self.path),
-                    f"... and {self.more} more finding(s) in this file, not listed (the first "
-                    f"{MAX_FINDINGS} are{' errors' if errors else ''} above)",
+                    f"... and {self.more} more problem(s) in this file, not listed (past the "
+                    f"first {MAX_FINDINGS}{' errors' if errors else ''}, each bad record counts "
+                    "once)",
                     fix="fix the ones listed and validate again",
                 )
             )
@@ -96,6 +101,12 @@ def check_file(
         out.records += len(batch)
         for rec in batch:
             formats.add(rec)
+        if out.full:
+            # Past the cap only the count matters: a record the schema rejects (surely_valid
+            # is exactly the schema for parsed JSON) counts once, without jsonschema's
+            # explanation; a file of a million bad records stays seconds, not minutes.
+            out.more += sum(not surely_valid(rec.value) for rec in batch)
+            continue
         found = record_findings(batch, source)
         good = usable(batch, found)
         out.usable += len(good)

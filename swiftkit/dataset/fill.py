@@ -19,17 +19,18 @@ SPACED = re.compile(
     r"(?P<pre2>\{+)(?P<word2>[A-Za-z][\w-]*)\s+(?P<post2>\}+)"
 )
 MARKS = frozenset("{}<>$%")
+WELL_FORMED = re.compile(r"(?<!\{)\{\{\s*(?:NAME|AUTHOR)\s*\}\}(?!\})", re.IGNORECASE)
 Identity = Mapping[str, str]  # {"name": ..., "author": ...}, as Identity.fills() gives
+
+
+TEXT_KEYS = frozenset(("system", "instruction", "input", "output", "query", "response"))
 
 
 def answer_fields(value: object) -> dict[str, str]:
     """The text fields of a record that placeholders may appear in, by field path."""
-    out: dict[str, str] = {}
     if not isinstance(value, dict):
-        return out
-    for key in ("system", "instruction", "input", "output", "query", "response"):
-        if isinstance(value.get(key), str):
-            out[key] = value[key]
+        return {}
+    out = {k: v for k, v in value.items() if k in TEXT_KEYS and type(v) is str}
     msgs = value.get("messages")
     if isinstance(msgs, list):
         for i, m in enumerate(msgs):
@@ -47,8 +48,8 @@ def placeholder_like(word: str) -> str | None:
 
 def typos(text: str) -> list[tuple[str, str]]:
     """(as written, the placeholder meant) for each mistyped {{NAME}}/{{AUTHOR}} in text."""
-    if MARKS.isdisjoint(text):
-        return []
+    if MARKS.isdisjoint(text) or MARKS.isdisjoint(WELL_FORMED.sub("", text)):
+        return []  # the common case: no mark, or only well-formed {{NAME}}/{{AUTHOR}}
     out = []
     spaced = list(SPACED.finditer(text))
     found = [
@@ -76,8 +77,14 @@ def placeholder_findings(
     """Placeholders swiftkit cannot fill: unknown names, or known ones the recipe lacks
     (identity=None: no recipe, so known names are accepted)."""
     findings = []
+    # Well-formed placeholders need no finding when there is no recipe or it fills both.
+    all_filled = identity is None or all(identity.get(v) for v in FILLS.values())
     for rec in records:
         for fld, text in answer_fields(rec.value).items():
+            if MARKS.isdisjoint(text) or (
+                all_filled and MARKS.isdisjoint(WELL_FORMED.sub("", text))
+            ):
+                continue  # the common case, decided without the loops below
             for written, meant in typos(text):
                 findings.append(
                     Finding.error(

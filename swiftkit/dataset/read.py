@@ -18,9 +18,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from swiftkit.errors import Finding
 
@@ -32,8 +31,9 @@ WHOLE_FILE_PROBE = 64 * 1024 * 1024  # a .json file up to this size is tried as 
 Report = Callable[[Finding], None]
 
 
-@dataclass(frozen=True)
-class Record(Generic[V]):
+class Record(NamedTuple, Generic[V]):
+    """A tuple, not a dataclass: a large file makes a million of them (3x cheaper)."""
+
     number: int  # 1-based position in the file
     line: int  # line where the record starts
     value: V
@@ -42,11 +42,7 @@ class Record(Generic[V]):
 def usable(records: Iterable[Record[object]], findings: Iterable[Finding]) -> list[Record[Fields]]:
     """The object records that no error finding names."""
     bad = {f.record for f in findings if f.is_error}
-    return [
-        Record(r.number, r.line, r.value)
-        for r in records
-        if r.number not in bad and isinstance(r.value, dict)
-    ]
+    return [r for r in records if r.number not in bad and type(r.value) is dict]  # type: ignore[misc]
 
 
 def sha256(path: Path) -> str:
@@ -228,7 +224,7 @@ def _check_value(value: object, text: str) -> tuple[str, str | None] | None:
         bad = _bad_text(value)
         if bad:
             return bad
-    if isinstance(value, dict) and len(re.findall(r'"\s*:', text)) > _key_count(value):
+    if isinstance(value, dict) and _may_repeat_keys(value, text):
         duplicate = _duplicate_key(text)
         if duplicate:
             return (
@@ -281,6 +277,16 @@ def _bad_text(value: object) -> tuple[str, str | None] | None:
                 where or None,
             )
     return None
+
+
+def _may_repeat_keys(value: dict, text: str) -> bool:
+    """False when the text surely has no repeated key: for a flat record of strings (the
+    common case) each key and value holds two quotes; otherwise the keys as written are
+    counted against those parsed. True sends the text to the exact check."""
+    quotes = text.count('"') - text.count('\\"')
+    if all(type(v) is str for v in value.values()) and quotes == 4 * len(value):
+        return False
+    return len(re.findall(r'"\s*:', text)) > _key_count(value)
 
 
 def _key_count(value: object) -> int:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from swiftkit.runs.manifest import Manifest
-from swiftkit.verify.report import REPORT_JSON, VerifyReport, pct
+from swiftkit.verify.report import REPORT_JSON, VerifyReport, gate, pct
 
 
 def _fence(text: str, lang: str = "") -> list[str]:
@@ -72,7 +72,7 @@ def model_card(
         md += ["Changed in this folder after the merge:", ""]
         md += [f"- `{file}`: {what}" for file, what in changed.items()]
         md.append("")
-    md += _scores(run_dir)
+    md += _scores(run_dir, checkpoint)
     text, lang = _recipe_text(manifest)
     if text:
         md += ["## Recipe", "", f"`{manifest.recipe}`:" if manifest.recipe else "", ""]
@@ -95,21 +95,23 @@ def model_card(
     return "\n".join(md)
 
 
-def _scores(run_dir: Path | None) -> list[str]:
+def _scores(run_dir: Path | None, checkpoint: Path) -> list[str]:
+    """The run's verify scores (report.json), said to be another checkpoint's when they are."""
     report = VerifyReport.read(run_dir / REPORT_JSON) if run_dir else None
     if report is None:
         return ["## Verify", "", "Not verified (`swiftkit verify RUN` measures it).", ""]
+    other = Path(report.checkpoint).resolve() != checkpoint.resolve()
     md = [
         "## Verify",
         "",
-        f"**{report.headline()}** (measured {report.measured}, checkpoint `{report.checkpoint}`)",
+        f"**{report.headline()}** (measured {report.measured}, checkpoint "
+        f"`{report.checkpoint}`{': NOT the merged one' if other else ''})",
         "",
-        "| probes | count | base model | adapter | threshold | verdict |",
+        "| probes | count | base model | adapter | gate | verdict |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for label, s in (("identity", report.identity), ("general", report.general)):
         md.append(
-            f"| {label} | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | {pct(s.threshold)} "
-            f"| {s.verdict} |"
+            f"| {label} | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | {gate(s)} | {s.verdict} |"
         )
     return [*md, ""]

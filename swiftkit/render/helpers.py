@@ -10,6 +10,7 @@ from pathlib import Path
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.render.command import Command, argv_from_flags
+from swiftkit.resources import SERVE_PLUGIN
 
 
 def render_infer(
@@ -78,4 +79,36 @@ def render_deploy(
     """An OpenAI-compatible server (`/v1/chat/completions`) on one checkpoint or model."""
     flags = source_flags(checkpoint, base)
     flags.update(host=host, port=port, served_model_name=served_model_name)
+    flags["external_plugins"] = str(SERVE_PLUGIN)
+    return Command(argv_from_flags("deploy", flags))
+
+
+def render_deploy_pair(
+    checkpoint: Path,
+    host: str,
+    port: int,
+    adapter_id: str,
+    base_id: str,
+    max_batch_size: int | None = None,
+) -> Command:
+    """One `swift deploy` serving the base model as `base_id` and the LoRA adapter as
+    `adapter_id` from one model load: ms-swift reads the base model, template and system
+    prompt from the adapter's args.json, loads the LoRA on the first request for its id and
+    answers `base_id` with it disabled."""
+    if "=" in str(checkpoint) or "=" in adapter_id:
+        raise SwiftkitError.at(
+            f"cannot serve {checkpoint} beside its base model",
+            str(checkpoint),
+            "ms-swift's --adapters NAME=PATH cannot hold a '=' in the name or the path",
+            fix="move or rename the run folder to a path without '='",
+        )
+    flags: dict[str, object] = {
+        "adapters": f"{adapter_id}={checkpoint}",
+        "served_model_name": base_id,
+        "host": host,
+        "port": port,
+    }
+    if max_batch_size:
+        flags["max_batch_size"] = max_batch_size
+    flags["external_plugins"] = str(SERVE_PLUGIN)
     return Command(argv_from_flags("deploy", flags))

@@ -51,7 +51,11 @@ h1 { margin-bottom: .2em; }
 .fail { background: #f9d6d5; color: #8a1410; }
 .none { background: #eee; color: #444; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; width: 100%; }
-th, td { border: 1px solid #ccc; padding: .35em .6em; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #ccc; padding: .35em .6em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+#answers { table-layout: fixed; }
+#answers col.id { width: 7%; } #answers col.kind { width: 10%; }
+#answers col.q { width: 17%; } #answers col.a { width: 33%; }
 th { background: #f4f4f6; }
 td.num { text-align: right; white-space: nowrap; }
 .ok { color: #0b5a1c; font-weight: bold; }
@@ -122,7 +126,9 @@ def _answer(text: str | None, ok: bool | None, why: str | None) -> str:
 
 def _answers(rows: list[ProbeRow]) -> list[str]:
     out = [
-        "<table id='answers'><tr><th>id</th><th>set / kind</th><th>question</th>"
+        "<table id='answers'><colgroup><col class='id'><col class='kind'><col class='q'>"
+        "<col class='a'><col class='a'></colgroup>"
+        "<tr><th>id</th><th>set / kind</th><th>question</th>"
         "<th>before (base model)</th><th>after (adapter)</th></tr>"
     ]
     for r in rows:

@@ -73,6 +73,8 @@ class ProbeRow:
     adapter_ok: bool | None
     base_why: str | None = None
     adapter_why: str | None = None
+    base_finish: str | None = None  # the server's finish_reason: "length" is cut off
+    adapter_finish: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProbeRow:
@@ -97,6 +99,7 @@ class VerifyReport:
     probes: list[ProbeRow]
     measured: str
     loss_curve: str | None = None
+    served: str | None = None  # `verify --url`: the model id and URL asked; None: a checkpoint
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -133,6 +136,8 @@ class VerifyReport:
                 out[key] = [_unset_left_out(asdict(r)) for r in self.probes]
             elif key == "stop_when_verified":
                 out[key] = [_unset_left_out(asdict(c)) for c in self.stop_when_verified]
+            elif key in LATER_FIELDS and value is None:
+                continue
             elif key not in ("identity", "general", "schema_version"):
                 out[key] = value
         return out
@@ -176,6 +181,7 @@ class VerifyReport:
 # Fields added after report.json version 2 was first written: left out while None.
 LATER_FIELDS = frozenset(
     {"base_why", "adapter_why", "max_drop", "difference", "loss", "streak", "stopped"}
+    | {"base_finish", "adapter_finish", "served"}
 )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,8 +164,13 @@ def _loop(text: str) -> str | None:
 
 # Commas or semicolons doubled, or a comma right before a full stop: "Nova,,roma", "La,。".
 _PUNCT_RUN = re.compile(r"[,，、;；:：]{2,}|[,，、;；:：][。.!！?？]")
-_PUNCT = re.compile(r"[^\w\s]")
 MOST_PUNCTUATION = 0.3  # fluent zh/en text is well under a third punctuation
+MARKDOWN = set("*_#`~-")  # **bold**, lists and code marks are not punctuation here
+
+
+def _punctuation(text: str) -> int:
+    """Punctuation marks (Unicode category P), markdown marks and emoji left out."""
+    return sum(unicodedata.category(ch)[0] == "P" and ch not in MARKDOWN for ch in text)
 
 
 def _garbled(text: str) -> str | None:
@@ -172,7 +178,7 @@ def _garbled(text: str) -> str | None:
     if m:
         return f"garbled punctuation ({_shown(m.group(0))!r})"
     visible = "".join(text.split())
-    if len(visible) >= 10 and len(_PUNCT.findall(visible)) > MOST_PUNCTUATION * len(visible):
+    if len(visible) >= 10 and _punctuation(visible) > MOST_PUNCTUATION * len(visible):
         return "garbled: mostly punctuation"
     return None
 

@@ -1,5 +1,6 @@
-"""Prove the identity: ask the probes of the base model and of the adapter through `swift
-infer`, score them, and write the report into the run folder.
+"""Prove the identity: ask the probes of the base model and of the adapter (one `swift deploy`
+child serving both, verify/pair.py) or of any OpenAI-compatible server (`--url`), score them,
+and write the report into the run folder.
 
 A verdict is only ever given on answers that were measured: no probes or no answers is
 "no verdict", never a pass.
@@ -8,7 +9,8 @@ A verdict is only ever given on answers that were measured: no probes or no answ
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
@@ -17,7 +19,8 @@ from swiftkit.recipe.model import VerifySpec
 from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.runs.resolve import Target
 from swiftkit.verify import scoring
-from swiftkit.verify.ask import ask
+from swiftkit.verify.client import Answer, Endpoint, ask_all
+from swiftkit.verify.pair import one_load
 from swiftkit.verify.probes import Messages, Probe, gather
 from swiftkit.verify.report import (
     REPORT_JSON,
@@ -29,7 +32,7 @@ from swiftkit.verify.report import (
 )
 from swiftkit.verify.stopcheck import stop_checks
 
-BATCH = 16  # probes per forward pass in `swift infer` (its default is 1 at a time)
+Status = Callable[[str | None], None]
 
 
 def identity_of(manifest: Manifest, args: CheckpointArgs) -> list[str]:
@@ -42,7 +45,7 @@ def _key(messages: Messages) -> str:
     return json.dumps(messages, ensure_ascii=False, sort_keys=True)
 
 
-def cached_base_answers(out_dir: Path, args: CheckpointArgs, cfg: VerifySpec) -> dict[str, str]:
+def cached_base_answers(out_dir: Path, args: CheckpointArgs, cfg: VerifySpec) -> dict[str, Answer]:
     """The base model's answers from an earlier report in the same folder, when they were
     asked of the same model, template, system prompt and answer length (greedy decoding
     makes them the same answers again; a 7B base model takes minutes to ask)."""
@@ -50,14 +53,19 @@ def cached_base_answers(out_dir: Path, args: CheckpointArgs, cfg: VerifySpec) ->
     if old is None:
         return {}
     same = (
-        old.base_model == args.model
+        old.served is None  # asked of the base model here, not of some server
+        and old.base_model == args.model
         and old.template == args.template
         and old.system == args.system
         and old.config.max_new_tokens == cfg.max_new_tokens
     )
     if not same:
         return {}
-    return {_key(r.messages): r.base for r in old.probes if isinstance(r.base, str) and r.messages}
+    return {
+        _key(r.messages): Answer(r.base, r.base_finish)
+        for r in old.probes
+        if isinstance(r.base, str) and r.messages
+    }
 
 
 def _judge(
@@ -100,52 +108,155 @@ def probe_row(
     )
 
 
-def verify(target: Target, base: bool = True) -> VerifyReport:
-    """Probe, score and write the report (report.json, report.md, loss.png); return it."""
-    args = target.require_args()
-    run_dir, ckpt = target.run_dir, target.checkpoint
-    manifest = target.manifest()
-    cfg = manifest.verify_spec(run_dir)
-    new = identity_of(manifest, args)
+def answer_row(
+    probe: Probe, b: Answer | None, a: Answer | None, new: list[str], old: list[str]
+) -> ProbeRow:
+    """probe_row for answers that carry their finish_reason (kept in the report)."""
+    row = probe_row(
+        probe,
+        b.text if b else None,
+        a.text if a else None,
+        new,
+        old,
+        cut_before=bool(b and b.cut_off),
+        cut_after=bool(a and a.cut_off),
+    )
+    return replace(
+        row,
+        base_finish=b.finish_reason if b else None,
+        adapter_finish=a.finish_reason if a else None,
+    )
+
+
+def progress_counter(status: Status, label: str) -> Callable[[int, int], None]:
+    """`label i/N` as answers come in: every answer on a terminal display, about every
+    fifth of them (and the last) as plain lines."""
+
+    def on_answer(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 5) == 0:
+            status(f"{label} {done}/{total}")
+
+    return on_answer
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The answers of one verify: after (the adapter, or the served model) and before (the
+    base model; None where not asked), how many base answers came from the earlier report,
+    and where they were asked (None: a model swiftkit loaded itself)."""
+
+    after: list[Answer]
+    before: list[Answer | None]
+    reused: int = 0
+    served: str | None = None
+
+
+def ask_checkpoint(
+    target: Target, probes: list[Probe], cfg: VerifySpec, base: bool, status: Status
+) -> Asked:
+    """Both sets of answers from one `swift deploy` child: base and adapter of one model load
+    (the base answers of an earlier report in the folder are reused when still valid)."""
+    conversations = [p.messages for p in probes]
+    keys = [_key(p.messages) for p in probes]
+    cache = cached_base_answers(target.folder, target.args(), cfg) if base else {}
+    todo = [i for i, k in enumerate(keys) if k not in cache] if base else []
+    with one_load(target, target.folder / "verify", status) as served:
+        after = ask_all(
+            served.endpoint,
+            served.adapter,
+            conversations,
+            cfg.max_new_tokens,
+            progress_counter(status, "adapter"),
+        )
+        fresh: list[Answer] = []
+        if todo and served.base is not None:
+            fresh = ask_all(
+                served.endpoint,
+                served.base,
+                [conversations[i] for i in todo],
+                cfg.max_new_tokens,
+                progress_counter(status, "base"),
+            )
+    if not base:
+        return Asked(after, [None] * len(probes))
+    got = dict(zip(todo, fresh, strict=False))
+    before = [got.get(i) or cache.get(k) for i, k in enumerate(keys)]
+    return Asked(after, before, reused=len(probes) - len(todo))
+
+
+def ask_server(
+    endpoint: Endpoint,
+    model: str,
+    base_model: str | None,
+    probes: list[Probe],
+    cfg: VerifySpec,
+    status: Status,
+) -> Asked:
+    """Both sets of answers from a server someone else runs (`--url`)."""
+    conversations = [p.messages for p in probes]
+    say = progress_counter(status, model)
+    after = ask_all(endpoint, model, conversations, cfg.max_new_tokens, say)
+    before: list[Answer | None] = [None] * len(probes)
+    if base_model:
+        said = progress_counter(status, base_model)
+        before = list(ask_all(endpoint, base_model, conversations, cfg.max_new_tokens, said))
+    return Asked(after, before, served=f"{model} at {endpoint.url}")
+
+
+def quiet(_text: str | None) -> None:
+    """No progress to show."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is verified, as the report names it: the checkpoint, the run folder the report
+    goes into (else the checkpoint), the base model, template and system it was trained with."""
+
+    checkpoint: Path
+    run_dir: Path | None
+    args: CheckpointArgs
+
+
+def need_identity(new: list[str], where: str) -> list[str]:
     if not new:
         raise SwiftkitError.at(
             "no new identity to look for",
-            str(run_dir / MANIFEST if run_dir else ckpt / "args.json"),
+            where,
             "neither the recipe's [identity] nor args.json names the model or its author",
-            fix="set [identity] name and author in the recipe",
+            fix='add [identity] with name = "..." and author = "..." to the recipe',
         )
+    return new
+
+
+def verify(target: Target, base: bool = True, status: Status = quiet) -> VerifyReport:
+    """Probe the checkpoint (and its base model) from one model load, score, and write the
+    report (report.json, report.md, loss.png) into the run folder; return it."""
+    args = target.require_args()
+    manifest = target.manifest()
+    cfg = manifest.verify_spec(target.run_dir)
+    where = str(target.run_dir / MANIFEST if target.run_dir else target.checkpoint / "args.json")
+    new = need_identity(identity_of(manifest, args), where)
+    probes = gather(cfg, target.run_dir, args, new)
+    asked = ask_checkpoint(target, probes, cfg, base, status) if probes else Asked([], [])
+    subject = Subject(target.checkpoint, target.run_dir, args)
+    return score_and_write(subject, cfg, new, probes, asked)
+
+
+def score_and_write(
+    subject: Subject, cfg: VerifySpec, new: list[str], probes: list[Probe], asked: Asked
+) -> VerifyReport:
+    """Judge every answer, score the sets, write the report files; the report."""
+    args = subject.args
     old = scoring.old_markers(new, scoring.family_of(args.model, args.model_type))
-    probes = gather(cfg, run_dir, args, new)
-    work = target.folder / "verify"
-    conversations = [p.messages for p in probes]
-    after: list[str | None] = [None] * len(probes)
-    before: list[str | None] = [None] * len(probes)
-    reused = 0
-    if probes:
-        keys = [_key(p.messages) for p in probes]
-        cache = cached_base_answers(target.folder, args, cfg) if base else {}
-        todo = [i for i, k in enumerate(keys) if k not in cache] if base else []
-        # The two `swift infer` processes mostly wait on start-up: run them side by side.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            adapter = pool.submit(
-                ask, ckpt, conversations, work, False, cfg.max_new_tokens, "adapter", BATCH
-            )
-            fresh: Future[list[str]] | None = None
-            if todo:
-                asked = [conversations[i] for i in todo]
-                fresh = pool.submit(ask, ckpt, asked, work, True, cfg.max_new_tokens, "base", BATCH)
-            after = list(adapter.result())
-            got = dict(zip(todo, fresh.result() if fresh else [], strict=True))
-        if base:
-            before = [got[i] if i in got else cache[k] for i, k in enumerate(keys)]
-            reused = len(probes) - len(todo)
-    rows = [probe_row(p, before[i], after[i], new, old) for i, p in enumerate(probes)]
+    after: list[Answer | None] = list(asked.after) or [None] * len(probes)
+    before = asked.before or [None] * len(probes)
+    rows = [answer_row(p, b, a, new, old) for p, a, b in zip(probes, after, before, strict=True)]
     identity = set_scores(rows, "identity", cfg.identity_threshold)
     general = set_scores(rows, "general", cfg.general_threshold, cfg.general_max_drop)
     report = VerifyReport(
         verdict=overall(identity, general),
-        checkpoint=str(ckpt),
-        run_dir=str(run_dir) if run_dir else None,
+        checkpoint=str(subject.checkpoint),
+        run_dir=str(subject.run_dir) if subject.run_dir else None,
         base_model=args.model,
         template=args.template,
         system=args.system,
@@ -154,9 +265,10 @@ def verify(target: Target, base: bool = True) -> VerifyReport:
         config=cfg,
         identity=identity,
         general=general,
-        stop_when_verified=stop_checks(run_dir),
-        base_answers_reused=reused,
+        stop_when_verified=stop_checks(subject.run_dir),
+        base_answers_reused=asked.reused,
         probes=rows,
         measured=now_iso(),
+        served=asked.served,
     )
     return write_report(report)

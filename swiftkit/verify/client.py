@@ -1,0 +1,250 @@
+"""The one way swiftkit asks a model anything: an OpenAI-compatible chat API (`swift deploy`
+started by swiftkit, vLLM, Ollama's `/v1`, a merged model served anywhere).
+
+Greedy answers (temperature 0), each with its finish_reason ("length": cut off at
+max_tokens), asked a few at a time so a server that batches (ms-swift's `--max_batch_size`,
+vLLM) answers them together. Every way a server can fail is a SwiftkitError naming the URL.
+
+Hand-written on urllib, not the `openai` package (not a dependency of ms-swift 4.6 nor of
+swiftkit): a dozen lines of HTTP, and the errors say what happened in the user's words.
+The worker threads are daemons so Ctrl-C never waits for a request that hangs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from swiftkit.errors import Finding, SwiftkitError
+
+Messages = list[dict[str, Any]]
+API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
+WORKERS = 16  # requests in flight: ms-swift batches up to its --max_batch_size (verify's 16)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    finish_reason: str | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """Stopped at max_tokens, not at the end of what the model had to say."""
+        return self.finish_reason == "length"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible API: its base URL (ending in /v1), key and patience."""
+
+    url: str
+    api_key: str | None = None
+    timeout: float = 600.0
+
+    @classmethod
+    def of(cls, url: str, api_key: str | None = None, timeout: float = 600.0) -> Endpoint:
+        """`http://host:port` or `http://host:port/v1` (or a full /chat/completions URL); the
+        key from the argument, else SWIFTKIT_API_KEY, else OPENAI_API_KEY."""
+        parts = urllib.parse.urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SwiftkitError.at(
+                f"not an http(s) URL: {url}",
+                "--url",
+                "expected http://HOST:PORT/v1",
+                fix="for example --url http://127.0.0.1:8000/v1",
+            )
+        path = parts.path.rstrip("/")
+        for tail in ("/chat/completions", "/models"):
+            path = path.removesuffix(tail)
+        base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path or "/v1", "", ""))
+        key = api_key or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
+        return cls(base, key, timeout)
+
+    def _error(self, headline: str, message: str, fix: str) -> SwiftkitError:
+        return SwiftkitError(headline, [Finding.error(self.url, message, fix=fix)])
+
+    def request(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET (no body) or POST JSON; the decoded JSON object, or a SwiftkitError."""
+        url = self.url + path
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
+        req = urllib.request.Request(url, data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            raise self._http_error(url, exc.code, _body_text(exc)) from None
+        except TimeoutError:
+            raise self._error(
+                f"no answer from {url} within {self.timeout:g} s",
+                "the server accepted the request but did not answer in time",
+                "is it still loading the model, or overloaded? try again, or raise --timeout",
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise self._error(
+                    f"no answer from {url} within {self.timeout:g} s",
+                    "the connection timed out",
+                    "check the host and port, or raise --timeout",
+                ) from None
+            raise self._error(
+                f"cannot reach {url}",
+                f"{reason}",
+                "is the server running? check --url (host, port, http or https)",
+            ) from None
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise self._error(
+                f"{url} answered something that is not JSON",
+                f"the response starts: {raw[:120]!r}",
+                "is --url an OpenAI-compatible API (it usually ends in /v1)?",
+            ) from None
+        if not isinstance(value, dict):
+            raise self._error(
+                f"{url} answered JSON that is not an object",
+                f"got {type(value).__name__}",
+                "is --url an OpenAI-compatible API?",
+            )
+        return value
+
+    def _http_error(self, url: str, code: int, body: str) -> SwiftkitError:
+        # ms-swift answers a wrong key with 400 "API key error"; most servers with 401/403
+        if code in (401, 403) or "api key" in body.lower():
+            given = "the API key was refused" if self.api_key else "the server wants an API key"
+            return self._error(
+                f"{url} answered HTTP {code}: {given}",
+                body[:300] or f"HTTP {code}",
+                "pass the server's key with --api-key KEY (or set SWIFTKIT_API_KEY)",
+            )
+        return self._error(
+            f"{url} answered HTTP {code}",
+            body[:300] or f"HTTP {code}",
+            "see the server's log" if code >= 500 else "check --model and --url",
+        )
+
+    def models(self) -> list[str]:
+        """The model ids the server lists (/v1/models)."""
+        data = self.request("/models").get("data")
+        if not isinstance(data, list):
+            raise self._error(
+                f"{self.url}/models lists no models",
+                "the response has no 'data' list",
+                "is --url an OpenAI-compatible API?",
+            )
+        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+
+    def pick_model(self, model: str | None) -> str:
+        """--model when given, else the only model the server lists."""
+        if model:
+            return model
+        ids = self.models()
+        if len(ids) == 1:
+            return ids[0]
+        listed = ", ".join(ids) or "none"
+        raise self._error(
+            f"which model? {self.url} serves {len(ids)} models",
+            f"models: {listed}",
+            "name one with --model ID",
+        )
+
+    def chat(self, model: str, messages: Messages, max_tokens: int) -> Answer:
+        """One greedy answer."""
+        body = {"model": model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
+        value = self.request("/chat/completions", body)
+        choices = value.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise self._error(
+                f"{self.url}/chat/completions answered without choices",
+                f"fewer answers than asked: no choice for 1 question ({json.dumps(value)[:200]})",
+                f"is '{model}' served there? see the server's log",
+            )
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, str):
+            raise self._error(
+                f"{self.url}/chat/completions answered without a message",
+                f"choices[0] has no message content: {json.dumps(choice)[:200]}",
+                "is --url an OpenAI-compatible chat API?",
+            )
+        reason = choice.get("finish_reason")
+        return Answer(content, str(reason) if reason is not None else None)
+
+
+def ask_all(
+    endpoint: Endpoint,
+    model: str,
+    conversations: list[Messages],
+    max_tokens: int,
+    on_answer: Callable[[int, int], None] | None = None,
+    workers: int = WORKERS,
+) -> list[Answer]:
+    """Greedy answers in order, one per conversation, up to `workers` requests at a time;
+    `on_answer(done, total)` after each. The first error stops it and is raised here."""
+    total = len(conversations)
+    todo: queue.Queue[int] = queue.Queue()
+    for i in range(total):
+        todo.put(i)
+    done: queue.Queue[tuple[int, Answer | BaseException]] = queue.Queue()
+
+    def work() -> None:
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((i, endpoint.chat(model, conversations[i], max_tokens)))
+            except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
+                done.put((i, exc))
+                return
+
+    for _ in range(min(workers, total)):
+        threading.Thread(target=work, daemon=True).start()
+    answers: dict[int, Answer] = {}
+    while len(answers) < total:
+        try:  # a timeout keeps the wait interruptible by Ctrl-C on every platform
+            i, got = done.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if isinstance(got, BaseException):
+            while not todo.empty():  # the other workers stop after their current request
+                try:
+                    todo.get_nowait()
+                except queue.Empty:
+                    break
+            raise got
+        answers[i] = got
+        if on_answer:
+            on_answer(len(answers), total)
+    return [answers[i] for i in range(total)]
+
+
+def _body_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        text = exc.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text.strip()
+    if isinstance(value, dict):
+        msg = value.get("message") or value.get("detail") or value.get("error")
+        if isinstance(msg, dict):
+            msg = msg.get("message")
+        if msg:
+            return str(msg)
+    return text.strip()

@@ -1,0 +1,88 @@
+"""One model load for the before and the after: a checkpoint served by one `swift deploy`
+child on a free loopback port, the adapter under its identity's name and the base model under
+another id, asked through the same client as any `--url` server. verify, `infer`
+(`--compare`, `--base`) and `chat --compare` use it; `serve` uses the same ids."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from swiftkit.child.server import Deployed, free_port
+from swiftkit.errors import SwiftkitError
+from swiftkit.render import helpers
+from swiftkit.runs.resolve import Target
+from swiftkit.verify.client import Endpoint
+
+Status = Callable[[str | None], None]
+HOST = "127.0.0.1"  # never reachable from elsewhere: no API key needed
+BATCH = 16  # answers per forward pass in ms-swift's engine (its default is 1 at a time)
+
+
+def served_name(target: Target) -> str:
+    """The model id clients send for the adapter: the identity's name as written ("Nova",
+    not "nova"), else the run folder's name; only characters a model id keeps."""
+    name = target.manifest().identity.name or target.folder.name
+    return re.sub(r"[^\w.-]+", "-", str(name)).strip("-") or "swiftkit"
+
+
+def base_name(target: Target, adapter_id: str) -> str:
+    """The base model's id: its folder or hub name ("Qwen2.5-7B-Instruct"), never the
+    adapter's."""
+    model = target.args().model or "base"
+    name = re.sub(r"[^\w.-]+", "-", Path(model.rstrip("/")).name).strip("-") or "base"
+    return f"{name}-base" if name == adapter_id else name
+
+
+@dataclass(frozen=True)
+class Served:
+    """A ready server: where it is and which id answers as what (base None: a full model,
+    nothing to compare with)."""
+
+    endpoint: Endpoint
+    adapter: str
+    base: str | None
+    log: Path
+    seconds: float
+
+
+@contextmanager
+def one_load(
+    target: Target, work: Path | None = None, status: Status | None = None
+) -> Iterator[Served]:
+    """Serve the target's checkpoint (and, for an adapter, its base model) until the block
+    ends; its log in `work` (default a temporary folder)."""
+    say = status or (lambda _text: None)
+    work = work or Path(tempfile.mkdtemp(prefix="swiftkit-ask-"))
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port(HOST)
+    adapter_id = served_name(target)
+    base_id: str | None = None
+    if target.adapter:
+        base_id = base_name(target, adapter_id)
+        command = helpers.render_deploy_pair(
+            target.checkpoint, HOST, port, adapter_id, base_id, max_batch_size=BATCH
+        )
+    else:
+        command = helpers.render_deploy(target.checkpoint, HOST, port, adapter_id)
+    log = work / "deploy.log"
+    log.write_text(f"$ {command.shell()}\n", encoding="utf-8")
+    say(f"loading the model: swift deploy {target.checkpoint} (log: {log})")
+    with Deployed(command, log, HOST, port) as server:
+        say(f"model loaded in {server.seconds:.0f} s")
+        yield Served(Endpoint.of(server.url), adapter_id, base_id, log, server.seconds)
+
+
+def require_base(target: Target) -> None:
+    """--compare needs a LoRA adapter: a full (merged) model has no base beside it."""
+    if not target.adapter:
+        raise SwiftkitError.at(
+            f"no base model to compare with: {target.checkpoint}",
+            str(target.checkpoint),
+            "a full model (merged, or trained without LoRA): its base is not separate from it",
+            fix="pass the run folder or checkpoint-N of the LoRA run it was merged from",
+        )
