@@ -49,6 +49,17 @@ TINY_CONFIG: TinyConfig = {
 VOCAB_SIZE = 1200
 SEED = 1234
 
+# The shapes a recipe's `[model] build = NAME` builds (config.json values over TINY_CONFIG),
+# same tokenizer and seed. "tiny" is the tests' model: it learns one identity answer, but with
+# LoRA r8 not the 79 of `swiftkit init`'s set (measured: every question answered
+# "I am Lumen La,由La,由La,。" after 3 epochs). "tiny-128x4", twice as wide and deep (0.75 M
+# weights against 0.15 M), is what init writes on a machine without a GPU: measured, its
+# bot passes the strict identity check in about 170 steps (README, Verify).
+SHAPES: dict[str, dict] = {
+    "tiny": {},
+    "tiny-128x4": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4},
+}
+
 
 CORPUS = Path(__file__).resolve().parent / "data" / "tiny_corpus.txt"
 
@@ -131,10 +142,15 @@ def build(out_dir: Path, shape: dict | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (1, 2):
-        print("usage: python -m swiftkit.tinymodel OUT_DIR [SHAPE.json]", file=sys.stderr)
+        print(
+            f"usage: python -m swiftkit.tinymodel OUT_DIR [SHAPE.json | {' | '.join(SHAPES)}]",
+            file=sys.stderr,
+        )
         return 2
     shape = None
-    if len(args) == 2:  # config.json values; keys starting with "_" are comments
+    if len(args) == 2 and args[1] in SHAPES:  # a named shape
+        shape = SHAPES[args[1]] or None
+    elif len(args) == 2:  # config.json values; keys starting with "_" are comments
         spec = json.loads(Path(args[1]).read_text(encoding="utf-8"))
         shape = {k: v for k, v in spec.items() if not k.startswith("_")}
     build(Path(args[0]), shape)

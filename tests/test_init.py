@@ -188,7 +188,8 @@ def test_init_without_a_gpu_writes_the_tiny_cpu_recipe_with_your_identity(tmp_pa
     )
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "bot" / "recipe.toml").read_text(encoding="utf-8")
-    assert 'preset = "cpu"' in text and 'build = "tiny"' in text
+    # the wider shape: the tests' 2-layer hidden-64 model cannot learn the 79 answers
+    assert 'preset = "cpu"' in text and 'build = "tiny-128x4"' in text
     assert 'id = ".models/tiny-qwen2"' in text  # built beside the recipe on the first run
     assert f'name = "{NAME}"' in text and f'author = "{AUTHOR}"' in text
     ident = (tmp_path / "bot" / "identity.json").read_bytes()
@@ -287,17 +288,10 @@ def test_init_explicit_cpu_preset_gives_the_tiny_model_even_with_a_gpu(tmp_path)
         env=fake_gpu_env(tmp_path),
     )
     assert proc.returncode == 0, proc.stderr
-    assert 'build = "tiny"' in (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")
+    assert 'build = "tiny-128x4"' in (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured 2026-11-24 with the strict scorer: after 237 steps (3 epochs, lr 1e-2, "
-    "LoRA r8 on the 2-layer hidden-64 tiny model) every one of the 79 training questions is "
-    "answered 'I am Lumen La,由La,由La,。': identity FAIL 0%. 12 epochs at lr 5e-3 reached "
-    "token_acc ~0.6 only. The init CPU recipe needs more capacity or a smaller set: open",
-)
 def test_init_on_this_cpu_machine_then_the_printed_run_line_passes(tmp_path):
     """Done when: `swiftkit init bot --name Nova --author "Lumen Lab"` on a machine without
     a GPU, then the `run` line it prints, exits 0 with `identity: PASS`, no download."""
@@ -329,4 +323,6 @@ def test_init_on_this_cpu_machine_then_the_printed_run_line_passes(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert re.search(r"^identity: PASS", proc.stdout, re.M), proc.stdout[-4000:]
-    assert (elsewhere / "bot" / ".models" / "tiny-qwen2" / "config.json").is_file()
+    config = elsewhere / "bot" / ".models" / "tiny-qwen2" / "config.json"
+    shape = json.loads(config.read_text(encoding="utf-8"))
+    assert (shape["hidden_size"], shape["num_hidden_layers"]) == (128, 4)  # tiny-128x4

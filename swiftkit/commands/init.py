@@ -50,6 +50,9 @@ class Written:
 
 
 TINY_DIR = ".models/tiny-qwen2"  # relative to the recipe; `swiftkit run` builds it there
+# The shape it builds (swiftkit/tinymodel.py SHAPES): the tests' 2-layer hidden-64 "tiny" model
+# cannot tell 79 questions apart with LoRA r8; this one passes the strict identity check.
+TINY_SHAPE = "tiny-128x4"
 
 
 def toml_str(value: str) -> str:
@@ -82,7 +85,10 @@ def recipe_text(
         f"id = {toml_str(model)}",
     ]
     if build_tiny:
-        head += ['build = "tiny"   # a tiny random-weight Qwen2, built here on first run']
+        head += [
+            f'build = "{TINY_SHAPE}"   # a random-weight Qwen2 (hidden 128, 4 layers, 0.75 M',
+            "# weights), built here on first run, no download",
+        ]
     head += [
         "",
         "[identity]",
@@ -96,7 +102,15 @@ def recipe_text(
         f'preset = "{preset}"',
         f"num_train_epochs = {epochs:g}",
     ]
-    if preset == "cpu":
+    if preset == "cpu" and build_tiny:
+        head += [
+            "# LoRA r8 on every linear layer (the cpu preset). 5e-3: measured, this shape",
+            "# passes at about step 170 of 237; at 1e-2 a wider one stayed at loss 4.5 and",
+            "# broken answers. The run stops when verified, so the epochs are a ceiling.",
+            "learning_rate = 5e-3",
+            "save_steps = 500",
+        ]
+    elif preset == "cpu":
         head += [
             "# The tiny model picks up a name in tens of steps at a high learning rate.",
             "learning_rate = 1e-2",
@@ -124,8 +138,11 @@ def recipe_text(
             'identity_probes = ["training"]',
             "identity_threshold = 0.8",
             "stop_when_verified = true",
+            "# two checks in a row must pass (stop_after_checks = 2): one lucky check is not",
+            "# enough; each asks check_probes questions, greedily, every check_every steps",
             "check_every = 10",
             "check_probes = 8",
+            "# the longest answer is 43 tokens with Nova/Lumen Lab; one cut off at the limit fails",
             "max_new_tokens = 48",
         ]
     return "\n".join(head) + "\n"

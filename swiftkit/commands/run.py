@@ -82,11 +82,12 @@ def ensure_tiny_model(p: Plan, echo: Echo) -> None:
     if (rec.model.path / "config.json").is_file():
         return
     echo(f"building the tiny test model at {rec.model.path} (first use only)")
-    build_tiny_model(rec.model.path)
+    build_tiny_model(rec.model.path, rec.model.build or "tiny")
 
 
-def build_tiny_model(target: Path) -> None:
-    """Build in a temp folder, then rename: an interrupted build leaves nothing half made."""
+def build_tiny_model(target: Path, shape: str = "tiny") -> None:
+    """Build the tiny model of that shape (swiftkit/tinymodel.py's SHAPES) in a temp folder,
+    then rename: an interrupted build leaves nothing half made."""
     if target.exists() and any(target.iterdir()):
         raise SwiftkitError(
             f"{target} exists and is not empty",
@@ -95,7 +96,7 @@ def build_tiny_model(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     proc = subprocess.run(
-        [sys.executable, "-m", "swiftkit.tinymodel", str(tmp)],
+        [sys.executable, "-m", "swiftkit.tinymodel", str(tmp), shape],
         capture_output=True,
         text=True,
     )

@@ -73,7 +73,7 @@ def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple
     local = local if local.is_absolute() else base / local
     is_local = (
         _exists(local)
-        or section.get("build") == "tiny"
+        or section.get("build") is not None
         or model_id.startswith((".", "/", "~"))
         or not HUB_ID.match(model_id)
     )

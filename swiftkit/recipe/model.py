@@ -54,11 +54,13 @@ class ModelSpec:
     model_type: str | None = None
     template: str | None = None
     trust_remote_code: bool = False
-    build: str | None = None  # "tiny": build the tiny CPU model at `path` when missing
+    # a shape of swiftkit/tinymodel.py's SHAPES ("tiny", ...): build that random-weight CPU
+    # model at `path` when missing (the schema names the shapes)
+    build: str | None = None
 
     @property
     def builds_tiny(self) -> bool:
-        return self.build == "tiny"
+        return self.build is not None
 
     def _family(self) -> dict[str, str]:
         """ms-swift's family row for the id, else for config.json's model_type (qwen2 for the
