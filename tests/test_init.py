@@ -326,3 +326,37 @@ def test_init_on_this_cpu_machine_then_the_printed_run_line_passes(tmp_path):
     config = elsewhere / "bot" / ".models" / "tiny-qwen2" / "config.json"
     shape = json.loads(config.read_text(encoding="utf-8"))
     assert (shape["hidden_size"], shape["num_hidden_layers"]) == (128, 4)  # tiny-128x4
+
+
+def test_the_recipe_schema_names_exactly_the_shapes_tinymodel_builds():
+    from swiftkit import tinymodel
+
+    schema = json.loads((ROOT / "swiftkit" / "schemas" / "recipe.schema.json").read_text("utf-8"))
+    build = schema["properties"]["model"]["properties"]["build"]
+    assert sorted(build["enum"]) == sorted(tinymodel.SHAPES)
+
+
+def test_an_unknown_build_shape_is_a_located_error(tmp_path):
+    init = swiftkit(
+        "init", str(tmp_path / "b"), "--name", NAME, "--author", AUTHOR, env=no_gpu_env(tmp_path)
+    )
+    assert init.returncode == 0, init.stderr
+    recipe = tmp_path / "b" / "recipe.toml"
+    text = recipe.read_text(encoding="utf-8").replace('"tiny-128x4"', '"tiny-128"')
+    recipe.write_text(text, encoding="utf-8")
+    proc = swiftkit("validate", str(recipe))
+    assert proc.returncode == 1
+    assert f"{recipe}:7: error: field 'model.build'" in proc.stderr + proc.stdout
+    assert "'tiny-128x4'" in proc.stderr + proc.stdout  # the shapes it can build
+
+
+def test_tinymodel_builds_a_named_shape(tmp_path):
+    """`[model] build = "tiny-128x4"` reaches the child as the shape's name."""
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "swiftkit.tinymodel", str(out), "tiny-128x4"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert (cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]) == (128, 256, 4)
+    marker = json.loads((out / "swiftkit-tiny.json").read_text(encoding="utf-8"))
+    assert marker["hidden_size"] == 128 and marker["seed"] == 1234
