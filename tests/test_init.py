@@ -360,3 +360,25 @@ def test_tinymodel_builds_a_named_shape(tmp_path):
     assert (cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]) == (128, 256, 4)
     marker = json.loads((out / "swiftkit-tiny.json").read_text(encoding="utf-8"))
     assert marker["hidden_size"] == 128 and marker["seed"] == 1234
+
+
+def test_a_model_built_with_another_shape_is_refused_not_trained(tmp_path, tiny_model):
+    """The recipe's `build` was edited after its first run: the folder holds the tests'
+    `tiny` model, the recipe asks for tiny-128x4. Before: it trained the old shape silently."""
+    import shutil
+
+    init = swiftkit(
+        "init", str(tmp_path / "b"), "--name", NAME, "--author", AUTHOR, env=no_gpu_env(tmp_path)
+    )
+    assert init.returncode == 0, init.stderr
+    shutil.copytree(tiny_model, tmp_path / "b" / ".models" / "tiny-qwen2")
+    proc = swiftkit("run", "--dry-run", str(tmp_path / "b" / "recipe.toml"))
+    assert proc.returncode == 1
+    assert 'built with another shape than build = "tiny-128x4"' in proc.stderr
+    assert "hidden_size 64 (wanted 128)" in proc.stderr and "delete " in proc.stderr
+    # the shape it was built with still runs
+    recipe = tmp_path / "b" / "recipe.toml"
+    text = recipe.read_text(encoding="utf-8").replace('"tiny-128x4"', '"tiny"')
+    recipe.write_text(text, encoding="utf-8")
+    proc = swiftkit("run", "--dry-run", str(recipe))
+    assert proc.returncode == 0, proc.stderr

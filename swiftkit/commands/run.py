@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -80,9 +81,35 @@ def ensure_tiny_model(p: Plan, echo: Echo) -> None:
     if not rec.model.builds_tiny or rec.model.path is None:
         return
     if (rec.model.path / "config.json").is_file():
+        check_tiny_shape(rec.model.path, rec.model.build or "tiny")
         return
     echo(f"building the tiny test model at {rec.model.path} (first use only)")
     build_tiny_model(rec.model.path, rec.model.build or "tiny")
+
+
+def check_tiny_shape(folder: Path, shape: str) -> None:
+    """A model swiftkit built earlier with another `build` shape (the recipe was edited after
+    its first run) is refused: training it would silently use the old shape."""
+    from swiftkit.tinymodel import SHAPES, TINY_CONFIG
+
+    marker = folder / "swiftkit-tiny.json"
+    try:
+        built = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # not built by swiftkit (a model put there by hand): used as it is
+    wanted = {**TINY_CONFIG, **SHAPES.get(shape, {})}
+    differ = sorted(k for k, v in wanted.items() if isinstance(built, dict) and built.get(k) != v)
+    if differ:
+        raise SwiftkitError(
+            f'{folder} was built with another shape than build = "{shape}"',
+            [
+                Finding.error(
+                    str(marker),
+                    ", ".join(f"{k} {built.get(k)} (wanted {wanted[k]})" for k in differ),
+                    fix=f"delete {folder} and run again: it is rebuilt as {shape}",
+                )
+            ],
+        )
 
 
 def build_tiny_model(target: Path, shape: str = "tiny") -> None:
