@@ -75,26 +75,44 @@ def test_init_for_the_tiny_model_picks_the_cpu_preset(tmp_path, tiny_model):
     assert 'preset = "cpu"' in text and "stop_when_verified = true" in text
 
 
+CPU_NAME, CPU_AUTHOR = "Nova", "Lumen Lab"
+
+
 @pytest.fixture(scope="module")
-def init_run(tiny_model, tmp_path_factory):
-    """init with the tiny model and a name the model has never seen, then run what it wrote
-    (stop-when-verified on): one training shared by the tests below."""
+def init_run(tmp_path_factory):
+    """Issue 12's done-when, as a beginner types it on this machine without a GPU: `swiftkit
+    init bot --name Nova --author "Lumen Lab"` in a folder, then the `run` line it prints,
+    pasted into a shell from another folder (stop-when-verified on). One training shared by
+    the tests below. Before: they used the tests' 2-layer `tiny` model, which the strict
+    scorer fails on init's 79 answers ("I am Orion-K9,\ufffd9,": 23%)."""
     tmp = tmp_path_factory.mktemp("init-run")
-    init = swiftkit(
-        "init",
-        str(tmp / "bot"),
-        "--name",
-        NAME,
-        "--author",
-        AUTHOR,
-        "--model",
-        str(tiny_model),
-        "--epochs",
-        "2",
+    elsewhere = tmp / "a folder ü"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    init = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "swiftkit",
+            "init",
+            "bot",
+            "--name",
+            CPU_NAME,
+            "--author",
+            CPU_AUTHOR,
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert init.returncode == 0, init.stderr
-    run = swiftkit_process("run", str(tmp / "bot" / "recipe.toml"), cwd=tmp)
-    return run, tmp
+    (run,) = shell_lines(init.stdout, "swiftkit run")
+    proc = subprocess.run(
+        ["sh", "-c", run], cwd=tmp, env=env, capture_output=True, text=True, timeout=1800
+    )
+    return proc, elsewhere
 
 
 @pytest.mark.e2e
@@ -111,7 +129,8 @@ def test_init_then_run_trains_and_verifies_the_new_name(init_run):
     assert "identity: PASS" in (run_dir / "report.html").read_text(encoding="utf-8")
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert any(
-        NAME in (r["adapter"] or "") or AUTHOR in (r["adapter"] or "") for r in report["probes"]
+        CPU_NAME in (r["adapter"] or "") or CPU_AUTHOR in (r["adapter"] or "")
+        for r in report["probes"]
     )
     assert "| **identity** |" in (run_dir / "report.md").read_text(encoding="utf-8")
 
@@ -292,35 +311,10 @@ def test_init_explicit_cpu_preset_gives_the_tiny_model_even_with_a_gpu(tmp_path)
 
 
 @pytest.mark.e2e
-def test_init_on_this_cpu_machine_then_the_printed_run_line_passes(tmp_path):
+def test_init_on_this_cpu_machine_then_the_printed_run_line_passes(init_run):
     """Done when: `swiftkit init bot --name Nova --author "Lumen Lab"` on a machine without
     a GPU, then the `run` line it prints, exits 0 with `identity: PASS`, no download."""
-    elsewhere = tmp_path / "a folder ü"
-    elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    init = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "swiftkit",
-            "init",
-            "bot",
-            "--name",
-            "Nova",
-            "--author",
-            "Lumen Lab",
-        ],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert init.returncode == 0, init.stderr
-    (run,) = shell_lines(init.stdout, "swiftkit run")
-    proc = subprocess.run(
-        ["sh", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800
-    )
+    proc, elsewhere = init_run
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert re.search(r"^identity: PASS", proc.stdout, re.M), proc.stdout[-4000:]
     config = elsewhere / "bot" / ".models" / "tiny-qwen2" / "config.json"
