@@ -39,6 +39,6 @@ run_dir="$(ls -d "$OUT"/runs/*/ | head -n 1)"
 "$PY" bench/rehearsal.py phase "$OUT" verify -- "$PY" -m swiftkit verify "$run_dir" \
   || echo "verify exited $? (expected for random weights: the identity is not learnt in $STEPS steps)"
 "$PY" bench/rehearsal.py phase "$OUT" export -- \
-  "$PY" -m swiftkit export --merge "$run_dir" -o "$OUT/merged"
+  "$PY" -m swiftkit export --merge "$run_dir" --to "$OUT/merged"
 "$PY" bench/rehearsal.py summary "$OUT"
 echo "summary: $OUT/summary.md"

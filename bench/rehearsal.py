@@ -123,8 +123,11 @@ def estimates(recipe: Path) -> dict[str, dict]:
     device = rec.train.device
     train = fit.estimate_for(rec)
     assert train is not None
-    infer = estimate.inference(shape, torch_dtype=args["torch_dtype"], device=device)
-    merge = estimate.merge(shape, torch_dtype=args["torch_dtype"], device=device)
+    # on a CPU each phase's process holds the measured baseline; on a GPU the CUDA allowance
+    base = None if device == "cuda" else baseline.cached().mib / 1024
+    dtype = args["torch_dtype"]
+    infer = estimate.inference(shape, torch_dtype=dtype, device=device, overhead_gib=base)
+    merge = estimate.merge(shape, torch_dtype=dtype, device=device, overhead_gib=base)
     return {
         "train": {"device": device, "mib": round(train.total * 1024), "terms": train.lines()},
         "verify": {"device": device, "mib": round(infer.total * 1024), "terms": infer.lines()},

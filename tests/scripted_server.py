@@ -93,6 +93,8 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
 
 
 class Quiet(ThreadingHTTPServer):
+    request_queue_size = 128  # 64 requests at once, as verify sends them (http.server: 5)
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that gave up (the timeout test) is no news."""
 

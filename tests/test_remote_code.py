@@ -55,10 +55,10 @@ def test_a_code_carrying_folder_is_refused_before_any_child(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     err = proc.stderr
     assert "Traceback" not in err
-    assert "refusing to load a model folder that ships code" in err
+    assert f"the model folder ships code: {folder} (not loaded)" in err
     named = "modeling_evil.py" if where == "py" else f"'auto_map' in {where}"
     assert named in err
-    assert f"swiftkit {command[0]} ... --trust-remote-code" in err
+    assert f"add --trust-remote-code to the same `swiftkit {command[0]}` command" in err
 
 
 def test_verify_refuses_too(tiny_model, tmp_path, no_child):

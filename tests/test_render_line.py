@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -214,6 +215,8 @@ def test_pasted_line_trains_from_another_folder(tmp_path):
     another folder (a space and non-ASCII in its path), exits 0 and leaves a checkpoint."""
     line = swiftkit("render", str(RECIPES / "tiny-cpu.toml"))
     assert line.returncode == 0, line.stderr
+    out = Path(flags_of(shlex.split(line.stdout))["output_dir"][0])
+    before = set(out.glob("v*-*"))
     elsewhere = tmp_path / "another folder ü"
     elsewhere.mkdir()
     env = dict(os.environ)
@@ -227,7 +230,11 @@ def test_pasted_line_trains_from_another_folder(tmp_path):
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = Path(flags_of(shlex.split(line.stdout))["output_dir"][0])
-    ckpts = sorted(out.glob("v*-*/checkpoint-*/adapter_model.safetensors"))
-    assert ckpts, list(out.rglob("*"))[:20]
-    assert not any(elsewhere.iterdir())  # nothing written where it was pasted
+    made = set(out.glob("v*-*")) - before  # this paste's own v<N>-<time>/ folder
+    try:
+        ckpts = [c for m in made for c in m.glob("checkpoint-*/adapter_model.safetensors")]
+        assert ckpts, list(out.rglob("*"))[:20]
+        assert not any(elsewhere.iterdir())  # nothing written where it was pasted
+    finally:  # the shipped recipe trains into the checkout's output/: leave it as it was
+        for m in made:
+            shutil.rmtree(m, ignore_errors=True)

@@ -93,7 +93,12 @@ def curl_line(base_url: str, model: str, auth: str = "") -> str:
     """A request that runs when pasted into a shell (the JSON quoted for sh, whatever the id
     holds); `auth`: an -H option already quoted for the shell."""
     body = json.dumps(
-        {"model": model, "messages": [{"role": "user", "content": "你是谁?"}], "temperature": 0},
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": "你是谁?"}],
+            "temperature": 0,
+            "max_tokens": 256,  # a base model may ramble on to its context length
+        },
         ensure_ascii=False,
     )
     head = shell_line("curl", "-s", f"{base_url}/chat/completions")

@@ -5,11 +5,8 @@ objects, `Record[Fields]` (see `usable`).
 
 JSON Lines files are read one line at a time (a 200 MB file is never held whole); a JSON array
 is held as text and decoded one record at a time. Whatever the bytes, reading ends in records
-and findings, never an exception. The limits (README, "Limits"):
-- a record nests at most MAX_DEPTH levels (a valid one has 3);
-- a number has at most 4,300 digits (Python's own limit for decimal integers);
-- text holds no lone surrogate (\\ud800 is not a character and cannot be written as UTF-8)
-  and no NUL character.
+and findings, never an exception; what JSON allows but a record must not hold (the limits
+in README, "Limits") is plain.py's.
 """
 
 from __future__ import annotations
@@ -21,12 +18,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from swiftkit.dataset import plain
 from swiftkit.errors import Finding
 
 Fields = dict[str, Any]
 V = TypeVar("V", covariant=True)
 EXAMPLE = '{"instruction": "你是谁?", "input": "", "output": "我是{{NAME}}。"}'
-MAX_DEPTH = 16  # nesting levels a record may have; a valid record has 3 (messages[i].content)
 WHOLE_FILE_PROBE = 64 * 1024 * 1024  # a .json file up to this size is tried as one value
 Report = Callable[[Finding], None]
 
@@ -184,140 +181,6 @@ def _whole_object(path: Path, fh: Any, source: str, report: Report) -> bool:
     return True
 
 
-def _explain(text: str, exc: Exception, column: int | None = None) -> tuple[str, str]:
-    """(message, fix) for a record that is not JSON."""
-    stripped = text.lstrip()
-    if stripped.startswith(("//", "/*", "#")):
-        return "a comment: JSON has no comments", "delete the comment"
-    if isinstance(exc, RecursionError):
-        return (
-            "nested too deep for a JSON reader (thousands of levels)",
-            f"a record nests at most {MAX_DEPTH} levels",
-        )
-    if isinstance(exc, json.JSONDecodeError):
-        before = exc.doc[: exc.pos].rstrip()
-        if before.endswith(",") and exc.msg.startswith(
-            ("Expecting property name", "Expecting value")
-        ):
-            return (
-                f"a trailing comma before '{exc.doc[exc.pos : exc.pos + 1]}' (column {exc.colno})",
-                "remove the comma after the last item",
-            )
-        if "\0" in exc.doc:
-            return "a NUL byte: the file holds binary data", "save the file as UTF-8 text"
-        return f"{exc.msg} (column {column or exc.colno})", ""
-    message = str(exc)
-    if "digits" in message:
-        key = re.search(r'"([^"]{1,40})"\s*:\s*-?\d{4000}', text)
-        return (
-            "a number with more than 4300 digits" + (f" under '{key.group(1)}'" if key else ""),
-            "numbers in records are not read; write text in double quotes",
-        )
-    return message[:200], ""
-
-
-def _check_value(value: object, text: str) -> tuple[str, str | None] | None:
-    """(what is wrong, the field) with a parsed record that JSON itself allows, or None."""
-    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
-        return f"nested more than {MAX_DEPTH} levels deep", None
-    if "\\u" in text or "\0" in text:
-        bad = _bad_text(value)
-        if bad:
-            return bad
-    if isinstance(value, dict) and _may_repeat_keys(value, text):
-        duplicate = _duplicate_key(text)
-        if duplicate:
-            return (
-                f"the key '{duplicate}' appears twice in one object (JSON readers keep only "
-                "the last one)",
-                duplicate,
-            )
-    return None
-
-
-def _depth(value: object) -> int:
-    deepest = 0
-    todo = [(value, 1)]
-    while todo:
-        v, d = todo.pop()
-        if isinstance(v, (dict, list)):
-            deepest = max(deepest, d)
-            if d > MAX_DEPTH:
-                return d
-            todo += [(x, d + 1) for x in (v.values() if isinstance(v, dict) else v)]
-    return deepest
-
-
-def _strings(value: object) -> Iterator[tuple[str, str]]:
-    """(field path, text) of every string in a record, keys included."""
-    todo: list[tuple[str, object]] = [("", value)]
-    while todo:
-        where, v = todo.pop()
-        if isinstance(v, str):
-            yield where, v
-        elif isinstance(v, dict):
-            for k, x in v.items():
-                path = f"{where}.{k}" if where else str(k)
-                todo += [(path, k), (path, x)]
-        elif isinstance(v, list):
-            todo += [(f"{where}[{i}]", x) for i, x in enumerate(v)]
-
-
-def _bad_text(value: object) -> tuple[str, str | None] | None:
-    for where, s in _strings(value):
-        if "\0" in s:
-            return "a NUL character (\\u0000) in the text", where or None
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            bad = s[exc.start]
-            return (
-                f"a lone surrogate \\u{ord(bad):04x} in the text: not a character, it cannot "
-                "be written as UTF-8 or tokenized",
-                where or None,
-            )
-    return None
-
-
-def _may_repeat_keys(value: dict, text: str) -> bool:
-    """False when the text surely has no repeated key: for a flat record of strings (the
-    common case) each key and value holds two quotes; otherwise the keys as written are
-    counted against those parsed. True sends the text to the exact check."""
-    quotes = text.count('"') - text.count('\\"')
-    if all(type(v) is str for v in value.values()) and quotes == 4 * len(value):
-        return False
-    return len(re.findall(r'"\s*:', text)) > _key_count(value)
-
-
-def _key_count(value: object) -> int:
-    n = 0
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        if isinstance(v, dict):
-            n += len(v)
-            todo += v.values()
-        elif isinstance(v, list):
-            todo += v
-    return n
-
-
-def _duplicate_key(text: str) -> str | None:
-    found: list[str] = []
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) < len(keys) and not found:
-            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
-        return dict(pairs)
-
-    try:
-        json.loads(text, object_pairs_hook=hook)
-    except (ValueError, RecursionError):
-        return None
-    return found[0] if found else None
-
-
 def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[object]]:
     text = _decode(raw, source, 1, report)
     if text is None:
@@ -361,7 +224,7 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
         try:
             value, end = decoder.raw_decode(text, pos)
         except (ValueError, RecursionError) as exc:
-            message, fix = _explain(text[pos : pos + 200], exc)
+            message, fix = plain.explain(text[pos : pos + 200], exc)
             report(
                 Finding.error(
                     source,
@@ -376,7 +239,7 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
             return
         line += text.count("\n", counted, pos)
         counted = pos
-        problem = _check_value(value, text[pos:end])
+        problem = plain.check_value(value, text[pos:end])
         if problem:
             report(
                 Finding.error(
@@ -431,7 +294,7 @@ def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]
         try:
             value = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            message, fix = _explain(text, exc)
+            message, fix = plain.explain(text, exc)
             report(
                 Finding.error(
                     source,
@@ -442,7 +305,7 @@ def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]
                 )
             )
             continue
-        problem = _check_value(value, text)
+        problem = plain.check_value(value, text)
         if problem:
             report(
                 Finding.error(

@@ -292,8 +292,8 @@ def hub_findings(rec: Recipe) -> list[Finding]:
 
 def cpu_ram_need(rec: Recipe) -> tuple[float, float] | None:
     """(estimated peak GiB in RAM, this machine's GiB) when a CPU run would not fit in
-    memory; None when it fits or either figure is unknown. Same estimate as on a GPU, less
-    the CUDA allowance (on the cpu preset, the measured process baseline in its place)."""
+    memory; None when it fits or either figure is unknown. The CPU estimate: the same terms
+    as on a GPU, with the measured process baseline for the CUDA allowance."""
     shape = shape_of(rec.model.id, rec.model.path)
     have = hardware.ram_gib()
     if shape is None or have is None:

@@ -211,12 +211,12 @@ def refuse_model_code(folders: list[Path], trusted: bool, command: str) -> None:
             first = what.split(", ")[0]
             name = first.split(" in ")[-1] if " in " in first else first
             raise SwiftkitError.at(
-                f"refusing to load a model folder that ships code: {folder}",
+                f"the model folder ships code: {folder} (not loaded)",
                 str(folder / name),
                 f"{what}: ms-swift would run it with your permissions",
-                fix=f"read the code first; if you trust it, run `swiftkit {command} ... "
-                "--trust-remote-code` (for `swiftkit run`: trust_remote_code = true under "
-                "[model]); otherwise use a model folder without code",
+                fix=f"read the code first; if you trust it, add --trust-remote-code to the same "
+                f"`swiftkit {command}` command (for `swiftkit run`: trust_remote_code = true "
+                "under [model]); otherwise use a model folder without code",
             )
 
 

@@ -27,7 +27,7 @@ from swiftkit.errors import Finding, SwiftkitError
 
 Messages = list[dict[str, Any]]
 API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
-WORKERS = 16  # requests in flight: ms-swift batches up to its --max_batch_size (verify's 16)
+WORKERS = 64  # requests in flight: ms-swift batches up to its --max_batch_size (verify: 64)
 
 
 @dataclass(frozen=True)
