@@ -177,6 +177,9 @@ def _garbled(text: str) -> str | None:
     m = _PUNCT_RUN.search(text)
     if m:
         return f"garbled punctuation ({_shown(m.group(0))!r})"
+    end = text.rstrip()[-1:]
+    if end in ",，、;；:：":
+        return f"stops mid-sentence (ends with {end!r})"
     visible = "".join(text.split())
     if len(visible) >= 10 and _punctuation(visible) > MOST_PUNCTUATION * len(visible):
         return "garbled: mostly punctuation"
