@@ -120,7 +120,7 @@ def test_init_then_run_trains_and_verifies_the_new_name(init_run):
     proc, _ = init_run
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"^identity: PASS \(\d+% of \d+ probes", proc.stdout, re.M), proc.stdout
-    run_dir = Path(re.search(r"^run: (\S+)$", proc.stdout, re.M).group(1))
+    run_dir = Path(re.search(r"^run: (/.+)$", proc.stdout, re.M).group(1))
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["verify"]["verdict"] == "pass"
     assert manifest["verify"]["identity"] >= manifest["verify"]["identity_threshold"]
@@ -142,14 +142,14 @@ def test_stop_when_verified_ended_the_run_early_at_a_saved_checkpoint(init_run):
     assert m, proc.stdout
     step, total = int(m.group(1)), int(m.group(2))
     assert step < total
-    ckpt = Path(re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1))
+    ckpt = Path(re.search(r"^checkpoint: (/.+)$", proc.stdout, re.M).group(1))
     assert ckpt.name == f"checkpoint-{step}"
 
 
 @pytest.mark.e2e
 def test_verify_on_the_checkpoint_scores_adapter_high_and_base_near_zero(init_run):
     proc, _ = init_run
-    ckpt = re.search(r"^checkpoint: (/\S+)$", proc.stdout, re.M).group(1)
+    ckpt = re.search(r"^checkpoint: (/.+)$", proc.stdout, re.M).group(1)
     out = swiftkit_process("verify", "--json", ckpt)
     assert out.returncode == 0, out.stdout + out.stderr
     scores = json.loads(out.stdout)
