@@ -128,3 +128,27 @@ def test_two_process_cpu_run_finishes_and_its_checkpoint_is_found(tmp_path, tiny
     log = (run_dir / "swift.log").read_text(encoding="utf-8")
     assert "torch.distributed.run --nproc_per_node 2" in log
     assert "world_size: 2" in log
+
+
+def test_a_stale_swiftkit_variable_in_the_shell_never_overrides_the_commands(monkeypatch):
+    """Bug: a SWIFTKIT_SERVE_API_KEY (or SWIFTKIT_STOP_CONFIG) left exported in the shell
+    replaced the one swiftkit set for this child: `serve --api-key NEW` guarded the server with
+    the stale key. The user's own variables (CUDA_VISIBLE_DEVICES) still win over a command's."""
+    from swiftkit.child.launch import child_env
+    from swiftkit.render.command import Command
+
+    monkeypatch.setenv("SWIFTKIT_SERVE_API_KEY", "stale")
+    monkeypatch.setenv("SWIFTKIT_STOP_CONFIG", "/old/run/verify/stop.json")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    command = Command(
+        ["swift", "deploy"],
+        {
+            "SWIFTKIT_SERVE_API_KEY": "new",
+            "SWIFTKIT_STOP_CONFIG": "/this/run/verify/stop.json",
+            "CUDA_VISIBLE_DEVICES": "0",
+        },
+    )
+    env = child_env(command)
+    assert env["SWIFTKIT_SERVE_API_KEY"] == "new"
+    assert env["SWIFTKIT_STOP_CONFIG"] == "/this/run/verify/stop.json"
+    assert env["CUDA_VISIBLE_DEVICES"] == "1"

@@ -76,10 +76,21 @@ def default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+OWN_ENV = "SWIFTKIT_"  # swiftkit's own variables (plugin settings, the serve key)
+
+
 def child_env(command: Command) -> dict[str, str]:
+    """The child's environment: the user's, with the command's variables where the user set
+    none (so an exported CUDA_VISIBLE_DEVICES wins over a preset's). swiftkit's own variables
+    are the exception: they always come from this command, because a stale one exported in the
+    shell (an old SWIFTKIT_STOP_CONFIG, a SWIFTKIT_SERVE_API_KEY) would silently point the
+    child at another run's settings or guard the server with a key the user did not give."""
     env = dict(os.environ)
     for key, value in command.env.items():
-        env.setdefault(key, value)
+        if key.startswith(OWN_ENV):
+            env[key] = value
+        else:
+            env.setdefault(key, value)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     return env
