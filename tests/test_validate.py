@@ -171,6 +171,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "epochs_absurd.toml": ("epochs_absurd.toml:14", "train.num_train_epochs", "1000000000.0"),
     "lr_above_one.toml": ("lr_above_one.toml:14", "train.learning_rate", "maximum of 1"),
     "dropout_one.toml": ("dropout_one.toml:14", "train.lora_dropout", "maximum of 1"),
+    # a dropout of exactly 1 zeroes every LoRA input: the adapter can learn nothing
+    "dropout_exactly_one.toml": ("dropout_exactly_one.toml:14", "train.lora_dropout", "< 1"),
     "target_modules_number.toml": ("target_modules_number.toml:14", "target_modules[1] is 3"),
     "target_modules_missing.toml": (
         "target_modules_missing.toml:14",

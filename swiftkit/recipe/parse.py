@@ -84,11 +84,12 @@ def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
                 if path
                 else (f"add a [{missing[0]}] section" if missing else None)
             )
-        elif err.validator in ("exclusiveMinimum", "minimum", "maximum"):
+        elif err.validator in ("exclusiveMinimum", "exclusiveMaximum", "minimum", "maximum"):
             fix = (
                 f"{keypath} must be {err.validator} {err.validator_value}".replace(
                     "exclusiveMinimum", ">"
                 )
+                .replace("exclusiveMaximum", "<")
                 .replace("minimum", ">=")
                 .replace("maximum", "<=")
             )
