@@ -14,7 +14,6 @@ from swiftkit import recipe as recipes
 from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.recipe.model import VerifySpec
 from swiftkit.runs import folders
-from swiftkit.runs.manifest import MANIFEST
 from swiftkit.runs.resolve import resolve
 from swiftkit.verify.client import Endpoint
 from swiftkit.verify.probes import Probe, gather
@@ -24,10 +23,10 @@ from swiftkit.verify.verdict import (
     Status,
     Subject,
     ask_server,
-    identity_of,
     need_identity,
     quiet,
     score_and_write,
+    what_to_ask,
 )
 
 
@@ -49,11 +48,7 @@ def verify_url(
         return _recipe_target(Path(str(spec)), endpoint, model, base_model, status)
     target = resolve(spec, output_dir)
     args = target.args()
-    manifest = target.manifest()
-    cfg = manifest.verify_spec(target.run_dir)
-    where = str(target.run_dir / MANIFEST if target.run_dir else target.checkpoint / "args.json")
-    new = need_identity(identity_of(manifest, args), where)
-    probes = gather(cfg, target.run_dir, args, new)
+    cfg, new, probes = what_to_ask(target, args)
     asked = _ask(endpoint, model, base_model, probes, cfg, status)
     return score_and_write(
         Subject(target.checkpoint, target.run_dir, args), cfg, new, probes, asked

@@ -228,15 +228,21 @@ def need_identity(new: list[str], where: str) -> list[str]:
     return new
 
 
-def verify(target: Target, base: bool = True, status: Status = quiet) -> VerifyReport:
-    """Probe the checkpoint (and its base model) from one model load, score, and write the
-    report (report.json, report.md, loss.png) into the run folder; return it."""
-    args = target.require_args()
+def what_to_ask(target: Target, args: CheckpointArgs) -> tuple[VerifySpec, list[str], list[Probe]]:
+    """The run's [verify] settings, the new identity (located error when there is none) and
+    the probes: the same for a checkpoint asked here and one served anywhere (--url)."""
     manifest = target.manifest()
     cfg = manifest.verify_spec(target.run_dir)
     where = str(target.run_dir / MANIFEST if target.run_dir else target.checkpoint / "args.json")
     new = need_identity(identity_of(manifest, args), where)
-    probes = gather(cfg, target.run_dir, args, new)
+    return cfg, new, gather(cfg, target.run_dir, args, new)
+
+
+def verify(target: Target, base: bool = True, status: Status = quiet) -> VerifyReport:
+    """Probe the checkpoint (and its base model) from one model load, score, and write the
+    report (report.json, report.md, loss.png) into the run folder; return it."""
+    args = target.require_args()
+    cfg, new, probes = what_to_ask(target, args)
     asked = ask_checkpoint(target, probes, cfg, base, status) if probes else Asked([], [])
     subject = Subject(target.checkpoint, target.run_dir, args)
     return score_and_write(subject, cfg, new, probes, asked)
