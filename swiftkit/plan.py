@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiftkit import __version__, dataset, recipe
+from swiftkit import __version__, dataset, recipe, resources
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 from swiftkit.machine import fit, hardware
@@ -239,21 +239,7 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
 
 # ---- the line to paste: `swiftkit render` and `swiftkit run --dry-run` ----
 
-CACHE_ENV = "SWIFTKIT_CACHE_DIR"
 PASTED_SUFFIX = "-pasted"
-
-
-def cache_dir() -> Path:
-    """$SWIFTKIT_CACHE_DIR, else $XDG_CACHE_HOME/swiftkit, else ~/.cache/swiftkit.
-
-    The user's cache folder rather than the recipe's output folder: `render` must work where
-    the output folder cannot be written yet (a recipe for /root/output rendered on a laptop),
-    and `swiftkit runs` lists only runs there."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser().resolve()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return (base / "swiftkit").resolve()
 
 
 def _digest(folder: Path) -> str:
@@ -275,7 +261,10 @@ def line_plan(recipe_path: Path) -> Plan:
     overwriting the last one's checkpoints; otherwise it is `swiftkit run`'s command."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
-    root = cache_dir() / "rendered"
+    # The user's cache rather than the recipe's output folder: `render` must work where the
+    # output folder cannot be written yet (a recipe for /root/output rendered on a laptop),
+    # and `swiftkit runs` lists only runs there.
+    root = resources.user_folder("cache") / "rendered"
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +24,30 @@ def shipped_recipe(name: str) -> str:
     line runs from any folder), else recipes/NAME."""
     path = RECIPES / name
     return str(path) if path.is_file() else f"recipes/{name}"
+
+
+# The user's folders: (swiftkit's own override, the XDG variable, the default under home).
+USER_FOLDERS = {
+    "cache": ("SWIFTKIT_CACHE_DIR", "XDG_CACHE_HOME", (".cache",)),
+    "state": ("SWIFTKIT_STATE_DIR", "XDG_STATE_HOME", (".local", "state")),
+}
+
+
+def user_folder(kind: str) -> Path:
+    """Where swiftkit keeps this user's `cache` (rendered data, the CPU memory baseline) or
+    `state` (the runs index), absolute: $SWIFTKIT_CACHE_DIR / $SWIFTKIT_STATE_DIR, else
+    $XDG_CACHE_HOME/swiftkit / $XDG_STATE_HOME/swiftkit (an absolute one; the XDG spec says
+    to ignore a relative one), else ~/.cache/swiftkit / ~/.local/state/swiftkit."""
+    own, xdg_var, default = USER_FOLDERS[kind]
+    if os.environ.get(own):
+        return Path(os.environ[own]).expanduser().resolve()
+    xdg = os.environ.get(xdg_var)
+    base = (
+        Path(xdg).expanduser()
+        if xdg and Path(xdg).is_absolute()
+        else Path.home().joinpath(*default)
+    )
+    return (base / "swiftkit").resolve()
 
 
 @cache

@@ -20,6 +20,7 @@ SEVEN_B = estimate.shape_of("Qwen/Qwen2.5-7B-Instruct", None)
 
 @pytest.fixture
 def cache_home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.delenv("SWIFTKIT_CACHE_DIR", raising=False)  # the session's; XDG's here
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     return tmp_path / "swiftkit" / "cpu-baseline.json"
 

@@ -204,3 +204,19 @@ def test_a_second_run_of_the_same_plan_trains_in_its_own_folder(tiny_model, tmp_
     assert str(b.run_dir) in b.command.argv and str(a.run_dir) in a.command.argv
     assert (b.run_dir / "manifest.json").is_file() and list((b.run_dir / "data").iterdir())
     assert {x.run_dir for x in (a, b)} == set(index.indexed().runs)
+
+
+def test_swiftkit_own_folders_come_from_one_place(tmp_path, monkeypatch):
+    """The rendered data, the CPU baseline and the runs index agreed on no rule: the baseline
+    ignored SWIFTKIT_CACHE_DIR, and a relative XDG_STATE_HOME was used where the cache ignored
+    one. Now one function: swiftkit's variable, else an absolute XDG one, else home."""
+    from swiftkit import resources
+    from swiftkit.machine import baseline
+
+    monkeypatch.setenv("SWIFTKIT_CACHE_DIR", str(tmp_path / "c"))
+    assert baseline.cache_file() == tmp_path / "c" / "cpu-baseline.json"
+    monkeypatch.delenv("SWIFTKIT_STATE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/state")  # ignored, as the XDG spec says
+    assert index.state_dir() == tmp_path / "home" / ".local" / "state" / "swiftkit"
+    assert resources.user_folder("state") == index.state_dir()

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from swiftkit import resources
 from swiftkit.msswift import compat
 
 MIB = 1024**2
@@ -49,8 +50,7 @@ def versions() -> str:
 
 
 def cache_file() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "swiftkit" / "cpu-baseline.json"
+    return resources.user_folder("cache") / "cpu-baseline.json"
 
 
 def cached() -> Baseline:

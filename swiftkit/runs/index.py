@@ -22,21 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from swiftkit import jsonl
+from swiftkit import jsonl, resources
 from swiftkit.runs import folders
 from swiftkit.runs.manifest import Manifest
 
-STATE_ENV = "SWIFTKIT_STATE_DIR"
 INDEX = "runs.jsonl"
 
 
 def state_dir() -> Path:
-    explicit = os.environ.get(STATE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return base / "swiftkit"
+    return resources.user_folder("state")
 
 
 def index_path() -> Path:
