@@ -91,12 +91,12 @@ def test_sample_peak_sees_a_grandchilds_allocation_and_the_exit_status():
     assert 300 * 2**20 < peak < 600 * 2**20
 
 
-def test_tree_memory_without_psutil_reads_proc(monkeypatch):
-    monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil -> ImportError
+def test_tree_memory_counts_the_children_and_no_ancestor_of_the_root():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
     try:
-        assert child.pid in baseline._tree(os.getpid())
-        rss, uss, pid, ppid = baseline._proc(os.getpid())
+        each = baseline._each(os.getpid())
+        assert child.pid in [p for _, _, p, _ in each]
+        rss, uss, pid, ppid = next(e for e in each if e[2] == os.getpid())
         assert rss >= uss > 0 and (pid, ppid) == (os.getpid(), os.getppid())
         total, ancestors = baseline.tree_now(os.getpid())
         assert total > rss  # plus the sleeping child's private pages

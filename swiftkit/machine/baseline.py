@@ -154,44 +154,10 @@ def measured(refresh: bool = False) -> Baseline:
     return found
 
 
-def _tree(pid: int) -> list[int]:
-    """pid and its descendants, from /proc/PID/task/*/children (psutil's fallback)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def _proc(pid: int) -> tuple[int, int, int, int]:
-    """(RSS, USS, pid, parent pid) from /proc (psutil's fallback)."""
-    got = {"Rss:": 0, "Private_Clean:": 0, "Private_Dirty:": 0}
-    ppid = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                key, _, rest = line.partition(" ")
-                if key in got:
-                    got[key] = int(rest.split()[0]) * 1024
-        with open(f"/proc/{pid}/stat") as f:
-            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return got["Rss:"], got["Private_Clean:"] + got["Private_Dirty:"], pid, ppid
-
-
 def _each(pid: int) -> list[tuple[int, int, int, int]]:
     """(RSS, USS, pid, parent pid) of pid and its descendants, largest RSS first."""
-    try:
-        import psutil  # type: ignore[import-untyped]
-    except ImportError:  # psutil comes with ms-swift; /proc is the fallback without it
-        return sorted((_proc(p) for p in _tree(pid)), reverse=True)
+    import psutil  # type: ignore[import-untyped]  # (psutil's USS: no /proc parsing by hand)
+
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
