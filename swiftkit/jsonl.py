@@ -1,6 +1,7 @@
 """The one JSON Lines reader: datasets, probe files, prompt files, ms-swift's logging.jsonl and
 the stop-when-verified log all go through `rows`, so blank lines, a byte-order mark, a torn
-last line and line numbers are handled the same way everywhere."""
+last line and line numbers are handled the same way everywhere. `json_object` reads the small
+JSON files of a model folder (config.json, tokenizer_config.json, ...) the same way too."""
 
 from __future__ import annotations
 
@@ -49,3 +50,13 @@ def values(path: Path) -> list[Any]:
     except OSError:
         return []
     return [r.value for r in rows(text) if r.ok]
+
+
+def json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON file holding an object; None when it is missing, unreadable, not JSON or not an
+    object (a model folder's config files: callers treat all of these as "not there")."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from swiftkit import jsonl
 from swiftkit.child import launch
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
@@ -28,11 +29,7 @@ def chat_template(folder: Path) -> str | None:
     jinja = folder / "chat_template.jinja"
     if jinja.is_file():
         return jinja.read_text(encoding="utf-8")
-    try:
-        cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = cfg.get("chat_template")
+    value = (jsonl.json_object(folder / "tokenizer_config.json") or {}).get("chat_template")
     if isinstance(value, list):  # named templates
         value = next((t.get("template") for t in value if t.get("name") == "default"), None)
     return value if isinstance(value, str) and value else None

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swiftkit import jsonl
+
 MARK = "swiftkit: the default system prompt is the one this model was trained with"
 JINJA_FILE = "chat_template.jinja"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -48,14 +50,6 @@ def is_rewritten(template: str) -> bool:
     return MARK in template
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -76,7 +70,7 @@ def set_default_system(folder: Path, system: str, done: Finished) -> None:
     if jinja.is_file():
         jinja.write_text(with_default_system(jinja.read_text(encoding="utf-8"), system), "utf-8")
         done.changed[JINJA_FILE] = "default system prompt set to the trained one"
-    cfg = read_json(folder / TOKENIZER_CONFIG)
+    cfg = jsonl.json_object(folder / TOKENIZER_CONFIG)
     if cfg is None:
         done.checked[TOKENIZER_CONFIG] = "missing or not a JSON object"
         return
@@ -99,7 +93,7 @@ def set_default_system(folder: Path, system: str, done: Finished) -> None:
 
 def token_id(folder: Path, token: str) -> int | None:
     """The id of an added (special) token, from tokenizer.json, without loading a tokenizer."""
-    data = read_json(folder / "tokenizer.json") or {}
+    data = jsonl.json_object(folder / "tokenizer.json") or {}
     for added in data.get("added_tokens") or []:
         if isinstance(added, dict) and added.get("content") == token:
             value = added.get("id")
@@ -120,8 +114,8 @@ def check_generation_config(folder: Path, done: Finished) -> None:
     eos_token_id: when that misses the chat template's end-of-turn token (the tokenizer's eos,
     `<|im_end|>` for Qwen), the answer runs on past the turn, so it is added."""
     path = folder / GENERATION_CONFIG
-    gen = read_json(path)
-    eos = eos_token(read_json(folder / TOKENIZER_CONFIG) or {})
+    gen = jsonl.json_object(path)
+    eos = eos_token(jsonl.json_object(folder / TOKENIZER_CONFIG) or {})
     end = token_id(folder, eos) if eos else None
     if gen is None or end is None:
         done.checked[GENERATION_CONFIG] = "missing, or the end-of-turn token's id is unknown"

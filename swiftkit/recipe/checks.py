@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from swiftkit import jsonl
 from swiftkit.errors import Finding, did_you_mean
 from swiftkit.recipe.model import LaunchSpec, ModelSpec, Preset
 from swiftkit.recipe.parse import locate
@@ -185,11 +186,8 @@ def ships_code(folder: Path) -> str | None:
     loads a model folder (run, infer, chat, verify, export, serve)."""
     found = []
     for name in ("config.json", "tokenizer_config.json"):
-        try:
-            cfg = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(cfg, dict) and "auto_map" in cfg:
+        cfg = jsonl.json_object(folder / name)
+        if cfg is not None and "auto_map" in cfg:
             found.append(f"'auto_map' in {name}")
     try:
         found += sorted(p.name for p in folder.glob("*.py"))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from swiftkit import jsonl
 from swiftkit.errors import Finding, did_you_mean
 from swiftkit.recipe.parse import locate
 
@@ -117,13 +118,7 @@ def train_value_findings(own: dict, text: str, source: str, model: Path | None) 
 
 
 def _config(model: Path | None) -> dict:
-    if model is None:
-        return {}
-    try:
-        value = json.loads((model / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    return (jsonl.json_object(model / "config.json") if model else None) or {}
 
 
 def module_names(model: Path) -> set[str]:
