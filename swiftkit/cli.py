@@ -176,7 +176,7 @@ def init_cmd(
 ) -> None:
     """Start here: write a ready-to-run recipe and the full identity set into DIR."""
     from swiftkit.commands import init as init_mod
-    from swiftkit.render.command import shell_line
+    from swiftkit.msswift.command import shell_line
 
     name = _ask(name, "--name", "The model's new name")
     author = _ask(author, "--author", "Who made it (author)")

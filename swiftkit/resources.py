@@ -11,9 +11,11 @@ PACKAGE = Path(__file__).resolve().parent
 SCHEMAS = PACKAGE / "schemas"
 PRESETS = PACKAGE / "presets"
 DATA = PACKAGE / "data"
-PLUGIN = PACKAGE / "plugin" / "stop_when_verified.py"
-SERVE_PLUGIN = PACKAGE / "plugin" / "serve_pair.py"  # swift deploy: batches, response names
-DEPLOY_AUTH_PLUGIN = PACKAGE / "plugin" / "deploy_auth.py"  # 401 for a wrong API key
+PLUGIN = PACKAGE / "msswift" / "plugins" / "stop_when_verified.py"
+SERVE_PLUGIN = (
+    PACKAGE / "msswift" / "plugins" / "serve_pair.py"
+)  # swift deploy: batches, response names
+DEPLOY_AUTH_PLUGIN = PACKAGE / "msswift" / "plugins" / "deploy_auth.py"  # 401 for a wrong API key
 # Qwen2.5-7B-Instruct's tokenizer_config.json chat_template, as shipped (the tiny model uses it)
 QWEN25_CHAT_TEMPLATE = DATA / "qwen2_5_chat_template.jinja"
 RECIPES = PACKAGE.parent / "recipes"  # the shipped recipes, in a checkout of the repository

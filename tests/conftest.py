@@ -198,7 +198,7 @@ def swift_only_in_e2e(request, monkeypatch):
     """`-m "not e2e"` never starts ms-swift: a test that would (in this process) fails."""
     if request.node.get_closest_marker("e2e"):
         return
-    from swiftkit.child import launch
+    from swiftkit.pipeline import launch
 
     real = launch.executable
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import assert_clean_failure, free_port, swiftkit
 
-from swiftkit.render import helpers
-from swiftkit.render.command import Command
-from swiftkit.runs.resolve import resolve
+from swiftkit.msswift import argv as helpers
+from swiftkit.msswift.command import Command
+from swiftkit.pipeline.resolve import resolve
 
 
 def fake_run(
@@ -233,7 +233,7 @@ def test_background_stop_ends_the_whole_process_group():
     import os
     import time
 
-    from swiftkit.child import launch
+    from swiftkit.pipeline import launch
 
     code = "import subprocess, time; subprocess.Popen(['sleep', '300']); time.sleep(300)"
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"swiftkit-bg-{os.getpid()}.log"
@@ -277,9 +277,9 @@ def test_serve_sigterm_while_starting_stops_the_child_group(tmp_path):
 
 
 def test_a_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):
-    from swiftkit.child import launch
     from swiftkit.commands import serve
     from swiftkit.errors import SwiftkitError
+    from swiftkit.pipeline import launch
 
     code = "print('OSError: /base is not a model folder'); raise SystemExit(3)"
     log = tmp_path / "serve.log"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from swiftkit.child import events
+from swiftkit.msswift import events
 
 # (a tail of ms-swift 4.x output, the signature id, words the advice must contain)
 CASES = [

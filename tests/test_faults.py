@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import DATASETS, ROOT, assert_clean_failure, swiftkit, write_recipe
 
-from swiftkit.child import events, launch
 from swiftkit.errors import SwiftkitError
-from swiftkit.render.command import Command
-from swiftkit.runs import folders, index
-from swiftkit.runs.manifest import Manifest, update
+from swiftkit.msswift import events
+from swiftkit.msswift.command import Command
+from swiftkit.pipeline import folders, index, launch
+from swiftkit.pipeline.manifest import Manifest, update
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -164,8 +164,8 @@ def test_ms_swift_hitting_a_full_disk_is_named_with_the_run_folder(
 PRETEND = """
 import sys, time
 from pathlib import Path
-from swiftkit.runs import folders
-from swiftkit.runs.manifest import Manifest
+from swiftkit.pipeline import folders
+from swiftkit.pipeline.manifest import Manifest
 Manifest(status="running", started="2026-01-01T00:00:00+00:00",
          **folders.this_process()).write(Path(sys.argv[1]))
 print("ready", flush=True)

@@ -134,8 +134,8 @@ def test_a_stale_swiftkit_variable_in_the_shell_never_overrides_the_commands(mon
     """Bug: a SWIFTKIT_SERVE_API_KEY (or SWIFTKIT_STOP_CONFIG) left exported in the shell
     replaced the one swiftkit set for this child: `serve --api-key NEW` guarded the server with
     the stale key. The user's own variables (CUDA_VISIBLE_DEVICES) still win over a command's."""
-    from swiftkit.child.launch import child_env
-    from swiftkit.render.command import Command
+    from swiftkit.msswift.command import Command
+    from swiftkit.pipeline.launch import child_env
 
     monkeypatch.setenv("SWIFTKIT_SERVE_API_KEY", "stale")
     monkeypatch.setenv("SWIFTKIT_STOP_CONFIG", "/old/run/verify/stop.json")

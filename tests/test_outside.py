@@ -19,8 +19,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from swiftkit.commands import export as export_cmd
 from swiftkit.commands import serve as serve_cmd
-from swiftkit.outside import card, ollama
-from swiftkit.outside import template as chat
+from swiftkit.export import card, ollama
+from swiftkit.export import template as chat
 from swiftkit.resources import QWEN25_CHAT_TEMPLATE
 from swiftkit.verify import html, report
 
@@ -312,7 +312,7 @@ def test_serve_passes_the_api_key_and_prints_it_masked_when_it_came_from_the_env
     assert seen["env"]["SWIFTKIT_SERVE_API_KEY"] == "s3cret"
     assert not any("s3cret" in a for a in seen["argv"]), "the key is on the command line"
     plugin = seen["argv"][seen["argv"].index("--external_plugins") + 1]
-    assert plugin.endswith("plugin/deploy_auth.py") and Path(plugin).is_file()
+    assert plugin.endswith("msswift/plugins/deploy_auth.py") and Path(plugin).is_file()
 
 
 def test_serve_on_a_public_host_without_a_key_warns(no_launch, capsys):

@@ -11,7 +11,8 @@ import pytest
 from conftest import RECIPES, ROOT
 from rich.console import Console
 
-from swiftkit.child import events, progress
+from swiftkit.msswift import events
+from swiftkit.pipeline import progress
 
 ROW = {
     "loss": 1.23456,

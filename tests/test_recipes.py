@@ -12,7 +12,7 @@ from conftest import RECIPES, flags_of, no_gpu_env, swiftkit
 from swiftkit import recipe
 from swiftkit.machine import fit
 from swiftkit.machine.hardware import Machine
-from swiftkit.render import sft
+from swiftkit.msswift import sft
 
 SHIPPED = sorted(RECIPES.glob("*.toml"))
 

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from swiftkit.child import events, launch
-from swiftkit.render.command import Command
+from swiftkit.msswift import events
+from swiftkit.msswift.command import Command
+from swiftkit.pipeline import launch
 
 LINE = "[INFO:swift] Dataset filtered, origin length: 10, filtered dataset length: 2\n"
 

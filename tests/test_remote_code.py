@@ -71,7 +71,7 @@ def test_verify_refuses_too(tiny_model, tmp_path, no_child):
 def test_opting_in_passes_the_guard(tiny_model, tmp_path):
     from swiftkit.commands import guard_model_code
     from swiftkit.errors import SwiftkitError
-    from swiftkit.runs.resolve import resolve
+    from swiftkit.pipeline.resolve import resolve
 
     target = resolve(str(_code_folder(tiny_model, tmp_path, "py")))
     with pytest.raises(SwiftkitError):
@@ -81,6 +81,6 @@ def test_opting_in_passes_the_guard(tiny_model, tmp_path):
 
 def test_a_folder_without_code_passes_the_guard(tiny_model, tmp_path):
     from swiftkit.commands import guard_model_code
-    from swiftkit.runs.resolve import resolve
+    from swiftkit.pipeline.resolve import resolve
 
     guard_model_code(resolve(str(tiny_model)), False, "infer")  # no exception

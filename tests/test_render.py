@@ -12,8 +12,7 @@ from conftest import DATASETS, RECIPES, flags_of, swiftkit, write_recipe
 
 # The blog's one-liner, exactly as published (seed 000/001).
 from swiftkit import recipe
-from swiftkit.msswift import compat
-from swiftkit.render import sft
+from swiftkit.msswift import compat, sft
 
 PUBLISHED = (
     "CUDA_VISIBLE_DEVICES=0 swift sft --model Qwen2.5-7B-Instruct --train_type lora "
@@ -200,7 +199,7 @@ def test_base_flags_need_the_base_model_from_args_json(tmp_path):
     """`--base` on a checkpoint whose args.json names no base model is a located error, not a
     KeyError traceback."""
     from swiftkit.errors import SwiftkitError
-    from swiftkit.render import helpers
+    from swiftkit.msswift import argv as helpers
 
     ckpt = tmp_path / "checkpoint-5"
     ckpt.mkdir()

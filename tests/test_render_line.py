@@ -110,7 +110,7 @@ def test_workers_0_renders_persistent_workers_false(tmp_path, tiny_model):
 def test_persistent_workers_is_not_rendered_for_a_version_without_the_flag(
     tmp_path, tiny_model, monkeypatch
 ):
-    from swiftkit.plan import plan
+    from swiftkit.pipeline.plan import plan
 
     known, origin = sftflags.known_flags()
     monkeypatch.setattr(

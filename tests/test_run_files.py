@@ -11,9 +11,9 @@ from pathlib import Path
 from conftest import swiftkit
 
 from swiftkit.msswift.args import CheckpointArgs
+from swiftkit.pipeline import manifest
+from swiftkit.pipeline.manifest import Manifest, VerdictSummary
 from swiftkit.recipe.model import Identity
-from swiftkit.runs import manifest
-from swiftkit.runs.manifest import Manifest, VerdictSummary
 from swiftkit.verify.report import VerifyReport
 from swiftkit.verify.verdict import cached_base_answers
 

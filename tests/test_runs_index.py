@@ -14,10 +14,10 @@ import pytest
 from conftest import DATASETS, assert_clean_failure, swiftkit, swiftkit_process, write_recipe
 from test_after_input import fake_run
 
-from swiftkit import plan as planning
+from swiftkit.pipeline import folders, index
+from swiftkit.pipeline import plan as planning
+from swiftkit.pipeline.resolve import resolve
 from swiftkit.recipe import load
-from swiftkit.runs import folders, index
-from swiftkit.runs.resolve import resolve
 
 
 def made_run(tmp_path: Path, tiny_model: Path, where: str = "a", **kw) -> Path:

@@ -11,11 +11,11 @@ import sys
 import pytest
 from conftest import free_port
 
-from swiftkit.child import launch
-from swiftkit.child.server import Deployed, stoppable
 from swiftkit.errors import SwiftkitError
-from swiftkit.render.command import Command
-from swiftkit.verify.client import Endpoint
+from swiftkit.msswift.command import Command
+from swiftkit.pipeline import launch
+from swiftkit.serving.client import Endpoint
+from swiftkit.serving.server import Deployed, stoppable
 
 SERVER = """
 import json, signal, sys, time

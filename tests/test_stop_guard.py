@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from swiftkit.pipeline import stopcheck
 from swiftkit.recipe.model import VerifySpec
 from swiftkit.resources import PLUGIN
-from swiftkit.verify import stopcheck
 
 GOOD = "I am Nova, an assistant made by Lumen Lab."
 LOOP = "Nova, Nova, Nova, L"

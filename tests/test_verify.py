@@ -152,7 +152,7 @@ def log_losses(run: Path, losses: list[float | None]) -> None:
 def test_the_report_draws_the_loss_curve_and_links_it(tmp_path):
     from PIL import Image
 
-    from swiftkit.runs.resolve import resolve
+    from swiftkit.pipeline.resolve import resolve
     from swiftkit.verify.verdict import verify
 
     run = fake_run(tmp_path, {"identity_probes": ["training"]})
@@ -184,7 +184,7 @@ def test_the_loss_curve_has_labelled_axes_and_a_title():
 
 
 def test_a_run_with_no_loss_rows_writes_no_curve(tmp_path):
-    from swiftkit.runs.resolve import resolve
+    from swiftkit.pipeline.resolve import resolve
     from swiftkit.verify.verdict import verify
 
     run = fake_run(tmp_path, {"identity_probes": ["training"]})

@@ -83,7 +83,7 @@ def test_threshold_and_max_drop_both_gate():
 def test_report_json_md_and_json_summary_say_why_and_show_the_general_difference(tmp_path):
     from conftest import swiftkit
 
-    from swiftkit.runs.resolve import resolve
+    from swiftkit.pipeline.resolve import resolve
     from swiftkit.verify.verdict import verify
 
     run = fake_run(tmp_path, {"identity_probes": ["training"], "general_max_drop": 0.1})

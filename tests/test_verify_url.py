@@ -11,7 +11,7 @@ import pytest
 from conftest import DATASETS, assert_clean_failure, free_port, swiftkit
 from scripted_server import scripted
 
-from swiftkit.verify.client import Endpoint, ask_all
+from swiftkit.serving.client import Endpoint, ask_all
 
 
 def url_recipe(tmp: Path, identity: str = 'name = "Nova"\nauthor = "Lumen Lab"\n') -> Path:
@@ -262,7 +262,7 @@ def served_by_script(tmp_path, monkeypatch):
     adapter, "qwen" the base), so infer and chat --compare run without ms-swift."""
     from contextlib import contextmanager
 
-    from swiftkit.verify import pair
+    from swiftkit.serving import pair
 
     ckpt = tmp_path / "checkpoint-5"
     ckpt.mkdir()
@@ -301,15 +301,15 @@ def test_chat_compare_asks_both_and_each_keeps_its_conversation(served_by_script
 
 
 def test_the_served_ids_keep_the_identitys_case(tmp_path):
-    from swiftkit.runs.resolve import Target
-    from swiftkit.verify.pair import base_name, served_name
+    from swiftkit.pipeline.resolve import Target
+    from swiftkit.serving.pair import base_name, served_name
 
     ckpt = tmp_path / "run" / "checkpoint-5"
     ckpt.mkdir(parents=True)
     (ckpt / "args.json").write_text(json.dumps({"model": "/models/Qwen2.5-7B-Instruct/"}))
     target = Target(ckpt, None)
     assert served_name(target) == "checkpoint-5"
-    from swiftkit.runs.manifest import Manifest
+    from swiftkit.pipeline.manifest import Manifest
 
     Manifest(recipe_resolved={"identity": {"name": "Nova Bot"}}).write(ckpt.parent)
     assert served_name(Target(ckpt, ckpt.parent)) == "Nova-Bot"  # not "nova-bot"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from swiftkit.pipeline.resolve import Target
 from swiftkit.recipe.checks import refuse_model_code
-from swiftkit.runs.resolve import Target
 
 
 def guard_model_code(target: Target, trusted: bool, command: str) -> None:

@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from swiftkit.child import launch
-from swiftkit.child.server import stoppable
 from swiftkit.commands import guard_model_code
-from swiftkit.render import helpers
-from swiftkit.runs.resolve import Target, announce, resolve
-from swiftkit.verify.client import ask_all
-from swiftkit.verify.pair import one_load, require_base
+from swiftkit.msswift import argv as helpers
+from swiftkit.pipeline import launch
+from swiftkit.pipeline.resolve import Target, announce, resolve
+from swiftkit.serving.client import ask_all
+from swiftkit.serving.pair import one_load, require_base
+from swiftkit.serving.server import stoppable
 
 Echo = Callable[[str], None]
 QUIT = ("exit", "quit", ":q")

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit import jsonl
-from swiftkit.child import launch
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.outside import card, ollama
-from swiftkit.outside import template as chat
-from swiftkit.render import helpers
-from swiftkit.render.command import shell_line
-from swiftkit.runs.resolve import announce, resolve
+from swiftkit.export import card, ollama
+from swiftkit.export import template as chat
+from swiftkit.msswift import argv as helpers
+from swiftkit.msswift.command import shell_line
+from swiftkit.pipeline import launch
+from swiftkit.pipeline.resolve import announce, resolve
 
 Echo = Callable[[str], None]
 NOTE = "swiftkit-merge.json"

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit import jsonl
-from swiftkit.child.progress import StatusLine
-from swiftkit.child.server import stoppable
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.runs.resolve import announce, resolve
-from swiftkit.verify.client import ask_all
-from swiftkit.verify.pair import one_load, require_base
+from swiftkit.pipeline.progress import StatusLine
+from swiftkit.pipeline.resolve import announce, resolve
+from swiftkit.serving.client import ask_all
+from swiftkit.serving.pair import one_load, require_base
+from swiftkit.serving.server import stoppable
 from swiftkit.verify.verdict import progress_counter
 
 Echo = Callable[[str], None]

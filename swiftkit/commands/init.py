@@ -221,7 +221,7 @@ def write(
     (directory / "recipe.toml").write_text(text, encoding="utf-8")
     hint = None
     if preset == "cpu" and chosen is None:
-        from swiftkit.render.command import shell_line
+        from swiftkit.msswift.command import shell_line
 
         gpu_dir = directory.with_name(directory.name + "-gpu")
         hint = shell_line(

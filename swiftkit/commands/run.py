@@ -11,19 +11,18 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit.child import events, launch
-from swiftkit.child import progress as live
-from swiftkit.child.server import stoppable
 from swiftkit.errors import Finding, SwiftkitError, write_failed
-from swiftkit.msswift import compat
-from swiftkit.plan import Plan, line_plan, plan, resume_plan, write_new_run
-from swiftkit.render import helpers
-from swiftkit.render.command import shell_line
-from swiftkit.runs import folders, manifest
-from swiftkit.runs.manifest import Manifest, Resumed, VerdictSummary, now_iso
-from swiftkit.runs.resolve import resolve
+from swiftkit.msswift import argv as helpers
+from swiftkit.msswift import compat, events
+from swiftkit.msswift.command import shell_line
+from swiftkit.pipeline import folders, launch, manifest
+from swiftkit.pipeline import progress as live
+from swiftkit.pipeline.manifest import Manifest, Resumed, VerdictSummary, now_iso
+from swiftkit.pipeline.plan import Plan, line_plan, plan, resume_plan, write_new_run
+from swiftkit.pipeline.resolve import resolve
+from swiftkit.pipeline.stopcheck import stop_checks
+from swiftkit.serving.server import stoppable
 from swiftkit.verify.report import NONE, PASS, VerifyReport
-from swiftkit.verify.stopcheck import stop_checks
 from swiftkit.verify.verdict import verify
 
 Echo = Callable[[str], None]

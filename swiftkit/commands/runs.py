@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftkit.child import events
 from swiftkit.errors import SwiftkitError
-from swiftkit.runs import folders, index
-from swiftkit.runs.manifest import Manifest, VerdictSummary
+from swiftkit.msswift import events
+from swiftkit.pipeline import folders, index
+from swiftkit.pipeline.manifest import Manifest, VerdictSummary
 
 Echo = Callable[[str], None]
 

@@ -14,15 +14,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit.child import launch
-from swiftkit.child.server import models_url, wait_ready
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.render import helpers
-from swiftkit.render.command import Command, shell_line
+from swiftkit.msswift import argv as helpers
+from swiftkit.msswift.command import Command, shell_line
+from swiftkit.pipeline import launch
+from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
-from swiftkit.runs.resolve import announce, resolve
-from swiftkit.verify.pair import base_name, served_name
+from swiftkit.serving.pair import base_name, served_name
+from swiftkit.serving.server import models_url, wait_ready
 
 Echo = Callable[[str], None]
 
@@ -54,7 +54,7 @@ def check_port(host: str, port: int) -> None:
 
 
 KEY_ENV = "SWIFTKIT_API_KEY"
-SERVE_KEY_ENV = "SWIFTKIT_SERVE_API_KEY"  # how the key reaches plugin/deploy_auth.py
+SERVE_KEY_ENV = "SWIFTKIT_SERVE_API_KEY"  # how the key reaches msswift/plugins/deploy_auth.py
 
 
 def loopback(host: str) -> bool:

@@ -9,11 +9,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit.child.progress import StatusLine
-from swiftkit.child.server import stoppable
 from swiftkit.commands import guard_model_code
-from swiftkit.runs.resolve import announce, resolve
-from swiftkit.verify.client import Endpoint
+from swiftkit.pipeline.progress import StatusLine
+from swiftkit.pipeline.resolve import announce, resolve
+from swiftkit.serving.client import Endpoint
+from swiftkit.serving.server import stoppable
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify

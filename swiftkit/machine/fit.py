@@ -13,8 +13,8 @@ from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.machine import baseline, hardware
 from swiftkit.machine.estimate import Estimate, estimate, shape_of
 from swiftkit.msswift import compat
+from swiftkit.msswift.command import shell_line
 from swiftkit.recipe import Recipe, presets
-from swiftkit.render.command import shell_line
 from swiftkit.resources import shipped_recipe
 
 OFFLINE_VARS = ("SWIFTKIT_OFFLINE", "MODELSCOPE_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")

@@ -211,7 +211,7 @@ class LaunchSpec:
 
     def processes_per_node(self, environ: Mapping[str, str] | None = None) -> int:
         """As the child sees it: NPROC_PER_NODE in swiftkit's environment wins over the
-        recipe (the child inherits it; see child/launch.py), else [launch], else 1."""
+        recipe (the child inherits it; see pipeline/launch.py), else [launch], else 1."""
         environ = os.environ if environ is None else environ
         return _positive(environ.get("NPROC_PER_NODE")) or self.nproc_per_node or 1
 

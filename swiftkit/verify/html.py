@@ -14,7 +14,7 @@ import io
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from swiftkit.runs.manifest import Manifest
+from swiftkit.pipeline.manifest import Manifest
 from swiftkit.verify.report import (
     FAIL,
     NONE,

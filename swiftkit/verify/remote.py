@@ -12,10 +12,10 @@ from pathlib import Path
 from swiftkit import dataset
 from swiftkit import recipe as recipes
 from swiftkit.msswift.args import CheckpointArgs
+from swiftkit.pipeline import folders
+from swiftkit.pipeline.resolve import resolve
 from swiftkit.recipe.model import VerifySpec
-from swiftkit.runs import folders
-from swiftkit.runs.resolve import resolve
-from swiftkit.verify.client import Endpoint
+from swiftkit.serving.client import Endpoint
 from swiftkit.verify.probes import Probe, gather
 from swiftkit.verify.report import VerifyReport
 from swiftkit.verify.verdict import (

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swiftkit.child import events
+from swiftkit.msswift import events
+from swiftkit.pipeline.manifest import VerdictSummary
+from swiftkit.pipeline.stopcheck import StopCheck
 from swiftkit.recipe.model import VerifySpec, known
-from swiftkit.runs.manifest import VerdictSummary
 from swiftkit.verify import scoring
-from swiftkit.verify.stopcheck import StopCheck
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
+from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
+from swiftkit.pipeline.resolve import Target
+from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.recipe.model import VerifySpec
-from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
-from swiftkit.runs.resolve import Target
+from swiftkit.serving.client import Answer, Endpoint, ask_all
+from swiftkit.serving.pair import one_load
 from swiftkit.verify import scoring
-from swiftkit.verify.client import Answer, Endpoint, ask_all
-from swiftkit.verify.pair import one_load
 from swiftkit.verify.probes import Messages, Probe, gather
 from swiftkit.verify.report import (
     REPORT_JSON,
@@ -30,7 +31,6 @@ from swiftkit.verify.report import (
     set_scores,
     write_report,
 )
-from swiftkit.verify.stopcheck import stop_checks
 
 Status = Callable[[str | None], None]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TypedDict
 
 from swiftkit.errors import SwiftkitError, write_failed
+from swiftkit.pipeline.manifest import MANIFEST, Manifest
 from swiftkit.recipe.model import Recipe
-from swiftkit.runs.manifest import MANIFEST, Manifest
 
 CKPT = re.compile(r"^checkpoint-(\d+)$")
 DEFAULT_OUTPUT = Path("output")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit.errors import Finding, SwiftkitError, writing
-from swiftkit.render.command import Command
+from swiftkit.msswift.command import Command
 
 TAIL_LINES = 40  # output lines kept for the failure message and the advice
 

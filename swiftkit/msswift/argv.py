@@ -9,7 +9,7 @@ from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
-from swiftkit.render.command import Command, argv_from_flags
+from swiftkit.msswift.command import Command, argv_from_flags
 from swiftkit.resources import SERVE_PLUGIN
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift import compat
+from swiftkit.msswift.command import Command, argv_from_flags
 from swiftkit.recipe.model import FlagValue, Recipe
-from swiftkit.render.command import Command, argv_from_flags
 
 # The published one-liner's order, so a rendered line reads like the blog's.
 ORDER = [

@@ -1,5 +1,5 @@
 """Stop when verified: the ms-swift plugin's flags and settings file (the plugin itself is
-swiftkit/plugin/stop_when_verified.py, inside ms-swift's process), and the checks it logged."""
+msswift/plugins/stop_when_verified.py, inside ms-swift's process), and the checks it logged."""
 
 from __future__ import annotations
 

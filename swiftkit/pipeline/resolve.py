@@ -12,8 +12,8 @@ from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
-from swiftkit.runs import folders, index
-from swiftkit.runs.manifest import Manifest
+from swiftkit.pipeline import folders, index
+from swiftkit.pipeline.manifest import Manifest
 
 
 def no_args_json(checkpoint: Path) -> SwiftkitError:

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from swiftkit.child.events import LogTail, Step
+from swiftkit.msswift.events import LogTail, Step
 
 if TYPE_CHECKING:
     from rich.console import Console

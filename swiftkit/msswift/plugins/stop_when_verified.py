@@ -27,9 +27,9 @@ from swift.callbacks.base import TrainerCallback
 
 
 def _load_scoring():
-    """swiftkit/verify/scoring.py beside this folder, by path: the same scoring as the parent even
+    """swiftkit/verify/scoring.py, two folders up, by path: the same scoring as the parent even
     when another swiftkit is importable in ms-swift's environment."""
-    path = Path(__file__).resolve().parents[1] / "verify" / "scoring.py"
+    path = Path(__file__).resolve().parents[2] / "verify" / "scoring.py"
     spec = importlib.util.spec_from_file_location("_swiftkit_scoring", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from swiftkit.child.server import Deployed, free_port
 from swiftkit.errors import SwiftkitError
-from swiftkit.render import helpers
-from swiftkit.runs.resolve import Target
-from swiftkit.verify.client import Endpoint
+from swiftkit.msswift import argv as helpers
+from swiftkit.pipeline.resolve import Target
+from swiftkit.serving.client import Endpoint
+from swiftkit.serving.server import Deployed, free_port
 
 Status = Callable[[str | None], None]
 HOST = "127.0.0.1"  # never reachable from elsewhere: no API key needed

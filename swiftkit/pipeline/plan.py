@@ -16,13 +16,12 @@ from swiftkit import __version__, dataset, recipe, resources
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 from swiftkit.machine import fit, hardware
-from swiftkit.msswift import compat
+from swiftkit.msswift import compat, sft
+from swiftkit.msswift.command import Command, argv_from_flags
+from swiftkit.pipeline import folders, index, stopcheck
+from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.recipe.model import DatasetRef, Recipe
-from swiftkit.render import sft
-from swiftkit.render.command import Command, argv_from_flags
-from swiftkit.runs import folders, index
-from swiftkit.runs.manifest import MANIFEST, Manifest, now_iso
-from swiftkit.verify import probes, stopcheck
+from swiftkit.verify import probes
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from swiftkit.runs.manifest import Manifest
+from swiftkit.pipeline.manifest import Manifest
 from swiftkit.verify.report import REPORT_JSON, VerifyReport, gate, pct
 
 

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from swiftkit.child import launch
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.render.command import Command
+from swiftkit.msswift.command import Command
+from swiftkit.pipeline import launch
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 
 from swiftkit import jsonl, resources
-from swiftkit.runs import folders
-from swiftkit.runs.manifest import Manifest
+from swiftkit.pipeline import folders
+from swiftkit.pipeline.manifest import Manifest
 
 INDEX = "runs.jsonl"
 

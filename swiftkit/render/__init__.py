@@ -1,1 +1,0 @@
-"""Rendering: what swiftkit runs, as ms-swift command lines (nothing here runs anything)."""
