@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import util
 from pathlib import Path
+from typing import Any
 
 from swiftkit.resources import DATA, table
 
 _FALLBACK = DATA / "sft_flags.json"
+Value = str | int | float | bool | list
+# What ms-swift puts in place of these None defaults when it starts: accumulation becomes
+# ceil(16 / batch / world size) (swift/trainers/arguments.py), 16 for one process at batch 1;
+# the dtype becomes the one config.json names, bfloat16 for the Qwen2.5 family.
+AT_START: dict[str, Value] = {"gradient_accumulation_steps": 16, "torch_dtype": "bfloat16"}
 # Where the `sft` argument class lives, newest layout first: (path in the package, class).
 ENTRY_POINTS = [
     ("arguments/sft_args.py", "SftArguments"),  # ms-swift 4.x
@@ -99,14 +105,16 @@ class _Resolver:
         return None
 
     def fields(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, Flag]:
-        """Every annotated field of `cls` and its bases (a subclass's own definition wins)."""
+        """Every annotated field of `cls` and its bases, as a dataclass collects them: a
+        subclass's own definition wins, and an earlier base's over a later one's (Python's
+        method resolution order)."""
         seen = set() if seen is None else seen
         key = (path, cls.name)
         if key in seen:
             return {}
         seen.add(key)
         out: dict[str, Flag] = {}
-        for base in cls.bases:
+        for base in reversed(cls.bases):
             name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
             if not name:
                 continue
@@ -147,7 +155,7 @@ class _Resolver:
             return {}
         seen.add((path, cls.name))
         out: dict[str, set] = {}
-        for base in cls.bases:
+        for base in reversed(cls.bases):  # an earlier base wins, as in `fields`
             name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
             found = self.find_class(name, path) if name else None
             if found:
@@ -246,38 +254,64 @@ def _versions() -> dict[str, str | None]:
     }
 
 
-@cache
-def known_flags() -> tuple[frozenset[str], str]:
-    """(every accepted `swift sft` flag, where the list came from).
+def _literal(text: str) -> Value | None:
+    """A default's source text as a value: "8" -> 8, "['all-linear']" -> [...]; None for
+    None, "(required)" and what only runs (`list()`, an enum member)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str | int | float | list) else None
 
-    The shipped table is used as is when it was made from the installed ms-swift and
-    transformers versions (reading the source again would give the same set, ~0.1 s later).
-    """
+
+@cache
+def _read() -> tuple[dict[str, Value | None], str]:
+    """(flag -> its default, where they came from). The shipped table is used as is when it
+    was made from the installed ms-swift and transformers versions (reading the source again
+    would give the same, ~0.1 s later)."""
     data = table("sft_flags.json")
+    shipped = {name: data.get("defaults", {}).get(name) for name in data["flags"]}
     installed = _versions()
     if installed["ms_swift"] and all(data.get(k) == v for k, v in installed.items()):
-        return frozenset(data["flags"]), f"the table for ms-swift {data['ms_swift']}"
-    flags = from_source()
-    if flags is not None:
-        return frozenset(flags), "the installed ms-swift's argument classes"
-    return frozenset(data["flags"]), f"swiftkit's table for ms-swift {data['ms_swift']}"
+        return shipped, f"the table for ms-swift {data['ms_swift']}"
+    details = flag_details()
+    if details is not None:
+        found = {n: _literal(f.default) for n, f in details.items()}
+        return found, "the installed ms-swift's argument classes"
+    return shipped, f"swiftkit's table for ms-swift {data['ms_swift']}"
+
+
+def known_flags() -> tuple[frozenset[str], str]:
+    """(every accepted `swift sft` flag, where the list came from)."""
+    flags, origin = _read()
+    return frozenset(flags), origin
+
+
+def default(name: str) -> Any:
+    """ms-swift's default for an `sft` flag, from the installed ms-swift (else swiftkit's
+    table): None where it has none that swiftkit can state. Every module that needs one of
+    ms-swift's defaults asks here."""
+    value = _read()[0].get(name)
+    return AT_START.get(name) if value is None else value
 
 
 def write_fallback(path: Path = _FALLBACK) -> int:
     """Regenerate the shipped table from the installed ms-swift:
     `python -m swiftkit.msswift.sftflags`."""
-    flags = from_source()
-    if flags is None:
+    details = flag_details()
+    if details is None:
         raise SystemExit("ms-swift is not installed or its argument classes were not found")
+    defaults = {n: _literal(f.default) for n, f in sorted(details.items())}
     payload = {
-        "_comment": "`swift sft` flags of this ms-swift version (with these transformers), "
-        "used when ms-swift is not installed or is this version. Regenerate with "
-        "`python -m swiftkit.msswift.sftflags`.",
+        "_comment": "`swift sft` flags of this ms-swift version (with these transformers) and "
+        "their defaults, used when ms-swift is not installed or is this version. Regenerate "
+        "with `python -m swiftkit.msswift.sftflags`.",
         **_versions(),
-        "flags": sorted(flags),
+        "flags": sorted(details),
+        "defaults": {n: v for n, v in defaults.items() if v is not None},
     }
     path.write_text(json.dumps(payload, indent=0) + "\n", encoding="utf-8")
-    return len(flags)
+    return len(details)
 
 
 if __name__ == "__main__":
