@@ -33,12 +33,17 @@ def format_value(value: object) -> list[str]:
     return [str(value)]
 
 
+def option(name: str) -> str:
+    """An ms-swift flag on its command line: `lora_rank` -> `--lora_rank`."""
+    return f"--{name}"
+
+
+def flag_args(flags: dict) -> list[str]:
+    return [v for key, value in flags.items() for v in (option(key), *format_value(value))]
+
+
 def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
-    argv = ["swift", subcommand]
-    for key, value in flags.items():
-        argv.append(f"--{key}")
-        argv += format_value(value)
-    return argv
+    return ["swift", subcommand, *flag_args(flags)]
 
 
 def shell_line(*argv: str | Path) -> str:

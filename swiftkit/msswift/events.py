@@ -176,6 +176,14 @@ def rename_advice(text: str) -> str:
     return "".join(out)
 
 
+LOG_FILE = "logging.jsonl"  # ms-swift's record of a run: one row per logged step, a closing row
+
+
+def log_path(run_dir: Path) -> Path:
+    """ms-swift's logging.jsonl of a run folder."""
+    return run_dir / LOG_FILE
+
+
 def last_checkpoint(path: Path) -> Path | None:
     """The checkpoint ms-swift names last in its record (logging.jsonl's closing row,
     "last_model_checkpoint"), as a real folder; None when it names none. Read from the
