@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import util
 from pathlib import Path
@@ -109,18 +109,15 @@ class _Resolver:
         subclass's own definition wins, and an earlier base's over a later one's (Python's
         method resolution order)."""
         seen = set() if seen is None else seen
-        key = (path, cls.name)
-        if key in seen:
+        if (path, cls.name) in seen:
             return {}
-        seen.add(key)
+        seen.add((path, cls.name))
         out: dict[str, Flag] = {}
         for base in reversed(cls.bases):
             name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
-            if not name:
-                continue
-            found = self.find_class(name, path)
-            if found:
-                out.update(self.fields(*found, seen))
+            found = self.find_class(name, path) if name else None
+            for flag in self.fields(*found, seen).values() if found else ():
+                out[flag.name] = _keep_choices(flag, out)
         for stmt in cls.body:
             if (
                 isinstance(stmt, ast.AnnAssign)
@@ -128,72 +125,39 @@ class _Resolver:
                 and not stmt.target.id.startswith("_")
                 and "ClassVar" not in ast.unparse(stmt.annotation)
             ):
-                name = stmt.target.id
-                out[name] = Flag(name, ast.unparse(stmt.annotation), _default(stmt.value))
+                name, kind = stmt.target.id, ast.unparse(stmt.annotation)
+                choices = frozenset(self.choices(stmt.annotation, path))
+                out[name] = _keep_choices(Flag(name, kind, _default(stmt.value), choices), out)
         return out
 
-    def enum_values(self, name: str, path: Path) -> set[str]:
-        """The string values of an enum class (`COSINE = "cosine"`), read from its source."""
-        found = self.find_class(name, path)
-        if not found:
-            return set()
-        return {
-            stmt.value.value
-            for stmt in found[0].body
-            if isinstance(stmt, ast.Assign)
-            and isinstance(stmt.value, ast.Constant)
-            and isinstance(stmt.value.value, str)
-        }
-
-    def choices(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, set]:
-        """flag -> the values its annotation allows, where the source states them: a
-        Literal['a', 'b'], or an enum class (transformers' SchedulerType, OptimizerNames).
-        A flag whose annotation also allows any str keeps the enum's values: ms-swift passes
-        them to transformers, which rejects the rest."""
-        seen = set() if seen is None else seen
-        if (path, cls.name) in seen:
-            return {}
-        seen.add((path, cls.name))
-        out: dict[str, set] = {}
-        for base in reversed(cls.bases):  # an earlier base wins, as in `fields`
-            name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
-            found = self.find_class(name, path) if name else None
-            if found:
-                out.update(self.choices(*found, seen))
-        for stmt in cls.body:
-            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
-                continue
-            values: set[str] = set()
-            for node in ast.walk(stmt.annotation):
-                if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
-                    values |= {
-                        c.value
-                        for c in ast.walk(node.slice)
-                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
-                    }
-                elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
-                    values |= self.enum_values(node.id, path)
-            if values:
-                out[stmt.target.id] = values
-            else:
-                out.pop(stmt.target.id, None)  # a subclass that redefines the flag freely
-        return out
+    def choices(self, annotation: ast.expr, path: Path) -> set[str]:
+        """The values an annotation allows, where the source states them: a Literal['a', 'b'],
+        or an enum class (transformers' SchedulerType, OptimizerNames)."""
+        values: set[str] = set()
+        for node in ast.walk(annotation):
+            if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
+                values |= {
+                    c.value
+                    for c in ast.walk(node.slice)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                }
+            elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
+                found = self.find_class(node.id, path)  # `COSINE = "cosine"` in its body
+                values |= {
+                    stmt.value.value
+                    for stmt in (found[0].body if found else [])
+                    if isinstance(stmt, ast.Assign)
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)
+                }
+        return values
 
 
 @cache
 def flag_choices() -> dict[str, frozenset[str]]:
     """flag -> the values the installed ms-swift (and transformers) accept, for the flags
     whose source states them; empty when ms-swift is not installed."""
-    root = _package_root("swift")
-    if root is None:
-        return {}
-    resolver = _Resolver()
-    for rel, name in ENTRY_POINTS:
-        path = root / rel
-        found = resolver.find_class(name, path) if path.is_file() else None
-        if found:
-            return {k: frozenset(v) for k, v in resolver.choices(*found).items()}
-    return {}
+    return {n: f.choices for n, f in (flag_details() or {}).items() if f.choices}
 
 
 @dataclass(frozen=True)
@@ -203,6 +167,15 @@ class Flag:
     name: str
     type: str
     default: str  # "(required)" when the field has none
+    choices: frozenset[str] = frozenset()  # the values its annotation allows, where it says
+
+
+def _keep_choices(flag: Flag, before: dict[str, Flag]) -> Flag:
+    """A free redefinition (ms-swift's `lr_scheduler_type: str`) keeps the values the field it
+    overrides allows: ms-swift passes the value on to transformers, which rejects the rest."""
+    if flag.choices or flag.name not in before:
+        return flag
+    return replace(flag, choices=before[flag.name].choices)
 
 
 def _default(value: ast.expr | None) -> str:
