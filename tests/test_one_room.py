@@ -94,3 +94,22 @@ def test_the_check_sees_each_kind(tmp_path):
     found = offences(bad, flags, {"--dry-run"})
     lines = sorted(int(o.split(":")[1]) for o in found)
     assert lines == [2, 3, 4, 5, 6], found
+
+
+def test_the_supported_range_is_checked_in_msswift(monkeypatch):
+    """Before launch: ms-swift missing, or outside the range data/compat.json states, is refused
+    with the pip line that fixes it (msswift.compat, no longer written out in `run`)."""
+    import pytest
+
+    from swiftkit.errors import SwiftkitError
+    from swiftkit.msswift import compat
+
+    monkeypatch.setattr(compat, "swift_version", lambda: None)
+    with pytest.raises(SwiftkitError, match="not installed") as missing:
+        compat.require_supported()
+    assert compat.requirement() in missing.value.findings[0].fix
+    monkeypatch.setattr(compat, "swift_version", lambda: "2.0.0")
+    with pytest.raises(SwiftkitError, match="outside the supported range"):
+        compat.require_supported()
+    monkeypatch.setattr(compat, "swift_version", lambda: compat.table()["tested"])
+    assert compat.require_supported() == compat.table()["tested"]

@@ -33,28 +33,7 @@ def preflight(p: Plan) -> None:
     from swiftkit.machine import fit  # GPUs, memory, processes, hub access
 
     fit.require_fit(p.recipe)
-    installed = compat.swift_version()
-    if installed is None:
-        raise SwiftkitError(
-            "ms-swift is not installed in this environment",
-            [
-                Finding.error(
-                    "ms-swift", "not installed", fix=f"pip install '{compat.requirement()}'"
-                )
-            ],
-        )
-    if not compat.is_supported(installed):
-        sup = compat.table()["supported"]
-        raise SwiftkitError(
-            f"ms-swift {installed} is outside the supported range {sup['min']} to <{sup['below']}",
-            [
-                Finding.error(
-                    "ms-swift",
-                    f"version {installed}",
-                    fix=f"pip install 'ms-swift=={compat.table()['tested']}' (the tested version)",
-                )
-            ],
-        )
+    compat.require_supported()
     out = p.recipe.output_dir
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -196,18 +196,18 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
                 fix=hint or "use a larger card",
             )
         )
-    for flag, dist, why in (
-        ("quant_method", "bitsandbytes", "4-bit QLoRA loads the model through bitsandbytes"),
+    if (
+        rec.train.value("quant_method") == "bnb"
+        and compat.installed_version("bitsandbytes") is None
     ):
-        if rec.train.value(flag) == "bnb" and compat.installed_version(dist) is None:
-            out.append(
-                Finding.error(
-                    source,
-                    f"{why}, which is not installed",
-                    field=f"train.{flag}",
-                    fix=f"pip install {dist}",
-                )
+        out.append(
+            Finding.error(
+                source,
+                "4-bit QLoRA loads the model through bitsandbytes, which is not installed",
+                field="train.quant_method",
+                fix="pip install bitsandbytes",
             )
+        )
     if rec.launch.deepspeed and compat.installed_version("deepspeed") is None:
         out.append(
             Finding.error(
