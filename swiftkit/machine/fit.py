@@ -55,11 +55,10 @@ def estimate_for(rec: Recipe) -> Estimate | None:
 
 
 def estimate_args(rec: Recipe) -> dict:
-    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset: the
-    recipe asks msswift). On
-    the CPU preset the fixed CUDA allowance gives way to the measured process baseline
-    (Python, torch and ms-swift imported: `baseline.cached()`, the shipped figure until one is
-    measured for the installed versions)."""
+    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset, as
+    msswift reads them). On the CPU preset the fixed CUDA allowance gives way to the measured
+    process baseline (Python, torch and ms-swift imported: `baseline.cached()`, the shipped
+    figure until one is measured for the installed versions)."""
     t = rec.train
     device = "cuda" if t.device == "cuda" else "cpu"
     overhead = {} if device == "cuda" else {"overhead_gib": baseline.cached().mib / 1024}

@@ -38,12 +38,11 @@ def option(name: str) -> str:
     return f"--{name}"
 
 
-def flag_args(flags: dict) -> list[str]:
-    return [v for key, value in flags.items() for v in (option(key), *format_value(value))]
-
-
 def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
-    return ["swift", subcommand, *flag_args(flags)]
+    argv = ["swift", subcommand]
+    for key, value in flags.items():
+        argv += [option(key), *format_value(value)]
+    return argv
 
 
 def shell_line(*argv: str | Path) -> str:
