@@ -111,7 +111,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "identity_leftover.toml": ("identity_full.json:2", "'{{AUTHOR}}' remains after filling"),
     "unknown_preset.toml": ("unknown_preset.toml:12", "train.preset", "did you mean '24gb'"),
     "dataset_errors_via_recipe.toml": ("missing_output.json:7", "record 2", "missing 'output'"),
-    # issue 13: every kind of input ends as a located finding (read.py, fill.py, values.py)
+    # issue 13: every kind of input ends as a located finding (read.py, fill.py, value_checks.py)
     "deep_nesting.jsonl": ("deep_nesting.jsonl:2", "record 2", "nested too deep"),
     "deep_nesting.json": ("deep_nesting.json:3", "record 2", "nested too deep"),
     "deep_but_parsed.jsonl": ("deep_but_parsed.jsonl:2", "record 2", "more than 16 levels"),
