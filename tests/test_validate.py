@@ -286,6 +286,17 @@ def test_exact_duplicate_is_a_warning_only(tmp_path, capsys):
     assert f"{data}:2: warning: record 2" in out and "exact duplicate of record 1" in out
 
 
+def test_a_repeated_key_is_found_when_strings_end_in_a_backslash(tmp_path, capsys):
+    """Bug: the repeated-key check counted quote characters first and took every \\" for an
+    escaped quote, so keys and values ending in a backslash hid a repeated key."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"who\\\\": "Nova\\\\", "who\\\\": "Qwen\\\\"}\n', encoding="utf-8")
+    assert main(["validate", "--json", str(data)]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert "appears twice in one object" in finding["message"]
+    assert (finding["line"], finding["field"]) == (1, "who\\")
+
+
 def test_findings_are_all_reported_and_capped(tmp_path, capsys):
     data = tmp_path / "d.jsonl"
     data.write_text('{"instruction": "q"}\n' * 500, encoding="utf-8")
