@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,8 @@ def test_gpu_recipe_without_gpu_stops_fast_with_the_cpu_alternative(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "preset '24gb' needs an NVIDIA GPU" in proc.stderr
     assert "this machine has none" in proc.stderr
-    assert f"`swiftkit run {RECIPES / 'tiny-cpu.toml'}` is the shipped demo" in proc.stderr
+    demo = shlex.join(["swiftkit", "run", str(RECIPES / "tiny-cpu.toml")])
+    assert f"`{demo}` is the shipped demo" in proc.stderr
 
 
 def test_more_processes_than_gpus(gpus, tmp_path):
