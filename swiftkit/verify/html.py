@@ -14,7 +14,7 @@ import io
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from swiftkit.verify.layout import NO_LOSS, Answer, Cell, Chart, Facts, Table, rule, sections, title
+from swiftkit.verify.layout import NO_LOSS, Answer, Cell, Chart, Table, rule, sections, title
 from swiftkit.verify.report import FAIL, NONE, PASS, VerifyReport
 
 if TYPE_CHECKING:
@@ -79,8 +79,9 @@ def _table(t: Table) -> list[str]:
     if t.id == "answers":  # fixed widths: the two answers side by side get the room
         cols = "<colgroup><col class='id'><col class='kind'><col class='q'><col class='a'>"
         cols += "<col class='a'></colgroup>"
-    out = [f"<table id='{t.id}'>{cols}<tr>" + "".join(f"<th>{_e(h)}</th>" for h in t.header)]
-    out[0] += "</tr>"
+    out = [f"<table id='{t.id}'>{cols}"]
+    if t.header:
+        out.append("<tr>" + "".join(f"<th>{_e(h)}</th>" for h in t.header) + "</tr>")
     for i, row in enumerate(t.rows):
         cells = []
         for j, c in enumerate(row):
@@ -113,10 +114,6 @@ def page(report: VerifyReport, points: list[tuple[int, float]], chart: str | Non
                 html.append(f"<p>{_e(section.caption)}</p>")
             else:
                 html.append(f"<p>{NO_LOSS}</p>")
-        elif isinstance(section, Facts):
-            html.append(f"<table id='{section.id}'>")
-            html += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in section.rows]
-            html.append("</table>")
         else:
             html += _table(section)
     html += ["</body></html>", ""]

@@ -46,14 +46,7 @@ class Chart:  # the training loss by step
     caption: str | None  # what it spans; None: no loss was logged
 
 
-@dataclass(frozen=True)
-class Facts:  # named values: the run's key settings
-    id: str
-    title: str
-    rows: list[tuple[str, Any]]
-
-
-Section = Table | Chart | Facts
+Section = Table | Chart  # a Table without a header: named values, the run's settings
 
 
 def title(report: VerifyReport) -> str:
@@ -92,7 +85,10 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
     ]
     header = ("id", "set / kind", "question", "before (base model)", "after (adapter)")
     out.append(Table("answers", "Before and after", header, answers, long=frozenset({2})))
-    out.append(Facts("settings", "Settings", _settings(report)))
+    settings: list[tuple[Cell, ...]] = [
+        (k, "-" if v is None else str(v)) for k, v in _settings(report)
+    ]
+    out.append(Table("settings", "Settings", (), settings, strong=frozenset(range(len(settings)))))
     return out
 
 
@@ -168,7 +164,7 @@ def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
                 md.append(NO_LOSS)
             else:
                 md += [f"![training loss by step]({LOSS_PNG})  ", section.caption]
-        elif isinstance(section, Facts):
+        elif not section.header:
             md += [f"- {key}: {_md(value, 400)}" for key, value in section.rows]
         else:
             md += [f"| {' | '.join(section.header)} |", "|" + " --- |" * len(section.header)]
