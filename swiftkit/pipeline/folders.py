@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from swiftkit.errors import SwiftkitError, write_failed
-from swiftkit.pipeline.manifest import MANIFEST, Manifest
+from swiftkit.pipeline.manifest import MANIFEST, Manifest, Status
 from swiftkit.recipe.model import Recipe
 
 CKPT = re.compile(r"^checkpoint-(\d+)$")
@@ -174,23 +174,20 @@ def hostname() -> str:
     return socket.gethostname()
 
 
-DIED = "died"
-
-
-def run_status(manifest: Manifest) -> str:
+def run_status(manifest: Manifest) -> Status:
     """The manifest's status, with a "running" whose process is gone (killed, out of memory,
     disk full) shown as "died". A run on another host is taken at its word."""
-    status = manifest.status or "unknown"
-    if status != "running":
+    status = manifest.status or Status.UNKNOWN
+    if status != Status.RUNNING:
         return status
     if manifest.host and manifest.host != hostname():
         return status
     if not pid_alive(manifest.pid):
-        return DIED
+        return Status.DIED
     if manifest.pid_start is not None and manifest.pid is not None:
         now = process_start(manifest.pid)
         if now is not None and now != manifest.pid_start:
-            return DIED  # the pid now belongs to another process
+            return Status.DIED  # the pid now belongs to another process
     return status
 
 

@@ -18,7 +18,14 @@ from swiftkit.machine import fit, hardware
 from swiftkit.msswift import compat, sft
 from swiftkit.msswift.command import Command
 from swiftkit.pipeline import checks, folders, index, stopcheck
-from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
+from swiftkit.pipeline.manifest import (
+    MANIFEST,
+    DatasetRecord,
+    Manifest,
+    ResolvedRecipe,
+    Status,
+    now_iso,
+)
 from swiftkit.recipe.model import DatasetRef, FlagValue, Recipe
 
 
@@ -101,26 +108,26 @@ def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
     return Plan(rec, run_dir, data, command, version, warnings)
 
 
-def write_inputs(p: Plan, data_dir: Path) -> dict[str, dict]:
+def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
     """What the command reads, written where it reads them (data_dir, as given to
     command_for): the data copies with the placeholders filled, then the stop-when-verified
     settings (their probes come from those copies). Returns the sha256 per dataset."""
-    hashes: dict[str, dict] = {}
+    hashes: dict[str, DatasetRecord] = {}
     for ref, copy in p.data:
         if copy is None:
-            hashes[ref.spec] = {"hub": ref.hub_id, "sample": ref.sample}
+            hashes[ref.spec] = DatasetRecord(hub=ref.hub_id, sample=ref.sample)
             continue
         assert ref.path is not None
         with writing(copy):
             written = dataset.render_copy(
                 ref.path, p.recipe.identity.fills(), copy.parent, copy.name
             )
-        hashes[ref.spec] = {
-            "source": str(ref.path),
-            "source_sha256": dataset.sha256(ref.path),
-            "rendered": str(written),
-            "rendered_sha256": dataset.sha256(written),
-        }
+        hashes[ref.spec] = DatasetRecord(
+            source=str(ref.path),
+            source_sha256=dataset.sha256(ref.path),
+            rendered=str(written),
+            rendered_sha256=dataset.sha256(written),
+        )
     if stopping(p.recipe):
         with writing(data_dir):
             stopcheck.write_stop_config(data_dir, p.recipe)
@@ -138,7 +145,7 @@ def versions() -> dict[str, str | None]:
     }
 
 
-RESUMABLE = ("interrupted", folders.DIED, "failed")
+RESUMABLE = (Status.INTERRUPTED, Status.DIED, Status.FAILED)
 
 
 def resume_plan(spec: Path) -> Plan:
@@ -224,9 +231,9 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
         hashes = write_inputs(p, p.run_dir)
         started = now_iso()
         Manifest(
-            status="running",
+            status=Status.RUNNING,
             recipe=str(p.recipe.path),
-            recipe_resolved=p.recipe.to_dict(),
+            recipe_resolved=ResolvedRecipe.of(p.recipe),
             preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
             argv=p.command.argv,
             env=p.command.env,

@@ -14,12 +14,12 @@ from swiftkit.msswift import events
 from swiftkit.msswift.command import shell_line
 from swiftkit.pipeline import checks, folders, launch, manifest
 from swiftkit.pipeline import progress as live
-from swiftkit.pipeline.manifest import Manifest, Resumed, VerdictSummary, now_iso
+from swiftkit.pipeline.manifest import Manifest, Resumed, Status, Verdict, VerdictSummary, now_iso
 from swiftkit.pipeline.plan import Plan, write_new_run
 from swiftkit.pipeline.resolve import resolve
 from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.serving.server import stoppable
-from swiftkit.verify.report import NONE, PASS, VerifyReport
+from swiftkit.verify.report import VerifyReport
 from swiftkit.verify.verdict import verify
 
 Echo = Callable[[str], None]
@@ -31,7 +31,7 @@ def start(p: Plan, echo: Echo, check: bool = True, resume: bool = False) -> int:
     checks.ensure_tiny_model(p.recipe, echo)
     if resume:
         resumed = [*Manifest.read(p.run_dir).resumed, Resumed(now_iso(), p.command.argv)]
-        manifest.update(p.run_dir, status="running", resumed=resumed, **folders.this_process())
+        manifest.update(p.run_dir, status=Status.RUNNING, resumed=resumed, **folders.this_process())
         echo(f"resuming from {p.command.argv[-1]}")
     else:
         p, note = write_new_run(p)
@@ -65,9 +65,9 @@ def never_running(run_dir: Path, exc: BaseException) -> None:
     """Whatever stopped swiftkit itself (a full disk, Ctrl-C before the child started, a bug),
     the manifest must not go on claiming "running". Best effort: if even this write fails,
     the manifest's pid, gone once this process exits, makes `runs` show the run as died."""
-    if Manifest.read(run_dir).status != "running":
+    if Manifest.read(run_dir).status != Status.RUNNING:
         return
-    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    status = Status.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else Status.FAILED
     try:
         manifest.update(run_dir, status=status, finished=now_iso())
     except (OSError, SwiftkitError):
@@ -80,22 +80,23 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
     echo = progress.echo
     last = progress.last
 
-    def ended(status: str, checkpoint: Path | None = None) -> None:
-        manifest.update(
-            p.run_dir,
-            status=status,
-            finished=now_iso(),
-            returncode=result.returncode,
-            seconds=round(result.seconds, 1),
-            steps=last.step if last else None,
-            max_steps=last.max_steps if last else None,
-            last_loss=last.loss if last else None,
-            **({"checkpoint": str(checkpoint)} if checkpoint else {}),
-        )
+    def ended(status: Status, checkpoint: Path | None = None) -> None:
+        changes: manifest.Changes = {
+            "status": status,
+            "finished": now_iso(),
+            "returncode": result.returncode,
+            "seconds": round(result.seconds, 1),
+            "steps": last.step if last else None,
+            "max_steps": last.max_steps if last else None,
+            "last_loss": last.loss if last else None,
+        }
+        if checkpoint:
+            changes["checkpoint"] = str(checkpoint)
+        manifest.update(p.run_dir, **changes)
 
     if result.interrupted:
         kept = folders.checkpoints(p.run_dir)
-        ended("interrupted")
+        ended(Status.INTERRUPTED)
         echo(f"interrupted: {len(kept)} checkpoint(s) kept in {p.run_dir}")
         for c in kept:
             echo(f"  {c}")
@@ -103,7 +104,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
             echo(f"continue with: {shell_line('swiftkit', 'run', p.run_dir, '--resume')}")
         return 130
     if result.returncode != 0:
-        ended("failed")
+        ended(Status.FAILED)
         echo(f"ms-swift failed with exit code {result.returncode}; the last lines of its output:")
         for line in result.tail[-20:]:
             echo("    " + line)
@@ -118,7 +119,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
         return 1
     found = events.last_checkpoint(p.run_dir / "logging.jsonl")
     ckpt = found or folders.require_checkpoint(p.run_dir)
-    ended("finished", ckpt)
+    ended(Status.FINISHED, ckpt)
     echo(f"checkpoint: {ckpt}")
     stopped = [c for c in stop_checks(p.run_dir) if c.stops]
     if stopped:
@@ -127,11 +128,11 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
     verdict = None
     if check and p.recipe.verify.enabled:
         report = check_identity(p.run_dir, ckpt, progress)
-        verdict = report.verdict if report else NONE
+        verdict = report.verdict if report else Verdict.NONE
     echo("next: chat with it (or serve it, merge it: `swiftkit --help`):")
     echo(f"  {shell_line('swiftkit', 'chat', ckpt)}")
     echo(f"  {helpers.render_chat(ckpt).shell()}")
-    if verdict not in (None, PASS):
+    if verdict not in (None, Verdict.PASS):
         # the checkpoint is kept, but a script chaining `run && serve` must not go on
         echo("the identity did not verify: exit 1 (train longer, or see the report)")
         return 1
@@ -148,7 +149,7 @@ def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> Verify
             report = verify(resolve(ckpt), status=progress.status)
     except SwiftkitError as exc:
         progress.status(None)
-        manifest.update(run_dir, verify=VerdictSummary(NONE, error=exc.message))
+        manifest.update(run_dir, verify=VerdictSummary(Verdict.NONE, error=exc.message))
         echo(f"identity: NO VERDICT ({exc.message})")
         echo(exc.format())
         return None

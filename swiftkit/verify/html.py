@@ -14,7 +14,7 @@ import io
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from swiftkit.pipeline.manifest import Manifest
+from swiftkit.pipeline.manifest import Manifest, Verdict
 from swiftkit.verify.report import (
     FAIL,
     NONE,
@@ -81,7 +81,7 @@ def _e(value: Any) -> str:
     return escape("-" if value is None else str(value))
 
 
-def _verdict_class(verdict: str) -> str:
+def _verdict_class(verdict: Verdict) -> str:
     return {PASS: "pass", FAIL: "fail", NONE: "none"}.get(verdict, "none")
 
 
@@ -145,7 +145,7 @@ def _answers(rows: list[ProbeRow]) -> list[str]:
 def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
     """The run's key settings: what was trained, how, and how it was checked."""
     manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
-    train = manifest.recipe_resolved.get("train") or {}
+    train = manifest.recipe_resolved.train
     rows: list[tuple[str, Any]] = [
         ("checkpoint", report.checkpoint),
         ("run folder", report.run_dir),
