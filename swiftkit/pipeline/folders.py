@@ -136,27 +136,16 @@ def best_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists (a "running" manifest whose pid is gone died)."""
-    if pid is None or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def process_start(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, /proc/PID/stat field 22), so a pid
+    """When the process started (clock ticks since boot, as /proc/PID/stat says it), so a pid
     the system reused for another process is not taken for the run; None where unknown."""
+    import psutil  # type: ignore[import-untyped]
+
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-        return int(stat.rpartition(")")[2].split()[19])  # fields after "(comm)" start at 3
-    except (OSError, ValueError, IndexError):
+        since_boot = psutil.Process(pid).create_time() - psutil.boot_time()
+    except (psutil.Error, OSError, ValueError):
         return None
+    return round(since_boot * os.sysconf("SC_CLK_TCK"))
 
 
 class ProcessFields(TypedDict):
@@ -182,12 +171,13 @@ def run_status(manifest: Manifest) -> Status:
         return status
     if manifest.host and manifest.host != hostname():
         return status
-    if not pid_alive(manifest.pid):
+    import psutil
+
+    if manifest.pid is None or manifest.pid <= 0 or not psutil.pid_exists(manifest.pid):
         return Status.DIED
-    if manifest.pid_start is not None and manifest.pid is not None:
-        now = process_start(manifest.pid)
-        if now is not None and now != manifest.pid_start:
-            return Status.DIED  # the pid now belongs to another process
+    now = process_start(manifest.pid) if manifest.pid_start is not None else None
+    if now is not None and now != manifest.pid_start:
+        return Status.DIED  # the pid now belongs to another process
     return status
 
 
