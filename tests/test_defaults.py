@@ -15,9 +15,7 @@ USERS += ["swiftkit/commands", "swiftkit/serving", "swiftkit/msswift/plugins"]
 
 
 def test_no_module_that_uses_a_default_writes_its_number():
-    numbers = {
-        v for k, v in vars(defaults).items() if k.isupper() and isinstance(v, (int, float))
-    }
+    numbers = {v for k, v in vars(defaults).items() if k.isupper() and isinstance(v, (int, float))}
     found = []
     for where in USERS:
         path = ROOT / where

@@ -195,3 +195,30 @@ def test_the_stop_config_names_the_family_markers_the_guard_and_the_answer_lengt
     default = VerifySpec(base_dir=tmp_path)
     assert default.stop_after_checks == 2 and "stop_after_checks" not in default.to_dict()
     assert VerifySpec.from_dict(cfg.to_dict(), tmp_path).stop_after_checks == 3
+
+
+def test_settings_written_by_an_older_swiftkit_are_completed_so_its_run_resumes(
+    plugin, tmp_path
+):
+    """An older plugin defaulted stop_after_checks, max_new_tokens and its batch: a run it
+    started would not resume under this plugin (which keeps no defaults) without them."""
+    old = {
+        "probes": [[{"role": "user", "content": "who?"}]],
+        "new": ["Nova"],
+        "old": ["Qwen"],
+        "threshold": 0.8,
+        "check_every": 5,
+        "log": str(tmp_path / "verify" / "stop_checks.jsonl"),
+    }
+    path = tmp_path / "verify" / "stop.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(old), encoding="utf-8")
+    stopcheck.complete_old_settings(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data == {**old, "stop_after_checks": 2, "max_new_tokens": 128, "batch": 8}
+    os.environ[stopcheck.PLUGIN_ENV] = str(path)
+    try:
+        callback = plugin(SimpleNamespace(), None)
+    finally:
+        del os.environ[stopcheck.PLUGIN_ENV]
+    assert (callback.every, callback.needed, callback.log) == (5, 2, Path(old["log"]))

@@ -210,6 +210,8 @@ def resume_plan(spec: Path) -> Plan:
         del argv[i : i + 2]
     argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
     command = Command(argv, dict(m.env))
+    if stopcheck.PLUGIN_ENV in command.env:
+        stopcheck.complete_old_settings(Path(command.env[stopcheck.PLUGIN_ENV]))
     data = [
         (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
         for i, ref in enumerate(rec.data.datasets)

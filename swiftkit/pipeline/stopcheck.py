@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit import jsonl
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import SwiftkitError, writing
 from swiftkit.msswift.args import CheckpointArgs
-from swiftkit.recipe.model import FlagValue, Recipe, known
+from swiftkit.recipe.model import FlagValue, Recipe, VerifySpec, known
 from swiftkit.resources import PLUGIN
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import gather
@@ -72,6 +72,19 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def complete_old_settings(path: Path) -> None:
+    """Settings an older swiftkit wrote leave out what its plugin then defaulted: added here
+    (the same values: the schema's defaults), so that a run started then can resume."""
+    cfg = jsonl.json_object(path)
+    default = VerifySpec(base_dir=path.parent)
+    then = {"check_every": default.check_every, "stop_after_checks": default.stop_after_checks}
+    then.update(max_new_tokens=default.max_new_tokens, batch=PLUGIN_BATCH)
+    if cfg is not None and not then.keys() <= cfg.keys():
+        text = json.dumps({**then, **cfg}, ensure_ascii=False, indent=2) + "\n"
+        with writing(path):
+            path.write_text(text, encoding="utf-8")
 
 
 @dataclass(frozen=True)
