@@ -197,9 +197,7 @@ def test_the_stop_config_names_the_family_markers_the_guard_and_the_answer_lengt
     assert VerifySpec.from_dict(cfg.to_dict(), tmp_path).stop_after_checks == 3
 
 
-def test_settings_written_by_an_older_swiftkit_are_completed_so_its_run_resumes(
-    plugin, tmp_path
-):
+def test_settings_written_by_an_older_swiftkit_are_completed_so_its_run_resumes(plugin, tmp_path):
     """An older plugin defaulted stop_after_checks, max_new_tokens and its batch: a run it
     started would not resume under this plugin (which keeps no defaults) without them."""
     old = {
