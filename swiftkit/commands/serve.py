@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from swiftkit import defaults
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
@@ -109,7 +110,7 @@ def execute(
     host: str = "127.0.0.1",
     port: int = 8000,
     name: str | None = None,
-    timeout: float = 600,
+    timeout: float = defaults.TIMEOUT_S,
     base: bool = False,
     api_key: str | None = None,
     key_from_env: bool = False,

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from swiftkit import defaults
 from swiftkit.commands import guard_model_code
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
@@ -30,7 +31,7 @@ def execute(
     model: str | None = None,
     base_model: str | None = None,
     api_key: str | None = None,
-    timeout: float = 600.0,
+    timeout: float = defaults.TIMEOUT_S,
     output_dir: Path | None = None,
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,
