@@ -253,11 +253,12 @@ class VerifySpec:
         del out["base_dir"]
         # Settings added after reports and manifests were first written are left out at their
         # default, so an older file written back is unchanged (reading fills the default in).
-        for key in LATER_SETTINGS:
-            if out[key] == _default(key):
-                del out[key]
         # None means "unset" (the schema has no null): left out, as the recipe would.
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items() if v is not None}
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in out.items()
+            if v is not None and not (k in LATER_SETTINGS and v == _default(k))
+        }
 
     def path(self, spec: str) -> Path:
         p = Path(spec).expanduser()
