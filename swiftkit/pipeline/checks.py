@@ -58,22 +58,7 @@ def preflight(rec: Recipe) -> None:
     from swiftkit.machine import fit
 
     fit.require_fit(rec)
-    installed = compat.swift_version()
-    if installed is None:
-        raise SwiftkitError.at(
-            "ms-swift is not installed in this environment",
-            "ms-swift",
-            "not installed",
-            fix=f"pip install '{compat.requirement()}'",
-        )
-    if not compat.is_supported(installed):
-        sup = compat.table()["supported"]
-        raise SwiftkitError.at(
-            f"ms-swift {installed} is outside the supported range {sup['min']} to <{sup['below']}",
-            "ms-swift",
-            f"version {installed}",
-            fix=f"pip install 'ms-swift=={compat.table()['tested']}' (the tested version)",
-        )
+    compat.require_supported()
 
 
 def ensure_tiny_model(rec: Recipe, echo: Callable[[str], None]) -> None:

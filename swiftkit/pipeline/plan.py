@@ -15,6 +15,7 @@ from pathlib import Path
 from swiftkit import __version__, dataset, recipe, resources
 from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 from swiftkit.machine import fit, hardware
+from swiftkit.msswift import argv as helpers
 from swiftkit.msswift import compat, sft
 from swiftkit.msswift.command import Command
 from swiftkit.pipeline import checks, folders, index, stopcheck
@@ -26,7 +27,7 @@ from swiftkit.pipeline.manifest import (
     Status,
     now_iso,
 )
-from swiftkit.recipe.model import DatasetRef, FlagValue, Recipe
+from swiftkit.recipe.model import DatasetRef, Recipe
 
 
 @dataclass
@@ -84,13 +85,11 @@ def command_for(
 
     train_specs = specs(rec.data.datasets, "")
     val_specs = specs(rec.data.val_datasets, "val-")
-    extra: dict[str, FlagValue] = {"add_version": True} if pasted else {}
-    env: dict[str, str] = {}
+    command = sft.render_sft(rec, out_dir, train_specs, version, val_specs)
     if stopping(rec):
-        flags, env = stopcheck.plugin_flags(data_dir)
-        extra.update(flags)
-    command = sft.render_sft(rec, out_dir, train_specs, version, val_specs, extra)
-    command.env.update(env)
+        sft.add_stop_plugin(command, stopcheck.config_path(data_dir))
+    if pasted:
+        sft.let_swift_name_the_folder(command, version)
     return data, command
 
 
@@ -204,12 +203,7 @@ def resume_plan(spec: Path) -> Plan:
             f"the manifest names no recipe: {run_dir}", str(run_dir / MANIFEST), "no 'recipe'"
         )
     rec = bound(Path(m.recipe))
-    argv = list(m.argv)
-    if "--resume_from_checkpoint" in argv:  # a run resumed before
-        i = argv.index("--resume_from_checkpoint")
-        del argv[i : i + 2]
-    argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
-    command = Command(argv, dict(m.env))
+    command = Command(helpers.resume(list(m.argv), done[-1].resolve()), dict(m.env))
     if stopcheck.PLUGIN_ENV in command.env:
         stopcheck.complete_old_settings(Path(command.env[stopcheck.PLUGIN_ENV]))
     data = [

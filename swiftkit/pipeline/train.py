@@ -45,7 +45,7 @@ def start(p: Plan, echo: Echo, check: bool = True, resume: bool = False) -> int:
     watch = events.DropWatch(p.run_dir / "swift.log", sent)
     try:
         # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
-        with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
+        with live.start(events.log_path(p.run_dir), echo, resume=resume) as progress:
 
             def tick() -> None:
                 progress.tick()
@@ -117,7 +117,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
                 echo(f"no space left on device: {p.run_dir} ({free} MiB free now)")
         echo(f"full log: {p.run_dir / 'swift.log'}")
         return 1
-    found = events.last_checkpoint(p.run_dir / "logging.jsonl")
+    found = events.last_checkpoint(events.log_path(p.run_dir))
     ckpt = found or folders.require_checkpoint(p.run_dir)
     ended(Status.FINISHED, ckpt)
     echo(f"checkpoint: {ckpt}")

@@ -14,6 +14,7 @@ import io
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from swiftkit.msswift.events import LOG_FILE
 from swiftkit.pipeline.manifest import Manifest, Verdict
 from swiftkit.verify.report import (
     FAIL,
@@ -206,7 +207,7 @@ def page(report: VerifyReport, points: list[tuple[int, float]], chart: str | Non
             f"<p>steps {points[0][0]} to {points[-1][0]}; last loss {points[-1][1]:.4g}</p>",
         ]
     else:
-        html.append("<p>No loss logged (no logging.jsonl in the run folder).</p>")
+        html.append(f"<p>No loss logged (no {LOG_FILE} in the run folder).</p>")
     html += ["<h2>Before and after</h2>", *_answers(report.probes)]
     html += ["<h2>Settings</h2>", "<table id='settings'>"]
     html += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _settings(report)]

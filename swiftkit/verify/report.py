@@ -362,7 +362,7 @@ def write_report(report: VerifyReport) -> VerifyReport:
 
     out_dir = report.folder
     out_dir.mkdir(parents=True, exist_ok=True)
-    steps = events.read_steps(out_dir / "logging.jsonl")
+    steps = events.read_steps(events.log_path(out_dir))
     points = [(s.step, s.loss) for s in steps if s.loss is not None]
     curve = None
     chart = None
