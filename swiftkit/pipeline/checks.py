@@ -14,7 +14,7 @@ from pathlib import Path
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import compat
-from swiftkit.recipe import values
+from swiftkit.recipe import value_checks
 from swiftkit.recipe.model import Recipe
 
 
@@ -31,7 +31,7 @@ def probe_findings(rec: Recipe) -> list[Finding]:
             fix="paths are relative to the recipe file; check the name",
         )
         for kind, probe in rec.verify.probe_files
-        if not values.is_file(probe)
+        if not value_checks.is_file(probe)
     ]
     if missing:
         return missing

@@ -1,4 +1,4 @@
-"""A recipe as typed sections. Built only by the loader (recipe/load.py) from a TOML file the
+"""A recipe as typed sections. Built only by the loader (recipe/__init__.py) from a TOML file the
 schema has accepted, or from a run's manifest (`Recipe`'s sections round-trip `to_dict`).
 
 Ranges live in the JSON schema (schemas/recipe.schema.json); defaults live here, once.
