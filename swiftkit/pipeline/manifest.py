@@ -169,7 +169,7 @@ class Manifest:
     started: str | None = None
     finished: str | None = None
     pid: int | None = None
-    pid_start: float | None = None  # the process's start time: a reused pid is not the run
+    pid_start: int | None = None  # the process's start time: a reused pid is not the run
     host: str | None = None  # where pid lives
     returncode: int | None = None
     seconds: float | None = None
@@ -304,7 +304,7 @@ class Changes(TypedDict, total=False):
     status: Status
     resumed: list[Resumed]
     pid: int | None
-    pid_start: float | None
+    pid_start: int | None
     host: str | None
     finished: str
     returncode: int

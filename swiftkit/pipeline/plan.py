@@ -86,10 +86,10 @@ def command_for(
     train_specs = specs(rec.data.datasets, "")
     val_specs = specs(rec.data.val_datasets, "val-")
     command = sft.render_sft(rec, out_dir, train_specs, version, val_specs)
-    if stopping(rec):
-        sft.add_stop_plugin(command, stopcheck.config_path(data_dir))
     if pasted:
         sft.let_swift_name_the_folder(command, version)
+    if stopping(rec):
+        sft.add_stop_plugin(command, stopcheck.config_path(data_dir))
     return data, command
 
 
