@@ -13,7 +13,7 @@ from swiftkit import jsonl
 from swiftkit.errors import Finding, did_you_mean
 from swiftkit.msswift.sft import MANAGED
 from swiftkit.recipe.model import LaunchSpec, ModelSpec, Preset
-from swiftkit.recipe.parse import locate
+from swiftkit.recipe.value_checks import keyed
 
 
 def launch_findings(
@@ -24,35 +24,36 @@ def launch_findings(
     nnodes = launch.nnodes or 1
     if launch.node_rank is not None and launch.node_rank >= nnodes:
         out.append(
-            Finding.error(
+            keyed(
                 source,
+                text,
+                ["launch", "node_rank"],
                 f"node_rank {launch.node_rank} is out of range for nnodes = {nnodes}",
-                line=locate(text, ["launch", "node_rank"]),
-                field="launch.node_rank",
-                fix=f"node ranks run from 0 to {nnodes - 1}: 0 on the master node, "
+                f"node ranks run from 0 to {nnodes - 1}: 0 on the master node, "
                 "1, 2, ... on the others",
             )
         )
     if nnodes > 1 and not launch.master_addr:
         out.append(
-            Finding.error(
+            keyed(
                 source,
+                text,
+                ["launch", "nnodes"],
                 f"nnodes = {nnodes} needs the master node's address",
-                line=locate(text, ["launch", "nnodes"]),
-                field="launch.master_addr",
-                fix='add master_addr = "10.0.0.1" (the IP of the node_rank 0 machine, '
+                'add master_addr = "10.0.0.1" (the IP of the node_rank 0 machine, '
                 "reachable from every node) and the same master_port on every node",
+                field="launch.master_addr",
             )
         )
     if launch.deepspeed and preset is not None and preset.device != "cuda":
         out.append(
-            Finding.error(
+            keyed(
                 source,
+                text,
+                ["launch", "deepspeed"],
                 f'deepspeed = "{launch.deepspeed}" needs GPUs; preset '
                 f"'{preset.name}' runs on the {preset.device}",
-                line=locate(text, ["launch", "deepspeed"]),
-                field="launch.deepspeed",
-                fix="remove deepspeed for a CPU run (torchrun with gloo needs nothing more), "
+                "remove deepspeed for a CPU run (torchrun with gloo needs nothing more), "
                 "or choose a GPU preset",
             )
         )
@@ -74,44 +75,31 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
     renames.update({row["new"]: row for row in compat.table()["flag_renames"]})
     findings = []
     for key in train:
-        line = locate(text, ["train", key])
         if key in MANAGED:
-            findings.append(
-                Finding.error(
-                    source,
-                    f"'{key}' cannot be set under [train]: swiftkit sets it",
-                    line=line,
-                    field=f"train.{key}",
-                    fix=MANAGED[key],
-                )
-            )
+            message, fix = f"'{key}' cannot be set under [train]: swiftkit sets it", MANAGED[key]
+        elif key in known or (key in renames and compat.flag_name(key, version) == key):
             continue
-        if key in known:
-            continue
-        if key in renames:
+        elif key in renames:
             new = compat.flag_name(key, version)
-            if new != key:
-                findings.append(
-                    Finding.warning(
-                        source,
-                        f"'{key}' is spelled '--{new}' by ms-swift {version}; swiftkit renders "
-                        f"'--{new}'",
-                        line=line,
-                        field=f"train.{key}",
-                        fix=f"write {new} = ... (`swiftkit flags {new}` shows it)",
-                    )
+            findings.append(
+                keyed(
+                    source,
+                    text,
+                    ["train", key],
+                    f"'{key}' is spelled '--{new}' by ms-swift {version}; swiftkit renders "
+                    f"'--{new}'",
+                    f"write {new} = ... (`swiftkit flags {new}` shows it)",
+                    make=Finding.warning,
                 )
-            continue
-        findings.append(
-            Finding.error(
-                source,
-                f"'{key}' is not a `swift sft` flag (checked against {origin})",
-                line=line,
-                field=f"train.{key}",
-                fix=f"{did_you_mean(key, known, cutoff=0.75)}keys under [train] are "
-                "`swift sft` flag names without the dashes (`swiftkit flags` lists them)",
             )
-        )
+            continue
+        else:
+            message = f"'{key}' is not a `swift sft` flag (checked against {origin})"
+            fix = (
+                f"{did_you_mean(key, known, cutoff=0.75)}keys under [train] are "
+                "`swift sft` flag names without the dashes (`swiftkit flags` lists them)"
+            )
+        findings.append(keyed(source, text, ["train", key], message, fix))
     return findings
 
 
@@ -120,13 +108,14 @@ def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
     if model.type_and_template() is not None:
         return []
     return [
-        Finding.error(
+        keyed(
             source,
+            text,
+            ["model", "id"],
             f"cannot tell the model family of '{model.id}': " + model.family_why(),
-            line=locate(text, ["model", "id"]),
-            field="model.model_type",
-            fix='set [model] model_type and template, e.g. model_type = "qwen2", '
+            'set [model] model_type and template, e.g. model_type = "qwen2", '
             'template = "qwen2_5" for Qwen2.5 (ms-swift\'s "Supported Models" page lists them)',
+            field="model.model_type",
         )
     ]
 
@@ -140,8 +129,6 @@ WEIGHTS = (
     "*.pth",
 )
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "*.tiktoken")
-
-
 MODELS_DIR_ENV = "SWIFTKIT_MODELS_DIR"
 
 
@@ -156,13 +143,13 @@ def baked_model(model_id: str, text: str, source: str) -> tuple[Path | None, Fin
     folder = Path(models_dir).expanduser() / name
     if (folder / "config.json").is_file():
         return folder.resolve(), None
-    return None, Finding.error(
+    return None, keyed(
         source,
+        text,
+        ["model", "id"],
         f"model '{model_id}' is not in {folder} (${MODELS_DIR_ENV}={models_dir}: models are "
         "expected there, not downloaded)",
-        line=locate(text, ["model", "id"]),
-        field="model.id",
-        fix=f"mount it (docker run -v /path/to/{name}:{folder} ...), or build the image with "
+        f"mount it (docker run -v /path/to/{name}:{folder} ...), or build the image with "
         f"--build-arg MODEL_ID={model_id} (add --build-arg USE_HF=1 for the Hugging Face hub), "
         f"or allow a download at run time with -e {MODELS_DIR_ENV}=",
     )
@@ -172,11 +159,11 @@ def ships_code(folder: Path) -> str | None:
     """What in a model folder would run as code when loaded ('auto_map' in config.json or
     tokenizer_config.json, *.py files), or None. The one check behind every command that
     loads a model folder (run, infer, chat, verify, export, serve)."""
-    found = []
-    for name in ("config.json", "tokenizer_config.json"):
-        cfg = jsonl.json_object(folder / name)
-        if cfg is not None and "auto_map" in cfg:
-            found.append(f"'auto_map' in {name}")
+    found = [
+        f"'auto_map' in {name}"
+        for name in ("config.json", "tokenizer_config.json")
+        if "auto_map" in (jsonl.json_object(folder / name) or {})
+    ]
     try:
         found += sorted(p.name for p in folder.glob("*.py"))
     except OSError:
@@ -209,21 +196,22 @@ def refuse_model_code(folders: list[Path], trusted: bool, command: str) -> None:
 def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str) -> list[Finding]:
     """A local model folder holds config.json, weights and a tokenizer, and ships no code
     unless the recipe trusts it."""
-    line = locate(text, ["model", "id"])
 
-    def err(message: str, fix: str, fld: str = "model.id", at: int | None = line) -> Finding:
-        return Finding.error(source, message, line=at, field=fld, fix=fix)
+    def err(message: str, fix: str, field: str = "model.id") -> Finding:
+        return keyed(source, text, ["model", "id"], message, fix, field=field)
 
     if not folder.exists():
-        if model.builds_tiny:
-            return []
-        return [
-            err(
-                f"model folder not found: {folder}",
-                "use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and "
-                "give its folder (relative to the recipe or absolute)",
-            )
-        ]
+        return (
+            []
+            if model.builds_tiny
+            else [
+                err(
+                    f"model folder not found: {folder}",
+                    "use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and "
+                    "give its folder (relative to the recipe or absolute)",
+                )
+            ]
+        )
     if not folder.is_dir():
         return [err(f"model path is not a folder: {folder}", "give the model's folder")]
     findings = []
@@ -264,7 +252,7 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
                 "trust_remote_code=True, so training would run that code with your permissions",
                 "read the code first; if you trust it, set trust_remote_code = true under "
                 "[model]; otherwise use a model folder without code",
-                fld="model.trust_remote_code",
+                "model.trust_remote_code",
             )
         )
     return findings
@@ -272,11 +260,8 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
 
 def output_findings(output: Path, text: str, source: str) -> list[Finding]:
     """The output folder exists and is writable, or could be created; nothing is created."""
-    line = locate(text, ["train", "output_dir"])
     probe = output
-    while not probe.exists():
-        if probe.parent == probe:
-            break
+    while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     problem = None
     if not probe.is_dir():
@@ -290,17 +275,19 @@ def output_findings(output: Path, text: str, source: str) -> list[Finding]:
             os.rmdir(tempfile.mkdtemp(prefix=".swiftkit-probe-", dir=probe))
         except OSError as exc:
             problem = f"a folder cannot be made in {probe} ({exc.strerror or exc})"
-    if problem is None:
-        return []
-    return [
-        Finding.error(
-            source,
-            f"output folder {output} cannot be written: {problem}",
-            line=line,
-            field="train.output_dir",
-            fix="set output_dir under [train] to a folder you can write",
-        )
-    ]
+    return (
+        [
+            keyed(
+                source,
+                text,
+                ["train", "output_dir"],
+                f"output folder {output} cannot be written: {problem}",
+                "set output_dir under [train] to a folder you can write",
+            )
+        ]
+        if problem
+        else []
+    )
 
 
 def version_findings(stop_when_verified: bool, text: str, source: str) -> list[Finding]:
@@ -308,18 +295,18 @@ def version_findings(stop_when_verified: bool, text: str, source: str) -> list[F
     refused here, naming the version, rather than failing after the model loads."""
     from swiftkit.msswift import compat
 
-    if not stop_when_verified:
-        return []
-    need = compat.feature_needs("stop_when_verified")
-    if need is None:
-        return []
-    return [
-        Finding.error(
-            source,
-            f"stop_when_verified needs ms-swift {need['since']} or newer; ms-swift "
-            f"{need['installed']} is installed ({need['why']})",
-            line=locate(text, need["key"]),
-            field=".".join(need["key"]),
-            fix=f"set stop_when_verified = false, or pip install 'ms-swift>={need['since']}'",
-        )
-    ]
+    need = compat.feature_needs("stop_when_verified") if stop_when_verified else None
+    return (
+        [
+            keyed(
+                source,
+                text,
+                need["key"],
+                f"stop_when_verified needs ms-swift {need['since']} or newer; ms-swift "
+                f"{need['installed']} is installed ({need['why']})",
+                f"set stop_when_verified = false, or pip install 'ms-swift>={need['since']}'",
+            )
+        ]
+        if need
+        else []
+    )

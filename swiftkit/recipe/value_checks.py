@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,20 @@ ABSURD = {
 SWIFTKIT_DTYPES = ("auto", "auto-by-gpu")  # swiftkit's own values, resolved before launch
 # target_modules values that are not module names (ms-swift's groups).
 MODULE_GROUPS = ("all-linear", "all-embedding", "all-norm", "all")
+
+
+def keyed(
+    source: str,
+    text: str,
+    key: list,
+    message: str,
+    fix: str,
+    *,
+    field: str | None = None,
+    make: Callable[..., Finding] = Finding.error,
+) -> Finding:
+    """A finding at a recipe key: its line in the text, and the key path as its field."""
+    return make(source, message, line=locate(text, key), field=field or ".".join(key), fix=fix)
 
 
 def walk(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
@@ -78,25 +92,20 @@ def train_value_findings(own: dict, text: str, source: str, model: Path | None) 
 
     out = []
 
-    def add(make: Any, key: str, message: str, fix: str) -> None:
-        out.append(
-            make(source, message, line=locate(text, ["train", key]), field=f"train.{key}", fix=fix)
-        )
+    def add(key: str, message: str, fix: str) -> None:
+        out.append(keyed(source, text, ["train", key], message, fix))
 
     for key, (limit, why) in ABSURD.items():
         value = own.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
-            add(Finding.error, key, f"{key} = {value} is far above {limit}", f"{why}")
+            add(key, f"{key} = {value} is far above {limit}", why)
     choices = sftflags.flag_choices()
     for key, value in own.items():
         allowed = choices.get(key)
-        if not allowed or not isinstance(value, str):
-            continue
         if key == "torch_dtype" and value in SWIFTKIT_DTYPES:
             continue
-        if value not in allowed:
+        if allowed and isinstance(value, str) and value not in allowed:
             add(
-                Finding.error,
                 key,
                 f"{key} = {value!r} is not one of the installed ms-swift's choices",
                 f"{did_you_mean(value, allowed)}choices: {', '.join(sorted(allowed))}",
@@ -107,24 +116,38 @@ def train_value_findings(own: dict, text: str, source: str, model: Path | None) 
         for i, item in enumerate(items):
             if not isinstance(item, str):
                 add(
-                    Finding.error,
                     key,
                     f"{key}[{i}] is {item!r}, not a module name",
                     'write module names in double quotes: ["q_proj", "v_proj"]',
                 )
-    out += _module_findings(own, text, source, model)
-    out += _max_length_findings(own, text, source, model)
+    wanted = value if isinstance(value := own.get("target_modules"), list) else [value]
+    wanted = [w for w in wanted if isinstance(w, str) and w not in MODULE_GROUPS]
+    names = module_names(model) if wanted and model is not None and model.is_dir() else set()
+    if missing := [w for w in wanted if names and w not in names]:
+        add(
+            "target_modules",
+            f"target_modules names {', '.join(map(repr, missing))}, which the model in "
+            f"{model} does not have",
+            f"{did_you_mean(missing[0], names)}its modules: {', '.join(sorted(names))}; "
+            'or "all-linear"',
+        )
+    value = own.get("max_length")
+    limit = ((jsonl.json_object(model / "config.json") if model else None) or {}).get(
+        "max_position_embeddings"
+    )
+    if isinstance(value, int) and isinstance(limit, int) and value > limit:
+        add(
+            "max_length",
+            f"max_length = {value} is more than the model's max_position_embeddings = {limit} "
+            f"({model}/config.json)",
+            f"set max_length to at most {limit}",
+        )
     return out
-
-
-def _config(model: Path | None) -> dict:
-    return (jsonl.json_object(model / "config.json") if model else None) or {}
 
 
 def module_names(model: Path) -> set[str]:
     """The last part of every weight's module name (q_proj, ...), from the safetensors
     headers or index of a local model; empty when it cannot tell."""
-    names: set[str] = set()
     try:
         index = model / "model.safetensors.index.json"
         if index.is_file():
@@ -139,53 +162,7 @@ def module_names(model: Path) -> set[str]:
                     weights.update(json.loads(fh.read(size)))
     except (OSError, ValueError, AttributeError):
         return set()
-    for name in weights:
-        parts = str(name).split(".")
-        if len(parts) >= 2:
-            names.add(parts[-2])
-    return names
-
-
-def _module_findings(own: dict, text: str, source: str, model: Path | None) -> list[Finding]:
-    value = own.get("target_modules")
-    wanted = value if isinstance(value, list) else [value] if isinstance(value, str) else []
-    wanted = [w for w in wanted if isinstance(w, str) and w not in MODULE_GROUPS]
-    if not wanted or model is None or not model.is_dir():
-        return []
-    names = module_names(model)
-    if not names:
-        return []
-    missing = [w for w in wanted if w not in names]
-    if not missing:
-        return []
-    return [
-        Finding.error(
-            source,
-            f"target_modules names {', '.join(map(repr, missing))}, which the model in "
-            f"{model} does not have",
-            line=locate(text, ["train", "target_modules"]),
-            field="train.target_modules",
-            fix=f"{did_you_mean(missing[0], names)}its modules: {', '.join(sorted(names))}; "
-            'or "all-linear"',
-        )
-    ]
-
-
-def _max_length_findings(own: dict, text: str, source: str, model: Path | None) -> list[Finding]:
-    value = own.get("max_length")
-    limit = _config(model).get("max_position_embeddings")
-    if not isinstance(value, int) or not isinstance(limit, int) or value <= limit:
-        return []
-    return [
-        Finding.error(
-            source,
-            f"max_length = {value} is more than the model's max_position_embeddings = {limit} "
-            f"({model}/config.json)",
-            line=locate(text, ["train", "max_length"]),
-            field="train.max_length",
-            fix=f"set max_length to at most {limit}",
-        )
-    ]
+    return {parts[-2] for name in weights if len(parts := str(name).split(".")) >= 2}
 
 
 def is_file(path: Path) -> bool:
@@ -218,38 +195,24 @@ def dataset_entry_findings(specs: list, key: str, text: str, source: str) -> lis
         if not isinstance(spec, str):
             continue
         head, sep, count = spec.partition("#")
+        found = []
         if sep and not (count.isdigit() and int(count) > 0):
-            out.append(
-                Finding.error(
-                    source,
-                    f"'#{count}' in '{spec}' is not a sample count: it must be a positive whole "
-                    "number",
-                    line=line,
-                    field=f"data.{key}[{i}]",
-                    fix=f'write "{head}#100" for 100 records, or "{head}" for all of them',
-                )
-            )
-        problem = path_problem(head)
-        if problem:
-            out.append(
-                Finding.error(
-                    source,
-                    f"'{spec[:60]}...' cannot be a file: {problem}",
-                    line=line,
-                    field=f"data.{key}[{i}]",
-                    fix="give the dataset's real path, relative to the recipe",
-                )
-            )
+            found.append((
+                f"'#{count}' in '{spec}' is not a sample count: it must be a positive whole number",
+                f'write "{head}#100" for 100 records, or "{head}" for all of them',
+            ))  # fmt: skip
+        if problem := path_problem(head):
+            found.append((
+                f"'{spec[:60]}...' cannot be a file: {problem}",
+                "give the dataset's real path, relative to the recipe",
+            ))  # fmt: skip
         if head in seen:
-            out.append(
-                Finding.error(
-                    source,
-                    f"'{head}' is listed twice (entries {seen[head] + 1} and {i + 1}): each "
-                    "record would train twice as often",
-                    line=line,
-                    field=f"data.{key}[{i}]",
-                    fix="list it once; to weigh it more, repeat the records in the file",
-                )
-            )
+            found.append((
+                f"'{head}' is listed twice (entries {seen[head] + 1} and {i + 1}): each "
+                "record would train twice as often",
+                "list it once; to weigh it more, repeat the records in the file",
+            ))  # fmt: skip
+        field = f"data.{key}[{i}]"
+        out += [Finding.error(source, m, line=line, field=field, fix=f) for m, f in found]
         seen.setdefault(head, i)
     return out
