@@ -21,8 +21,6 @@ SPACED = re.compile(
 MARKS = frozenset("{}<>$%")
 WELL_FORMED = re.compile(r"(?<!\{)\{\{\s*(?:NAME|AUTHOR)\s*\}\}(?!\})", re.IGNORECASE)
 Identity = Mapping[str, str]  # {"name": ..., "author": ...}, as Identity.fills() gives
-
-
 TEXT_KEYS = frozenset(("system", "instruction", "input", "output", "query", "response"))
 
 
@@ -50,7 +48,6 @@ def typos(text: str) -> list[tuple[str, str]]:
     """(as written, the placeholder meant) for each mistyped {{NAME}}/{{AUTHOR}} in text."""
     if MARKS.isdisjoint(text) or MARKS.isdisjoint(WELL_FORMED.sub("", text)):
         return []  # the common case: no mark, or only well-formed {{NAME}}/{{AUTHOR}}
-    out = []
     spaced = list(SPACED.finditer(text))
     found = [
         (m.group("pre") or m.group("pre2"), m.group("word") or m.group("word2"),
@@ -62,25 +59,25 @@ def typos(text: str) -> list[tuple[str, str]]:
         for m in NEAR.finditer(text)
         if not any(o.start() <= m.start() < o.end() for o in spaced)
     ]
-    for pre, word, post, written in found:
-        if not (pre or post) or (pre == "{{" and post == "}}"):
-            continue  # plain words, and {{...}} (PLACEHOLDER's, checked below)
-        meant = placeholder_like(word)
-        if meant:
-            out.append((written, meant))
-    return out
+    # plain words, and {{...}} (PLACEHOLDER's, checked below), are not typos
+    return [
+        (written, meant)
+        for pre, word, post, written in found
+        if (pre or post)
+        and not (pre == "{{" and post == "}}")
+        and (meant := placeholder_like(word))
+    ]
 
 
 def _plain_strings(value: dict) -> bool:
     """True when every value is a string whose only marks are exact {{NAME}}/{{AUTHOR}}: such
     a record needs no placeholder finding. (Any other form leaves a brace or a sign behind
     after the exact ones are removed, and takes the full path.)"""
-    for text in value.values():
-        if type(text) is not str:
-            return False
-        if not MARKS.isdisjoint(text.replace("{{NAME}}", "").replace("{{AUTHOR}}", "")):
-            return False
-    return True
+    return all(
+        type(text) is str
+        and MARKS.isdisjoint(text.replace("{{NAME}}", "").replace("{{AUTHOR}}", ""))
+        for text in value.values()
+    )
 
 
 def placeholder_findings(
@@ -88,7 +85,7 @@ def placeholder_findings(
 ) -> list[Finding]:
     """Placeholders swiftkit cannot fill: unknown names, or known ones the recipe lacks
     (identity=None: no recipe, so known names are accepted)."""
-    findings = []
+    found: list[tuple[Record[object], str, str, str]] = []  # (record, field, message, fix)
     # Well-formed placeholders need no finding when there is no recipe or it fills both.
     all_filled = identity is None or all(identity.get(v) for v in FILLS.values())
     for rec in records:
@@ -100,18 +97,12 @@ def placeholder_findings(
                 all_filled and MARKS.isdisjoint(WELL_FORMED.sub("", text))
             ):
                 continue  # decided without the loops below
-            for written, meant in typos(text):
-                findings.append(
-                    Finding.error(
-                        source,
-                        f"'{written}' looks like the placeholder {{{{{meant}}}}} but is not "
-                        "filled: it would be trained literally",
-                        line=rec.line,
-                        record=rec.number,
-                        field=fld,
-                        fix=f"write {{{{{meant}}}}} in place of {written}",
-                    )
-                )
+            found += [
+                (rec, fld, f"'{written}' looks like the placeholder {{{{{meant}}}}} but is not "
+                 "filled: it would be trained literally",
+                 f"write {{{{{meant}}}}} in place of {written}")
+                for written, meant in typos(text)
+            ]  # fmt: skip
             for m in PLACEHOLDER.finditer(text):
                 key = m.group(1).upper()
                 if key not in FILLS:
@@ -128,21 +119,17 @@ def placeholder_findings(
                     fix = f'add under [identity]: {FILLS[key]} = "..."'
                 else:
                     continue
-                findings.append(
-                    Finding.error(
-                        source, message, line=rec.line, record=rec.number, field=fld, fix=fix
-                    )
-                )
-    return findings
+                found.append((rec, fld, message, fix))
+    return [
+        Finding.error(source, message, line=rec.line, record=rec.number, field=fld, fix=fix)
+        for rec, fld, message, fix in found
+    ]
 
 
 def fill(text: str, identity: Identity) -> str:
-    def sub(m: re.Match[str]) -> str:
-        key = m.group(1).upper()
-        value = identity.get(FILLS.get(key, ""), "")
-        return value or m.group(0)
-
-    return PLACEHOLDER.sub(sub, text)
+    return PLACEHOLDER.sub(
+        lambda m: identity.get(FILLS.get(m.group(1).upper(), ""), "") or m.group(0), text
+    )
 
 
 def fill_record(value: object, identity: Identity) -> object:
@@ -168,22 +155,12 @@ def leftover_findings(
     findings = []
     for rec in records:
         for fld, text in answer_fields(rec.value).items():
-            if not PLACEHOLDER.search(text):
-                continue
-            fillable = all(
-                FILLS.get(m.group(1).upper()) and identity.get(FILLS[m.group(1).upper()])
-                for m in PLACEHOLDER.finditer(text)
-            )
-            left = PLACEHOLDER.search(fill(text, identity)) if fillable else None
-            if left:
-                findings.append(
-                    Finding.error(
-                        source,
-                        f"'{left.group(0)}' remains after filling from [identity]",
-                        line=rec.line,
-                        record=rec.number,
-                        field=fld,
-                        fix="the [identity] name and author must not contain {{...}}",
-                    )
-                )
+            keys = [FILLS.get(m.group(1).upper()) for m in PLACEHOLDER.finditer(text)]
+            fillable = keys and all(k and identity.get(k) for k in keys)
+            if fillable and (left := PLACEHOLDER.search(fill(text, identity))):
+                findings.append(Finding.error(
+                    source, f"'{left.group(0)}' remains after filling from [identity]",
+                    line=rec.line, record=rec.number, field=fld,
+                    fix="the [identity] name and author must not contain {{...}}",
+                ))  # fmt: skip
     return findings

@@ -29,10 +29,7 @@ V = TypeVar("V", covariant=True)
 EXAMPLE = '{"instruction": "你是谁?", "input": "", "output": "我是{{NAME}}。"}'
 WHOLE_FILE_PROBE = 64 * 1024 * 1024  # a .json file up to this size is tried as one value
 Report = Callable[[Finding], None]
-
-
-def _error(report: Report, source: str, message: str, **where: Unpack[Where]) -> None:
-    report(Finding.error(source, message, **where))
+Say = Callable[..., None]  # (message, **Where): an error finding in the file being read
 
 
 class Record(NamedTuple, Generic[V]):
@@ -58,73 +55,58 @@ def sha256(path: Path) -> str:
 
 
 def read_records(path: Path) -> tuple[list[Record[object]], list[Finding]]:
-    """Parse a JSON array or JSONL file, keeping the line where each record starts."""
     findings: list[Finding] = []
-    records = list(stream(path, findings.append))
-    return records, findings
+    return list(stream(path, findings.append)), findings
 
 
 def stream(path: Path, report: Report) -> Iterator[Record[object]]:
     """The records of a dataset file in order; every problem goes to `report`."""
-    source = str(path)
+
+    def say(message: str, **where: Unpack[Where]) -> None:
+        report(Finding.error(str(path), message, **where))
+
     try:
         if path.is_dir():
-            _error(
-                report,
-                source,
-                "this is a folder, not a dataset file",
-                fix="name a .json or .jsonl file inside it (`ls` the folder)",
-            )
-            return
+            fix = "name a .json or .jsonl file inside it (`ls` the folder)"
+            return say("this is a folder, not a dataset file", fix=fix)
         fh = path.open("rb")
     except FileNotFoundError:
-        _error(report, source, "file not found", fix="check the path")
-        return
+        return say("file not found", fix="check the path")
     except OSError as exc:
-        _error(report, source, f"cannot read: {exc.strerror or exc}", fix="check the path")
-        return
+        return say(f"cannot read: {exc.strerror or exc}", fix="check the path")
     with fh:
         head = fh.read(4096)
-        fh.seek(0)
-        problem = _encoding_problem(head)
-        if problem:
-            _error(report, source, problem, line=1, fix="save the file as UTF-8")
-            return
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+            len(head) > 3 and head[1:4:2] == b"\0\0"
+        ):
+            return say(
+                "UTF-16 encoded: datasets are read as UTF-8", line=1, fix="save the file as UTF-8"
+            )
         start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if not start and not fh.read(1 << 16).strip(b"\xef\xbb\xbf \t\r\n"):
-            _error(report, source, "the file is empty", fix=f"add records such as {EXAMPLE}")
-            return
+            return say("the file is empty", fix=f"add records such as {EXAMPLE}")
         fh.seek(0)
         if start.startswith(b"[") and path.suffix.lower() != ".jsonl":
-            yield from _read_array(fh.read(), source, report)
-            return
-        if start.startswith(b"{") and _whole_object(path, fh, source, report):
-            return
-        fh.seek(0)
-        yield from _read_jsonl(fh, source, report)
+            yield from _read_array(fh.read(), say)
+        elif not (start.startswith(b"{") and _whole_object(path, fh, say)):
+            fh.seek(0)
+            yield from _read_jsonl(fh, say)
 
 
-def _encoding_problem(head: bytes) -> str | None:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 3 and head[1:4:2] == b"\0\0"):
-        return "UTF-16 encoded: datasets are read as UTF-8"
-    return None
-
-
-def _decode(raw: bytes, source: str, line: int, report: Report) -> str | None:
+def _decode(raw: bytes, line: int, say: Say) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        _error(
-            report,
-            source,
-            f"not UTF-8 (byte {exc.start} of line {line}: {raw[exc.start : exc.start + 1]!r})",
+        bad = raw[exc.start : exc.start + 1]
+        say(
+            f"not UTF-8 (byte {exc.start} of line {line}: {bad!r})",
             line=line,
             fix="save the file as UTF-8",
         )
         return None
 
 
-def _whole_object(path: Path, fh: Any, source: str, report: Report) -> bool:
+def _whole_object(path: Path, fh: Any, say: Say) -> bool:
     """A file that is one JSON object (pretty-printed, or a wrapper like {"data": [...]}):
     explained, and True; False when it is JSON Lines after all."""
     first = fh.readline()
@@ -142,48 +124,35 @@ def _whole_object(path: Path, fh: Any, source: str, report: Report) -> bool:
             return False
     if not isinstance(value, dict):
         return False
-    lists = [
-        k
-        for k, v in value.items()
-        if k != "messages" and isinstance(v, list) and v and isinstance(v[0], dict)
-    ]
-    if lists:
-        key = lists[0]
-        _error(
-            report,
-            source,
+    key = next((k for k, v in value.items() if k != "messages" and isinstance(v, list) and v
+                and isinstance(v[0], dict)), None)  # fmt: skip
+    if key is not None:
+        fix = (
+            f"write the array itself ([{{...}}, {{...}}]), the value of '{key}', as the whole file"
+        )
+        say(
             f"records are under '{key}': the file is one object that wraps them",
             line=1,
             field=key,
-            fix=f"write the array itself ([{{...}}, {{...}}]), the value of '{key}', as the "
-            "whole file",
+            fix=fix,
         )
         return True
     if one_line:
         return False
     if path.suffix.lower() == ".jsonl":
-        _error(
-            report,
-            source,
-            "one pretty-printed object over several lines: JSON Lines holds one record per line",
-            line=1,
-            record=1,
-            fix="write each record on a single line",
+        message = (
+            "one pretty-printed object over several lines: JSON Lines holds one record per line"
         )
+        fix = "write each record on a single line"
     else:
-        _error(
-            report,
-            source,
-            "a .json file must hold an array of records; this one holds a single object",
-            line=1,
-            record=1,
-            fix="wrap it in [ ]: [{...}], or write one object per line as .jsonl",
-        )
+        message = "a .json file must hold an array of records; this one holds a single object"
+        fix = "wrap it in [ ]: [{...}], or write one object per line as .jsonl"
+    say(message, line=1, record=1, fix=fix)
     return True
 
 
-def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[object]]:
-    text = _decode(raw, source, 1, report)
+def _read_array(raw: bytes, say: Say) -> Iterator[Record[object]]:
+    text = _decode(raw, 1, say)
     if text is None:
         return
     text = text.removeprefix("\ufeff")
@@ -199,34 +168,25 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
     while True:
         pos = _skip_space(text, pos)
         if pos < len(text) and text[pos] == "]":
+            after = _skip_space(text, pos + 1)
             if comma:
-                _error(
-                    report,
-                    source,
+                fix = "remove the comma after the last record"
+                say(
                     "a trailing comma after the last record, before ']'",
                     line=at(pos),
                     record=n,
-                    fix="remove the comma after the last record",
+                    fix=fix,
                 )
-                return
-            after = _skip_space(text, pos + 1)
-            if after < len(text):
-                _error(
-                    report,
-                    source,
-                    "text after the closing ']'",
-                    line=at(after),
-                    fix="remove it, or write one JSON object per line as .jsonl",
-                )
+            elif after < len(text):
+                fix = "remove it, or write one JSON object per line as .jsonl"
+                say("text after the closing ']'", line=at(after), fix=fix)
             return
         n += 1
         try:
             value, end = decoder.at(text, pos)
         except (ValueError, RecursionError) as exc:
             message, fix = jsontext.explain(text[pos : pos + 200], exc)
-            _error(
-                report,
-                source,
+            say(
                 f"invalid JSON: {message}",
                 line=exc.lineno if isinstance(exc, json.JSONDecodeError) else at(pos),
                 record=n,
@@ -239,9 +199,7 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
         counted = pos
         problem = jsontext.check_value(value, text[pos:end], decoder.repeated)
         if problem:
-            _error(
-                report, source, problem[0], line=line, record=n, field=problem[1], fix=_VALUE_FIX
-            )
+            say(problem[0], line=line, record=n, field=problem[1], fix=_VALUE_FIX)
         else:
             yield Record(n, line, value)
         pos = _skip_space(text, end)
@@ -251,9 +209,7 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
             continue
         if pos < len(text) and text[pos] == "]":
             continue
-        _error(
-            report,
-            source,
+        say(
             "expected ',' or ']' after the record"
             + (" but the file ends" if pos >= len(text) else ""),
             line=at(min(pos, len(text))),
@@ -272,12 +228,12 @@ def _skip_space(text: str, pos: int) -> int:
     return m.end() if m else pos
 
 
-def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]]:
+def _read_jsonl(fh: Any, say: Say) -> Iterator[Record[object]]:
     n = 0
     boms: list[int] = []
     decoder = jsontext.Decoder()
     for number, raw in enumerate(fh, start=1):
-        text = _decode(raw, source, number, report)
+        text = _decode(raw, number, say)
         if text is None:
             return  # the rest of the file is in the same wrong encoding
         if text.startswith("\ufeff"):
@@ -291,26 +247,15 @@ def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]
             value = decoder.line(text)
         except (ValueError, RecursionError) as exc:
             message, fix = jsontext.explain(text, exc)
-            _error(
-                report,
-                source,
-                f"invalid JSON: {message}",
-                line=number,
-                record=n,
-                fix=fix or "JSONL holds one complete JSON object per line",
-            )
+            fix = fix or "JSONL holds one complete JSON object per line"
+            say(f"invalid JSON: {message}", line=number, record=n, fix=fix)
             continue
-        problem = jsontext.check_value(value, text, decoder.repeated)
-        if problem:
-            _error(
-                report, source, problem[0], line=number, record=n, field=problem[1], fix=_VALUE_FIX
-            )
-            continue
-        yield Record(n, number, value)
+        if problem := jsontext.check_value(value, text, decoder.repeated):
+            say(problem[0], line=number, record=n, field=problem[1], fix=_VALUE_FIX)
+        else:
+            yield Record(n, number, value)
     if boms:
-        _error(
-            report,
-            source,
+        say(
             f"{len(boms)} line(s) start with a byte-order mark (U+FEFF), the first at line "
             f"{boms[0]}: files that each had one were joined",
             line=boms[0],

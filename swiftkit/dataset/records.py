@@ -72,28 +72,24 @@ def _schema_error_findings(
         instance = value if isinstance(value, dict) else {}
         missing = [k for k in wanted if k not in instance]
         name = named.group(1) if named else (missing[0] if missing else "?")
-        if name == "output":
-            fix = "ms-swift would drop this record silently and train anyway; add the answer"
-        elif name == "instruction":
-            fix = "add the question"
-        else:
-            fix = f"add '{name}'"
+        fix = {
+            "output": "ms-swift would drop this record silently and train anyway; add the answer",
+            "instruction": "add the question",
+        }.get(name, f"add '{name}'")
         return error(f"missing '{name}'", (fld + "." if fld else "") + name, fix)
     if keyword == "additionalProperties":
         known = list(err.schema.get("properties", {})) if isinstance(err.schema, dict) else []
         what = "alpaca records have instruction, input, output, system"
         if kind == "messages":
             what = (
-                "a messages record has only 'messages'"
-                if not fld
-                else "each message has role and content"
+                "each message has role and content"
+                if fld
+                else "a messages record has only 'messages'"
             )
-        out: list[Finding] = []
-        for key in value:
-            if key not in known:
-                sub = (fld + "." if fld else "") + key
-                out += error(f"unknown field '{key}'", sub, did_you_mean(key, known) + what)
-        return out
+        prefix = fld + "." if fld else ""
+        unknown = [key for key in value if key not in known]
+        return [f for key in unknown for f in error(
+            f"unknown field '{key}'", prefix + key, did_you_mean(key, known) + what)]  # fmt: skip
     if keyword == "type":
         expected = {"string": "a string", "object": "an object", "array": "a list"}
         return error(
@@ -205,39 +201,34 @@ def record_findings(records: list[Record[object]], source: str) -> list[Finding]
     findings: list[Finding] = []
     for rec in records:
         v = rec.value
-        if not isinstance(v, dict):
-            findings.append(
-                Finding.error(
-                    source,
-                    f"expected a JSON object, got {type_name(v)}",
-                    line=rec.line,
-                    record=rec.number,
-                    field=None,
-                    fix='write {"instruction": "...", "input": "", "output": "..."}',
-                )
-            )
+        if isinstance(v, dict) and not (
+            "conversations" in v and not {"messages", "instruction"} & v.keys()
+        ):
+            kind = "messages" if "messages" in v else "alpaca"
+            errors = [] if surely_valid(v) else list(validators[kind].iter_errors(v))
+            for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+                findings += _schema_error_findings(err, rec, source, kind)
+            if kind == "messages" and not errors:
+                findings += _messages_order(rec, source)
             continue
-        if "conversations" in v and not {"messages", "instruction"} & v.keys():
-            findings.append(
-                Finding.error(
-                    source,
-                    "a ShareGPT record ('conversations'): swiftkit reads alpaca and messages "
-                    "records",
-                    line=rec.line,
-                    record=rec.number,
-                    field="conversations",
-                    fix='write {"messages": [{"role": "user", "content": "..."}, {"role": '
-                    '"assistant", "content": "..."}]} (from/value become role/content; human '
-                    "is user, gpt is assistant)",
-                )
+        message, fld, fix = (
+            (
+                "a ShareGPT record ('conversations'): swiftkit reads alpaca and messages records",
+                "conversations",
+                'write {"messages": [{"role": "user", "content": "..."}, {"role": '
+                '"assistant", "content": "..."}]} (from/value become role/content; human '
+                "is user, gpt is assistant)",
             )
-            continue
-        kind = "messages" if "messages" in v else "alpaca"
-        errors = [] if surely_valid(v) else list(validators[kind].iter_errors(v))
-        for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
-            findings += _schema_error_findings(err, rec, source, kind)
-        if kind == "messages" and not errors:
-            findings += _messages_order(rec, source)
+            if isinstance(v, dict)
+            else (
+                f"expected a JSON object, got {type_name(v)}",
+                None,
+                'write {"instruction": "...", "input": "", "output": "..."}',
+            )
+        )
+        findings.append(
+            Finding.error(source, message, line=rec.line, record=rec.number, field=fld, fix=fix)
+        )
     return findings
 
 

@@ -120,8 +120,12 @@ def train_value_findings(own: dict, text: str, source: str, model: Path | None) 
                     f"{key}[{i}] is {item!r}, not a module name",
                     'write module names in double quotes: ["q_proj", "v_proj"]',
                 )
-    wanted = value if isinstance(value := own.get("target_modules"), list) else [value]
-    wanted = [w for w in wanted if isinstance(w, str) and w not in MODULE_GROUPS]
+    targets = own.get("target_modules")
+    wanted = [
+        w
+        for w in (targets if isinstance(targets, list) else [targets])
+        if isinstance(w, str) and w not in MODULE_GROUPS
+    ]
     names = module_names(model) if wanted and model is not None and model.is_dir() else set()
     if missing := [w for w in wanted if names and w not in names]:
         add(
@@ -131,16 +135,15 @@ def train_value_findings(own: dict, text: str, source: str, model: Path | None) 
             f"{did_you_mean(missing[0], names)}its modules: {', '.join(sorted(names))}; "
             'or "all-linear"',
         )
-    value = own.get("max_length")
-    limit = ((jsonl.json_object(model / "config.json") if model else None) or {}).get(
-        "max_position_embeddings"
-    )
-    if isinstance(value, int) and isinstance(limit, int) and value > limit:
+    length = own.get("max_length")
+    config = (jsonl.json_object(model / "config.json") if model else None) or {}
+    positions = config.get("max_position_embeddings")
+    if isinstance(length, int) and isinstance(positions, int) and length > positions:
         add(
             "max_length",
-            f"max_length = {value} is more than the model's max_position_embeddings = {limit} "
+            f"max_length = {length} is more than the model's max_position_embeddings = {positions} "
             f"({model}/config.json)",
-            f"set max_length to at most {limit}",
+            f"set max_length to at most {positions}",
         )
     return out
 
