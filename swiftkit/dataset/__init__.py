@@ -23,15 +23,8 @@ from swiftkit.dataset.read import EXAMPLE, Record, read_records, sha256, stream,
 from swiftkit.dataset.records import Formats, record_findings, surely_valid
 from swiftkit.errors import Finding
 
-__all__ = [
-    "Checked",
-    "Record",
-    "TokenCounter",
-    "check_file",
-    "read_records",
-    "render_copy",
-    "sha256",
-]
+__all__ = ["Checked", "Record", "TokenCounter", "check_file", "read_records", "render_copy"]
+__all__ += ["sha256"]
 
 BATCH = 5000  # records checked together (the tokenizer encodes a batch at once)
 MAX_FINDINGS = 1000  # kept per file: the first ones by line; the rest are only counted
@@ -60,18 +53,13 @@ class Checked:
 
     def result(self) -> list[Finding]:
         out = sorted(self.findings, key=lambda f: (f.line or 0, f.record or 0))
-        if self.more:
-            errors = any(f.is_error for f in out)
-            out.append(
-                Finding.note(
-                    str(self.path),
-                    f"... and {self.more} more problem(s) in this file, not listed (past the "
-                    f"first {MAX_FINDINGS}{' errors' if errors else ''}, each bad record counts "
-                    "once)",
-                    fix="fix the ones listed and validate again",
-                )
-            )
-        return out
+        errors = " errors" if any(f.is_error for f in out) else ""
+        message = (
+            f"... and {self.more} more problem(s) in this file, not listed (past the first "
+            f"{MAX_FINDINGS}{errors}, each bad record counts once)"
+        )
+        fix = "fix the ones listed and validate again"
+        return out + [Finding.note(str(self.path), message, fix=fix)] if self.more else out
 
 
 def check_file(
@@ -81,13 +69,10 @@ def check_file(
     counter: TokenCounter | None = None,
     system: str | None = None,
 ) -> Checked:
-    """Read and check one dataset file.
-
-    identity=None means "no recipe": {{NAME}}/{{AUTHOR}} are accepted without a value.
-    """
+    """Read and check one dataset file. identity=None means "no recipe": {{NAME}}/{{AUTHOR}}
+    are accepted without a value."""
     source = str(path)
-    out = Checked(path, seen=Seen(path))
-    assert out.seen is not None
+    out = Checked(path, seen=(seen := Seen(path)))
     read_problems: list[Finding] = []
     records = stream(path, read_problems.append)
     formats = Formats()
@@ -110,7 +95,7 @@ def check_file(
         found = record_findings(batch, source)
         good = usable(batch, found)
         out.usable += len(good)
-        found += [f for f in map(out.seen.add, good) if f is not None]
+        found += [f for f in map(seen.add, good) if f is not None]
         found += placeholder_findings(batch, source, identity)
         if identity is not None:
             found += leftover_findings(good, source, identity)

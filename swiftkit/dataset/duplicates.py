@@ -12,6 +12,7 @@ from swiftkit.errors import Finding
 
 Key = tuple[object, ...]
 BROKEN = (KeyError, TypeError, AttributeError, IndexError)  # a record the checks refused
+TWO = ": the model would learn two identities"
 
 
 def question_key(value: Fields) -> Key:
@@ -61,11 +62,7 @@ class Seen:
             make, message = Finding.warning, f"exact duplicate of {where}"
             fix = "remove it unless you mean to weigh it twice"
         else:
-            make = Finding.error
-            message = (
-                f"same question as {where} with a different answer: the model would learn two "
-                "identities"
-            )
+            make, message = Finding.error, f"same question as {where} with a different answer{TWO}"
             fix = "keep one answer per question, or reword the question"
         return make(str(self.path), message, line=rec.line, record=rec.number, field=fld, fix=fix)
 
@@ -77,23 +74,21 @@ def cross_file_conflicts(files: Sequence[Seen]) -> list[Finding]:
     findings = []
     for seen in files:
         for h, at in seen.index.items():
-            if h not in first:
-                first[h] = (seen, at)
-                continue
-            other, other_at = first[h]
+            other, other_at = first.setdefault(h, (seen, at))
             number, line, said, messages = seen.rows[at : at + 4]
             other_number, other_line, other_said, _ = other.rows[other_at : other_at + 4]
             if other.path != seen.path and other_said != said:
+                message = (
+                    f"same question as record {other_number} of {other.path} (line {other_line}) "
+                    f"with a different answer{TWO}"
+                )
+                fld, fix = "messages" if messages else "output", CROSS_FIX
                 findings.append(
                     Finding.error(
-                        str(seen.path),
-                        f"same question as record {other_number} of {other.path} (line "
-                        f"{other_line}) with a different answer: the model would learn two "
-                        "identities",
-                        line=line,
-                        record=number,
-                        field="messages" if messages else "output",
-                        fix="keep one answer per question across the recipe's datasets",
+                        str(seen.path), message, line=line, record=number, field=fld, fix=fix
                     )
                 )
     return findings
+
+
+CROSS_FIX = "keep one answer per question across the recipe's datasets"

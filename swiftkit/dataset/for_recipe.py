@@ -15,10 +15,8 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
     """The recipe's local datasets checked as that recipe will train on them: placeholders
     from [identity], token length against max_length, enough records for one step."""
     findings: list[Finding] = []
-    max_length = rec.train.max_length
+    max_length, system, identity = rec.train.max_length, rec.train.system, rec.identity.fills()
     counter = TokenCounter(rec.model.path) if max_length else None
-    identity = rec.identity.fills()
-    system = rec.train.system
     trained = 0  # records one epoch trains on
     countable = True
     loaded: list[Seen] = []
@@ -45,30 +43,25 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
     accum = max(1, rec.train.int_value("gradient_accumulation_steps", 1))
     world = rec.launch.world_size()
     needed = batch * accum * world
-    data_errors = any(f.severity == "error" for f in findings)
-    if countable and not data_errors and trained < needed:
+    if countable and not any(f.is_error for f in findings) and trained < needed:
         key = "gradient_accumulation_steps" if accum > 1 else "per_device_train_batch_size"
         # Measured on ms-swift 4.6 / transformers: 3 records at batch 1 x accumulation 16 train
         # one optimizer step over 3 records per epoch and exit 0, so this is a warning; with
         # no usable record at all there is nothing to train on.
         empty = trained == 0
-        make = Finding.error if empty else Finding.warning
-        findings.append(
-            make(
-                str(rec.path),
-                f"{trained} usable record(s), fewer than one optimizer step takes: "
-                f"per_device_train_batch_size {batch} x gradient_accumulation_steps {accum} x "
-                f"{world} process(es) = {needed}"
-                + ("" if empty else "; each epoch is a single step over fewer records")
-                + (
-                    f" ({key} comes from preset '{rec.train.preset_name}')"
-                    if not rec.train.set_by_recipe(key) and rec.train.preset
-                    else ""
-                ),
-                line=rec.line_of("train", key) or rec.line_of("data", "datasets"),
-                field=f"train.{key}",
-                fix=f"add records (at least {needed}), or lower {key} under [train] "
-                "(the preset may set it)",
-            )
+        message = (
+            f"{trained} usable record(s), fewer than one optimizer step takes: "
+            f"per_device_train_batch_size {batch} x gradient_accumulation_steps {accum} x "
+            f"{world} process(es) = {needed}"
         )
+        if not empty:
+            message += "; each epoch is a single step over fewer records"
+        if not rec.train.set_by_recipe(key) and rec.train.preset:
+            message += f" ({key} comes from preset '{rec.train.preset_name}')"
+        fix = (
+            f"add records (at least {needed}), or lower {key} under [train] (the preset may set it)"
+        )
+        line = rec.line_of("train", key) or rec.line_of("data", "datasets")
+        make = Finding.error if empty else Finding.warning
+        findings.append(make(str(rec.path), message, line=line, field=f"train.{key}", fix=fix))
     return findings

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from swiftkit.dataset.duplicates import BROKEN
 from swiftkit.dataset.fill import Identity, filled
 from swiftkit.dataset.read import Fields, Record
 from swiftkit.errors import Finding
@@ -56,24 +57,20 @@ class TokenCounter:
         """Tokens of each record's turns with the chat template. With `limit`, a record whose
         UTF-8 size is within it is not tokenized (no tokenizer makes more tokens than bytes),
         and the rest are tokenized in one batch, each distinct text once."""
-        bounds: list[int | None] = []
-        todo: set[str] = set()
-        for texts in records:
-            bound = sum(len(t.encode("utf-8")) for t in texts) + TURN_OVERHEAD * len(texts)
-            if limit is not None and bound <= limit:
-                bounds.append(bound)
-            else:
-                bounds.append(None)
-                todo.update(texts)
-        unique = sorted(todo)
+        bounds = [sum(len(t.encode("utf-8")) for t in texts) + TURN_OVERHEAD * len(texts)
+                  for texts in records]  # fmt: skip
+        within = [limit is not None and bound <= limit for bound in bounds]
+        unique = sorted(
+            {t for texts, ok in zip(records, within, strict=True) if not ok for t in texts}
+        )
         if self.tokenizer is not None and unique:
             encoded = self.tokenizer.encode_batch(unique, add_special_tokens=False)
             sizes = {t: len(e.ids) for t, e in zip(unique, encoded, strict=True)}
         else:
             sizes = {t: estimate_tokens(t) for t in unique}
         return [
-            n if n is not None else sum(sizes[t] for t in texts) + TURN_OVERHEAD * len(texts)
-            for n, texts in zip(bounds, records, strict=True)
+            n if ok else sum(sizes[t] for t in texts) + TURN_OVERHEAD * len(texts)
+            for n, ok, texts in zip(bounds, within, records, strict=True)
         ]
 
 
@@ -87,26 +84,24 @@ def length_findings(
 ) -> list[Finding]:
     """Records longer than max_length: ms-swift truncates or drops them, and on a 24 GB card
     the longest record is what runs out of memory."""
-    findings = []
     measured: list[tuple[Record[Fields], list[str]]] = []
     for rec in records:
         try:
             measured.append((rec, record_texts(filled(rec, identity or {}), system)))
-        except (KeyError, TypeError, AttributeError, IndexError):
+        except BROKEN:
             continue
     counts = counter.count_many([texts for _, texts in measured], limit=max_length)
-    for (rec, _), n in zip(measured, counts, strict=True):
-        if n > max_length:
-            findings.append(
-                Finding.error(
-                    source,
-                    f"{n} tokens with the chat template, more than max_length = "
-                    f"{max_length} ({counter.how})",
-                    line=rec.line,
-                    record=rec.number,
-                    field="messages" if "messages" in rec.value else "output",
-                    fix="shorten or split the record, or raise max_length under [train] if the "
-                    "GPU has room (over-long records are the usual cause of out-of-memory)",
-                )
-            )
-    return findings
+    return [
+        Finding.error(
+            source,
+            f"{n} tokens with the chat template, more than max_length = {max_length} "
+            f"({counter.how})",
+            line=rec.line,
+            record=rec.number,
+            field="messages" if "messages" in rec.value else "output",
+            fix="shorten or split the record, or raise max_length under [train] if the "
+            "GPU has room (over-long records are the usual cause of out-of-memory)",
+        )
+        for (rec, _), n in zip(measured, counts, strict=True)
+        if n > max_length
+    ]

@@ -72,11 +72,11 @@ def _schema_error_findings(
         instance = value if isinstance(value, dict) else {}
         missing = [k for k in wanted if k not in instance]
         name = named.group(1) if named else (missing[0] if missing else "?")
-        fix = {
+        advice = {
             "output": "ms-swift would drop this record silently and train anyway; add the answer",
             "instruction": "add the question",
         }.get(name, f"add '{name}'")
-        return error(f"missing '{name}'", (fld + "." if fld else "") + name, fix)
+        return error(f"missing '{name}'", (fld + "." if fld else "") + name, advice)
     if keyword == "additionalProperties":
         known = list(err.schema.get("properties", {})) if isinstance(err.schema, dict) else []
         what = "alpaca records have instruction, input, output, system"
@@ -90,35 +90,26 @@ def _schema_error_findings(
         unknown = [key for key in value if key not in known]
         return [f for key in unknown for f in error(
             f"unknown field '{key}'", prefix + key, did_you_mean(key, known) + what)]  # fmt: skip
+    message, fix = err.message, None
     if keyword == "type":
         expected = {"string": "a string", "object": "an object", "array": "a list"}
-        return error(
-            f"expected {expected.get(wanted, wanted)}, got {type_name(value)}",
-            fld,
-            "write the text in double quotes" if wanted == "string" else None,
-        )
-    if keyword == "pattern":
+        message = f"expected {expected.get(wanted, wanted)}, got {type_name(value)}"
+        fix = "write the text in double quotes" if wanted == "string" else None
+    elif keyword == "pattern":
         invisible = [f"U+{ord(c):04X}" for c in value if not c.isspace()] if value else []
         what = f" ({', '.join(sorted(set(invisible))[:3])})" if invisible else ""
-        return error(
-            f"empty, or only whitespace or invisible characters{what}",
-            fld,
-            f"write the {fld.split('.')[-1]}" if fld else None,
-        )
-    if keyword == "enum":
-        return error(
-            f"expected one of {', '.join(map(str, wanted))}, got {value!r}",
-            fld,
-            "roles are system, user and assistant",
-        )
-    if keyword == "minItems":
-        return error(
-            f"expected at least {wanted} turns, got {len(value)}",
-            fld,
+        message = f"empty, or only whitespace or invisible characters{what}"
+        fix = f"write the {fld.split('.')[-1]}" if fld else None
+    elif keyword == "enum":
+        message = f"expected one of {', '.join(map(str, wanted))}, got {value!r}"
+        fix = "roles are system, user and assistant"
+    elif keyword == "minItems":
+        message = f"expected at least {wanted} turns, got {len(value)}"
+        fix = (
             'write a user turn and the assistant\'s answer: [{"role": "user", "content": '
-            '"..."}, {"role": "assistant", "content": "..."}]',
+            '"..."}, {"role": "assistant", "content": "..."}]'
         )
-    return error(err.message, fld)
+    return error(message, fld, fix)
 
 
 def _messages_order(rec: Record[Any], source: str) -> list[Finding]:

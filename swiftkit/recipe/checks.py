@@ -22,40 +22,31 @@ def launch_findings(
     """Rules between [launch] keys that the schema cannot say (ranges are in the schema)."""
     out = []
     nnodes = launch.nnodes or 1
+
+    def add(key: str, message: str, fix: str, field: str | None = None) -> None:
+        out.append(keyed(source, text, ["launch", key], message, fix, field=field))
+
     if launch.node_rank is not None and launch.node_rank >= nnodes:
-        out.append(
-            keyed(
-                source,
-                text,
-                ["launch", "node_rank"],
-                f"node_rank {launch.node_rank} is out of range for nnodes = {nnodes}",
-                f"node ranks run from 0 to {nnodes - 1}: 0 on the master node, "
-                "1, 2, ... on the others",
-            )
+        add(
+            "node_rank",
+            f"node_rank {launch.node_rank} is out of range for nnodes = {nnodes}",
+            f"node ranks run from 0 to {nnodes - 1}: 0 on the master node, 1, 2, ... on the others",
         )
     if nnodes > 1 and not launch.master_addr:
-        out.append(
-            keyed(
-                source,
-                text,
-                ["launch", "nnodes"],
-                f"nnodes = {nnodes} needs the master node's address",
-                'add master_addr = "10.0.0.1" (the IP of the node_rank 0 machine, '
-                "reachable from every node) and the same master_port on every node",
-                field="launch.master_addr",
-            )
+        add(
+            "nnodes",
+            f"nnodes = {nnodes} needs the master node's address",
+            'add master_addr = "10.0.0.1" (the IP of the node_rank 0 machine, '
+            "reachable from every node) and the same master_port on every node",
+            "launch.master_addr",
         )
     if launch.deepspeed and preset is not None and preset.device != "cuda":
-        out.append(
-            keyed(
-                source,
-                text,
-                ["launch", "deepspeed"],
-                f'deepspeed = "{launch.deepspeed}" needs GPUs; preset '
-                f"'{preset.name}' runs on the {preset.device}",
-                "remove deepspeed for a CPU run (torchrun with gloo needs nothing more), "
-                "or choose a GPU preset",
-            )
+        add(
+            "deepspeed",
+            f'deepspeed = "{launch.deepspeed}" needs GPUs; preset '
+            f"'{preset.name}' runs on the {preset.device}",
+            "remove deepspeed for a CPU run (torchrun with gloo needs nothing more), "
+            "or choose a GPU preset",
         )
     return out
 

@@ -60,29 +60,21 @@ def structure_findings(data: dict, text: str, source: str) -> list[Finding]:
     """Nesting past MAX_DEPTH, NaN and inf: before the schema looks at the values."""
     out = []
     for where, value in walk(data):
-        keypath = ".".join(map(str, where))
         line = locate(text, [k for k in where if isinstance(k, str)][:2])
         if len(where) > MAX_DEPTH:
-            return [
-                Finding.error(
-                    source,
-                    f"nested more than {MAX_DEPTH} levels deep",
-                    line=line,
-                    field=".".join(map(str, where[:3])),
-                    fix="a recipe is sections of keys whose values are text, numbers, "
-                    "true/false or lists of those",
-                )
-            ]
-        if isinstance(value, float) and not math.isfinite(value):
-            out.append(
-                Finding.error(
-                    source,
-                    f"{value} is not a usable number",
-                    line=line,
-                    field=keypath,
-                    fix="write a finite number (TOML accepts nan and inf; training cannot)",
-                )
+            message, fld = (
+                f"nested more than {MAX_DEPTH} levels deep",
+                ".".join(map(str, where[:3])),
             )
+            fix = (
+                "a recipe is sections of keys whose values are text, numbers, true/false or "
+                "lists of those"
+            )
+            return [Finding.error(source, message, line=line, field=fld, fix=fix)]
+        if isinstance(value, float) and not math.isfinite(value):
+            message, fld = f"{value} is not a usable number", ".".join(map(str, where))
+            fix = "write a finite number (TOML accepts nan and inf; training cannot)"
+            out.append(Finding.error(source, message, line=line, field=fld, fix=fix))
     return out
 
 
