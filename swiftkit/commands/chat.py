@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from swiftkit.commands import guard_model_code
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.errors import Echo
 from swiftkit.msswift import argv as helpers
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import Target, announce, resolve
@@ -18,7 +19,6 @@ from swiftkit.serving.client import ask_all
 from swiftkit.serving.pair import one_load, require_base
 from swiftkit.serving.server import stoppable
 
-Echo = Callable[[str], None]
 QUIT = ("exit", "quit", ":q")
 MAX_NEW_TOKENS = 2048  # as the plain chat's `swift infer` line
 
@@ -74,3 +74,31 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
                 (answer,) = ask_all(served.endpoint, model, [turns], MAX_NEW_TOKENS)
                 turns.append({"role": "assistant", "content": answer.text})
                 echo(f"{label}: {answer.text}")
+
+
+@click.command("chat", epilog=RUN_HELP)
+@click.argument("run_spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
+@click.option(
+    "--compare", is_flag=True, help="Each question to the base model and the adapter, side by side."
+)
+@trust_option
+def chat_command(
+    run_spec: str | None,
+    output_dir: Path | None,
+    base: bool,
+    compare: bool,
+    trust_remote_code: bool,
+) -> int:
+    """Chat interactively with a trained adapter (`swift infer --stream true`)."""
+    if base and compare:
+        raise click.UsageError("--base or --compare, not both")
+    return execute(
+        run_spec,
+        output_dir,
+        click.echo,
+        base=base,
+        compare=compare,
+        trust_remote_code=trust_remote_code,
+    )

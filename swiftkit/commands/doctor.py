@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
+
 from swiftkit import recipe
 from swiftkit.machine import fit, hardware
 from swiftkit.msswift import compat
@@ -21,10 +23,6 @@ def presets_report() -> list[str]:
     auto = fit.auto_preset(hardware.detect().visible)
     lines.append(f"auto picks '{auto}' on this machine (`swiftkit doctor` shows why)")
     return lines
-
-
-def doctor_report(recipe_path: Path | None = None) -> list[str]:
-    return doctor(recipe_path)[0]
 
 
 def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
@@ -67,3 +65,22 @@ def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
         if blocking:
             lines.append(f"{blocking} error(s) above stop this recipe on this machine (exit 1)")
     return lines, blocking
+
+
+@click.command("presets")
+def presets_command() -> int:
+    """List the hardware presets a recipe can name under [train] preset (or "auto")."""
+    for line in presets_report():
+        click.echo(line)
+    return 0
+
+
+@click.command("doctor")
+@click.argument("recipe_path", metavar="[RECIPE]", required=False, type=click.Path(path_type=Path))
+def doctor_command(recipe_path: Path | None) -> int:
+    """Show this machine (GPUs, CUDA, versions) and the preset `auto` picks; with a recipe,
+    its estimated peak memory and whether it fits. Exit 1 when an error stops it here."""
+    lines, blocking = doctor(recipe_path)
+    for line in lines:
+        click.echo(line)
+    return 1 if blocking else 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 
+import click
+
 from swiftkit.errors import did_you_mean
 from swiftkit.msswift import compat, sftflags
 
@@ -45,3 +47,11 @@ def execute(pattern: str | None, echo: Callable[[str], None]) -> int:
     version = compat.swift_version() or "not installed"
     echo(f"{len(wanted)} of {len(names)} flags, ms-swift {version} ({source})")
     return 0
+
+
+@click.command("flags")
+@click.argument("pattern", metavar="[PATTERN]", required=False)
+def flags_command(pattern: str | None) -> int:
+    """List the installed ms-swift's `swift sft` flags with type and default (the names a
+    recipe's [train] keys must match). PATTERN: a substring, or a glob such as 'lora_*'."""
+    return execute(pattern, click.echo)

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import click
+
 from swiftkit import jsonl
-from swiftkit.commands import guard_model_code
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
+from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.serving.client import ask_all
 from swiftkit.serving.pair import one_load, require_base
 from swiftkit.serving.server import stoppable
 from swiftkit.verify.verdict import progress_counter
-
-Echo = Callable[[str], None]
 
 
 def read_prompts(path: Path) -> list[list[dict[str, Any]]]:
@@ -140,3 +139,50 @@ def execute(
         else:
             echo(f"A: {(before or after)[i].text}")
     return 0
+
+
+@click.command("infer", epilog=RUN_HELP)
+@click.argument("run_spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--prompt", "-p", "prompts", multiple=True, help="A question (repeatable).")
+@click.option(
+    "--file",
+    "-f",
+    "file",
+    type=click.Path(path_type=Path),
+    help="Questions, one a line: plain text or JSON with messages/query.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Answers as JSON, for scripts.")
+@click.option("--base", is_flag=True, help="Ask the untouched base model instead.")
+@click.option(
+    "--compare", is_flag=True, help="Ask the base model and the adapter (one model load)."
+)
+@click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
+@trust_option
+def infer_command(
+    run_spec: str | None,
+    output_dir: Path | None,
+    prompts: tuple[str, ...],
+    file: Path | None,
+    as_json: bool,
+    base: bool,
+    compare: bool,
+    max_new_tokens: int,
+    trust_remote_code: bool,
+) -> int:
+    """Answer questions without a chat session (greedy, through `swift deploy`)."""
+    if base and compare:
+        raise click.UsageError("--base or --compare, not both")
+    return execute(
+        run_spec,
+        output_dir,
+        click.echo,
+        prompts=prompts,
+        file=file,
+        as_json=as_json,
+        base=base,
+        max_new_tokens=max_new_tokens,
+        compare=compare,
+        status_echo=to_stderr,
+        trust_remote_code=trust_remote_code,
+    )

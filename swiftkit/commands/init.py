@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import click
 
 from swiftkit.errors import Finding, SwiftkitError
 
@@ -258,3 +261,52 @@ def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
                 )
             ],
         )
+
+
+def ask(value: str | None, option: str, label: str) -> str:
+    """A missing value: prompt on a terminal, else a usage error (nothing to wait for)."""
+    if value and value.strip():
+        return value.strip()
+    if sys.stdin.isatty():
+        return str(click.prompt(label)).strip()
+    raise click.UsageError(f"missing {option} (or run in a terminal to be asked)")
+
+
+@click.command("init")
+@click.argument("directory", metavar="[DIR]", default=".", type=click.Path(path_type=Path))
+@click.option("--name", help="The model's new name, e.g. Swift-Robot.")
+@click.option("--author", help="Who made it, e.g. your team.")
+@click.option(
+    "--model",
+    help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct; without a GPU and without "
+    "--preset, the tiny CPU test model).",
+)
+@click.option(
+    "--preset",
+    help="Hardware preset (default: the visible GPU's, e.g. 24gb; cpu and the tiny model "
+    "without a GPU). --preset 24gb writes the GPU recipe anywhere.",
+)
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="num_train_epochs.")
+def init_command(
+    directory: Path,
+    name: str | None,
+    author: str | None,
+    model: str | None,
+    preset: str | None,
+    epochs: float | None,
+) -> int:
+    """Start here: write a ready-to-run recipe and the full identity set into DIR."""
+    from swiftkit.msswift.command import shell_line
+
+    name = ask(name, "--name", "The model's new name")
+    author = ask(author, "--author", "Who made it (author)")
+    written = write(directory, name, author, model, preset, epochs)
+    for path in written.files:
+        click.echo(f"wrote {path}")
+    click.echo(f"preset: {written.preset}" + (f" ({written.why})" if written.why else ""))
+    if written.gpu_hint:
+        click.echo("for Qwen/Qwen2.5-7B-Instruct on a 24 GB GPU, the same with --preset 24gb:")
+        click.echo(f"  {written.gpu_hint}")
+    click.echo("next:")
+    click.echo(f"  {shell_line('swiftkit', 'run', written.recipe)}")
+    return 0

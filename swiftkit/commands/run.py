@@ -8,10 +8,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit.errors import Finding, SwiftkitError, write_failed
+import click
+
+from swiftkit.commands import to_stderr
+from swiftkit.errors import Echo, Finding, SwiftkitError, write_failed
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift import compat, events
 from swiftkit.msswift.command import shell_line
@@ -24,8 +26,6 @@ from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.serving.server import stoppable
 from swiftkit.verify.report import NONE, PASS, VerifyReport
 from swiftkit.verify.verdict import verify
-
-Echo = Callable[[str], None]
 
 
 def preflight(p: Plan) -> None:
@@ -292,3 +292,44 @@ def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> Verify
     echo(report.headline())
     echo(f"report: {run_dir / 'report.md'}")
     return report
+
+
+@click.command("run")
+@click.argument("recipe_path", metavar="RECIPE", type=click.Path(path_type=Path))
+@click.option(
+    "--dry-run", is_flag=True, help="Check everything and print the command; start nothing."
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Skip the identity probes after training (otherwise a failed identity exits 1).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the newest interrupted/failed run of RECIPE (or RECIPE is a run folder) "
+    "from its last checkpoint, in the same folder.",
+)
+def run_command(recipe_path: Path, dry_run: bool, no_verify: bool, resume: bool) -> int:
+    """Train with a recipe: validate, launch `swift sft`, show progress, find the checkpoint."""
+    return execute(recipe_path, click.echo, dry_run=dry_run, check=not no_verify, resume=resume)
+
+
+@click.command("render")
+@click.argument("recipe_path", metavar="RECIPE", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help='Print {"argv": [...], "env": {...}}.')
+def render_command(recipe_path: Path, as_json: bool) -> int:
+    """Print the exact `swift sft` command a recipe runs, as one shell line to paste from any
+    folder; writes the filled data it reads to swiftkit's cache (same data, same path)."""
+    plan = paste_plan(recipe_path, to_stderr)
+    click.echo(plan.command.to_json() if as_json else plan.command.shell())
+    return 0
+
+
+@click.command("tiny-model")
+@click.argument("directory", type=click.Path(path_type=Path))
+def tiny_model_command(directory: Path) -> int:
+    """Build the tiny random-weight Qwen2 model used for CPU runs and tests."""
+    build_tiny_model(directory.resolve())
+    click.echo(f"tiny model: {directory.resolve()}")
+    return 0

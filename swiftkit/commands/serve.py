@@ -11,11 +11,12 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit.commands import guard_model_code
-from swiftkit.errors import Finding, SwiftkitError
+import click
+
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift.command import Command, shell_line
 from swiftkit.pipeline import launch
@@ -23,8 +24,6 @@ from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
 from swiftkit.serving.pair import base_name, served_name
 from swiftkit.serving.server import models_url, wait_ready
-
-Echo = Callable[[str], None]
 
 
 class Stop(Exception):
@@ -192,3 +191,45 @@ def execute(
             )
         for s, h in old.items():
             signal.signal(s, h)
+
+
+@click.command("serve", epilog=RUN_HELP)
+@click.argument("run_spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--name", help="Model id clients send (default: the identity's name).")
+@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for start-up.")
+@click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
+@click.option(
+    "--api-key",
+    envvar="SWIFTKIT_API_KEY",
+    help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
+)
+@trust_option
+def serve_command(
+    run_spec: str | None,
+    output_dir: Path | None,
+    host: str,
+    port: int,
+    name: str | None,
+    timeout: float,
+    base: bool,
+    api_key: str | None,
+    trust_remote_code: bool,
+) -> int:
+    """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
+    source = click.get_current_context().get_parameter_source("api_key")
+    return execute(
+        run_spec,
+        output_dir,
+        click.echo,
+        host=host,
+        port=port,
+        name=name,
+        timeout=timeout,
+        base=base,
+        api_key=api_key or None,
+        key_from_env=bool(api_key) and source == click.core.ParameterSource.ENVIRONMENT,
+        trust_remote_code=trust_remote_code,
+    )

@@ -6,10 +6,12 @@ when interrupted."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
-from swiftkit.commands import guard_model_code
+import click
+
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
+from swiftkit.errors import Echo
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.serving.client import Endpoint
@@ -17,8 +19,6 @@ from swiftkit.serving.server import stoppable
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify
-
-Echo = Callable[[str], None]
 
 
 def execute(
@@ -73,3 +73,50 @@ def execute(
             )
         echo(f"report: {report.folder / 'report.md'}")
     return 0 if report.verdict == PASS else 1
+
+
+@click.command("verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.")
+@click.argument("target", metavar="[TARGET]", default="latest")
+@output_option
+@click.option("--json", "as_json", is_flag=True, help='The report\'s scores as JSON ("verdict").')
+@click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
+@click.option("--url", help="Verify a model served there instead (OpenAI API, e.g. .../v1).")
+@click.option("--model", help="With --url: the model id to ask (default: the only one served).")
+@click.option("--base-model", help="With --url: also ask this model id, as the before.")
+@click.option(
+    "--api-key", help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY)."
+)
+@click.option("--timeout", default=600.0, show_default=True, help="With --url: seconds per answer.")
+@trust_option
+def verify_command(
+    target: str | None,
+    output_dir: Path | None,
+    as_json: bool,
+    no_base: bool,
+    url: str | None,
+    model: str | None,
+    base_model: str | None,
+    api_key: str | None,
+    timeout: float,
+    trust_remote_code: bool,
+) -> int:
+    """Ask the identity (and general) probes of the base model and the adapter (one model
+    load), or of a served model (--url); write report.json, report.md and loss.png into the
+    run folder. Exit 0 only on a pass."""
+    for option, value in (("--model", model), ("--base-model", base_model), ("--api-key", api_key)):
+        if value and not url:
+            raise click.UsageError(f"{option} needs --url")
+    return execute(
+        target,
+        click.echo,
+        as_json=as_json,
+        base=not no_base,
+        url=url,
+        model=model,
+        base_model=base_model,
+        api_key=api_key,
+        timeout=timeout,
+        output_dir=output_dir,
+        status_echo=to_stderr,
+        trust_remote_code=trust_remote_code,
+    )
