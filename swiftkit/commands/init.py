@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from swiftkit import resources
 from swiftkit.errors import Finding, SwiftkitError
 
 DATASETS_ENV = "SWIFTKIT_DATASETS_DIR"  # the container image sets /root/datasets
@@ -21,23 +22,18 @@ TINY_MARKER = "swiftkit-tiny.json"  # written by `swiftkit tiny-model`
 
 
 def datasets_dir() -> Path:
-    """The shipped datasets: $SWIFTKIT_DATASETS_DIR, the repo checkout swiftkit runs from, or
-    ./datasets. A plain wheel install has none of them: say so and how to fix it."""
-    candidates = []
-    if os.environ.get(DATASETS_ENV):
-        candidates.append(Path(os.environ[DATASETS_ENV]).expanduser())
-    candidates += [Path(__file__).resolve().parents[2] / "datasets", Path.cwd() / "datasets"]
-    for folder in candidates:
-        if (folder / "identity_full.json").is_file():
-            return folder
+    """The shipped datasets: $SWIFTKIT_DATASETS_DIR when set, else swiftkit's package data."""
+    folder = Path(os.environ.get(DATASETS_ENV) or resources.DATASETS).expanduser()
+    if (folder / "identity_full.json").is_file():
+        return folder
     raise SwiftkitError(
         "the shipped identity dataset (datasets/identity_full.json) was not found",
         [
             Finding.error(
-                ", ".join(str(c) for c in candidates),
-                "no identity_full.json in any of these folders",
-                fix=f"run from a clone of the swiftkit repository, or set {DATASETS_ENV} to "
-                "its datasets/ folder",
+                str(folder),
+                "no identity_full.json in this folder",
+                fix=f"set {DATASETS_ENV} to a folder holding the shipped datasets, or unset it; "
+                "else reinstall swiftkit (its wheel carries them)",
             )
         ],
     )
