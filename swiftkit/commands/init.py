@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 
 import click
 
@@ -65,6 +67,16 @@ def is_tiny(model: str, base: Path) -> bool:
     return (path / TINY_MARKER).is_file()
 
 
+def template_parts() -> dict[str, str]:
+    """data/init_recipe.toml: the recipe (key ""), then the blocks it may hold, each after a
+    `## NAME` line."""
+    text = (resources.DATA / "init_recipe.toml").read_text(encoding="utf-8")
+    recipe, *named = re.split(r"^## (.+)\n", text, flags=re.MULTILINE)
+    parts = {"": recipe.rstrip("\n")}
+    parts.update({k: v.rstrip("\n") + "\n" for k, v in zip(named[::2], named[1::2], strict=True)})
+    return parts
+
+
 def recipe_text(
     name: str,
     author: str,
@@ -74,77 +86,22 @@ def recipe_text(
     probes: bool,
     build_tiny: bool = False,
 ) -> str:
-    head = [
-        f"# Written by `swiftkit init`: give {'the tiny test model' if build_tiny else model} "
-        f"the identity {name} (by {author}).",
-        "# Edit identity.json to change what it says; {{NAME}} and {{AUTHOR}} are filled from",
-        "# [identity] when the run starts. Run it with: swiftkit run recipe.toml",
-        "",
-        "[model]",
-        f"id = {toml_str(model)}",
-    ]
-    if build_tiny:
-        head += [
-            f'build = "{TINY_SHAPE}"   # a random-weight Qwen2 (hidden 128, 4 layers, 0.75 M',
-            "# weights), built here on first run, no download",
-        ]
-    head += [
-        "",
-        "[identity]",
-        f"name = {toml_str(name)}",
-        f"author = {toml_str(author)}",
-        "",
-        "[data]",
-        'datasets = ["identity.json"]',
-        "",
-        "[train]",
-        f'preset = "{preset}"',
-        f"num_train_epochs = {epochs:g}",
-    ]
-    if preset == "cpu" and build_tiny:
-        head += [
-            "# LoRA r8 on every linear layer (the cpu preset). 5e-3: measured, this shape",
-            "# passes at about step 170 of 237; at 1e-2 a wider one stayed at loss 4.5 and",
-            "# broken answers. The run stops when verified, so the epochs are a ceiling.",
-            "learning_rate = 5e-3",
-            "save_steps = 500",
-        ]
-    elif preset == "cpu":
-        head += [
-            "# The tiny model picks up a name in tens of steps at a high learning rate.",
-            "learning_rate = 1e-2",
-            "save_steps = 500",
-        ]
-    else:
-        head += ["learning_rate = 1e-4"]
-    head += ['system = "You are a helpful assistant."', 'output_dir = "output"', "", "[verify]"]
-    if probes:
-        head += [
-            "# Held-out probes (not in the training set): paraphrases, adversarial, multi-turn.",
-            'identity_probes = ["probes/identity.jsonl"]',
-            "identity_threshold = 0.8",
-            "# General ability is reported next to the base model's; set general_threshold to",
-            "# make it gate the verdict.",
-            'general_probes = ["probes/general.jsonl"]',
-            "# Stop as soon as the identity holds (checks every check_every optimizer steps):",
-            "stop_when_verified = false",
-            "check_every = 10",
-        ]
-    else:
-        head += [
-            "# A tiny test model can only repeat what it was taught: probe with the training",
-            "# questions and stop training as soon as it answers them with the new identity.",
-            'identity_probes = ["training"]',
-            "identity_threshold = 0.8",
-            "stop_when_verified = true",
-            "# two checks in a row must pass (stop_after_checks = 2): one lucky check is not",
-            "# enough; each asks check_probes questions, greedily, every check_every steps",
-            "check_every = 10",
-            "check_probes = 8",
-            "# the longest answer is 43 tokens with Nova/Lumen Lab; one cut off at the limit fails",
-            "max_new_tokens = 48",
-        ]
-    return "\n".join(head) + "\n"
+    """The recipe init writes: the shipped template, filled with TOML-escaped values."""
+    parts = template_parts()
+    train = "train " + ("gpu" if preset != "cpu" else "tiny build" if build_tiny else "cpu")
+    return Template(parts[""]).substitute(
+        what="the tiny test model" if build_tiny else model,
+        name_text=name,
+        author_text=author,
+        model=toml_str(model),
+        build=Template(parts["build tiny"]).substitute(shape=TINY_SHAPE) if build_tiny else "",
+        name=toml_str(name),
+        author=toml_str(author),
+        preset=preset,
+        epochs=f"{epochs:g}",
+        train=parts[train],
+        verify=parts["verify probes" if probes else "verify training"],
+    )
 
 
 def has_gpu() -> bool:
