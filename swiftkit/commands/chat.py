@@ -77,28 +77,15 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
 
 
 @click.command("chat", epilog=RUN_HELP)
-@click.argument("run_spec", metavar="[RUN]", required=False)
+@click.argument("spec", metavar="[RUN]", required=False)
 @output_option
 @click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
 @click.option(
     "--compare", is_flag=True, help="Each question to the base model and the adapter, side by side."
 )
 @trust_option
-def chat_command(
-    run_spec: str | None,
-    output_dir: Path | None,
-    base: bool,
-    compare: bool,
-    trust_remote_code: bool,
-) -> int:
+def chat_command(**options: Any) -> int:
     """Chat interactively with a trained adapter (`swift infer --stream true`)."""
-    if base and compare:
+    if options["base"] and options["compare"]:
         raise click.UsageError("--base or --compare, not both")
-    return execute(
-        run_spec,
-        output_dir,
-        click.echo,
-        base=base,
-        compare=compare,
-        trust_remote_code=trust_remote_code,
-    )
+    return execute(echo=click.echo, **options)

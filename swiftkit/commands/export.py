@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -190,7 +191,7 @@ def write_modelfile(out: Path, system: str | None, echo: Echo) -> Path:
 @click.command(
     "export", epilog=RUN_HELP + " --to is the merged folder; -o/--output the runs, as elsewhere."
 )
-@click.argument("run_spec", metavar="[RUN]", required=False)
+@click.argument("spec", metavar="[RUN]", required=False)
 @click.option("--merge", is_flag=True, help="Merge the LoRA into a full model (required).")
 @click.option(
     "--ollama",
@@ -213,18 +214,12 @@ def write_modelfile(out: Path, system: str | None, echo: Echo) -> Path:
     help="The old name of -o/--output here.",
 )
 @trust_option
-def export_command(
-    run_spec: str | None,
-    merge: bool,
-    to_ollama: bool,
-    target_dir: Path | None,
-    output_dir: Path | None,
-    runs_dir: Path | None,
-    trust_remote_code: bool,
-) -> int:
+def export_command(**options: Any) -> int:
     """Merge the adapter into a full model folder (`swift export --merge_lora true`) whose chat
     template defaults to the trained system prompt, with a model card (README.md)."""
-    if not (merge or to_ollama):
+    merge, runs_dir = options.pop("merge"), options.pop("runs_dir")
+    output_dir, target_dir = options["output_dir"], options["target_dir"]
+    if not (merge or options["to_ollama"]):
         raise click.UsageError("only --merge is supported: swiftkit export [RUN] --merge")
     if output_dir is not None and target_dir is None and not output_dir.is_dir():
         # -o/--output named the merged folder here before; now it is the runs, as elsewhere
@@ -233,11 +228,5 @@ def export_command(
             f"{output_dir} is not one; the merged folder is --to: "
             f"swiftkit export [RUN] --merge --to {output_dir}"
         )
-    return execute(
-        run_spec,
-        output_dir or runs_dir,
-        click.echo,
-        target_dir=target_dir,
-        to_ollama=to_ollama,
-        trust_remote_code=trust_remote_code,
-    )
+    options["output_dir"] = output_dir or runs_dir
+    return execute(echo=click.echo, **options)

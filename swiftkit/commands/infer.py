@@ -142,7 +142,7 @@ def execute(
 
 
 @click.command("infer", epilog=RUN_HELP)
-@click.argument("run_spec", metavar="[RUN]", required=False)
+@click.argument("spec", metavar="[RUN]", required=False)
 @output_option
 @click.option("--prompt", "-p", "prompts", multiple=True, help="A question (repeatable).")
 @click.option(
@@ -159,30 +159,8 @@ def execute(
 )
 @click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
 @trust_option
-def infer_command(
-    run_spec: str | None,
-    output_dir: Path | None,
-    prompts: tuple[str, ...],
-    file: Path | None,
-    as_json: bool,
-    base: bool,
-    compare: bool,
-    max_new_tokens: int,
-    trust_remote_code: bool,
-) -> int:
+def infer_command(**options: Any) -> int:
     """Answer questions without a chat session (greedy, through `swift deploy`)."""
-    if base and compare:
+    if options["base"] and options["compare"]:
         raise click.UsageError("--base or --compare, not both")
-    return execute(
-        run_spec,
-        output_dir,
-        click.echo,
-        prompts=prompts,
-        file=file,
-        as_json=as_json,
-        base=base,
-        max_new_tokens=max_new_tokens,
-        compare=compare,
-        status_echo=to_stderr,
-        trust_remote_code=trust_remote_code,
-    )
+    return execute(echo=click.echo, status_echo=to_stderr, **options)

@@ -12,6 +12,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -194,7 +195,7 @@ def execute(
 
 
 @click.command("serve", epilog=RUN_HELP)
-@click.argument("run_spec", metavar="[RUN]", required=False)
+@click.argument("spec", metavar="[RUN]", required=False)
 @output_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -207,29 +208,9 @@ def execute(
     help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
 )
 @trust_option
-def serve_command(
-    run_spec: str | None,
-    output_dir: Path | None,
-    host: str,
-    port: int,
-    name: str | None,
-    timeout: float,
-    base: bool,
-    api_key: str | None,
-    trust_remote_code: bool,
-) -> int:
+def serve_command(**options: Any) -> int:
     """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
     source = click.get_current_context().get_parameter_source("api_key")
-    return execute(
-        run_spec,
-        output_dir,
-        click.echo,
-        host=host,
-        port=port,
-        name=name,
-        timeout=timeout,
-        base=base,
-        api_key=api_key or None,
-        key_from_env=bool(api_key) and source == click.core.ParameterSource.ENVIRONMENT,
-        trust_remote_code=trust_remote_code,
-    )
+    key = options.pop("api_key") or None
+    from_env = bool(key) and source == click.core.ParameterSource.ENVIRONMENT
+    return execute(echo=click.echo, api_key=key, key_from_env=from_env, **options)

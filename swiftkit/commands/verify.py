@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -76,7 +77,7 @@ def execute(
 
 
 @click.command("verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.")
-@click.argument("target", metavar="[TARGET]", default="latest")
+@click.argument("spec", metavar="[TARGET]", default="latest")
 @output_option
 @click.option("--json", "as_json", is_flag=True, help='The report\'s scores as JSON ("verdict").')
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
@@ -88,35 +89,12 @@ def execute(
 )
 @click.option("--timeout", default=600.0, show_default=True, help="With --url: seconds per answer.")
 @trust_option
-def verify_command(
-    target: str | None,
-    output_dir: Path | None,
-    as_json: bool,
-    no_base: bool,
-    url: str | None,
-    model: str | None,
-    base_model: str | None,
-    api_key: str | None,
-    timeout: float,
-    trust_remote_code: bool,
-) -> int:
+def verify_command(**options: Any) -> int:
     """Ask the identity (and general) probes of the base model and the adapter (one model
     load), or of a served model (--url); write report.json, report.md and loss.png into the
     run folder. Exit 0 only on a pass."""
-    for option, value in (("--model", model), ("--base-model", base_model), ("--api-key", api_key)):
-        if value and not url:
-            raise click.UsageError(f"{option} needs --url")
-    return execute(
-        target,
-        click.echo,
-        as_json=as_json,
-        base=not no_base,
-        url=url,
-        model=model,
-        base_model=base_model,
-        api_key=api_key,
-        timeout=timeout,
-        output_dir=output_dir,
-        status_echo=to_stderr,
-        trust_remote_code=trust_remote_code,
-    )
+    for option in ("model", "base_model", "api_key"):
+        if options[option] and not options["url"]:
+            raise click.UsageError(f"--{option.replace('_', '-')} needs --url")
+    base = not options.pop("no_base")
+    return execute(echo=click.echo, status_echo=to_stderr, base=base, **options)
