@@ -135,7 +135,3 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         return report_bug(exc)
     return code if isinstance(code, int) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,18 +13,6 @@ from swiftkit.msswift import compat
 from swiftkit.recipe import presets
 
 
-def presets_report() -> list[str]:
-    rows = presets.all_presets()
-    width = max(len(p.name) for p in rows)
-    lines = []
-    for p in rows:
-        need = f">= {p.min_vram_gb or 0:g} GB" if p.device == "cuda" else "no GPU"
-        lines.append(f"{p.name:<{width}}  {p.device:<4}  {need:<8}  {p.description}")
-    auto = fit.auto_preset(hardware.detect().visible)
-    lines.append(f"auto picks '{auto}' on this machine (`swiftkit doctor` shows why)")
-    return lines
-
-
 def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
     """The report's lines and how many errors it lists that stop the recipe here."""
     m = hardware.detect()
@@ -70,8 +58,13 @@ def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
 @click.command("presets")
 def presets_command() -> int:
     """List the hardware presets a recipe can name under [train] preset (or "auto")."""
-    for line in presets_report():
-        click.echo(line)
+    rows = presets.all_presets()
+    width = max(len(p.name) for p in rows)
+    for p in rows:
+        need = f">= {p.min_vram_gb or 0:g} GB" if p.device == "cuda" else "no GPU"
+        click.echo(f"{p.name:<{width}}  {p.device:<4}  {need:<8}  {p.description}")
+    auto = fit.auto_preset(hardware.detect().visible)
+    click.echo(f"auto picks '{auto}' on this machine (`swiftkit doctor` shows why)")
     return 0
 
 

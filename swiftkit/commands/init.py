@@ -28,16 +28,12 @@ def datasets_dir() -> Path:
     folder = Path(os.environ.get(DATASETS_ENV) or resources.DATASETS).expanduser()
     if (folder / "identity_full.json").is_file():
         return folder
-    raise SwiftkitError(
+    raise SwiftkitError.at(
         "the shipped identity dataset (datasets/identity_full.json) was not found",
-        [
-            Finding.error(
-                str(folder),
-                "no identity_full.json in this folder",
-                fix=f"set {DATASETS_ENV} to a folder holding the shipped datasets, or unset it; "
-                "else reinstall swiftkit (its wheel carries them)",
-            )
-        ],
+        str(folder),
+        "no identity_full.json in this folder",
+        fix=f"set {DATASETS_ENV} to a folder holding the shipped datasets, or unset it; "
+        "else reinstall swiftkit (its wheel carries them)",
     )
 
 
@@ -153,9 +149,8 @@ def write(
         sources["probes/general.jsonl"] = shipped / "probes" / "general.jsonl"
     for src in sources.values():
         if not src.is_file():
-            raise SwiftkitError(
-                f"shipped dataset missing: {src}",
-                [Finding.error(str(src), "not found", fix="reinstall swiftkit from its repo")],
+            raise SwiftkitError.at(
+                f"shipped dataset missing: {src}", str(src), "not found", fix="reinstall swiftkit"
             )
     targets = [directory / "recipe.toml", *(directory / rel for rel in sources)]
     existing = [t for t in targets if t.exists()]
@@ -170,11 +165,7 @@ def write(
     text = recipe_text(name, author, model, preset, epochs, probes, build_tiny=build)
     if preset == "cpu" and not tiny:
         refuse_large_cpu_model(text, sources)
-    directory.mkdir(parents=True, exist_ok=True)
-    for rel, src in sources.items():
-        (directory / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, directory / rel)
-    (directory / "recipe.toml").write_text(text, encoding="utf-8")
+    write_files(directory, text, sources)
     hint = None
     if preset == "cpu" and chosen is None:
         from swiftkit.msswift.command import shell_line
@@ -184,6 +175,14 @@ def write(
             "swiftkit", "init", gpu_dir, "--name", name, "--author", author, "--preset", "24gb"
         )
     return Written(directory / "recipe.toml", targets, preset, why, hint)
+
+
+def write_files(directory: Path, text: str, sources: dict[str, Path]) -> None:
+    """recipe.toml holding `text`, and a copy of each source at its path under `directory`."""
+    for rel, src in sources.items():
+        (directory / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, directory / rel)
+    (directory / "recipe.toml").write_text(text, encoding="utf-8")
 
 
 def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
@@ -196,23 +195,15 @@ def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
     from swiftkit.machine import fit
 
     with tempfile.TemporaryDirectory(prefix="swiftkit-init-") as tmp:
-        draft = Path(tmp) / "recipe.toml"
-        draft.write_text(text, encoding="utf-8")
-        for rel, src in sources.items():
-            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, Path(tmp) / rel)
-        errors = errors_only(fit.cpu_findings(recipe.load(draft)))
+        write_files(Path(tmp), text, sources)
+        errors = errors_only(fit.cpu_findings(recipe.load(Path(tmp) / "recipe.toml")))
     if errors:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             "the cpu preset cannot train this model here; nothing was written",
-            [
-                Finding.error(
-                    "--preset cpu",
-                    errors[0].message,
-                    fix="drop --model for the tiny CPU test model, or choose a GPU preset "
-                    "(--preset 24gb) and run it on a GPU host",
-                )
-            ],
+            "--preset cpu",
+            errors[0].message,
+            fix="drop --model for the tiny CPU test model, or choose a GPU preset "
+            "(--preset 24gb) and run it on a GPU host",
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from swiftkit.errors import Finding, SwiftkitError, did_you_mean, writing
+from swiftkit.errors import SwiftkitError, did_you_mean, writing
 from swiftkit.resources import DATASETS, RECIPES
 
 # A shipped recipe names its files relative to itself, from recipes/: "../datasets/x.json",
@@ -24,10 +24,8 @@ def shipped() -> dict[str, Path]:
 
 def summary(path: Path) -> str:
     """The recipe's first comment line."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-    return ""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next((x.lstrip("#").strip() for x in lines if x.startswith("#")), "")
 
 
 def find(name: str) -> Path:
@@ -35,15 +33,9 @@ def find(name: str) -> Path:
     stem = name.removesuffix(".toml")
     if stem in recipes:
         return recipes[stem]
-    raise SwiftkitError(
-        f"no shipped recipe named {name!r}",
-        [
-            Finding.error(
-                name,
-                f"not one of: {', '.join(recipes)}. {did_you_mean(stem, recipes)}".strip(),
-                fix="`swiftkit recipes` lists them",
-            )
-        ],
+    known = f"not one of: {', '.join(recipes)}. {did_you_mean(stem, recipes)}".strip()
+    raise SwiftkitError.at(
+        f"no shipped recipe named {name!r}", name, known, fix="`swiftkit recipes` lists them"
     )
 
 
@@ -64,9 +56,11 @@ def copy(name: str, directory: Path) -> Path:
     source = find(name)
     target = directory.expanduser().resolve() / source.name
     if target.exists():
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"refusing to overwrite {target}",
-            [Finding.error(str(target), "already exists", fix="choose another DIR or move it")],
+            str(target),
+            "already exists",
+            fix="choose another DIR",
         )
     with writing(target):
         target.parent.mkdir(parents=True, exist_ok=True)
