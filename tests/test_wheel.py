@@ -106,7 +106,7 @@ def test_init_validate_and_run_from_a_wheel_in_an_empty_folder(installed, tmp_pa
     ]
     for argv in steps:
         proc = subprocess.run(
-            [swiftkit, *argv], cwd=empty, env=env, capture_output=True, text=True, timeout=1800
+            [swiftkit, *argv], cwd=empty, env=env, capture_output=True, text=True, timeout=3600
         )
         assert proc.returncode == 0, (argv, proc.stdout[-3000:], proc.stderr[-3000:])
         assert "Traceback" not in proc.stderr
