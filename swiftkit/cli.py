@@ -19,29 +19,25 @@ import click
 from swiftkit import __version__
 from swiftkit.errors import SwiftkitError
 
-# name -> (module under swiftkit.commands, its click command, the summary `--help` lists);
-# tests/test_cli.py holds each summary to its command's own first sentence.
+# name -> (its module under swiftkit/commands/, the summary `--help` lists); the module
+# defines NAME_command (tests/test_cli.py holds each summary to the start of its help).
 COMMANDS = {
-    "chat": ("chat", "chat_command", "Chat interactively with a trained adapter"),
-    "doctor": ("doctor", "doctor_command", "Show this machine (GPUs, CUDA, versions)"),
-    "export": ("export", "export_command", "Merge the adapter into a full model folder"),
-    "flags": ("flags", "flags_command", "List the installed ms-swift's `swift sft` flags"),
-    "infer": ("infer", "infer_command", "Answer questions without a chat session"),
-    "init": ("init", "init_command", "Start here: write a ready-to-run recipe"),
-    "presets": ("doctor", "presets_command", "List the hardware presets a recipe can name"),
-    "recipes": ("recipes", "recipes_command", "List the shipped recipes, or copy one out"),
-    "render": ("run", "render_command", "Print the exact `swift sft` command a recipe runs"),
-    "run": ("run", "run_command", "Train with a recipe: validate, launch `swift sft`"),
-    "runs": ("runs", "runs_command", "List every run, newest first"),
-    "schema": ("validate", "schema_command", "Print a JSON schema"),
-    "serve": ("serve", "serve_command", "Serve an OpenAI-compatible API (`swift deploy`)"),
-    "tiny-model": ("run", "tiny_model_command", "Build the tiny random-weight Qwen2 model"),
-    "validate": (
-        "validate",
-        "validate_command",
-        "Check recipes (.toml) and datasets (.json, .jsonl)",
-    ),
-    "verify": ("verify", "verify_command", "Ask the identity (and general) probes"),
+    "chat": ("chat", "Chat interactively with a trained adapter"),
+    "doctor": ("doctor", "Show this machine (GPUs, CUDA, versions)"),
+    "export": ("export", "Merge the adapter into a full model folder"),
+    "flags": ("flags", "List the installed ms-swift's `swift sft` flags"),
+    "infer": ("infer", "Answer questions without a chat session"),
+    "init": ("init", "Start here: write a ready-to-run recipe"),
+    "presets": ("doctor", "List the hardware presets a recipe can name"),
+    "recipes": ("recipes", "List the shipped recipes, or copy one out"),
+    "render": ("run", "Print the exact `swift sft` command a recipe runs"),
+    "run": ("run", "Train with a recipe: validate, launch `swift sft`"),
+    "runs": ("runs", "List every run, newest first"),
+    "schema": ("validate", "Print a JSON schema"),
+    "serve": ("serve", "Serve an OpenAI-compatible API (`swift deploy`)"),
+    "tiny-model": ("run", "Build the tiny random-weight Qwen2 model"),
+    "validate": ("validate", "Check recipes (.toml) and datasets (.json, .jsonl)"),
+    "verify": ("verify", "Ask the identity (and general) probes"),
 }
 
 
@@ -54,15 +50,13 @@ class Commands(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        module, attr, _ = COMMANDS[cmd_name]
-        command: click.Command = getattr(
-            importlib.import_module(f"swiftkit.commands.{module}"), attr
-        )
+        module = importlib.import_module(f"swiftkit.commands.{COMMANDS[cmd_name][0]}")
+        command: click.Command = getattr(module, cmd_name.replace("-", "_") + "_command")
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
-            formatter.write_dl([(name, summary) for name, (_, _, summary) in COMMANDS.items()])
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -22,7 +22,7 @@ def test_every_registered_command_is_the_command_of_that_name_and_listed_by_its_
     start of the command's own help, so the two cannot drift apart."""
     group = cli.cli
     ctx = click.Context(group)
-    for name, (_, _, summary) in cli.COMMANDS.items():
+    for name, (_, summary) in cli.COMMANDS.items():
         command = group.get_command(ctx, name)
         assert command is not None and command.name == name
         help_text = " ".join((command.help or "").split())
