@@ -83,20 +83,21 @@ def report_bug(exc: BaseException) -> int:
 
     from swiftkit.resources import user_folder
 
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     name = f"bug-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.log"
-    for folder in (user_folder("state"), Path(tempfile.gettempdir())):
-        try:
+    where = "(no log file could be written)"
+    for folder_of in (lambda: user_folder("state"), tempfile.gettempdir):
+        try:  # the state folder may be unwritable, or $HOME unknown (RuntimeError)
+            folder = Path(folder_of())
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_text(f"swiftkit {__version__}\n{text}", encoding="utf-8")
-        except OSError:
+            (folder / name).write_text(f"swiftkit {__version__}\n{trace}", encoding="utf-8")
+        except (OSError, RuntimeError):
             continue
         where = str(folder / name)
         break
-    else:
-        where = "(no log file could be written)"
-    message = str(exc).splitlines()[0] if str(exc) else ""
-    click.echo(f"swiftkit bug: {type(exc).__name__}: {message}, details in {where}", err=True)
+    text = str(exc).strip()
+    what = type(exc).__name__ + (f": {text.splitlines()[0]}" if text else "")
+    click.echo(f"swiftkit bug: {what}, details in {where}", err=True)
     return 3
 
 
