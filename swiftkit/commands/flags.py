@@ -10,6 +10,7 @@ import click
 
 from swiftkit.errors import did_you_mean
 from swiftkit.msswift import compat, sftflags
+from swiftkit.msswift.command import option
 
 
 def matches(name: str, pattern: str | None) -> bool:
@@ -46,7 +47,7 @@ def flags_command(pattern: str | None) -> int:
     twidth = max(len(t) for t in types)
     for name, typ in zip(wanted, types, strict=True):
         default = details[name].default if name in details else "?"
-        click.echo(f"--{name:<{width}}  {typ:<{twidth}}  default {default}")
+        click.echo(f"{option(name):<{width + 2}}  {typ:<{twidth}}  default {default}")
     version = compat.swift_version() or "not installed"
     click.echo(f"{len(wanted)} of {len(names)} flags, ms-swift {version} ({source})")
     return 0
