@@ -5,14 +5,13 @@ codes returned by the commands, a bug in swiftkit as one line plus a log file (e
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 import pytest
-from conftest import RECIPES, ROOT, swiftkit
+from conftest import RECIPES, ROOT, child_env, swiftkit
 
 from swiftkit import cli
 
@@ -41,7 +40,7 @@ def test_help_lists_every_command_and_imports_none_of_their_modules():
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        env=child_env(),
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
@@ -168,3 +167,9 @@ def test_copying_an_unknown_recipe_names_the_shipped_ones(tmp_path):
 def test_every_shipped_recipe_copied_out_still_validates(tmp_path, name):
     assert swiftkit("recipes", "copy", name, str(tmp_path)).returncode == 0
     assert swiftkit("validate", str(tmp_path / f"{name}.toml"), cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("option", ["--model", "--base-model", "--api-key"])
+def test_verifys_url_options_without_url_are_a_usage_error(option):
+    proc = swiftkit("verify", option, "x")
+    assert proc.returncode == 2 and f"{option} needs --url" in proc.stderr

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, child_env
 
 pytestmark = pytest.mark.e2e
 
@@ -64,9 +64,8 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
 def fresh_env(bin_dir: Path) -> dict[str, str]:
     """No PYTHONPATH (nothing of the checkout); this venv's bin after the fresh one's, for
     ms-swift's `swift`."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env["PATH"]])
-    return env
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    return child_env({"PYTHONPATH": None, "PATH": path})
 
 
 def test_the_wheel_carries_the_shipped_recipes_datasets_and_init_template(installed):

@@ -93,8 +93,8 @@ def verify_command(**options: Any) -> int:
     """Ask the identity (and general) probes of the base model and the adapter (one model
     load), or of a served model (--url); write report.json, report.md and loss.png into the
     run folder. Exit 0 only on a pass."""
-    for option in ("model", "base_model", "api_key"):
-        if options[option] and not options["url"]:
-            raise click.UsageError(f"--{option.replace('_', '-')} needs --url")
+    for option in ("--model", "--base-model", "--api-key"):
+        if options[option[2:].replace("-", "_")] and not options["url"]:
+            raise click.UsageError(f"{option} needs --url")
     base = not options.pop("no_base")
     return execute(echo=click.echo, status_echo=to_stderr, base=base, **options)
