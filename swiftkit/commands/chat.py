@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from swiftkit import defaults
 from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
 from swiftkit.errors import Echo
 from swiftkit.msswift import argv as helpers
@@ -21,7 +22,6 @@ from swiftkit.serving.pair import one_load, require_base
 from swiftkit.serving.server import stoppable
 
 QUIT = ("exit", "quit", ":q")
-MAX_NEW_TOKENS = 2048  # as the plain chat's `swift infer` line
 
 
 def execute(
@@ -72,7 +72,7 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
             for label, model in sides.items():
                 turns = history.setdefault(model, [])
                 turns.append({"role": "user", "content": question})
-                (answer,) = ask_all(served.endpoint, model, [turns], MAX_NEW_TOKENS)
+                (answer,) = ask_all(served.endpoint, model, [turns], defaults.CHAT_MAX_NEW_TOKENS)
                 turns.append({"role": "assistant", "content": answer.text})
                 echo(f"{label}: {answer.text}")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from swiftkit import jsonl
+from swiftkit import defaults, jsonl
 from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
 from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift.args import FILE as ARGS_JSON
@@ -75,7 +75,7 @@ def execute(
     file: Path | None = None,
     as_json: bool = False,
     base: bool = False,
-    max_new_tokens: int = 512,
+    max_new_tokens: int = defaults.INFER_MAX_NEW_TOKENS,
     compare: bool = False,
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,
@@ -158,7 +158,12 @@ def execute(
 @click.option(
     "--compare", is_flag=True, help="Ask the base model and the adapter (one model load)."
 )
-@click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-new-tokens",
+    default=defaults.INFER_MAX_NEW_TOKENS,
+    show_default=True,
+    type=click.IntRange(1),
+)
 @trust_option
 def infer_command(**options: Any) -> int:
     """Answer questions without a chat session (greedy, through `swift deploy`)."""

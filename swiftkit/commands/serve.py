@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from swiftkit import defaults
 from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
 from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
@@ -109,7 +110,7 @@ def execute(
     host: str = "127.0.0.1",
     port: int = 8000,
     name: str | None = None,
-    timeout: float = 600,
+    timeout: float = defaults.TIMEOUT_S,
     base: bool = False,
     api_key: str | None = None,
     key_from_env: bool = False,
@@ -197,7 +198,9 @@ def execute(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--name", help="Model id clients send (default: the identity's name).")
-@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for start-up.")
+@click.option(
+    "--timeout", default=defaults.TIMEOUT_S, show_default=True, help="Seconds to wait for start-up."
+)
 @click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
 @click.option(
     "--api-key",

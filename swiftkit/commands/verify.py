@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from swiftkit import defaults
 from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
 from swiftkit.errors import Echo
 from swiftkit.pipeline.progress import StatusLine
@@ -31,7 +32,7 @@ def execute(
     model: str | None = None,
     base_model: str | None = None,
     api_key: str | None = None,
-    timeout: float = 600.0,
+    timeout: float = defaults.TIMEOUT_S,
     output_dir: Path | None = None,
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,
@@ -87,7 +88,12 @@ def execute(
 @click.option(
     "--api-key", help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY)."
 )
-@click.option("--timeout", default=600.0, show_default=True, help="With --url: seconds per answer.")
+@click.option(
+    "--timeout",
+    default=defaults.TIMEOUT_S,
+    show_default=True,
+    help="With --url: seconds per answer.",
+)
 @trust_option
 def verify_command(**options: Any) -> int:
     """Ask the identity (and general) probes of the base model and the adapter (one model

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from swiftkit import defaults
 from swiftkit.errors import Finding, SwiftkitError
 
 Messages = list[dict[str, Any]]
 API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
-WORKERS = 64  # requests in flight: ms-swift batches up to its --max_batch_size (verify: 64)
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,12 @@ class Endpoint:
 
     url: str
     api_key: str | None = None
-    timeout: float = 600.0
+    timeout: float = defaults.TIMEOUT_S
 
     @classmethod
-    def of(cls, url: str, api_key: str | None = None, timeout: float = 600.0) -> Endpoint:
+    def of(
+        cls, url: str, api_key: str | None = None, timeout: float = defaults.TIMEOUT_S
+    ) -> Endpoint:
         """`http://host:port` or `http://host:port/v1` (or a full /chat/completions URL); the
         key from the argument, else SWIFTKIT_API_KEY, else OPENAI_API_KEY."""
         parts = urllib.parse.urlsplit(url.strip())
@@ -189,7 +191,7 @@ def ask_all(
     conversations: list[Messages],
     max_tokens: int,
     on_answer: Callable[[int, int], None] | None = None,
-    workers: int = WORKERS,
+    workers: int = defaults.CONCURRENT_PROBES,
 ) -> list[Answer]:
     """Greedy answers in order, one per conversation, up to `workers` requests at a time;
     `on_answer(done, total)` after each. The first error stops it and is raised here."""

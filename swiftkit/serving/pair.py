@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from swiftkit import defaults
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift import argv as helpers
 from swiftkit.pipeline.resolve import Target
@@ -20,7 +21,6 @@ from swiftkit.serving.server import Deployed, free_port
 
 Status = Callable[[str | None], None]
 HOST = "127.0.0.1"  # never reachable from elsewhere: no API key needed
-BATCH = 64  # answers per forward pass (ms-swift: 1 at a time): all of a probe set at once
 
 
 def served_name(target: Target) -> str:
@@ -65,7 +65,12 @@ def one_load(
     if target.adapter:
         base_id = base_name(target, adapter_id)
         command = helpers.render_deploy_pair(
-            target.checkpoint, HOST, port, adapter_id, base_id, max_batch_size=BATCH
+            target.checkpoint,
+            HOST,
+            port,
+            adapter_id,
+            base_id,
+            max_batch_size=defaults.CONCURRENT_PROBES,
         )
     else:
         command = helpers.render_deploy(target.checkpoint, HOST, port, adapter_id)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from swiftkit import defaults
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift.command import Command
 from swiftkit.pipeline import launch
@@ -91,7 +92,9 @@ class Deployed:
     model ids it serves; server.url, its /v1 base URL); stopped on leaving, at once when
     leaving by an exception (Ctrl-C, SIGTERM, an error)."""
 
-    def __init__(self, command: Command, log: Path, host: str, port: int, timeout: float = 600):
+    def __init__(
+        self, command: Command, log: Path, host: str, port: int, timeout: float = defaults.TIMEOUT_S
+    ):
         self.command, self.log, self.host, self.port = command, log, host, port
         self.timeout = timeout
         self.server: launch.Background | None = None
