@@ -21,20 +21,18 @@ def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
     if m.gpus:
         for g in m.gpus:
             cap = f"{g.compute_cap:g}" if g.compute_cap is not None else "unknown"
-            dtype = "bf16" if g.bf16 else "fp16"
             lines.append(
                 f"GPU {g.index}: {g.name}, {g.memory_gib:.1f} GiB, compute capability {cap} "
-                f"({dtype})"
+                f"({'bf16' if g.bf16 else 'fp16'})"
             )
-        visible = m.visible
-        if len(visible) != len(m.gpus):
-            lines.append(f"visible to training (CUDA_VISIBLE_DEVICES): {len(visible)}")
+        if len(m.visible) != len(m.gpus):
+            lines.append(f"visible to training (CUDA_VISIBLE_DEVICES): {len(m.visible)}")
         lines.append(f"CUDA (driver): {m.cuda or 'unknown'}, driver {m.driver or 'unknown'}")
     else:
         lines.append(f"GPU: no GPU ({m.problem or 'nvidia-smi not found'})")
         lines.append("CUDA: none")
-    for dist in ("ms-swift", "torch", "transformers", "peft", "deepspeed", "bitsandbytes"):
-        lines.append(f"{dist}: {compat.installed_version(dist) or 'not installed'}")
+    dists = ("ms-swift", "torch", "transformers", "peft", "deepspeed", "bitsandbytes")
+    lines += [f"{d}: {compat.installed_version(d) or 'not installed'}" for d in dists]
     lines.append(f"python: {sys.version.split()[0]}")
     auto = fit.auto_preset(m.visible)
     lines.append(f"preset auto: {auto} ({presets.load(auto).description})")
