@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 MAX_DEPTH = 16  # nesting levels a record may have; a valid record has 3 (messages[i].content)
@@ -81,7 +81,8 @@ def explain(text: str, exc: Exception, column: int | None = None) -> tuple[str, 
 def check_value(value: object, text: str, repeated: str | None) -> tuple[str, str | None] | None:
     """(what is wrong, the field) with a parsed record that JSON itself allows, or None;
     `repeated` is the key its Decoder saw twice in one object."""
-    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+    deep = text.count("{") + text.count("[") > MAX_DEPTH
+    if deep and any(len(at) >= MAX_DEPTH and isinstance(v, (dict, list)) for at, v in walk(value)):
         return f"nested more than {MAX_DEPTH} levels deep", None
     if "\\u" in text or "\0" in text:
         bad = _bad_text(value)
@@ -96,45 +97,39 @@ def check_value(value: object, text: str, repeated: str | None) -> tuple[str, st
     return None
 
 
-def _depth(value: object) -> int:
-    deepest = 0
-    todo = [(value, 1)]
+def walk(data: object) -> Iterator[tuple[tuple, Any]]:
+    """(key path, value) of every value, depth-first."""
+    todo: list[tuple[tuple, Any]] = [((), data)]
     while todo:
-        v, d = todo.pop()
-        if isinstance(v, (dict, list)):
-            deepest = max(deepest, d)
-            if d > MAX_DEPTH:
-                return d
-            todo += [(x, d + 1) for x in (v.values() if isinstance(v, dict) else v)]
-    return deepest
+        where, value = todo.pop()
+        yield where, value
+        if isinstance(value, dict):
+            todo += [((*where, k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [((*where, i), v) for i, v in enumerate(value)]
 
 
-def _strings(value: object) -> Iterator[tuple[str, str]]:
-    """(field path, text) of every string in a record, keys included."""
-    todo: list[tuple[str, object]] = [("", value)]
-    while todo:
-        where, v = todo.pop()
-        if isinstance(v, str):
-            yield where, v
-        elif isinstance(v, dict):
-            for k, x in v.items():
-                path = f"{where}.{k}" if where else str(k)
-                todo += [(path, k), (path, x)]
-        elif isinstance(v, list):
-            todo += [(f"{where}[{i}]", x) for i, x in enumerate(v)]
+def field_path(path: Sequence[object]) -> str:
+    """messages[0].content for ("messages", 0, "content")."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def _bad_text(value: object) -> tuple[str, str | None] | None:
-    for where, s in _strings(value):
-        if "\0" in s:
-            return "a NUL character (\\u0000) in the text", where or None
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            bad = s[exc.start]
-            return (
-                f"a lone surrogate \\u{ord(bad):04x} in the text: not a character, it cannot "
-                "be written as UTF-8 or tokenized",
-                where or None,
-            )
+    """The first string (keys included) that holds a NUL or a lone surrogate."""
+    for where, v in walk(value):
+        texts = [((*where, k), k) for k in v] if isinstance(v, dict) else []
+        for at, text in texts + ([(where, v)] if isinstance(v, str) else []):
+            if "\0" in text:
+                return "a NUL character (\\u0000) in the text", field_path(at) or None
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return (
+                    f"a lone surrogate \\u{ord(text[exc.start]):04x} in the text: not a character, "
+                    "it cannot be written as UTF-8 or tokenized",
+                    field_path(at) or None,
+                )
     return None

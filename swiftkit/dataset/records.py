@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from swiftkit.dataset.jsontext import field_path
 from swiftkit.dataset.read import Record
 from swiftkit.errors import Finding, did_you_mean
 from swiftkit.resources import schema
@@ -44,18 +45,11 @@ def type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _field_path(path: Sequence[object]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _schema_error_findings(
     err: ValidationError, rec: Record[object], source: str, kind: str
 ) -> list[Finding]:
     """A jsonschema error -> findings that say what was expected and how to fix it."""
-    fld = _field_path(list(err.path)) or None
+    fld = field_path(list(err.path)) or None
     # the error of a finished validation: its keyword, the keyword's value, the value checked
     keyword = err.validator
     wanted: Any = err.validator_value

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from swiftkit import jsonl
+from swiftkit.dataset.jsontext import walk
 from swiftkit.errors import Finding, did_you_mean
 from swiftkit.recipe.parse import locate
 
@@ -42,18 +42,6 @@ def keyed(
 ) -> Finding:
     """A finding at a recipe key: its line in the text, and the key path as its field."""
     return make(source, message, line=locate(text, key), field=field or ".".join(key), fix=fix)
-
-
-def walk(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    """(key path, value) of every value, depth-first, without recursion."""
-    todo = [(path, data)]
-    while todo:
-        where, value = todo.pop()
-        yield where, value
-        if isinstance(value, dict):
-            todo += [((*where, k), v) for k, v in value.items()]
-        elif isinstance(value, list):
-            todo += [((*where, i), v) for i, v in enumerate(value)]
 
 
 def structure_findings(data: dict, text: str, source: str) -> list[Finding]:
