@@ -40,11 +40,10 @@ class Checked:
     records: int = 0
     usable: int = 0
     more: int = 0  # findings past MAX_FINDINGS, counted and not kept
-    seen: Seen | None = None
+    seen: Seen = field(init=False)
 
-    @property
-    def full(self) -> bool:
-        return len(self.findings) >= MAX_FINDINGS
+    def __post_init__(self) -> None:
+        self.seen = Seen(self.path)
 
     def add(self, found: list[Finding]) -> None:
         room = MAX_FINDINGS - len(self.findings)
@@ -72,7 +71,7 @@ def check_file(
     """Read and check one dataset file. identity=None means "no recipe": {{NAME}}/{{AUTHOR}}
     are accepted without a value."""
     source = str(path)
-    out = Checked(path, seen=(seen := Seen(path)))
+    out = Checked(path)
     read_problems: list[Finding] = []
     records = stream(path, read_problems.append)
     formats = Formats()
@@ -86,7 +85,7 @@ def check_file(
         out.records += len(batch)
         for rec in batch:
             formats.add(rec)
-        if out.full:
+        if len(out.findings) >= MAX_FINDINGS:
             # Past the cap only the count matters: a record the schema rejects (surely_valid
             # is exactly the schema for parsed JSON) counts once, without jsonschema's
             # explanation; a file of a million bad records stays seconds, not minutes.
@@ -95,7 +94,7 @@ def check_file(
         found = record_findings(batch, source)
         good = usable(batch, found)
         out.usable += len(good)
-        found += [f for f in map(seen.add, good) if f is not None]
+        found += [f for f in map(out.seen.add, good) if f is not None]
         found += placeholder_findings(batch, source, identity)
         if identity is not None:
             found += leftover_findings(good, source, identity)

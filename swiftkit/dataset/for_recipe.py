@@ -32,8 +32,7 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
             continue
         checked = check_file(ref.path, identity, max_length, counter, system)
         findings += checked.result()
-        if checked.seen is not None:
-            loaded.append(checked.seen)
+        loaded.append(checked.seen)
         trained += min(checked.usable, ref.sample) if ref.sample else checked.usable
     findings += cross_file_conflicts(loaded)
     for ref in rec.data.val_datasets:  # evaluated, not trained on: same record checks, no counting

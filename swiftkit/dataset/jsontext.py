@@ -84,10 +84,8 @@ def check_value(value: object, text: str, repeated: str | None) -> tuple[str, st
     deep = text.count("{") + text.count("[") > MAX_DEPTH
     if deep and any(len(at) >= MAX_DEPTH and isinstance(v, (dict, list)) for at, v in walk(value)):
         return f"nested more than {MAX_DEPTH} levels deep", None
-    if "\\u" in text or "\0" in text:
-        bad = _bad_text(value)
-        if bad:
-            return bad
+    if ("\\u" in text or "\0" in text) and (bad := _bad_text(value)):
+        return bad
     if repeated is not None:
         return (
             f"the key '{repeated}' appears twice in one object (JSON readers keep only the last "

@@ -97,12 +97,8 @@ def _decode(raw: bytes, line: int, say: Say) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        bad = raw[exc.start : exc.start + 1]
-        say(
-            f"not UTF-8 (byte {exc.start} of line {line}: {bad!r})",
-            line=line,
-            fix="save the file as UTF-8",
-        )
+        message = f"not UTF-8 (byte {exc.start} of line {line}: {raw[exc.start : exc.start + 1]!r})"
+        say(message, line=line, fix="save the file as UTF-8")
         return None
 
 
@@ -167,16 +163,11 @@ def _read_array(raw: bytes, say: Say) -> Iterator[Record[object]]:
     comma = False  # the last thing read was a comma after a record
     while True:
         pos = _skip_space(text, pos)
-        if pos < len(text) and text[pos] == "]":
+        if text.startswith("]", pos):
             after = _skip_space(text, pos + 1)
             if comma:
-                fix = "remove the comma after the last record"
-                say(
-                    "a trailing comma after the last record, before ']'",
-                    line=at(pos),
-                    record=n,
-                    fix=fix,
-                )
+                message = "a trailing comma after the last record, before ']'"
+                say(message, line=at(pos), record=n, fix="remove the comma after the last record")
             elif after < len(text):
                 fix = "remove it, or write one JSON object per line as .jsonl"
                 say("text after the closing ']'", line=at(after), fix=fix)
@@ -203,20 +194,17 @@ def _read_array(raw: bytes, say: Say) -> Iterator[Record[object]]:
         else:
             yield Record(n, line, value)
         pos = _skip_space(text, end)
-        comma = pos < len(text) and text[pos] == ","
-        if comma:
-            pos += 1
-            continue
-        if pos < len(text) and text[pos] == "]":
-            continue
-        say(
-            "expected ',' or ']' after the record"
-            + (" but the file ends" if pos >= len(text) else ""),
-            line=at(min(pos, len(text))),
-            record=n,
-            fix="add a comma between records, or the closing ']' at the end",
-        )
-        return
+        comma = text.startswith(",", pos)
+        pos += comma
+        if not comma and not text.startswith("]", pos):
+            say(
+                "expected ',' or ']' after the record"
+                + (" but the file ends" if pos >= len(text) else ""),
+                line=at(min(pos, len(text))),
+                record=n,
+                fix="add a comma between records, or the closing ']' at the end",
+            )
+            return
 
 
 _VALUE_FIX = "write the record as plain JSON text: an object of strings, one level of messages"

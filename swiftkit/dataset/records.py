@@ -3,6 +3,7 @@ then the turn order a schema cannot say. Each problem is one located finding wit
 
 from __future__ import annotations
 
+import itertools
 import re
 from array import array
 from collections.abc import Iterator
@@ -126,14 +127,13 @@ def _messages_order(rec: Record[Any], source: str) -> list[Finding]:
             f"messages[{len(msgs) - 1}].role",
             'end with {"role": "assistant", "content": "..."}',
         )
-    for i in range(1, len(roles)):
-        if roles[i] == roles[i - 1] and roles[i] in ("user", "assistant"):
-            add(
-                f"two {roles[i]} turns in a row",
-                f"messages[{i}].role",
-                "user and assistant turns alternate",
-            )
+    for i, (before, role) in enumerate(itertools.pairwise(roles), start=1):
+        if role == before and role in ("user", "assistant"):
+            add(f"two {role} turns in a row", f"messages[{i}].role", ALTERNATE)
     return out
+
+
+ALTERNATE = "user and assistant turns alternate"
 
 
 @cache

@@ -4,6 +4,7 @@ model folder and its family, the output folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -62,8 +63,7 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
 
     known, origin = sftflags.known_flags()
     version = compat.target_version()
-    renames = {row["old"]: row for row in compat.table()["flag_renames"]}
-    renames.update({row["new"]: row for row in compat.table()["flag_renames"]})
+    renames = {row[k] for row in compat.table()["flag_renames"] for k in ("old", "new")}
     findings = []
     for key in train:
         if key in MANAGED:
@@ -134,16 +134,16 @@ def baked_model(model_id: str, text: str, source: str) -> tuple[Path | None, Fin
     folder = Path(models_dir).expanduser() / name
     if (folder / "config.json").is_file():
         return folder.resolve(), None
-    return None, keyed(
-        source,
-        text,
-        ["model", "id"],
+    message = (
         f"model '{model_id}' is not in {folder} (${MODELS_DIR_ENV}={models_dir}: models are "
-        "expected there, not downloaded)",
+        "expected there, not downloaded)"
+    )
+    fix = (
         f"mount it (docker run -v /path/to/{name}:{folder} ...), or build the image with "
         f"--build-arg MODEL_ID={model_id} (add --build-arg USE_HF=1 for the Hugging Face hub), "
-        f"or allow a download at run time with -e {MODELS_DIR_ENV}=",
+        f"or allow a download at run time with -e {MODELS_DIR_ENV}="
     )
+    return None, keyed(source, text, ["model", "id"], message, fix)
 
 
 def ships_code(folder: Path) -> str | None:
@@ -155,10 +155,8 @@ def ships_code(folder: Path) -> str | None:
         for name in ("config.json", "tokenizer_config.json")
         if "auto_map" in (jsonl.json_object(folder / name) or {})
     ]
-    try:
+    with contextlib.suppress(OSError):
         found += sorted(p.name for p in folder.glob("*.py"))
-    except OSError:
-        pass
     return ", ".join(found) or None
 
 
@@ -172,8 +170,7 @@ def refuse_model_code(folders: list[Path], trusted: bool, command: str) -> None:
     for folder in folders:
         what = ships_code(folder)
         if what:
-            first = what.split(", ")[0]
-            name = first.split(" in ")[-1] if " in " in first else first
+            name = what.split(", ")[0].split(" in ")[-1]  # the file: config.json, or x.py
             raise SwiftkitError.at(
                 f"the model folder ships code: {folder} (not loaded)",
                 str(folder / name),
@@ -191,18 +188,14 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
     def err(message: str, fix: str, field: str = "model.id") -> Finding:
         return keyed(source, text, ["model", "id"], message, fix, field=field)
 
+    if not folder.exists() and model.builds_tiny:
+        return []
     if not folder.exists():
-        return (
-            []
-            if model.builds_tiny
-            else [
-                err(
-                    f"model folder not found: {folder}",
-                    "use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and "
-                    "give its folder (relative to the recipe or absolute)",
-                )
-            ]
+        fix = (
+            "use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and give its "
+            "folder (relative to the recipe or absolute)"
         )
+        return [err(f"model folder not found: {folder}", fix)]
     if not folder.is_dir():
         return [err(f"model path is not a folder: {folder}", "give the model's folder")]
     findings = []
@@ -266,19 +259,11 @@ def output_findings(output: Path, text: str, source: str) -> list[Finding]:
             os.rmdir(tempfile.mkdtemp(prefix=".swiftkit-probe-", dir=probe))
         except OSError as exc:
             problem = f"a folder cannot be made in {probe} ({exc.strerror or exc})"
-    return (
-        [
-            keyed(
-                source,
-                text,
-                ["train", "output_dir"],
-                f"output folder {output} cannot be written: {problem}",
-                "set output_dir under [train] to a folder you can write",
-            )
-        ]
-        if problem
-        else []
-    )
+    if problem is None:
+        return []
+    fix = "set output_dir under [train] to a folder you can write"
+    message = f"output folder {output} cannot be written: {problem}"
+    return [keyed(source, text, ["train", "output_dir"], message, fix)]
 
 
 def version_findings(stop_when_verified: bool, text: str, source: str) -> list[Finding]:
@@ -287,17 +272,11 @@ def version_findings(stop_when_verified: bool, text: str, source: str) -> list[F
     from swiftkit.msswift import compat
 
     need = compat.feature_needs("stop_when_verified") if stop_when_verified else None
-    return (
-        [
-            keyed(
-                source,
-                text,
-                need["key"],
-                f"stop_when_verified needs ms-swift {need['since']} or newer; ms-swift "
-                f"{need['installed']} is installed ({need['why']})",
-                f"set stop_when_verified = false, or pip install 'ms-swift>={need['since']}'",
-            )
-        ]
-        if need
-        else []
+    if need is None:
+        return []
+    message = (
+        f"stop_when_verified needs ms-swift {need['since']} or newer; ms-swift "
+        f"{need['installed']} is installed ({need['why']})"
     )
+    fix = f"set stop_when_verified = false, or pip install 'ms-swift>={need['since']}'"
+    return [keyed(source, text, need["key"], message, fix)]
