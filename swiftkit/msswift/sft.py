@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swiftkit.errors import SwiftkitError
-from swiftkit.msswift import compat
+from swiftkit.msswift import compat, sftflags
 from swiftkit.msswift.argv import add_plugin
 from swiftkit.msswift.command import Command, argv_from_flags, option
 from swiftkit.resources import PLUGIN
@@ -33,55 +33,11 @@ STOP_CALLBACK = "swiftkit_stop_when_verified"  # plugins/stop_when_verified.py's
 STOP_CONFIG_ENV = "SWIFTKIT_STOP_CONFIG"  # and its CONFIG_ENV: the settings file
 
 # The published one-liner's order, so a rendered line reads like the blog's.
-ORDER = [
-    "model",
-    "tuner_type",
-    "dataset",
-    "val_dataset",
-    "torch_dtype",
-    "num_train_epochs",
-    "per_device_train_batch_size",
-    "per_device_eval_batch_size",
-    "learning_rate",
-    "lora_rank",
-    "lora_alpha",
-    "target_modules",
-    "gradient_accumulation_steps",
-    "eval_steps",
-    "save_steps",
-    "save_total_limit",
-    "logging_steps",
-    "max_length",
-    "output_dir",
-    "system",
-    "warmup_ratio",
-    "dataloader_num_workers",
-    "model_author",
-    "model_name",
-    "model_type",
-    "template",
-]
-
-
-def persistent_workers_flag() -> bool:
-    """Whether the installed ms-swift (else swiftkit's table) knows
-    --dataloader_persistent_workers."""
-    from swiftkit.msswift import sftflags
-
-    return "dataloader_persistent_workers" in sftflags.known_flags()[0]
-
-
-def model_args(recipe: Recipe) -> dict[str, FlagValue]:
-    """--model, --model_type and --template (the recipe was checked: the family is known)."""
-    family = recipe.model.type_and_template()
-    if family is None:  # only a recipe that skipped its checks gets here
-        raise SwiftkitError(f"cannot tell the model family of '{recipe.model.id}'")
-    model = recipe.model
-    return {
-        "model": str(model.path) if model.path else model.id,
-        "model_type": family[0],
-        "template": family[1],
-    }
+ORDER = """model tuner_type dataset val_dataset torch_dtype num_train_epochs
+per_device_train_batch_size per_device_eval_batch_size learning_rate lora_rank lora_alpha
+target_modules gradient_accumulation_steps eval_steps save_steps save_total_limit logging_steps
+max_length output_dir system warmup_ratio dataloader_num_workers model_author model_name
+model_type template""".split()
 
 
 def sft_flags(
@@ -92,8 +48,13 @@ def sft_flags(
     val_datasets: list[str] | None = None,
 ) -> dict[str, FlagValue]:
     """Every `swift sft` flag of the run, in ORDER, with names for `version`."""
+    family = recipe.model.type_and_template()
+    if family is None:  # only a recipe that skipped its checks gets here (the family is known)
+        raise SwiftkitError(f"cannot tell the model family of '{recipe.model.id}'")
+    model = recipe.model
     flags: dict[str, FlagValue] = dict(recipe.train.flags)
-    flags.update(model_args(recipe))
+    flags.update(model=str(model.path) if model.path else model.id)
+    flags.update(model_type=family[0], template=family[1])
     flags["dataset"] = [*datasets]
     if val_datasets:
         flags["val_dataset"] = [*val_datasets]
@@ -105,7 +66,8 @@ def sft_flags(
         flags["model_name"] = recipe.identity.name
     if recipe.launch.deepspeed:
         flags["deepspeed"] = recipe.launch.deepspeed
-    if flags.get("dataloader_num_workers") == 0 and persistent_workers_flag():
+    known = sftflags.known_flags()[0]  # the installed ms-swift's, else swiftkit's table
+    if flags.get("dataloader_num_workers") == 0 and "dataloader_persistent_workers" in known:
         # ms-swift 4.5.3 turned dataloader_persistent_workers on by default, and torch refuses
         # it without workers ("persistent_workers option needs num_workers > 0").
         flags.setdefault("dataloader_persistent_workers", False)
@@ -163,27 +125,10 @@ def memory_probe(
     """The CPU memory baseline's `swift sft`: LoRA at ms-swift's defaults (the estimate asks
     msswift for the same ones), float32 on the CPU, every sequence truncated to exactly
     `length` (no padding-free packing), nothing saved."""
-    flags: dict[str, object] = dict(
-        model=model,
-        model_type="qwen2",
-        template="qwen2_5",
-        torch_dtype="float32",
-        dataset=data,
-        max_length=length,
-        truncation_strategy="right",
-        padding_free=False,
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=1,
-        gradient_checkpointing=gc,
-        max_steps=steps,
-        output_dir=out,
-        dataloader_num_workers=0,
-        dataset_num_proc=1,
-        split_dataset_ratio=0,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        add_version=False,
-        check_model=False,
-    )
-    return Command(argv_from_flags("sft", flags))
+    flags: dict[str, object] = dict(model=model, dataset=data, output_dir=out, max_length=length)
+    flags.update(per_device_train_batch_size=batch, gradient_checkpointing=gc, max_steps=steps)
+    fixed = """--model_type qwen2 --template qwen2_5 --torch_dtype float32 --truncation_strategy right
+    --padding_free false --gradient_accumulation_steps 1 --dataloader_num_workers 0
+    --dataset_num_proc 1 --split_dataset_ratio 0 --logging_steps 1 --save_strategy no
+    --report_to none --add_version false --check_model false"""
+    return Command(argv_from_flags("sft", flags) + fixed.split())
