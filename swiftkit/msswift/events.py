@@ -28,21 +28,17 @@ class Step:
 
     def stats(self) -> list[str]:
         """ "loss 1.2345", "acc 0.512", ... for what the row has."""
-        parts = []
-        if self.loss is not None:
-            parts.append(f"loss {self.loss:.4f}")
-        if self.token_acc is not None:
-            parts.append(f"acc {self.token_acc:.3f}")
-        if self.epoch is not None:
-            # ms-swift logs step/steps_per_epoch in full (0.0126582); two decimals are enough
-            parts.append(f"epoch {round(self.epoch, 2):g}")
-        if self.elapsed:
-            parts.append(f"elapsed {self.elapsed}")
-        if self.remaining:
-            parts.append(f"eta {self.remaining}")
-        if self.memory:
-            parts.append(f"mem {self.memory}")
-        return parts
+        # ms-swift logs step/steps_per_epoch in full (0.0126582); two decimals are enough
+        epoch = None if self.epoch is None else f"{round(self.epoch, 2):g}"
+        parts = [
+            ("loss", None if self.loss is None else f"{self.loss:.4f}"),
+            ("acc", None if self.token_acc is None else f"{self.token_acc:.3f}"),
+            ("epoch", epoch),
+            ("elapsed", self.elapsed),
+            ("eta", self.remaining),
+            ("mem", self.memory),
+        ]
+        return [f"{label} {text}" for label, text in parts if text]
 
     def line(self) -> str:
         return "  ".join([f"step {self.step}/{self.max_steps}", *self.stats()])

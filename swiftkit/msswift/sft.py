@@ -127,8 +127,8 @@ def memory_probe(
     `length` (no padding-free packing), nothing saved."""
     flags: dict[str, object] = dict(model=model, dataset=data, output_dir=out, max_length=length)
     flags.update(per_device_train_batch_size=batch, gradient_checkpointing=gc, max_steps=steps)
-    fixed = """--model_type qwen2 --template qwen2_5 --torch_dtype float32 --truncation_strategy right
-    --padding_free false --gradient_accumulation_steps 1 --dataloader_num_workers 0
-    --dataset_num_proc 1 --split_dataset_ratio 0 --logging_steps 1 --save_strategy no
-    --report_to none --add_version false --check_model false"""
+    fixed = """--model_type qwen2 --template qwen2_5 --torch_dtype float32
+    --truncation_strategy right --padding_free false --gradient_accumulation_steps 1
+    --dataloader_num_workers 0 --dataset_num_proc 1 --split_dataset_ratio 0 --logging_steps 1
+    --save_strategy no --report_to none --add_version false --check_model false"""
     return Command(argv_from_flags("sft", flags) + fixed.split())

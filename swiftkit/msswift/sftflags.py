@@ -73,22 +73,16 @@ class _Resolver:
         return self.sources[path]
 
     def module_file(self, module: str, level: int, here: Path) -> Path | None:
-        if level:
-            base = here.parent
-            for _ in range(level - 1):
-                base = base.parent
-            parts = module.split(".") if module else []
+        parts = module.split(".") if module else []
+        if level:  # `from ..x import y`: relative to the importing module's package
+            base: Path | None = here.parents[level - 1]
         else:
-            top, *parts = module.split(".")
-            root = _package_root(top)
-            if root is None:
-                return None
-            base = root
-        target = base.joinpath(*parts) if parts else base
-        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-        return None
+            base = _package_root(parts.pop(0))
+        if base is None:
+            return None
+        target = base.joinpath(*parts)
+        candidates = (target.with_suffix(".py"), target / "__init__.py")
+        return next((c for c in candidates if c.is_file()), None)
 
     def find_class(self, name: str, path: Path, depth: int = 0) -> tuple[ast.ClassDef, Path] | None:
         """The class `name` as seen from module `path`, following imports and re-exports."""
@@ -215,7 +209,7 @@ def flag_details(root: Path | None = None) -> dict[str, Flag] | None:
 def from_source(root: Path | None = None) -> set[str] | None:
     """The flag names read from an installed ms-swift's source, or None if it cannot tell."""
     found = flag_details(root)
-    return set(found) if found is not None else None
+    return None if found is None else set(found)
 
 
 def _versions() -> dict[str, str | None]:
