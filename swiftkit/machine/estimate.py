@@ -125,14 +125,10 @@ class Estimate:
 
 
 def _targets(shape: Shape, target_modules: object) -> list[str]:
+    """The linear layers LoRA wraps: those named, else all ("all-linear", unset, unknown)."""
     names = list(shape.linears())
-    if target_modules in (None, "all-linear", ["all-linear"]):
-        return names
-    if isinstance(target_modules, str):
-        target_modules = [target_modules]
-    if not isinstance(target_modules, list | tuple):
-        return names
-    return [n for n in names if n in target_modules] or names
+    wanted = [target_modules] if isinstance(target_modules, str) else target_modules
+    return [n for n in names if isinstance(wanted, list | tuple) and n in wanted] or names
 
 
 def estimate(
@@ -185,11 +181,10 @@ def estimate(
     per_layer = 5 * h + 2 * kv + 4 * i
     if lora_dropout and lora_dropout > 0:
         per_layer += sum(lin[t][0] for t in targets)
-    if gradient_checkpointing:
-        # each layer keeps only its input; one layer at a time is recomputed in full
-        act = (shape.layers * h + per_layer) * b * tokens
-    else:
-        act = shape.layers * per_layer * b * tokens
+    # with gradient checkpointing each layer keeps only its input; one layer at a time is
+    # recomputed in full
+    kept = shape.layers * h + per_layer if gradient_checkpointing else shape.layers * per_layer
+    act = kept * b * tokens
     # logits in the model dtype, their fp32 copy for the loss, and its fp32 gradient
     logits = tokens * shape.vocab * (b + 4 + 4)
     return Estimate(

@@ -49,9 +49,7 @@ def auto_preset(gpus: list[hardware.Gpu]) -> str:
 def estimate_for(rec: Recipe) -> Estimate | None:
     """The recipe's peak memory per GPU, or None when the model's shape is unknown."""
     shape = shape_of(rec.model.id, rec.model.path)
-    if shape is None:
-        return None
-    return estimate(shape, **estimate_args(rec))
+    return None if shape is None else estimate(shape, **estimate_args(rec))
 
 
 def estimate_args(rec: Recipe) -> dict:
@@ -138,11 +136,8 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         ]
     out = []
     if nproc > len(gpus):
-        said = (
-            f"NPROC_PER_NODE={nproc} in the environment"
-            if os.environ.get("NPROC_PER_NODE", "").strip() == str(nproc)
-            else f"nproc_per_node = {nproc}"
-        )
+        env = os.environ.get("NPROC_PER_NODE", "").strip() == str(nproc)
+        said = f"NPROC_PER_NODE={nproc} in the environment" if env else f"nproc_per_node = {nproc}"
         out.append(
             Finding.error(
                 source,
@@ -239,13 +234,9 @@ def login_findings(rec: Recipe) -> list[Finding]:
 
 def hub_findings(rec: Recipe) -> list[Finding]:
     hub = [(i, d, d.hub_id.split(":")[0]) for i, d in enumerate(rec.data.datasets) if d.hub_id]
-    if not hub:
-        return login_findings(rec)
-    reason = offline_reason()
-    if reason is None:
-        return []
+    reason = offline_reason() if hub else None
     out = login_findings(rec)
-    for i, ref, repo in hub:
+    for i, ref, repo in hub if reason else []:
         name = repo.split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""
         out.append(

@@ -103,11 +103,9 @@ def rename_note(name: str, version: str) -> str | None:
 
 
 def model_family(model_id: str, config_model_type: str | None = None) -> dict | None:
-    """model_type and template for a hub id or local folder name, or None if unknown.
-
-    A hub id or folder name is matched first; a local folder whose name says nothing falls
-    back to its config.json `model_type`.
-    """
+    """model_type and template for a hub id or local folder name, or None if unknown. The
+    name is matched first; a local folder whose name says nothing falls back to its
+    config.json `model_type`."""
     name = model_id.rstrip("/").split("/")[-1].lower()
     for row in table()["model_families"]:
         if re.search(row["match"], name):

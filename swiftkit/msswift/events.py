@@ -159,12 +159,9 @@ def rename_advice(text: str) -> str:
     for name in dict.fromkeys(FLAG.findall(text)):
         new = compat.flag_name(name, version)
         if new != name:
-            why = compat.rename_note(name, version) or ""
-            out.append(
-                f"--{name} is spelled --{new} by ms-swift {version}"
-                + (f" ({why})" if why else "")
-                + ". "
-            )
+            why = compat.rename_note(name, version)
+            note = f" ({why})" if why else ""
+            out.append(f"--{name} is spelled --{new} by ms-swift {version}{note}. ")
         else:
             known = sftflags.known_flags()[0]
             near = closest(name, sorted(known), cutoff=0.75)

@@ -1,7 +1,5 @@
 """Recipe -> the exact `swift sft` command line (argv and environment), version-aware.
-
-Nothing here runs anything or checks anything: the recipe was checked when it was loaded.
-"""
+Nothing here runs or checks anything: the recipe was checked when it was loaded."""
 
 from __future__ import annotations
 
@@ -81,11 +79,8 @@ def sft_flags(
 
 
 def launch_env(recipe: Recipe) -> dict[str, str]:
-    """The preset's [env] plus torchrun's variables from [launch].
-
-    Several processes on a GPU node see GPUs 0..n-1 (the preset's single card would leave
-    them all on GPU 0).
-    """
+    """The preset's [env] plus torchrun's variables from [launch]. Several processes on a GPU
+    node see GPUs 0..n-1 (the preset's single card would leave them all on GPU 0)."""
     env = dict(recipe.train.preset.env) if recipe.train.preset else {}
     nproc = recipe.launch.processes_per_node()
     if nproc > 1 and recipe.train.device == "cuda":
