@@ -287,8 +287,7 @@ def check(rec: Recipe, machine: hardware.Machine | None = None) -> list[Finding]
 
 def require_fit(rec: Recipe) -> None:
     """Raise with every reason the recipe cannot start on this machine."""
-    errors = errors_only(check(rec))
-    if errors:
+    if errors := errors_only(check(rec)):
         raise SwiftkitError(
             f"{len(errors)} problem(s) with this machine for {rec.path.name}; nothing was started",
             errors,

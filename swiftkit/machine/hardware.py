@@ -69,19 +69,16 @@ def parse_list(text: str, gpus: list[Gpu]) -> dict[str, Gpu]:
     out: dict[str, Gpu] = {}
     card: Gpu | None = None
     for line in text.splitlines():
-        m = LIST_GPU.match(line)
-        if m:
+        if m := LIST_GPU.match(line):
             card = by_index.get(int(m.group(1)))
             if card is not None:
                 out[m.group(2)] = card
             continue
-        m = LIST_MIG.match(line)
-        if m and card is not None:
+        if (m := LIST_MIG.match(line)) and card is not None:
             size = re.search(r"(\d+)gb", m.group(1))
             mem = int(size.group(1)) * 10**9 // 2**20 if size else card.memory_mib  # nominal GB
-            out[m.group(2)] = Gpu(
-                card.index, f"{card.name} MIG {m.group(1)}", mem, card.compute_cap
-            )
+            name = f"{card.name} MIG {m.group(1)}"
+            out[m.group(2)] = Gpu(card.index, name, mem, card.compute_cap)
     return out
 
 

@@ -69,16 +69,9 @@ def parse_row(row: object) -> Step | None:
     except ValueError:
         return None
     memory = next((str(v) for k, v in row.items() if str(k).startswith("memory")), None)
-    return Step(
-        step=step,
-        max_steps=max_steps,
-        loss=_float(row.get("loss")),
-        token_acc=_float(row.get("token_acc")),
-        epoch=_float(row.get("epoch")),
-        elapsed=_text(row.get("elapsed_time")),
-        remaining=_text(row.get("remaining_time")),
-        memory=memory,
-    )
+    loss, acc, epoch = (_float(row.get(k)) for k in ("loss", "token_acc", "epoch"))
+    elapsed, remaining = (_text(row.get(k)) for k in ("elapsed_time", "remaining_time"))
+    return Step(step, max_steps, loss, acc, epoch, elapsed, remaining, memory)
 
 
 def steps_in(values: Iterable[object]) -> list[Step]:
@@ -137,8 +130,7 @@ def diagnose(lines: list[str]) -> Advice | None:
     for sig in table("failures.json")["signatures"]:
         pattern = re.compile(sig["pattern"], re.IGNORECASE)
         for line in lines:
-            m = pattern.search(line)
-            if m:
+            if m := pattern.search(line):
                 advice = sig["advice"]
                 for i, g in enumerate(m.groups(), start=1):
                     advice = advice.replace("{" + str(i) + "}", g or "")
@@ -164,8 +156,7 @@ def rename_advice(text: str) -> str:
             out.append(f"--{name} is spelled --{new} by ms-swift {version}{note}. ")
         else:
             known = sftflags.known_flags()[0]
-            near = closest(name, sorted(known), cutoff=0.75)
-            if near and name not in known:
+            if (near := closest(name, sorted(known), cutoff=0.75)) and name not in known:
                 out.append(f"--{name}: did you mean --{near}? ")
     if not out:
         return "Flags get renamed between releases (4.0 renamed --train_type to --tuner_type). "
@@ -212,8 +203,7 @@ class DropWatch(Follow):
 
     def check(self) -> None:
         for line in self.new_lines():
-            m = FILTERED.search(line)
-            if m and int(m.group(2)) < int(m.group(1)):
+            if (m := FILTERED.search(line)) and int(m.group(2)) < int(m.group(1)):
                 raise self.error(int(m.group(1)), int(m.group(2)))
 
     def error(self, origin: int, kept: int) -> RecordsDropped:

@@ -197,8 +197,7 @@ def flag_details(root: Path | None = None) -> dict[str, Flag] | None:
     for rel, name in ENTRY_POINTS:
         path = root / rel
         if path.is_file():
-            found = resolver.find_class(name, path)
-            if found:
+            if found := resolver.find_class(name, path):
                 flags = resolver.fields(*found)
                 # A sane result has ms-swift's own flags and transformers' training flags.
                 if {"learning_rate", "lora_rank", "max_length"} <= flags.keys():
