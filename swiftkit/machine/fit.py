@@ -163,10 +163,8 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
                 fix=hint or "use a larger card",
             )
         )
-    if (
-        rec.train.value("quant_method") == "bnb"
-        and compat.installed_version("bitsandbytes") is None
-    ):
+    bnb = rec.train.value("quant_method") == "bnb"
+    if bnb and compat.installed_version("bitsandbytes") is None:
         out.append(
             Finding.error(
                 source,

@@ -53,17 +53,11 @@ def sft_flags(
     flags: dict[str, FlagValue] = dict(recipe.train.flags)
     flags.update(model=str(model.path) if model.path else model.id)
     flags.update(model_type=family[0], template=family[1])
-    flags["dataset"] = [*datasets]
-    if val_datasets:
-        flags["val_dataset"] = [*val_datasets]
-    flags["output_dir"] = str(run_dir)
-    flags["system"] = recipe.train.system
-    if recipe.identity.author:
-        flags["model_author"] = recipe.identity.author
-    if recipe.identity.name:
-        flags["model_name"] = recipe.identity.name
-    if recipe.launch.deepspeed:
-        flags["deepspeed"] = recipe.launch.deepspeed
+    flags.update(dataset=[*datasets], output_dir=str(run_dir), system=recipe.train.system)
+    ident = recipe.identity
+    more: dict[str, FlagValue | None] = {"val_dataset": [*(val_datasets or [])]}
+    more.update(model_author=ident.author, model_name=ident.name, deepspeed=recipe.launch.deepspeed)
+    flags.update({k: v for k, v in more.items() if v})  # the ones a recipe sets
     known = sftflags.known_flags()[0]  # the installed ms-swift's, else swiftkit's table
     if flags.get("dataloader_num_workers") == 0 and "dataloader_persistent_workers" in known:
         # ms-swift 4.5.3 turned dataloader_persistent_workers on by default, and torch refuses

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import util
@@ -113,13 +114,10 @@ class _Resolver:
             for flag in self.fields(*found, seen).values() if found else ():
                 out[flag.name] = _keep_choices(flag, out)
         for stmt in cls.body:
-            if (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and not stmt.target.id.startswith("_")
-                and "ClassVar" not in ast.unparse(stmt.annotation)
-            ):
-                name, kind = stmt.target.id, ast.unparse(stmt.annotation)
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            name, kind = stmt.target.id, ast.unparse(stmt.annotation)
+            if not name.startswith("_") and "ClassVar" not in kind:
                 choices = frozenset(self.choices(stmt.annotation, path))
                 out[name] = _keep_choices(Flag(name, kind, _default(stmt.value), choices), out)
         return out
@@ -130,21 +128,16 @@ class _Resolver:
         values: set[str] = set()
         for node in ast.walk(annotation):
             if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
-                values |= {
-                    c.value
-                    for c in ast.walk(node.slice)
-                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
-                }
+                values |= _strings(ast.walk(node.slice))
             elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
                 found = self.find_class(node.id, path)  # `COSINE = "cosine"` in its body
-                values |= {
-                    stmt.value.value
-                    for stmt in (found[0].body if found else [])
-                    if isinstance(stmt, ast.Assign)
-                    and isinstance(stmt.value, ast.Constant)
-                    and isinstance(stmt.value.value, str)
-                }
+                body = found[0].body if found else []
+                values |= _strings(stmt.value for stmt in body if isinstance(stmt, ast.Assign))
         return values
+
+
+def _strings(nodes: Iterable[ast.AST]) -> set[str]:
+    return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
 @cache
