@@ -12,6 +12,7 @@ parent imports none of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -119,11 +120,9 @@ def _each(pid: int) -> list[tuple[int, int, int, int]]:
         return []
     out = []
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):  # a process that ended since the listing
             m = p.memory_full_info()
             out.append((m.rss, m.uss, p.pid, p.ppid()))
-        except psutil.Error:
-            pass
     return sorted(out, reverse=True)
 
 

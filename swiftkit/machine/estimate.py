@@ -36,15 +36,10 @@ class Shape:
 
     @classmethod
     def from_config(cls, cfg: dict) -> Shape:
-        return cls(
-            hidden=int(cfg["hidden_size"]),
-            layers=int(cfg["num_hidden_layers"]),
-            intermediate=int(cfg["intermediate_size"]),
-            heads=int(cfg["num_attention_heads"]),
-            kv_heads=int(cfg.get("num_key_value_heads") or cfg["num_attention_heads"]),
-            vocab=int(cfg["vocab_size"]),
-            tied=bool(cfg.get("tie_word_embeddings", False)),
-        )
+        keys = "hidden_size num_hidden_layers intermediate_size num_attention_heads vocab_size"
+        h, layers, i, heads, vocab = (int(cfg[k]) for k in keys.split())
+        kv_heads = int(cfg.get("num_key_value_heads") or heads)
+        return cls(h, layers, i, heads, kv_heads, vocab, bool(cfg.get("tie_word_embeddings")))
 
     @property
     def kv(self) -> int:
@@ -53,15 +48,9 @@ class Shape:
     def linears(self) -> dict[str, tuple[int, int]]:
         """(in, out) features of each linear layer in one decoder block."""
         h, i, kv = self.hidden, self.intermediate, self.kv
-        return {
-            "q_proj": (h, h),
-            "k_proj": (h, kv),
-            "v_proj": (h, kv),
-            "o_proj": (h, h),
-            "gate_proj": (h, i),
-            "up_proj": (h, i),
-            "down_proj": (i, h),
-        }
+        names = "q_proj k_proj v_proj o_proj gate_proj up_proj down_proj".split()
+        sizes = [(h, h), (h, kv), (h, kv), (h, h), (h, i), (h, i), (i, h)]
+        return dict(zip(names, sizes, strict=True))
 
     @property
     def embedding_params(self) -> int:

@@ -45,10 +45,8 @@ class Step:
 
 
 def _float(value: object) -> float | None:
-    if not isinstance(value, int | float | str):
-        return None
     try:
-        return float(value)
+        return float(value) if isinstance(value, int | float | str) else None
     except ValueError:
         return None
 
