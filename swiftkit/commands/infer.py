@@ -11,11 +11,11 @@ from typing import Any
 from swiftkit import jsonl
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.serving.client import ask_all
 from swiftkit.serving.pair import one_load, require_base
-from swiftkit.serving.server import stoppable
 from swiftkit.verify.verdict import progress_counter
 
 Echo = Callable[[str], None]
@@ -96,7 +96,7 @@ def execute(
     if compare:
         require_base(target)
     work = target.run_dir / "infer" if target.run_dir is not None else None
-    with stoppable(), StatusLine(status_echo or echo) as status:
+    with launch.stoppable(), StatusLine(status_echo or echo) as status:
         with one_load(target, work, status) as served:
             ask = partial(
                 ask_all, served.endpoint, conversations=conversations, max_tokens=max_new_tokens

@@ -21,7 +21,6 @@ from swiftkit.pipeline.manifest import Manifest, Resumed, VerdictSummary, now_is
 from swiftkit.pipeline.plan import Plan, line_plan, plan, resume_plan, write_new_run
 from swiftkit.pipeline.resolve import resolve
 from swiftkit.pipeline.stopcheck import stop_checks
-from swiftkit.serving.server import stoppable
 from swiftkit.verify.report import NONE, PASS, VerifyReport
 from swiftkit.verify.verdict import verify
 
@@ -276,7 +275,7 @@ def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> Verify
     echo = progress.echo
     progress.status("verifying: identity probes on the base model and on the adapter ...")
     try:
-        with stoppable():  # Ctrl-C or SIGTERM stop the verify child too: exit 130
+        with launch.stoppable():  # Ctrl-C or SIGTERM stop the verify child too: exit 130
             report = verify(resolve(ckpt), status=progress.status)
     except SwiftkitError as exc:
         progress.status(None)

@@ -21,7 +21,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from swiftkit.errors import Finding, SwiftkitError
 
@@ -182,7 +182,9 @@ class Endpoint:
         create = (client or self.client()).chat.completions.with_raw_response.create
         value = self._json(
             "/chat/completions",
-            lambda: create(model=model, messages=messages, temperature=0, max_tokens=max_tokens),
+            lambda: create(
+                model=model, messages=cast(Any, messages), temperature=0, max_tokens=max_tokens
+            ),
         )
         choices = value.get("choices")
         if not isinstance(choices, list) or not choices:

@@ -15,12 +15,11 @@ from pathlib import Path
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift import argv as helpers
 from swiftkit.pipeline.resolve import Target
-from swiftkit.serving.client import Endpoint
+from swiftkit.serving.client import CONCURRENT, Endpoint
 from swiftkit.serving.server import Deployed, free_port
 
 Status = Callable[[str | None], None]
 HOST = "127.0.0.1"  # never reachable from elsewhere: no API key needed
-BATCH = 64  # answers per forward pass (ms-swift: 1 at a time): all of a probe set at once
 
 
 def served_name(target: Target) -> str:
@@ -65,7 +64,7 @@ def one_load(
     if target.adapter:
         base_id = base_name(target, adapter_id)
         command = helpers.render_deploy_pair(
-            target.checkpoint, HOST, port, adapter_id, base_id, max_batch_size=BATCH
+            target.checkpoint, HOST, port, adapter_id, base_id, max_batch_size=CONCURRENT
         )
     else:
         command = helpers.render_deploy(target.checkpoint, HOST, port, adapter_id)
