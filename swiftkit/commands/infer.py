@@ -14,9 +14,8 @@ from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
-from swiftkit.serving.client import ask_all
+from swiftkit.serving.client import ask_all, progress_counter
 from swiftkit.serving.pair import one_load, require_base
-from swiftkit.verify.verdict import progress_counter
 
 Echo = Callable[[str], None]
 

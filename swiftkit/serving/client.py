@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import openai
 
 Messages = list[dict[str, Any]]
+OnAnswer = Callable[[int, int], None]  # (answers so far, answers asked)
 API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
 CONCURRENT = 16  # requests in flight (and the --max_batch_size of the server swiftkit starts)
 TIMEOUT = 600.0  # seconds for one answer: a 7B model on a busy card is slow
@@ -95,16 +96,11 @@ class Endpoint:
         url = self.url + path
         try:
             raw = call().http_response.content
-        except openai.APITimeoutError as exc:
-            connect = type(exc.__cause__).__name__ == "ConnectTimeout"
+        except openai.APITimeoutError:
             raise self._error(
-                f"no answer from {url} within {self.timeout:g} s",
-                "the connection timed out"
-                if connect
-                else "the server accepted the request but did not answer in time",
-                "check the host and port, or raise --timeout"
-                if connect
-                else "is it still loading the model, or overloaded? try again, or raise --timeout",
+                f"no answer from {url} within {self.timeout:g} s (asked {self.retries + 1} times)",
+                "the server did not connect or answer in time",
+                "is it still loading the model, or overloaded? try again, or raise --timeout",
             ) from None
         except openai.APIConnectionError as exc:
             raise self._error(
@@ -211,7 +207,7 @@ def ask_all(
     model: str,
     conversations: list[Messages],
     max_tokens: int,
-    on_answer: Callable[[int, int], None] | None = None,
+    on_answer: OnAnswer | None = None,
     workers: int = CONCURRENT,
 ) -> list[Answer]:
     """Greedy answers in order, one per conversation, up to `workers` requests at a time;
@@ -253,6 +249,17 @@ def ask_all(
     finally:
         failed.set()
     return [answers[i] for i in range(total)]
+
+
+def progress_counter(status: Callable[[str | None], None], label: str) -> OnAnswer:
+    """`label i/N` as answers come in: every answer on a terminal display, about every
+    fifth of them (and the last) as plain lines."""
+
+    def on_answer(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 5) == 0:
+            status(f"{label} {done}/{total}")
+
+    return on_answer
 
 
 def _said(exc: openai.APIStatusError) -> str:

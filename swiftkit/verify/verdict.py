@@ -19,7 +19,7 @@ from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.pipeline.resolve import Target
 from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.recipe.model import VerifySpec
-from swiftkit.serving.client import Answer, Endpoint, ask_all
+from swiftkit.serving.client import Answer, Endpoint, ask_all, progress_counter
 from swiftkit.serving.pair import one_load
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import Messages, Probe, gather
@@ -126,17 +126,6 @@ def answer_row(
         base_finish=b.finish_reason if b else None,
         adapter_finish=a.finish_reason if a else None,
     )
-
-
-def progress_counter(status: Status, label: str) -> Callable[[int, int], None]:
-    """`label i/N` as answers come in: every answer on a terminal display, about every
-    fifth of them (and the last) as plain lines."""
-
-    def on_answer(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 5) == 0:
-            status(f"{label} {done}/{total}")
-
-    return on_answer
 
 
 @dataclass(frozen=True)
