@@ -1,4 +1,4 @@
-"""child/server.py with a stand-in for `swift deploy` (a Python HTTP server; the real one is
+"""serving/server.py with a stand-in for `swift deploy` (a Python HTTP server; the real one is
 in the e2e tests): ready when /v1/models answers, its log's tail when it dies first, stopped
 with its whole group even when it ignores SIGINT."""
 

@@ -21,6 +21,7 @@ from swiftkit.msswift.command import Command, shell_line
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
+from swiftkit.serving.client import TIMEOUT
 from swiftkit.serving.pair import base_name, served_name
 from swiftkit.serving.server import Deployed
 
@@ -108,7 +109,7 @@ def execute(
     host: str = "127.0.0.1",
     port: int = 8000,
     name: str | None = None,
-    timeout: float = 600,
+    timeout: float = TIMEOUT,
     base: bool = False,
     api_key: str | None = None,
     key_from_env: bool = False,

@@ -153,21 +153,11 @@ def stoppable() -> contextlib.AbstractContextManager[None]:
     return on_signals(interrupt)
 
 
-def leads_group(proc: subprocess.Popen) -> bool:
-    """Whether the child has a process group of its own (a reaped leader's group lives on
-    while any of its processes do, and no new process gets its id meanwhile)."""
-    try:
-        return os.getpgid(proc.pid) == proc.pid
-    except ProcessLookupError:
-        return group_alive(proc.pid)
-
-
-def stop(proc: subprocess.Popen, grace: float = GRACE) -> int | None:
-    """The one stop policy: SIGINT to the child's process group (to the child alone when it
-    shares swiftkit's, a chat), SIGTERM `grace` seconds later, SIGKILL `grace` after that,
-    then reaped. Ctrl-C or SIGTERM meanwhile skip to the next step instead of cutting the
-    clean-up short (which would leave the child behind). Idempotent; the exit code."""
-    group = leads_group(proc)
+def stop(proc: subprocess.Popen, grace: float = GRACE, group: bool = True) -> int | None:
+    """The one stop policy: SIGINT to the child's process group (to the child alone, not
+    `group`, for a chat in swiftkit's), SIGTERM `grace` seconds later, SIGKILL `grace` after
+    that, then reaped. Ctrl-C or SIGTERM meanwhile skip to the next step instead of cutting
+    the clean-up short (which would leave the child behind). Idempotent; the exit code."""
     hurry = threading.Event()
 
     def alive() -> bool:
@@ -298,4 +288,4 @@ def interactive(command: Command) -> int:
         with on_signals(interrupt, sigint=signal.SIG_IGN):
             return proc.wait()
     finally:
-        stop(proc)
+        stop(proc, group=False)

@@ -1,5 +1,5 @@
 """Prove the identity: ask the probes of the base model and of the adapter (one `swift deploy`
-child serving both, verify/pair.py) or of any OpenAI-compatible server (`--url`), score them,
+child serving both, serving/pair.py) or of any OpenAI-compatible server (`--url`), score them,
 and write the report into the run folder.
 
 A verdict is only ever given on answers that were measured: no probes or no answers is
