@@ -19,7 +19,7 @@ from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.pipeline.resolve import Target
 from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.recipe.model import VerifySpec
-from swiftkit.serving.client import Answer, Endpoint, ask_all, progress_counter
+from swiftkit.serving.client import Answer, ask_all, progress_counter
 from swiftkit.serving.pair import one_load
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import Messages, Probe, gather
@@ -171,25 +171,6 @@ def ask_checkpoint(
     got = dict(zip(todo, fresh, strict=False))
     before = [got.get(i) or cache.get(k) for i, k in enumerate(keys)]
     return Asked(after, before, reused=len(probes) - len(todo))
-
-
-def ask_server(
-    endpoint: Endpoint,
-    model: str,
-    base_model: str | None,
-    probes: list[Probe],
-    cfg: VerifySpec,
-    status: Status,
-) -> Asked:
-    """Both sets of answers from a server someone else runs (`--url`)."""
-    conversations = [p.messages for p in probes]
-    say = progress_counter(status, model)
-    after = ask_all(endpoint, model, conversations, cfg.max_new_tokens, say)
-    before: list[Answer | None] = [None] * len(probes)
-    if base_model:
-        said = progress_counter(status, base_model)
-        before = list(ask_all(endpoint, base_model, conversations, cfg.max_new_tokens, said))
-    return Asked(after, before, served=f"{model} at {endpoint.url}")
 
 
 def quiet(_text: str | None) -> None:
