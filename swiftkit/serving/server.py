@@ -91,9 +91,9 @@ class Deployed:
     def __enter__(self) -> Deployed:
         start = time.monotonic()
         self.server = launch.Background(self.command, self.log)
-        if self.say:
-            self.say(f"server pid {self.server.pgid} (its own process group)")
-        try:
+        try:  # from here on, whatever stops the entry (a signal right now) stops the child
+            if self.say:
+                self.say(f"server pid {self.server.pgid} (its own process group)")
             self.ids = wait_ready(self.server, self.url, self.timeout)
         except BaseException as exc:
             self.__exit__(type(exc), exc, None)
