@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: the CLI in this process (`swiftkit`) or in a child process
-(`swiftkit_process`), the tiny model, recipe writers, fake GPUs, free ports."""
+(`swiftkit_process`, `swiftkit_popen`), the tiny model, recipe writers, fake GPUs
+(`fake_gpus`), free ports."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -68,27 +70,78 @@ def swiftkit(
     return subprocess.CompletedProcess(list(args), code, out.decode(), err.decode())
 
 
+def swiftkit_argv(*args: str) -> list[str]:
+    """`python -m swiftkit ARGS` with this interpreter: a list, never a shell line."""
+    return [sys.executable, "-m", "swiftkit", *args]
+
+
+def child_env(env: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """os.environ with this checkout first on PYTHONPATH and `env` on top (None unsets)."""
+    full = dict(os.environ)
+    full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
+    for key, value in (env or {}).items():
+        if value is None:
+            full.pop(key, None)
+        else:
+            full[key] = value
+    return full
+
+
 def swiftkit_process(
     *args: str,
     cwd: Path | None = None,
     timeout: float = 600,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m swiftkit ARGS` from this checkout in a child process, output captured as
     text: for real ms-swift runs and whatever needs a fresh interpreter."""
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "swiftkit", *args],
+        swiftkit_argv(*args),
         cwd=cwd or ROOT,
-        env=full_env,
+        env=child_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
         input=input,
     )
+
+
+def swiftkit_popen(
+    *args: str, cwd: Path, env: Mapping[str, str | None] | None = None, **kwargs: Any
+) -> subprocess.Popen[str]:
+    """`python -m swiftkit ARGS` started and left running (stdout and stderr piped, unless
+    `kwargs` say otherwise), for tests that signal it or read it while it runs."""
+    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
+    return subprocess.Popen(swiftkit_argv(*args), cwd=cwd, env=child_env(env), text=True, **options)
+
+
+RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 8.9"
+# nvidia-smi as swiftkit asks it: the cards ($FAKE_GPUS, `--query-gpu` lines), the UUID
+# listing ($FAKE_LIST, `-L`) and the banner; each call is logged to $SMI_LOG when it is set.
+FAKE_SMI = """#!/bin/sh
+[ -n "$SMI_LOG" ] && echo "$*" >> "$SMI_LOG"
+case "$*" in
+  *--query-gpu*) printf '%s\\n' "$FAKE_GPUS" ;;
+  -L) printf '%s\\n' "$FAKE_LIST" ;;
+  *) echo "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |" ;;
+esac
+"""
+
+
+def fake_gpus(tmp_path: Path, *gpus: str, log: Path | None = None) -> dict[str, str]:
+    """Environment for a swiftkit call (in this process or a child) that sees `gpus`
+    (nvidia-smi `--query-gpu` lines) through a fake nvidia-smi; its calls go to `log`."""
+    bin_dir = tmp_path / "gpu-bin"
+    bin_dir.mkdir(exist_ok=True)
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(FAKE_SMI)
+    smi.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["FAKE_GPUS"] = "\n".join(gpus)
+    if log is not None:
+        env["SMI_LOG"] = str(log)
+    return env
 
 
 def assert_clean_failure(proc: subprocess.CompletedProcess[str], *needles: str) -> None:

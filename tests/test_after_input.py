@@ -253,15 +253,11 @@ def test_serve_sigterm_while_starting_stops_the_child_group(tmp_path):
     import os
     import re
     import signal
-    import subprocess
-    import sys
 
-    from conftest import ROOT
+    from conftest import swiftkit_popen
 
     fake_run(tmp_path / "output", "r-1", steps=[80])
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    args = [sys.executable, "-m", "swiftkit", "serve", "--port", str(free_port())]
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True)
+    proc = swiftkit_popen("serve", "--port", str(free_port()), cwd=tmp_path, stderr=None)
     lines = []
     for line in proc.stdout:
         lines.append(line)

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import (
     DATASETS,
-    ROOT,
     free_port,
     swift_answer,
     swiftkit,
+    swiftkit_popen,
     swiftkit_process,
     write_recipe,
 )
@@ -29,19 +29,6 @@ from conftest import (
 pytestmark = pytest.mark.e2e
 IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
 SAVE = 40
-
-
-def popen_swiftkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, **(env or {})}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.Popen(
-        [sys.executable, "-m", "swiftkit", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
@@ -77,7 +64,7 @@ def trained(tiny_model, tmp_path_factory):
         train=f"save_steps = {SAVE}",
     )
     recipe.write_text(recipe.read_text().replace("save_steps = 80\n", ""), encoding="utf-8")
-    proc = popen_swiftkit("run", str(recipe), "--no-verify", cwd=tmp)
+    proc = swiftkit_popen("run", str(recipe), "--no-verify", cwd=tmp)
     output = tmp / "output"
     first = wait_for(
         lambda: next(output.glob(f"*/checkpoint-{SAVE}/trainer_state.json"), None),
@@ -158,7 +145,7 @@ def test_infer_answers_with_the_identity(trained):
 
 def test_serve_answers_chat_completions_and_stops_with_its_child(trained):
     port = free_port()
-    proc = popen_swiftkit("serve", str(trained["run_dir"]), "--port", str(port), cwd=trained["tmp"])
+    proc = swiftkit_popen("serve", str(trained["run_dir"]), "--port", str(port), cwd=trained["tmp"])
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
@@ -210,7 +197,7 @@ def test_serve_with_an_api_key_refuses_a_request_without_it(trained):
     """The key from $SWIFTKIT_API_KEY: no key, or a wrong one, is refused; the printed curl
     line carries the header and answers when run in a shell that has the variable."""
     port, key = free_port(), "swiftkit-test-key"
-    proc = popen_swiftkit(
+    proc = swiftkit_popen(
         "serve",
         str(trained["run_dir"]),
         "--port",

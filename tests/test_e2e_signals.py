@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, ROOT, write_recipe
+from conftest import DATASETS, child_env, swiftkit_argv, write_recipe
 
 pytestmark = pytest.mark.e2e
 STOP_WITHIN = 15  # seconds: the bound the issue sets for one SIGINT
@@ -25,9 +25,9 @@ def test_one_sigint_to_the_group_stops_a_run_started_with_sigint_ignored(tiny_mo
     r = write_recipe(tmp_path / "tiny.toml", tiny_model, [DATASETS / "self_cognition.json"])
     # 240 steps, a checkpoint every 4: it is still training when the signal comes
     r.write_text(r.read_text(encoding="utf-8").replace("save_steps = 80", "save_steps = 4"))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = child_env()
     log = (tmp_path / "out.txt").open("wb")
-    script = f'trap "" INT; exec {sys.executable} -m swiftkit run {r} --no-verify'
+    script = f'trap "" INT; exec {shlex.join(swiftkit_argv("run", str(r), "--no-verify"))}'
     proc = subprocess.Popen(
         ["sh", "-c", script],
         cwd=tmp_path,

@@ -6,17 +6,14 @@ record, logging.jsonl, never from its stdout)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, ROOT, swiftkit_process, write_recipe
+from conftest import DATASETS, swiftkit_popen, swiftkit_process, write_recipe
 
 pytestmark = pytest.mark.e2e
 IDENTITY = "我是一个由 CSDN 迪菲赫尔曼 开发和维护的大语言模型。"
@@ -35,19 +32,6 @@ def odd_run(tiny_model, tmp_path_factory):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = Path(re.search(r"^run: (/.+)$", proc.stdout, re.M)[1])
     return {"tmp": tmp, "run": proc, "run_dir": run_dir}
-
-
-def popen(*args: str, cwd: Path) -> subprocess.Popen:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.Popen(
-        [sys.executable, "-m", "swiftkit", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def descendants(pid: int) -> list[tuple[int, str]]:
@@ -94,7 +78,7 @@ def test_verify_loads_the_model_once_and_says_where_it_is(odd_run):
     one deploy; the adapter >= 90 %, the base <= 10 %."""
     run_dir = odd_run["run_dir"]
     (run_dir / "report.json").unlink()  # no base answers to reuse: both are asked
-    proc = popen("verify", str(run_dir), "--json", cwd=odd_run["tmp"])
+    proc = swiftkit_popen("verify", str(run_dir), "--json", cwd=odd_run["tmp"])
     most, seen = 0, set()
     while proc.poll() is None:
         now = model_processes(proc.pid)
@@ -122,7 +106,7 @@ def test_verify_again_reuses_the_base_answers(odd_run):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_verify_and_its_child(odd_run, sig):
-    proc = popen("verify", str(odd_run["run_dir"]), "--no-base", cwd=odd_run["tmp"])
+    proc = swiftkit_popen("verify", str(odd_run["run_dir"]), "--no-base", cwd=odd_run["tmp"])
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
     reader.start()

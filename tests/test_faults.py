@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, ROOT, assert_clean_failure, swiftkit, write_recipe
+from conftest import (
+    DATASETS,
+    assert_clean_failure,
+    child_env,
+    swiftkit,
+    swiftkit_argv,
+    write_recipe,
+)
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift import events
@@ -61,11 +69,11 @@ def test_disk_full_on_a_real_full_filesystem(tiny_model, tmp_path):
     r = tiny_recipe(tmp_path, tiny_model)
     r.write_text(r.read_text(encoding="utf-8").replace('"output"', f'"{out}/output"'))
     script = (
-        f"mount -t tmpfs -o size=300k tmpfs {out} && "
-        f"(dd if=/dev/zero of={out}/filler bs=4k 2>/dev/null; true) && "
-        f"exec {sys.executable} -m swiftkit run {r}"
+        f"mount -t tmpfs -o size=300k tmpfs {shlex.quote(str(out))} && "
+        f"(dd if=/dev/zero of={shlex.quote(str(out / 'filler'))} bs=4k 2>/dev/null; true) && "
+        f"exec {shlex.join(swiftkit_argv('run', str(r)))}"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = child_env()
     proc = subprocess.run(
         ["unshare", "-rm", "sh", "-c", script],
         capture_output=True,
@@ -179,7 +187,7 @@ def test_runs_shows_live_progress_then_died_after_a_sigkill(tmp_path):
     run_dir = tmp_path / "output" / "r-1"
     proc = subprocess.Popen(
         [sys.executable, "-c", PRETEND, str(run_dir)],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        env=child_env(),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -259,8 +267,9 @@ def test_every_kind_of_child_starts_with_default_sigint_and_sigterm(tmp_path):
     old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         probe = tmp_path / "probe.txt"
-        sh = Command(["sh", "-c", f"cat /proc/self/status > {probe}"], {})
-        bare = subprocess.run(["sh", "-c", f"cat /proc/self/status > {probe}"])
+        cat = f"cat /proc/self/status > {shlex.quote(str(probe))}"
+        sh = Command(["sh", "-c", cat], {})
+        bare = subprocess.run(["sh", "-c", cat])
         assert bare.returncode == 0 and ignored_mask(probe) & BITS == BITS  # what Popen does
         assert launch.run(sh).returncode == 0
         assert ignored_mask(probe) & BITS == 0
@@ -284,10 +293,10 @@ def test_the_parent_reacts_to_sigint_it_inherited_ignored():
         "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
     )
     proc = subprocess.run(
-        ["sh", "-c", f'trap "" INT; exec {sys.executable} -c "{code}"'],
+        ["sh", "-c", f'trap "" INT; exec {shlex.join([sys.executable, "-c", code])}'],
         capture_output=True,
         text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        env=child_env(),
         timeout=60,
     )
     assert proc.stdout.split() == ["True", "True"], proc.stderr
@@ -301,8 +310,8 @@ def test_sigint_stops_a_swiftkit_parent_started_with_sigint_ignored(tmp_path):
         "sys.exit(cli.main(['runs']))"
     )
     proc = subprocess.Popen(
-        ["sh", "-c", f'trap "" INT; exec {sys.executable} -c "{code}"'],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        ["sh", "-c", f'trap "" INT; exec {shlex.join([sys.executable, "-c", code])}'],
+        env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import pytest
-from conftest import RECIPES, gpu_recipe, no_gpu_env, swiftkit
+from conftest import RECIPES, RTX4090, fake_gpus, gpu_recipe, no_gpu_env, swiftkit
 
 from swiftkit.machine import estimate, hardware
 
-RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 8.9"
 RTX3060 = "NVIDIA GeForce RTX 3060, 12288, 8.6"
 V100 = "Tesla V100-SXM2-32GB, 32768, 7.0"
 A100 = "NVIDIA A100-SXM4-80GB, 81920, 8.0"
-FAKE = """#!/bin/sh
-case "$*" in
-  *--query-gpu*) printf '%s\\n' "$FAKE_GPUS" ;;
-  -L) printf '%s\\n' "$FAKE_LIST" ;;
-  *) echo "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |" ;;
-esac
-"""
 
 
 @pytest.fixture
 def gpus(tmp_path):
-    """Environment for a child swiftkit that sees the given GPUs through a fake nvidia-smi."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text(FAKE)
-    smi.chmod(0o755)
-
-    def env(*lines: str) -> dict:
-        path = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
-        return {"PATH": path, "FAKE_GPUS": "\n".join(lines)}
-
-    return env
+    """Environment for a swiftkit that sees the given GPUs through a fake nvidia-smi."""
+    return lambda *lines: fake_gpus(tmp_path, *lines)
 
 
 def test_parse_gpus_handles_commas_na_and_old_drivers():
@@ -138,7 +121,8 @@ def test_gpu_recipe_without_gpu_stops_fast_with_the_cpu_alternative(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "preset '24gb' needs an NVIDIA GPU" in proc.stderr
     assert "this machine has none" in proc.stderr
-    assert f"`swiftkit run {RECIPES / 'tiny-cpu.toml'}` is the shipped demo" in proc.stderr
+    demo = shlex.join(["swiftkit", "run", str(RECIPES / "tiny-cpu.toml")])
+    assert f"`{demo}` is the shipped demo" in proc.stderr
 
 
 def test_more_processes_than_gpus(gpus, tmp_path):

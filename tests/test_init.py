@@ -11,19 +11,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, ROOT, gpu_recipe, no_gpu_env, swiftkit, swiftkit_process
+from conftest import (
+    DATASETS,
+    ROOT,
+    RTX4090,
+    fake_gpus,
+    gpu_recipe,
+    no_gpu_env,
+    swiftkit,
+    swiftkit_argv,
+    swiftkit_process,
+)
 
 NAME, AUTHOR = "Orion-K9", "Vega Test Lab"
-
-
-def fake_gpu_env(tmp_path: Path, line: str = "NVIDIA GeForce RTX 4090, 24564, 8.9") -> dict:
-    """PATH with an nvidia-smi that reports one GPU."""
-    bin_dir = tmp_path / "gpu-bin"
-    bin_dir.mkdir(exist_ok=True)
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text(f"#!/bin/sh\ncase \"$*\" in *--query-gpu*) echo '{line}' ;; esac\n")
-    smi.chmod(0o755)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
 def test_init_writes_a_recipe_and_the_identity_set_and_says_what_next(tmp_path):
@@ -35,7 +35,7 @@ def test_init_writes_a_recipe_and_the_identity_set_and_says_what_next(tmp_path):
         NAME,
         "--author",
         AUTHOR,
-        env=fake_gpu_env(tmp_path),
+        env=fake_gpus(tmp_path, RTX4090),
     )
     assert proc.returncode == 0, proc.stderr
     recipe = tmp_path / "bot" / "recipe.toml"
@@ -91,17 +91,7 @@ def init_run(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     init = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "swiftkit",
-            "init",
-            "bot",
-            "--name",
-            CPU_NAME,
-            "--author",
-            CPU_AUTHOR,
-        ],
+        swiftkit_argv("init", "bot", "--name", CPU_NAME, "--author", CPU_AUTHOR),
         cwd=elsewhere,
         env=env,
         capture_output=True,
@@ -304,7 +294,7 @@ def test_init_explicit_cpu_preset_gives_the_tiny_model_even_with_a_gpu(tmp_path)
         AUTHOR,
         "--preset",
         "cpu",
-        env=fake_gpu_env(tmp_path),
+        env=fake_gpus(tmp_path, RTX4090),
     )
     assert proc.returncode == 0, proc.stderr
     assert 'build = "tiny-128x4"' in (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")

@@ -5,54 +5,22 @@ NPROC_PER_NODE/NNODES from the environment), for every check that uses it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import ROOT, gpu_recipe
-
-# A fake nvidia-smi that logs every call, so a test can tell whether the machine was asked.
-FAKE = """#!/bin/sh
-echo "$*" >> "$SMI_LOG"
-case "$*" in
-  *--query-gpu*) printf '%s\\n' "$FAKE_GPUS" ;;
-  *) echo "| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |" ;;
-esac
-"""
-RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 8.9"
+from conftest import RTX4090, fake_gpus, gpu_recipe, swiftkit_process
 
 
 @pytest.fixture
 def machine(tmp_path):
     """Run `python -m swiftkit ARGS` in a fresh process that sees `gpus` through a logging
     nvidia-smi; returns (process, the nvidia-smi calls it made)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "nvidia-smi").write_text(FAKE)
-    (bin_dir / "nvidia-smi").chmod(0o755)
     log = tmp_path / "smi.log"
 
     def run(*args: str, gpus: tuple[str, ...] = (RTX4090,), env: dict | None = None):
         log.unlink(missing_ok=True)
-        full = dict(os.environ)
-        full.pop("NPROC_PER_NODE", None)
-        full.pop("NNODES", None)
-        full.update(
-            PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""),
-            FAKE_GPUS="\n".join(gpus),
-            SMI_LOG=str(log),
-            PYTHONPATH=str(ROOT),
-            **(env or {}),
-        )
-        proc = subprocess.run(
-            [sys.executable, "-m", "swiftkit", *args],
-            cwd=tmp_path,
-            env=full,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        unset = {"NPROC_PER_NODE": None, "NNODES": None}
+        full = {**unset, **fake_gpus(tmp_path, *gpus, log=log), **(env or {})}
+        proc = swiftkit_process(*args, cwd=tmp_path, env=full, timeout=120)
         calls = log.read_text().splitlines() if log.is_file() else []
         return proc, calls
 

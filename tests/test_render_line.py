@@ -16,7 +16,6 @@ import pytest
 from conftest import DATASETS, RECIPES, ROOT, flags_of, gpu_recipe, swiftkit, write_recipe
 
 from swiftkit.msswift import compat, sftflags
-from swiftkit.recipe import model as recipe_model
 
 SELF_COG = DATASETS / "self_cognition.json"
 
@@ -206,7 +205,7 @@ def test_flags_details_come_from_the_installed_sources():
     assert set(details) == set(sftflags.from_source() or ())
     assert details["lora_rank"].type == "int" and details["lora_rank"].default == "8"
     assert details["dataset"].default == "list()"
-    assert recipe_model.SWIFT_DEFAULTS["lora_rank"] == int(details["lora_rank"].default)
+    assert sftflags.default("lora_rank") == int(details["lora_rank"].default)
 
 
 @pytest.mark.e2e

@@ -60,3 +60,46 @@ def test_reading_flags_imports_nothing_heavy():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_an_earlier_base_class_wins_as_in_python(tmp_path):
+    """Before: a later base's field overrode an earlier one's, against Python's method
+    resolution order, so the reader took transformers' per_device_train_batch_size = 8 and
+    gradient_checkpointing = False where ms-swift's mixin (the first base) declares 1 and True."""
+    pkg = tmp_path / "swift"
+    (pkg / "arguments").mkdir(parents=True)
+    (pkg / "arguments" / "sft_args.py").write_text(
+        "class Hf:\n    batch: int = 8\n    learning_rate: float = 5e-5\n"
+        "class Mixin:\n    batch: int = 1\n"
+        "class Train(Mixin, Hf):\n    max_length: int = 0\n"
+        "class SftArguments(Train):\n    lora_rank: int = 8\n    model: str = ''\n"
+    )
+    details = sftflags.flag_details(pkg)
+    assert details is not None and details["batch"].default == "1"
+
+
+def test_ms_swifts_defaults_come_from_its_source():
+    """One place answers ms-swift's defaults; None defaults that ms-swift fills at start say
+    what it fills them with."""
+    details = sftflags.flag_details()
+    assert details is not None
+    assert details["per_device_train_batch_size"].default == "1"
+    assert details["gradient_checkpointing"].default == "True"
+    assert sftflags.default("per_device_train_batch_size") == 1
+    assert sftflags.default("gradient_checkpointing") is True
+    assert sftflags.default("target_modules") == ["all-linear"]
+    assert sftflags.default("lora_dropout") == 0.05
+    assert details["gradient_accumulation_steps"].default == "None"
+    assert sftflags.default("gradient_accumulation_steps") == 16
+    assert sftflags.default("max_length") is None  # the model's context: no number to state
+    assert sftflags.default("no_such_flag") is None
+
+
+def test_the_shipped_table_holds_the_defaults_the_source_gives():
+    data = json.loads(sftflags._FALLBACK.read_text(encoding="utf-8"))
+    if any(data.get(k) != v for k, v in sftflags._versions().items()):
+        pytest.skip(f"installed {sftflags._versions()}, table made for other versions")
+    details = sftflags.flag_details()
+    assert details is not None
+    from_source = {n: sftflags._literal(f.default) for n, f in details.items()}
+    assert data["defaults"] == {n: v for n, v in from_source.items() if v is not None}

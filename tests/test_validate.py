@@ -111,7 +111,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "identity_leftover.toml": ("identity_full.json:2", "'{{AUTHOR}}' remains after filling"),
     "unknown_preset.toml": ("unknown_preset.toml:12", "train.preset", "did you mean '24gb'"),
     "dataset_errors_via_recipe.toml": ("missing_output.json:7", "record 2", "missing 'output'"),
-    # issue 13: every kind of input ends as a located finding (read.py, fill.py, values.py)
+    # issue 13: every kind of input ends as a located finding (read.py, fill.py, value_checks.py)
     "deep_nesting.jsonl": ("deep_nesting.jsonl:2", "record 2", "nested too deep"),
     "deep_nesting.json": ("deep_nesting.json:3", "record 2", "nested too deep"),
     "deep_but_parsed.jsonl": ("deep_but_parsed.jsonl:2", "record 2", "more than 16 levels"),
@@ -284,6 +284,17 @@ def test_exact_duplicate_is_a_warning_only(tmp_path, capsys):
     assert main(["validate", str(data)]) == 0
     out = capsys.readouterr().out
     assert f"{data}:2: warning: record 2" in out and "exact duplicate of record 1" in out
+
+
+def test_a_repeated_key_is_found_when_strings_end_in_a_backslash(tmp_path, capsys):
+    """Bug: the repeated-key check counted quote characters first and took every \\" for an
+    escaped quote, so keys and values ending in a backslash hid a repeated key."""
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"who\\\\": "Nova\\\\", "who\\\\": "Qwen\\\\"}\n', encoding="utf-8")
+    assert main(["validate", "--json", str(data)]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert "appears twice in one object" in finding["message"]
+    assert (finding["line"], finding["field"]) == (1, "who\\")
 
 
 def test_findings_are_all_reported_and_capped(tmp_path, capsys):

@@ -120,3 +120,36 @@ def test_a_general_max_drop_out_of_range_is_an_error(tmp_path):
     run = fake_run(tmp_path, {"general_max_drop": 1.5})
     proc = swiftkit("verify", str(run))
     assert proc.returncode == 1 and "field 'verify.general_max_drop'" in proc.stderr
+
+
+def test_report_md_and_html_show_the_same_sections_rows_and_reasons():
+    """Before: report.md and report.html each wrote the report by hand and had drifted (only
+    the page had the settings, only the md the pass rule; the page gave a passing answer's
+    reason). Both now render layout.sections: every title, header, cell and failed answer's
+    reason is in each."""
+    from dataclasses import replace
+    from html import escape
+
+    from conftest import ROOT
+
+    from swiftkit.verify import html, layout
+
+    rep = rpt.VerifyReport.read(ROOT / "tests" / "v1_run" / "report.json")
+    assert rep is not None
+    failed = replace(rep.probes[0], adapter_ok=False, adapter_why="repeats itself")
+    passed = replace(rep.probes[1], adapter_ok=True, adapter_why="a reason for a pass")
+    rep = replace(rep, probes=[failed, passed])
+    points = [(5, 3.0), (10, 2.0)]
+    md, page = layout.markdown(rep, points), html.page(rep, points, "data:image/svg+xml;base64,")
+    for text in (layout.title(rep), rep.headline(), layout.rule(rep)):
+        assert text in md and escape(text) in page
+    for section in layout.sections(rep, points):
+        assert f"## {section.title}" in md and f"<h2>{escape(section.title)}</h2>" in page
+        rows = section.rows if not isinstance(section, layout.Chart) else [(section.caption,)]
+        for row in rows:
+            for cell in (*getattr(section, "header", ()), *row):
+                value = cell.text if isinstance(cell, layout.Answer) else cell
+                text = "-" if value is None else str(value)
+                assert text in md and escape(text) in page, text
+    assert "repeats itself" in md and "repeats itself" in page
+    assert "a reason for a pass" not in md and "a reason for a pass" not in page

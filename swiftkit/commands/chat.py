@@ -12,6 +12,7 @@ import click
 
 from swiftkit.commands import guard_model_code
 from swiftkit.msswift import argv as helpers
+from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import Target, announce, resolve
 from swiftkit.serving.client import ask_all
@@ -35,7 +36,7 @@ def execute(
     announce(target, echo)
     guard_model_code(target, trust_remote_code, "chat")
     if base:
-        target.require_adapter("--base reads the base model from the adapter's args.json")
+        target.require_adapter(f"--base reads the base model from the adapter's {ARGS_JSON}")
     if compare:
         return side_by_side(target, echo, read or click.prompt)
     command = helpers.render_chat(target.checkpoint, base=base)

@@ -23,10 +23,6 @@ def presets_report() -> list[str]:
     return lines
 
 
-def doctor_report(recipe_path: Path | None = None) -> list[str]:
-    return doctor(recipe_path)[0]
-
-
 def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
     """The report's lines and how many errors it lists that stop the recipe here."""
     m = hardware.detect()

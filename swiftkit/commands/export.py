@@ -15,6 +15,7 @@ from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.export import card, ollama
 from swiftkit.export import template as chat
 from swiftkit.msswift import argv as helpers
+from swiftkit.msswift.args import args_path
 from swiftkit.msswift.command import shell_line
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import announce, resolve
@@ -99,7 +100,7 @@ def execute(
     if to_ollama and system and '"""' in system:
         raise SwiftkitError.at(
             "the system prompt cannot be written into an Ollama Modelfile",
-            str(ckpt / "args.json"),
+            str(args_path(ckpt)),
             'it holds """, which ends a Modelfile value (Ollama has no escape for it)',
             fix="export without --ollama, and set SYSTEM in your Modelfile by hand",
         )
@@ -181,7 +182,7 @@ def write_modelfile(out: Path, system: str | None, echo: Echo) -> Path:
             "the chat template is not ChatML (<|im_start|>/<|im_end|>), the only format "
             "swiftkit writes a Modelfile TEMPLATE for",
             fix="the merged folder is complete; write the Modelfile by hand, or use "
-            "`swift export --to_ollama true`",
+            f"`{helpers.OLLAMA_BY_HAND}`",
         )
     path = out / ollama.MODELFILE
     path.write_text(ollama.modelfile(out, system), encoding="utf-8")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from swiftkit.errors import did_you_mean
 from swiftkit.msswift import compat, sftflags
+from swiftkit.msswift.command import option
 
 
 def matches(name: str, pattern: str | None) -> bool:
@@ -41,7 +42,7 @@ def execute(pattern: str | None, echo: Callable[[str], None]) -> int:
     twidth = max(len(t) for t in types)
     for name, typ in zip(wanted, types, strict=True):
         default = details[name].default if name in details else "?"
-        echo(f"--{name:<{width}}  {typ:<{twidth}}  default {default}")
+        echo(f"{option(name):<{width + 2}}  {typ:<{twidth}}  default {default}")
     version = compat.swift_version() or "not installed"
     echo(f"{len(wanted)} of {len(names)} flags, ms-swift {version} ({source})")
     return 0

@@ -11,6 +11,7 @@ from typing import Any
 from swiftkit import jsonl
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
@@ -91,7 +92,7 @@ def execute(
     announce(target, None if as_json else echo)  # JSON on stdout stays parseable
     guard_model_code(target, trust_remote_code, "infer")
     if base:
-        target.require_adapter("--base reads the base model from the adapter's args.json")
+        target.require_adapter(f"--base reads the base model from the adapter's {ARGS_JSON}")
     if compare:
         require_base(target)
     work = target.run_dir / "infer" if target.run_dir is not None else None

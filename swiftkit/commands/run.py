@@ -32,28 +32,7 @@ def preflight(p: Plan) -> None:
     from swiftkit.machine import fit  # GPUs, memory, processes, hub access
 
     fit.require_fit(p.recipe)
-    installed = compat.swift_version()
-    if installed is None:
-        raise SwiftkitError(
-            "ms-swift is not installed in this environment",
-            [
-                Finding.error(
-                    "ms-swift", "not installed", fix=f"pip install '{compat.requirement()}'"
-                )
-            ],
-        )
-    if not compat.is_supported(installed):
-        sup = compat.table()["supported"]
-        raise SwiftkitError(
-            f"ms-swift {installed} is outside the supported range {sup['min']} to <{sup['below']}",
-            [
-                Finding.error(
-                    "ms-swift",
-                    f"version {installed}",
-                    fix=f"pip install 'ms-swift=={compat.table()['tested']}' (the tested version)",
-                )
-            ],
-        )
+    compat.require_supported()
     out = p.recipe.output_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -176,7 +155,7 @@ def execute(
     watch = events.DropWatch(p.run_dir / "swift.log", sent)
     try:
         # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
-        with live.start(p.run_dir / "logging.jsonl", echo, resume=resume) as progress:
+        with live.start(events.log_path(p.run_dir), echo, resume=resume) as progress:
 
             def tick() -> None:
                 progress.tick()
@@ -247,7 +226,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
                 echo(f"no space left on device: {p.run_dir} ({free} MiB free now)")
         echo(f"full log: {p.run_dir / 'swift.log'}")
         return 1
-    found = events.last_checkpoint(p.run_dir / "logging.jsonl")
+    found = events.last_checkpoint(events.log_path(p.run_dir))
     ckpt = found or folders.require_checkpoint(p.run_dir)
     ended("finished", ckpt)
     echo(f"checkpoint: {ckpt}")

@@ -48,7 +48,7 @@ class RunRow:
         if status in ("running", folders.DIED) or steps is None:
             # the manifest gets them when the run ends: until then (or when it never
             # ended) they come from ms-swift's own record
-            logged = events.read_steps(run_dir / "logging.jsonl")
+            logged = events.read_steps(events.log_path(run_dir))
             if logged:
                 steps, max_steps, loss = logged[-1].step, logged[-1].max_steps, logged[-1].loss
         return cls(

@@ -17,6 +17,7 @@ from pathlib import Path
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
+from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.msswift.command import Command, shell_line
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import announce, resolve
@@ -77,11 +78,7 @@ def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
     """The command with the key in its environment (never on its command line, which ms-swift
     logs and `ps` shows), read by the plugin that also answers a wrong key 401; the printed
     line shows `shown` in the key's place."""
-    argv = list(command.argv)
-    if "--external_plugins" in argv:  # one flag holds every plugin (a second would replace it)
-        argv.insert(argv.index("--external_plugins") + 1, str(DEPLOY_AUTH_PLUGIN))
-    else:
-        argv += ["--external_plugins", str(DEPLOY_AUTH_PLUGIN)]
+    argv = helpers.add_plugin(command.argv, DEPLOY_AUTH_PLUGIN)
     line = f"{SERVE_KEY_ENV}={shown} {Command(argv, command.env).shell()}"
     return Command(argv, {**command.env, SERVE_KEY_ENV: key}), line
 
@@ -122,7 +119,7 @@ def execute(
     announce(target, echo)
     guard_model_code(target, trust_remote_code, "serve")
     if base:
-        target.require_adapter("--base reads the base model from the adapter's args.json")
+        target.require_adapter(f"--base reads the base model from the adapter's {ARGS_JSON}")
     check_port(host, port)
     model = name or served_name(target)
     base_id = None if base or not target.adapter else base_name(target, model)

@@ -13,7 +13,7 @@ from pathlib import Path
 from swiftkit import dataset, recipe
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.recipe import values
+from swiftkit.recipe import value_checks
 
 MAX_SHOWN = 200  # findings printed per file: enough to fix a batch, few enough to read
 RECIPE_SUFFIXES = (".toml",)
@@ -119,7 +119,7 @@ def check_recipe(path: Path) -> list[Finding]:
                 fix="paths are relative to the recipe file; check the name",
             )
             for kind, probe in rec.verify.probe_files
-            if not values.is_file(probe)
+            if not value_checks.is_file(probe)
         ]
         findings += missing
         try:

@@ -70,13 +70,6 @@ class Seen:
         return make(str(self.path), message, line=rec.line, record=rec.number, field=fld, fix=fix)
 
 
-def duplicate_findings(records: Sequence[Record[Fields]], source: str) -> list[Finding]:
-    """The same question with two answers teaches two identities (error); a repeated record
-    only weighs more (warning). Only records that passed the other checks are compared."""
-    seen = Seen(Path(source))
-    return [f for f in map(seen.add, records) if f is not None]
-
-
 def cross_file_conflicts(files: Sequence[Seen]) -> list[Finding]:
     """One question answered differently in two of the recipe's files (within one file,
     Seen.add reports it)."""

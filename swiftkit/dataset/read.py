@@ -6,7 +6,7 @@ objects, `Record[Fields]` (see `usable`).
 JSON Lines files are read one line at a time (a 200 MB file is never held whole); a JSON array
 is held as text and decoded one record at a time. Whatever the bytes, reading ends in records
 and findings, never an exception; what JSON allows but a record must not hold (the limits
-in README, "Limits") is plain.py's.
+in README, "Limits") is jsontext.py's.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from swiftkit.dataset import plain
+from swiftkit.dataset import jsontext
 from swiftkit.errors import Finding
 
 Fields = dict[str, Any]
@@ -186,7 +186,7 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
     if text is None:
         return
     text = text.removeprefix("\ufeff")
-    decoder = json.JSONDecoder()
+    decoder = jsontext.Decoder()
     pos = text.index("[") + 1
     n = 0
     line, counted = 1, 0  # line number at offset `counted`, advanced as records are read
@@ -222,9 +222,9 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
             return
         n += 1
         try:
-            value, end = decoder.raw_decode(text, pos)
+            value, end = decoder.at(text, pos)
         except (ValueError, RecursionError) as exc:
-            message, fix = plain.explain(text[pos : pos + 200], exc)
+            message, fix = jsontext.explain(text[pos : pos + 200], exc)
             report(
                 Finding.error(
                     source,
@@ -239,7 +239,7 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
             return
         line += text.count("\n", counted, pos)
         counted = pos
-        problem = plain.check_value(value, text[pos:end])
+        problem = jsontext.check_value(value, text[pos:end], decoder.repeated)
         if problem:
             report(
                 Finding.error(
@@ -280,6 +280,7 @@ def _skip_space(text: str, pos: int) -> int:
 def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]]:
     n = 0
     boms: list[int] = []
+    decoder = jsontext.Decoder()
     for number, raw in enumerate(fh, start=1):
         text = _decode(raw, source, number, report)
         if text is None:
@@ -292,9 +293,9 @@ def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]
             continue
         n += 1
         try:
-            value = json.loads(text)
+            value = decoder.line(text)
         except (ValueError, RecursionError) as exc:
-            message, fix = plain.explain(text, exc)
+            message, fix = jsontext.explain(text, exc)
             report(
                 Finding.error(
                     source,
@@ -305,7 +306,7 @@ def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]
                 )
             )
             continue
-        problem = plain.check_value(value, text)
+        problem = jsontext.check_value(value, text, decoder.repeated)
         if problem:
             report(
                 Finding.error(

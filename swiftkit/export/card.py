@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+from swiftkit.msswift.argv import MERGE_BY_HAND
 from swiftkit.pipeline.manifest import Manifest
 from swiftkit.verify.report import REPORT_JSON, VerifyReport, gate, pct
 
@@ -53,7 +54,7 @@ def model_card(
         f"# {name}",
         "",
         f"A LoRA identity fine-tune{f' by {author}' if author else ''}, merged into its base "
-        "model with `swiftkit export --merge` (ms-swift `swift export --merge_lora true`).",
+        f"model with `swiftkit export --merge` (ms-swift `{MERGE_BY_HAND}`).",
         "",
         f"- identity: name {name!r}" + (f", author {author!r}" if author else ""),
         f"- base model: `{base_model}`",

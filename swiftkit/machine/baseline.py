@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swiftkit import resources
-from swiftkit.msswift import compat
+from swiftkit.msswift import compat, sft
 
 MIB = 1024**2
 # Measured here (ms-swift 4.6, torch 2.13 CPU, transformers 5.19, Python 3.11) by `measured()`;
@@ -79,45 +79,6 @@ def write_dataset(path: Path, records: int, max_length: int) -> None:
             f.write(json.dumps({"messages": msgs}) + "\n")
 
 
-def sft_command(
-    model: Path, data: Path, out: Path, batch: int, length: int, gc: bool, steps: int
-) -> list[str]:
-    """`swift sft` LoRA (rank 8, all-linear, dropout 0.05) in float32 on the CPU, every
-    sequence truncated to exactly `length` (no padding-free packing), nothing saved."""
-    flags = dict(
-        model=model,
-        model_type="qwen2",
-        template="qwen2_5",
-        tuner_type="lora",
-        torch_dtype="float32",
-        dataset=data,
-        max_length=length,
-        truncation_strategy="right",
-        padding_free="false",
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=1,
-        gradient_checkpointing=str(gc).lower(),
-        max_steps=steps,
-        lora_rank=8,
-        lora_alpha=32,
-        lora_dropout=0.05,
-        target_modules="all-linear",
-        output_dir=out,
-        dataloader_num_workers=0,
-        dataset_num_proc=1,
-        split_dataset_ratio=0,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        add_version="false",
-        check_model="false",
-    )
-    cmd = ["swift", "sft"]
-    for key, value in flags.items():
-        cmd += [f"--{key}", str(value)]
-    return cmd
-
-
 def measured(refresh: bool = False) -> Baseline:
     """The cached measurement, or measure now (~20 s of CPU: build the tiny model, one
     training step) and cache it."""
@@ -136,8 +97,8 @@ def measured(refresh: bool = False) -> Baseline:
             stderr=subprocess.DEVNULL,
         )
         write_dataset(where / "d.jsonl", 1, 32)
-        cmd = sft_command(where / "m", where / "d.jsonl", where / "o", 1, 32, True, 1)
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cmd = sft.memory_probe(where / "m", where / "d.jsonl", where / "o", 1, 32, True, 1)
+        proc = subprocess.Popen(cmd.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak = sample_peak(proc)
         cfg = json.loads((where / "m" / "config.json").read_text(encoding="utf-8"))
     if proc.returncode != 0:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from swiftkit.msswift import sftflags
 from swiftkit.resources import table
 
 GIB = 1024**3
@@ -18,6 +19,7 @@ MIB = 1024**2
 # CUDA context, cuBLAS workspaces and allocator slack: a fixed allowance, not a measurement.
 OVERHEAD_GIB = 1.0
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
+UNSET_LENGTH = 2048  # tokens per sequence when max_length is unset (ms-swift: the model's context)
 
 
 @dataclass(frozen=True)
@@ -136,19 +138,29 @@ def _targets(shape: Shape, target_modules: object) -> list[str]:
 def estimate(
     shape: Shape,
     *,
-    torch_dtype: str = "bfloat16",
+    torch_dtype: str | None = None,
     quant_bits: int | None = None,
-    lora_rank: int = 8,
-    target_modules: object = "all-linear",
-    lora_dropout: float = 0.05,
-    batch: int = 1,
-    max_length: int = 2048,
-    gradient_checkpointing: bool = True,
+    lora_rank: int | None = None,
+    target_modules: object = None,
+    lora_dropout: float | None = None,
+    batch: int | None = None,
+    max_length: int | None = None,
+    gradient_checkpointing: bool | None = None,
     zero3_shards: int = 1,
     overhead_gib: float = OVERHEAD_GIB,
     device: str = "cuda",
 ) -> Estimate:
-    """Peak memory of one training process (see README, "Presets and hardware")."""
+    """Peak memory of one training process (see README, "Presets and hardware"). A setting
+    not given is ms-swift's default (max_length: UNSET_LENGTH)."""
+    default = sftflags.default
+    torch_dtype = torch_dtype or default("torch_dtype")
+    lora_rank = lora_rank or default("lora_rank")
+    target_modules = target_modules or default("target_modules")
+    lora_dropout = default("lora_dropout") if lora_dropout is None else lora_dropout
+    batch = max(1, batch or default("per_device_train_batch_size"))
+    max_length = max_length or default("max_length") or UNSET_LENGTH
+    if gradient_checkpointing is None:
+        gradient_checkpointing = bool(default("gradient_checkpointing"))
     b = DTYPE_BYTES.get(str(torch_dtype), 2)
     emb = shape.embedding_params
     body = shape.params - emb

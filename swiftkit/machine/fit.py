@@ -11,7 +11,7 @@ import socket
 
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.machine import baseline, hardware
-from swiftkit.machine.estimate import Estimate, estimate, shape_of
+from swiftkit.machine.estimate import UNSET_LENGTH, Estimate, estimate, shape_of
 from swiftkit.msswift import compat
 from swiftkit.msswift.command import shell_line
 from swiftkit.recipe import Recipe, presets
@@ -55,10 +55,10 @@ def estimate_for(rec: Recipe) -> Estimate | None:
 
 
 def estimate_args(rec: Recipe) -> dict:
-    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset). On
-    the CPU preset the fixed CUDA allowance gives way to the measured process baseline
-    (Python, torch and ms-swift imported: `baseline.cached()`, the shipped figure until one is
-    measured for the installed versions)."""
+    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset, as
+    msswift reads them). On the CPU preset the fixed CUDA allowance gives way to the measured
+    process baseline (Python, torch and ms-swift imported: `baseline.cached()`, the shipped
+    figure until one is measured for the installed versions)."""
     t = rec.train
     device = "cuda" if t.device == "cuda" else "cpu"
     overhead = {} if device == "cuda" else {"overhead_gib": baseline.cached().mib / 1024}
@@ -68,11 +68,11 @@ def estimate_args(rec: Recipe) -> dict:
     return dict(
         torch_dtype=str(t.value("torch_dtype")),
         quant_bits=quant if isinstance(quant, int) and not isinstance(quant, bool) else None,
-        lora_rank=t.int_value("lora_rank", 8),
+        lora_rank=t.int_value("lora_rank") or None,
         target_modules=t.value("target_modules"),
-        lora_dropout=float(dropout) if isinstance(dropout, int | float) else 0.05,
-        batch=max(1, t.int_value("per_device_train_batch_size", 1)),
-        max_length=t.max_length or 2048,
+        lora_dropout=float(dropout) if isinstance(dropout, int | float) else None,
+        batch=max(1, t.int_value("per_device_train_batch_size")),
+        max_length=t.max_length or UNSET_LENGTH,
         gradient_checkpointing=bool(t.value("gradient_checkpointing")),
         zero3_shards=rec.launch.world_size() if ds.startswith("zero3") else 1,
         device=device,
@@ -195,18 +195,18 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
                 fix=hint or "use a larger card",
             )
         )
-    for flag, dist, why in (
-        ("quant_method", "bitsandbytes", "4-bit QLoRA loads the model through bitsandbytes"),
+    if (
+        rec.train.value("quant_method") == "bnb"
+        and compat.installed_version("bitsandbytes") is None
     ):
-        if rec.train.value(flag) == "bnb" and compat.installed_version(dist) is None:
-            out.append(
-                Finding.error(
-                    source,
-                    f"{why}, which is not installed",
-                    field=f"train.{flag}",
-                    fix=f"pip install {dist}",
-                )
+        out.append(
+            Finding.error(
+                source,
+                "4-bit QLoRA loads the model through bitsandbytes, which is not installed",
+                field="train.quant_method",
+                fix="pip install bitsandbytes",
             )
+        )
     if rec.launch.deepspeed and compat.installed_version("deepspeed") is None:
         out.append(
             Finding.error(

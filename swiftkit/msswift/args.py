@@ -7,6 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swiftkit.errors import SwiftkitError
+
+FILE = "args.json"  # in every checkpoint-N folder `swift sft` writes
+
+
+def args_path(checkpoint: Path) -> Path:
+    return checkpoint / FILE
+
+
+def missing(checkpoint: Path) -> SwiftkitError:
+    return SwiftkitError.at(
+        f"checkpoint has no {FILE}: {checkpoint}",
+        str(args_path(checkpoint)),
+        "missing: it names the base model, template and system prompt",
+        fix="pass a checkpoint written by `swift sft` (checkpoint-N)",
+    )
+
 
 def _strings(value: object) -> tuple[str, ...]:
     """args.json keeps some values as a string, some as a list: always a tuple here."""
@@ -47,7 +64,7 @@ class CheckpointArgs:
     def read(cls, checkpoint: Path) -> CheckpointArgs:
         """A checkpoint's args.json; empty when it is missing or unreadable."""
         try:
-            data = json.loads((checkpoint / "args.json").read_text(encoding="utf-8"))
+            data = json.loads(args_path(checkpoint).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return cls()
         return cls.from_dict(data if isinstance(data, dict) else {})

@@ -1,6 +1,6 @@
-"""The helper commands after training: batch infer, chat, export --merge, deploy.
-
-ms-swift reads the base model, template and system prompt from a checkpoint's args.json.
+"""The commands after training (chat, export --merge, deploy) and the edits swiftkit makes to
+an argv (one more plugin, a resume). ms-swift reads the base model, template and system prompt
+from a checkpoint's args.json.
 """
 
 from __future__ import annotations
@@ -8,32 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
-from swiftkit.msswift.args import CheckpointArgs
-from swiftkit.msswift.command import Command, argv_from_flags
+from swiftkit.msswift.args import CheckpointArgs, args_path
+from swiftkit.msswift.command import Command, argv_from_flags, shell_line
 from swiftkit.resources import SERVE_PLUGIN
-
-
-def render_infer(
-    checkpoint: Path,
-    val_dataset: Path,
-    result_path: Path,
-    max_new_tokens: int = 256,
-    base: bool = False,
-    max_batch_size: int | None = None,
-) -> Command:
-    """Batch inference with a trained adapter (ms-swift reads the base model, template and
-    system prompt from the checkpoint's args.json); `base=True` answers with the base model."""
-    flags = source_flags(checkpoint, base)
-    flags.update(
-        val_dataset=str(val_dataset),
-        result_path=str(result_path),
-        temperature=0,
-        max_new_tokens=max_new_tokens,
-        stream=False,
-    )
-    if max_batch_size:
-        flags["max_batch_size"] = max_batch_size
-    return Command(argv_from_flags("infer", flags))
 
 
 def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
@@ -44,7 +21,7 @@ def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
         if args.model is None:
             raise SwiftkitError.at(
                 f"cannot tell the base model of {checkpoint}",
-                str(checkpoint / "args.json"),
+                str(args_path(checkpoint)),
                 "missing or without 'model': it names the base model",
                 fix="pass a checkpoint written by `swift sft` (checkpoint-N)",
             )
@@ -112,3 +89,28 @@ def render_deploy_pair(
         flags["max_batch_size"] = max_batch_size
     flags["external_plugins"] = str(SERVE_PLUGIN)
     return Command(argv_from_flags("deploy", flags))
+
+
+def add_plugin(argv: list[str], plugin: Path) -> list[str]:
+    """argv with one more plugin file for ms-swift to load: one --external_plugins holds them
+    all (a second flag would replace the first)."""
+    out = list(argv)
+    if "--external_plugins" in out:
+        out.insert(out.index("--external_plugins") + 1, str(plugin))
+    else:
+        out += ["--external_plugins", str(plugin)]
+    return out
+
+
+def resume(argv: list[str], checkpoint: Path) -> list[str]:
+    """A `swift sft` argv that resumes from `checkpoint` (in place of an earlier resume's)."""
+    out = list(argv)
+    if "--resume_from_checkpoint" in out:  # a run resumed before
+        i = out.index("--resume_from_checkpoint")
+        del out[i : i + 2]
+    return out + ["--resume_from_checkpoint", str(checkpoint)]
+
+
+# ms-swift's own ways, named in messages: its Modelfile writer and its LoRA merge.
+OLLAMA_BY_HAND = shell_line("swift", "export", "--to_ollama", "true")
+MERGE_BY_HAND = shell_line("swift", "export", "--merge_lora", "true")

@@ -33,11 +33,15 @@ def format_value(value: object) -> list[str]:
     return [str(value)]
 
 
+def option(name: str) -> str:
+    """An ms-swift flag on its command line: `lora_rank` -> `--lora_rank`."""
+    return f"--{name}"
+
+
 def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
     argv = ["swift", subcommand]
     for key, value in flags.items():
-        argv.append(f"--{key}")
-        argv += format_value(value)
+        argv += [option(key), *format_value(value)]
     return argv
 
 

@@ -10,6 +10,7 @@ import re
 from importlib import metadata
 
 from swiftkit import resources
+from swiftkit.errors import Finding, SwiftkitError
 
 
 def table() -> dict:
@@ -53,6 +54,25 @@ def requirement() -> str:
     """The pip requirement for the supported range, e.g. "ms-swift>=3.12.6,<4.7.0"."""
     sup = table()["supported"]
     return f"ms-swift>={sup['min']},<{sup['below']}"
+
+
+def require_supported() -> str:
+    """The installed ms-swift's version; raises when it is missing or outside the range."""
+    installed = swift_version()
+    if installed is None:
+        fix = f"pip install '{requirement()}'"
+        raise SwiftkitError(
+            "ms-swift is not installed in this environment",
+            [Finding.error("ms-swift", "not installed", fix=fix)],
+        )
+    if not is_supported(installed):
+        sup = table()["supported"]
+        fix = f"pip install 'ms-swift=={table()['tested']}' (the tested version)"
+        raise SwiftkitError(
+            f"ms-swift {installed} is outside the supported range {sup['min']} to <{sup['below']}",
+            [Finding.error("ms-swift", f"version {installed}", fix=fix)],
+        )
+    return installed
 
 
 def feature_needs(feature: str, version: str | None = None) -> dict | None:

@@ -99,16 +99,17 @@ def read_steps(path: Path) -> list[Step]:
     return [by_step[k] for k in sorted(by_step)]
 
 
-class LogTail:
-    """Follows a logging.jsonl that the child appends to; yields the new steps. Bytes after
-    the last newline (a row being written, maybe cut inside a character) wait for the rest."""
+class Follow:
+    """A file another process appends to: the complete lines added since the last call.
+    Bytes after the last newline (a line being written, maybe cut inside a character) wait
+    for the rest."""
 
     def __init__(self, path: Path):
         self.path = path
         self.offset = 0
-        self.buffer = b""
+        self.partial = b""
 
-    def new_steps(self) -> list[Step]:
+    def new_lines(self) -> list[str]:
         try:
             with self.path.open("rb") as fh:
                 fh.seek(self.offset)
@@ -116,13 +117,15 @@ class LogTail:
         except OSError:
             return []
         self.offset += len(chunk)
-        self.buffer += chunk
-        done, newline, self.buffer = self.buffer.rpartition(b"\n")
-        if not newline:
-            self.buffer = done + self.buffer
-            return []
-        text = done.decode("utf-8", errors="replace")
-        return steps_in(r.value for r in jsonl.rows(text) if r.ok)
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        return [line.decode("utf-8", errors="replace") for line in lines]
+
+
+class LogTail(Follow):
+    """Follows a logging.jsonl that the child appends to; yields the new steps."""
+
+    def new_steps(self) -> list[Step]:
+        return steps_in(r.value for r in jsonl.rows("\n".join(self.new_lines())) if r.ok)
 
 
 @dataclass
@@ -176,6 +179,14 @@ def rename_advice(text: str) -> str:
     return "".join(out)
 
 
+LOG_FILE = "logging.jsonl"  # ms-swift's record of a run: one row per logged step, a closing row
+
+
+def log_path(run_dir: Path) -> Path:
+    """ms-swift's logging.jsonl of a run folder."""
+    return run_dir / LOG_FILE
+
+
 def last_checkpoint(path: Path) -> Path | None:
     """The checkpoint ms-swift names last in its record (logging.jsonl's closing row,
     "last_model_checkpoint"), as a real folder; None when it names none. Read from the
@@ -198,28 +209,17 @@ class RecordsDropped(SwiftkitError):
     """ms-swift kept fewer rows than swiftkit sent: the run is stopped."""
 
 
-class DropWatch:
+class DropWatch(Follow):
     """Reads the child's log as it grows and raises RecordsDropped at ms-swift's first
     "Dataset filtered" line. `sent` is each data copy swiftkit wrote and its row count."""
 
     def __init__(self, log: Path, sent: dict[Path, int]):
-        self.log = log
+        super().__init__(log)
         self.sent = sent
-        self.offset = 0
-        self.partial = b""
 
     def check(self) -> None:
-        try:
-            with self.log.open("rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except OSError:
-            return
-        self.offset += len(chunk)
-        lines = (self.partial + chunk).split(b"\n")
-        self.partial = lines.pop()
-        for raw in lines:
-            m = FILTERED.search(raw.decode("utf-8", errors="replace"))
+        for line in self.new_lines():
+            m = FILTERED.search(line)
             if m and int(m.group(2)) < int(m.group(1)):
                 raise self.error(int(m.group(1)), int(m.group(2)))
 
@@ -237,7 +237,7 @@ class DropWatch:
                     f'{kept}")',
                     fix=f"`swiftkit validate {f}` names the records ms-swift cannot read "
                     "(mixed formats, no answer, longer than max_length); the full log is "
-                    f"{self.log}",
+                    f"{self.path}",
                 )
                 for f in files
             ],

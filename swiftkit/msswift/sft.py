@@ -6,11 +6,31 @@ Nothing here runs anything or checks anything: the recipe was checked when it wa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift import compat
-from swiftkit.msswift.command import Command, argv_from_flags
-from swiftkit.recipe.model import FlagValue, Recipe
+from swiftkit.msswift.argv import add_plugin
+from swiftkit.msswift.command import Command, argv_from_flags, option
+from swiftkit.resources import PLUGIN
+
+if TYPE_CHECKING:  # the recipe package checks flags against MANAGED below
+    from swiftkit.recipe.model import FlagValue, Recipe
+
+# Flags swiftkit sets itself; a recipe that sets them under [train] is told where instead.
+MANAGED = {
+    "model": "set [model] id instead",
+    "dataset": "set [data] datasets instead",
+    "val_dataset": "set [data] val_datasets instead",
+    "model_type": "set [model] model_type instead",
+    "template": "set [model] template instead",
+    "add_version": "swiftkit names the run folder itself",
+    "model_author": "set [identity] author instead",
+    "model_name": "set [identity] name instead",
+    "deepspeed": "set [launch] deepspeed instead",
+}
+STOP_CALLBACK = "swiftkit_stop_when_verified"  # plugins/stop_when_verified.py's NAME
+STOP_CONFIG_ENV = "SWIFTKIT_STOP_CONFIG"  # and its CONFIG_ENV: the settings file
 
 # The published one-liner's order, so a rendered line reads like the blog's.
 ORDER = [
@@ -121,3 +141,49 @@ def render_sft(
 ) -> Command:
     flags = sft_flags(recipe, run_dir, datasets, version, val_datasets)
     return Command(argv_from_flags("sft", flags), launch_env(recipe))
+
+
+def add_stop_plugin(command: Command, config: Path) -> None:
+    """Load the stop-when-verified callback (plugins/stop_when_verified.py) into `swift sft`,
+    its settings read from `config`."""
+    command.argv[:] = add_plugin(command.argv, PLUGIN) + [option("callbacks"), STOP_CALLBACK]
+    command.env[STOP_CONFIG_ENV] = str(config)
+
+
+def let_swift_name_the_folder(command: Command, version: str) -> None:
+    """--add_version true: ms-swift writes into a new vN-DATE-TIME folder under output_dir, so
+    a pasted line run twice does not write over the first run."""
+    i = command.argv.index(option(compat.flag_name("add_version", version)))
+    command.argv[i + 1] = "true"
+
+
+def memory_probe(
+    model: Path, data: Path, out: Path, batch: int, length: int, gc: bool, steps: int
+) -> Command:
+    """The CPU memory baseline's `swift sft`: LoRA at ms-swift's defaults (the estimate asks
+    msswift for the same ones), float32 on the CPU, every sequence truncated to exactly
+    `length` (no padding-free packing), nothing saved."""
+    flags: dict[str, object] = dict(
+        model=model,
+        model_type="qwen2",
+        template="qwen2_5",
+        torch_dtype="float32",
+        dataset=data,
+        max_length=length,
+        truncation_strategy="right",
+        padding_free=False,
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=1,
+        gradient_checkpointing=gc,
+        max_steps=steps,
+        output_dir=out,
+        dataloader_num_workers=0,
+        dataset_num_proc=1,
+        split_dataset_ratio=0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        add_version=False,
+        check_model=False,
+    )
+    return Command(argv_from_flags("sft", flags))

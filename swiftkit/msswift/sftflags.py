@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import util
 from pathlib import Path
+from typing import Any
 
 from swiftkit.resources import DATA, table
 
 _FALLBACK = DATA / "sft_flags.json"
+Value = str | int | float | bool | list
+# What ms-swift puts in place of these None defaults when it starts: accumulation becomes
+# ceil(16 / batch / world size) (swift/trainers/arguments.py), 16 for one process at batch 1;
+# the dtype becomes the one config.json names, bfloat16 for the Qwen2.5 family.
+AT_START: dict[str, Value] = {"gradient_accumulation_steps": 16, "torch_dtype": "bfloat16"}
 # Where the `sft` argument class lives, newest layout first: (path in the package, class).
 ENTRY_POINTS = [
     ("arguments/sft_args.py", "SftArguments"),  # ms-swift 4.x
@@ -99,20 +105,19 @@ class _Resolver:
         return None
 
     def fields(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, Flag]:
-        """Every annotated field of `cls` and its bases (a subclass's own definition wins)."""
+        """Every annotated field of `cls` and its bases, as a dataclass collects them: a
+        subclass's own definition wins, and an earlier base's over a later one's (Python's
+        method resolution order)."""
         seen = set() if seen is None else seen
-        key = (path, cls.name)
-        if key in seen:
+        if (path, cls.name) in seen:
             return {}
-        seen.add(key)
+        seen.add((path, cls.name))
         out: dict[str, Flag] = {}
-        for base in cls.bases:
+        for base in reversed(cls.bases):
             name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
-            if not name:
-                continue
-            found = self.find_class(name, path)
-            if found:
-                out.update(self.fields(*found, seen))
+            found = self.find_class(name, path) if name else None
+            for flag in self.fields(*found, seen).values() if found else ():
+                out[flag.name] = _keep_choices(flag, out)
         for stmt in cls.body:
             if (
                 isinstance(stmt, ast.AnnAssign)
@@ -120,72 +125,39 @@ class _Resolver:
                 and not stmt.target.id.startswith("_")
                 and "ClassVar" not in ast.unparse(stmt.annotation)
             ):
-                name = stmt.target.id
-                out[name] = Flag(name, ast.unparse(stmt.annotation), _default(stmt.value))
+                name, kind = stmt.target.id, ast.unparse(stmt.annotation)
+                choices = frozenset(self.choices(stmt.annotation, path))
+                out[name] = _keep_choices(Flag(name, kind, _default(stmt.value), choices), out)
         return out
 
-    def enum_values(self, name: str, path: Path) -> set[str]:
-        """The string values of an enum class (`COSINE = "cosine"`), read from its source."""
-        found = self.find_class(name, path)
-        if not found:
-            return set()
-        return {
-            stmt.value.value
-            for stmt in found[0].body
-            if isinstance(stmt, ast.Assign)
-            and isinstance(stmt.value, ast.Constant)
-            and isinstance(stmt.value.value, str)
-        }
-
-    def choices(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, set]:
-        """flag -> the values its annotation allows, where the source states them: a
-        Literal['a', 'b'], or an enum class (transformers' SchedulerType, OptimizerNames).
-        A flag whose annotation also allows any str keeps the enum's values: ms-swift passes
-        them to transformers, which rejects the rest."""
-        seen = set() if seen is None else seen
-        if (path, cls.name) in seen:
-            return {}
-        seen.add((path, cls.name))
-        out: dict[str, set] = {}
-        for base in cls.bases:
-            name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
-            found = self.find_class(name, path) if name else None
-            if found:
-                out.update(self.choices(*found, seen))
-        for stmt in cls.body:
-            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
-                continue
-            values: set[str] = set()
-            for node in ast.walk(stmt.annotation):
-                if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
-                    values |= {
-                        c.value
-                        for c in ast.walk(node.slice)
-                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
-                    }
-                elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
-                    values |= self.enum_values(node.id, path)
-            if values:
-                out[stmt.target.id] = values
-            else:
-                out.pop(stmt.target.id, None)  # a subclass that redefines the flag freely
-        return out
+    def choices(self, annotation: ast.expr, path: Path) -> set[str]:
+        """The values an annotation allows, where the source states them: a Literal['a', 'b'],
+        or an enum class (transformers' SchedulerType, OptimizerNames)."""
+        values: set[str] = set()
+        for node in ast.walk(annotation):
+            if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
+                values |= {
+                    c.value
+                    for c in ast.walk(node.slice)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                }
+            elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
+                found = self.find_class(node.id, path)  # `COSINE = "cosine"` in its body
+                values |= {
+                    stmt.value.value
+                    for stmt in (found[0].body if found else [])
+                    if isinstance(stmt, ast.Assign)
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)
+                }
+        return values
 
 
 @cache
 def flag_choices() -> dict[str, frozenset[str]]:
     """flag -> the values the installed ms-swift (and transformers) accept, for the flags
     whose source states them; empty when ms-swift is not installed."""
-    root = _package_root("swift")
-    if root is None:
-        return {}
-    resolver = _Resolver()
-    for rel, name in ENTRY_POINTS:
-        path = root / rel
-        found = resolver.find_class(name, path) if path.is_file() else None
-        if found:
-            return {k: frozenset(v) for k, v in resolver.choices(*found).items()}
-    return {}
+    return {n: f.choices for n, f in (flag_details() or {}).items() if f.choices}
 
 
 @dataclass(frozen=True)
@@ -195,6 +167,15 @@ class Flag:
     name: str
     type: str
     default: str  # "(required)" when the field has none
+    choices: frozenset[str] = frozenset()  # the values its annotation allows, where it says
+
+
+def _keep_choices(flag: Flag, before: dict[str, Flag]) -> Flag:
+    """A free redefinition (ms-swift's `lr_scheduler_type: str`) keeps the values the field it
+    overrides allows: ms-swift passes the value on to transformers, which rejects the rest."""
+    if flag.choices or flag.name not in before:
+        return flag
+    return replace(flag, choices=before[flag.name].choices)
 
 
 def _default(value: ast.expr | None) -> str:
@@ -246,38 +227,64 @@ def _versions() -> dict[str, str | None]:
     }
 
 
-@cache
-def known_flags() -> tuple[frozenset[str], str]:
-    """(every accepted `swift sft` flag, where the list came from).
+def _literal(text: str) -> Value | None:
+    """A default's source text as a value: "8" -> 8, "['all-linear']" -> [...]; None for
+    None, "(required)" and what only runs (`list()`, an enum member)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str | int | float | list) else None
 
-    The shipped table is used as is when it was made from the installed ms-swift and
-    transformers versions (reading the source again would give the same set, ~0.1 s later).
-    """
+
+@cache
+def _read() -> tuple[dict[str, Value | None], str]:
+    """(flag -> its default, where they came from). The shipped table is used as is when it
+    was made from the installed ms-swift and transformers versions (reading the source again
+    would give the same, ~0.1 s later)."""
     data = table("sft_flags.json")
+    shipped = {name: data.get("defaults", {}).get(name) for name in data["flags"]}
     installed = _versions()
     if installed["ms_swift"] and all(data.get(k) == v for k, v in installed.items()):
-        return frozenset(data["flags"]), f"the table for ms-swift {data['ms_swift']}"
-    flags = from_source()
-    if flags is not None:
-        return frozenset(flags), "the installed ms-swift's argument classes"
-    return frozenset(data["flags"]), f"swiftkit's table for ms-swift {data['ms_swift']}"
+        return shipped, f"the table for ms-swift {data['ms_swift']}"
+    details = flag_details()
+    if details is not None:
+        found = {n: _literal(f.default) for n, f in details.items()}
+        return found, "the installed ms-swift's argument classes"
+    return shipped, f"swiftkit's table for ms-swift {data['ms_swift']}"
+
+
+def known_flags() -> tuple[frozenset[str], str]:
+    """(every accepted `swift sft` flag, where the list came from)."""
+    flags, origin = _read()
+    return frozenset(flags), origin
+
+
+def default(name: str) -> Any:
+    """ms-swift's default for an `sft` flag, from the installed ms-swift (else swiftkit's
+    table): None where it has none that swiftkit can state. Every module that needs one of
+    ms-swift's defaults asks here."""
+    value = _read()[0].get(name)
+    return AT_START.get(name) if value is None else value
 
 
 def write_fallback(path: Path = _FALLBACK) -> int:
     """Regenerate the shipped table from the installed ms-swift:
     `python -m swiftkit.msswift.sftflags`."""
-    flags = from_source()
-    if flags is None:
+    details = flag_details()
+    if details is None:
         raise SystemExit("ms-swift is not installed or its argument classes were not found")
+    defaults = {n: _literal(f.default) for n, f in sorted(details.items())}
     payload = {
-        "_comment": "`swift sft` flags of this ms-swift version (with these transformers), "
-        "used when ms-swift is not installed or is this version. Regenerate with "
-        "`python -m swiftkit.msswift.sftflags`.",
+        "_comment": "`swift sft` flags of this ms-swift version (with these transformers) and "
+        "their defaults, used when ms-swift is not installed or is this version. Regenerate "
+        "with `python -m swiftkit.msswift.sftflags`.",
         **_versions(),
-        "flags": sorted(flags),
+        "flags": sorted(details),
+        "defaults": {n: v for n, v in defaults.items() if v is not None},
     }
     path.write_text(json.dumps(payload, indent=0) + "\n", encoding="utf-8")
-    return len(flags)
+    return len(details)
 
 
 if __name__ == "__main__":

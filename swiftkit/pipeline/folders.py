@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
+import psutil  # type: ignore[import-untyped]
+
 from swiftkit.errors import SwiftkitError, write_failed
 from swiftkit.pipeline.manifest import MANIFEST, Manifest
 from swiftkit.recipe.model import Recipe
@@ -138,30 +140,21 @@ def best_checkpoint(run_dir: Path) -> Path | None:
 
 def pid_alive(pid: int | None) -> bool:
     """Whether a process with this id exists (a "running" manifest whose pid is gone died)."""
-    if pid is None or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid is not None and pid > 0 and psutil.pid_exists(pid)
 
 
-def process_start(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, /proc/PID/stat field 22), so a pid
-    the system reused for another process is not taken for the run; None where unknown."""
+def process_start(pid: int) -> float | None:
+    """When the process started (seconds since the epoch), so a pid the system reused for
+    another process is not taken for the run; None where unknown."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-        return int(stat.rpartition(")")[2].split()[19])  # fields after "(comm)" start at 3
-    except (OSError, ValueError, IndexError):
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
         return None
 
 
 class ProcessFields(TypedDict):
     pid: int
-    pid_start: int | None
+    pid_start: float | None
     host: str
 
 

@@ -77,7 +77,7 @@ class Manifest:
     started: str | None = None
     finished: str | None = None
     pid: int | None = None
-    pid_start: int | None = None  # the process's start time: a reused pid is not the run
+    pid_start: float | None = None  # the process's start time: a reused pid is not the run
     host: str | None = None  # where pid lives
     returncode: int | None = None
     seconds: float | None = None

@@ -16,8 +16,9 @@ from swiftkit import __version__, dataset, recipe, resources
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 from swiftkit.machine import fit, hardware
+from swiftkit.msswift import argv as helpers
 from swiftkit.msswift import compat, sft
-from swiftkit.msswift.command import Command, argv_from_flags
+from swiftkit.msswift.command import Command
 from swiftkit.pipeline import folders, index, stopcheck
 from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.recipe.model import DatasetRef, Recipe
@@ -74,9 +75,7 @@ def command_for(
     val_specs = specs(rec.data.val_datasets, "val-")
     command = sft.render_sft(rec, out_dir, train_specs, version, val_specs)
     if rec.verify.stop_when_verified and rec.verify.enabled:
-        flags, env = stopcheck.plugin_flags(data_dir)
-        command.argv += argv_from_flags("sft", flags)[2:]
-        command.env.update(env)
+        sft.add_stop_plugin(command, stopcheck.config_path(data_dir))
     return data, command
 
 
@@ -181,12 +180,7 @@ def resume_plan(spec: Path) -> Plan:
             f"the manifest names no recipe: {run_dir}", str(run_dir / MANIFEST), "no 'recipe'"
         )
     rec = fit.bind(recipe.load(Path(m.recipe)), hardware.detect())
-    argv = list(m.argv)
-    if "--resume_from_checkpoint" in argv:  # a run resumed before
-        i = argv.index("--resume_from_checkpoint")
-        del argv[i : i + 2]
-    argv += ["--resume_from_checkpoint", str(done[-1].resolve())]
-    command = Command(argv, dict(m.env))
+    command = Command(helpers.resume(list(m.argv), done[-1].resolve()), dict(m.env))
     data = [
         (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
         for i, ref in enumerate(rec.data.datasets)
@@ -295,6 +289,5 @@ def line_plan(recipe_path: Path) -> Plan:
         )
     out_dir = rec.output_dir / f"{rec.name}{PASTED_SUFFIX}"
     data, command = command_for(rec, out_dir, final, version)
-    i = command.argv.index("--" + compat.flag_name("add_version", version))
-    command.argv[i + 1] = "true"
+    sft.let_swift_name_the_folder(command, version)
     return Plan(rec, out_dir, data, command, version, warnings)

@@ -11,18 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
-from swiftkit.msswift.args import CheckpointArgs
+from swiftkit.msswift.args import CheckpointArgs, args_path, missing
 from swiftkit.pipeline import folders, index
 from swiftkit.pipeline.manifest import Manifest
-
-
-def no_args_json(checkpoint: Path) -> SwiftkitError:
-    return SwiftkitError.at(
-        f"checkpoint has no args.json: {checkpoint}",
-        str(checkpoint / "args.json"),
-        "missing: it names the base model, template and system prompt",
-        fix="pass a checkpoint written by `swift sft` (checkpoint-N)",
-    )
 
 
 @dataclass(frozen=True)
@@ -59,8 +50,8 @@ class Target:
         return CheckpointArgs.read(self.checkpoint)
 
     def require_args(self) -> CheckpointArgs:
-        if not (self.checkpoint / "args.json").is_file():
-            raise no_args_json(self.checkpoint)
+        if not args_path(self.checkpoint).is_file():
+            raise missing(self.checkpoint)
         return self.args()
 
     def require_adapter(self, why: str) -> Target:
@@ -131,8 +122,8 @@ def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
             path, "not a folder", "pass a run folder or a checkpoint folder, not a file"
         )
     if folders.is_model_folder(path) or folders.step_of(path) is not None:
-        if not folders.is_model_folder(path) and not (path / "args.json").is_file():
-            raise no_args_json(path)  # a checkpoint-N that holds nothing to load
+        if not folders.is_model_folder(path) and not args_path(path).is_file():
+            raise missing(path)  # a checkpoint-N that holds nothing to load
         parent = path.parent if folders.is_run_folder(path.parent) else None
         return Target(path, parent)
     if folders.is_run_folder(path) or folders.checkpoints(path):

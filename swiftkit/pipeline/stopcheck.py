@@ -1,4 +1,4 @@
-"""Stop when verified: the ms-swift plugin's flags and settings file (the plugin itself is
+"""Stop when verified: the ms-swift plugin's settings file (the plugin itself is
 msswift/plugins/stop_when_verified.py, inside ms-swift's process), and the checks it logged."""
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from typing import Any
 from swiftkit import jsonl
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
+from swiftkit.msswift.sft import STOP_CONFIG_ENV
 from swiftkit.recipe.model import VerifySpec, known
-from swiftkit.resources import PLUGIN
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import gather
 
-PLUGIN_CALLBACK = "swiftkit_stop_when_verified"
-PLUGIN_ENV = "SWIFTKIT_STOP_CONFIG"
+PLUGIN_ENV = STOP_CONFIG_ENV
 
 
 def config_path(run_dir: Path) -> Path:
@@ -26,12 +25,6 @@ def config_path(run_dir: Path) -> Path:
 
 def log_path(run_dir: Path) -> Path:
     return run_dir / "verify" / "stop_checks.jsonl"
-
-
-def plugin_flags(run_dir: Path) -> tuple[dict[str, object], dict[str, str]]:
-    """The `swift sft` flags and environment that load the stop-when-verified callback."""
-    flags: dict[str, object] = {"external_plugins": str(PLUGIN), "callbacks": [PLUGIN_CALLBACK]}
-    return flags, {PLUGIN_ENV: str(config_path(run_dir))}
 
 
 def write_stop_config(

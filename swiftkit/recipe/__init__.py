@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.errors import Finding, SwiftkitError, errors_only
-from swiftkit.recipe import checks, presets, values
+from swiftkit.recipe import checks, presets, value_checks
 from swiftkit.recipe.model import (
     DatasetRef,
     DataSpec,
@@ -35,7 +35,7 @@ def resolve_dataset(spec: str, base: Path) -> DatasetRef:
     """A local file (relative to the recipe) when it exists or looks like one, else a hub id."""
     head, _, count = spec.partition("#")
     sample = int(count) if count.isdigit() and len(count) < 10 else None
-    if values.path_problem(head):
+    if value_checks.path_problem(head):
         return DatasetRef(spec, path=base / "(unusable path)", sample=sample)
     candidate = Path(head).expanduser()
     candidate = candidate if candidate.is_absolute() else base / candidate
@@ -57,7 +57,7 @@ def _exists(path: Path) -> bool:
 def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple[ModelSpec, list]:
     model_id = str(section["id"])
     findings: list[Finding] = []
-    problem = values.path_problem(model_id)
+    problem = value_checks.path_problem(model_id)
     if problem:
         findings.append(
             Finding.error(
@@ -98,7 +98,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     path = Path(path)
     data, text = parse_toml(path)
     source = str(path)
-    findings = values.structure_findings(data, text, source)
+    findings = value_checks.structure_findings(data, text, source)
     if errors_only(findings):
         return None, findings
     findings = schema_findings(data, text, source)
@@ -125,7 +125,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     }
     for key, what in (("datasets", "dataset"), ("val_datasets", "validation dataset")):
         entries = data["data"].get(key, [])
-        bad = values.dataset_entry_findings(entries, key, text, source)
+        bad = value_checks.dataset_entry_findings(entries, key, text, source)
         findings += bad
         for i, ref in enumerate(refs[key]):
             if any(f.field == f"data.{key}[{i}]" for f in bad):
@@ -154,12 +154,12 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     train = TrainSpec(preset_name=preset_name, preset=preset, own=own, base_dir=base)
     findings += checks.launch_findings(launch, preset, text, source)
     findings += checks.train_flag_findings(own, text, source)
-    findings += values.train_value_findings(own, text, source, model.path)
+    findings += value_checks.train_value_findings(own, text, source, model.path)
     findings += checks.family_findings(model, text, source)
     if model.path is not None:
         findings += checks.model_folder_findings(model.path, model, text, source)
     output = str(train.flags.get("output_dir", "output"))
-    problem = values.path_problem(output)
+    problem = value_checks.path_problem(output)
     if problem:
         findings.append(
             Finding.error(

@@ -11,21 +11,9 @@ from pathlib import Path
 
 from swiftkit import jsonl
 from swiftkit.errors import Finding, did_you_mean
+from swiftkit.msswift.sft import MANAGED
 from swiftkit.recipe.model import LaunchSpec, ModelSpec, Preset
 from swiftkit.recipe.parse import locate
-
-# Flags swiftkit sets itself; a recipe that sets them under [train] is told where instead.
-MANAGED = {
-    "model": "set [model] id instead",
-    "dataset": "set [data] datasets instead",
-    "val_dataset": "set [data] val_datasets instead",
-    "model_type": "set [model] model_type instead",
-    "template": "set [model] template instead",
-    "add_version": "swiftkit names the run folder itself",
-    "model_author": "set [identity] author instead",
-    "model_name": "set [identity] name instead",
-    "deepspeed": "set [launch] deepspeed instead",
-}
 
 
 def launch_findings(

@@ -1,4 +1,4 @@
-"""A recipe as typed sections. Built only by the loader (recipe/load.py) from a TOML file the
+"""A recipe as typed sections. Built only by the loader (recipe/__init__.py) from a TOML file the
 schema has accepted, or from a run's manifest (`Recipe`'s sections round-trip `to_dict`).
 
 Ranges live in the JSON schema (schemas/recipe.schema.json); defaults live here, once.
@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from swiftkit.msswift import sftflags
 from swiftkit.resources import schema
 
 Scalar = str | int | float | bool
@@ -20,17 +21,6 @@ FlagValue = Scalar | list[Scalar]
 Device = Literal["cuda", "cpu"]
 TRAINING = "training"  # an identity probe source: the run's own identity questions
 DEFAULT_SYSTEM = "You are a helpful assistant."
-# ms-swift's own defaults for the flags swiftkit reasons about when neither the recipe nor
-# its preset sets them (`swiftkit flags`, ms-swift 4.6).
-SWIFT_DEFAULTS: dict[str, FlagValue] = {
-    "per_device_train_batch_size": 1,
-    "gradient_accumulation_steps": 16,
-    "lora_rank": 8,
-    "lora_dropout": 0.05,
-    "target_modules": "all-linear",
-    "torch_dtype": "bfloat16",
-    "gradient_checkpointing": True,
-}
 
 
 @dataclass(frozen=True)
@@ -148,7 +138,7 @@ class TrainSpec:
 
     def value(self, key: str) -> FlagValue | None:
         """A flag as ms-swift will see it: the recipe's, the preset's, else ms-swift's default."""
-        return self.flags.get(key, SWIFT_DEFAULTS.get(key))
+        return self.flags.get(key, sftflags.default(key))
 
     def int_value(self, key: str, default: int = 0) -> int:
         v = self.value(key)

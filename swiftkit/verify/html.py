@@ -1,6 +1,6 @@
-"""report.html: the verify report as one self-contained page to look at: the verdict, scores
-per probe kind, the before/after answers side by side (with the scorer's reasons when it gives
-them), the loss curve and the run's key settings.
+"""report.html: the verify report as one self-contained page to look at, rendered from the
+sections report.md shows too (layout.py): the verdict, scores per probe kind, the before/after
+answers side by side (with the scorer's reasons), the loss curve and the run's key settings.
 
 Self-contained means nothing is fetched: the style is inline, no script, and the loss chart is
 an SVG drawn by matplotlib, embedded as a data: URI (an SVG shown as an image cannot load
@@ -14,33 +14,13 @@ import io
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from swiftkit.pipeline.manifest import Manifest
-from swiftkit.verify.report import (
-    FAIL,
-    NONE,
-    PASS,
-    ProbeRow,
-    SetScore,
-    VerifyReport,
-    gate,
-    pct,
-    points_diff,
-)
+from swiftkit.verify.layout import NO_LOSS, Answer, Cell, Chart, Table, rule, sections, title
+from swiftkit.verify.report import FAIL, NONE, PASS, VerifyReport
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 REPORT_HTML = "report.html"
-# the [train] values shown (as ms-swift was given them), when the run has a manifest
-SETTINGS = (
-    "num_train_epochs",
-    "learning_rate",
-    "lora_rank",
-    "lora_alpha",
-    "target_modules",
-    "max_length",
-    "torch_dtype",
-)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #1d1d1f;
@@ -81,134 +61,60 @@ def _e(value: Any) -> str:
     return escape("-" if value is None else str(value))
 
 
-def _verdict_class(verdict: str) -> str:
-    return {PASS: "pass", FAIL: "fail", NONE: "none"}.get(verdict, "none")
-
-
-def _scores(report: VerifyReport) -> list[str]:
-    """The same table as report.md: each set, then each kind, before and after."""
-    out = [
-        "<table id='scores'><tr><th>probes</th><th>count</th><th>base model</th>"
-        "<th>adapter</th><th>adapter − base</th><th>gate</th><th>verdict</th></tr>"
-    ]
-    sets: tuple[tuple[str, SetScore], ...] = (
-        ("identity", report.identity),
-        ("general", report.general),
-    )
-    for name, s in sets:
-        out.append(
-            f"<tr><th>{_e(name)}</th><td class='num'>{s.probes}</td>"
-            f"<td class='num'>{pct(s.base)}</td><td class='num'>{pct(s.adapter)}</td>"
-            f"<td class='num'>{points_diff(s.difference)}</td><td>{_e(gate(s))}</td>"
-            f"<td>{_e(s.verdict)}</td></tr>"
-        )
-        for kind, k in s.by_kind.items():
-            diff = None if k.base is None or k.adapter is None else k.adapter - k.base
-            out.append(
-                f"<tr><td>{_e(name)} / {_e(kind)}</td><td class='num'>{k.probes}</td>"
-                f"<td class='num'>{pct(k.base)}</td><td class='num'>{pct(k.adapter)}</td>"
-                f"<td class='num'>{points_diff(diff)}</td><td></td><td></td></tr>"
-            )
-    out.append("</table>")
-    return out
-
-
-def _answer(text: str | None, ok: bool | None, why: str | None) -> str:
-    """An answer cell: pass or fail, the answer, and the scorer's reason when it gave one."""
-    if text is None:
+def _cell(cell: Cell, tag: str = "td", css: str = "") -> str:
+    attr = f" class='{css}'" if css else ""
+    if not isinstance(cell, Answer):
+        return f"<{tag}{attr}>{_e(cell)}</{tag}>"
+    if cell.text is None:
         return "<td>not asked</td>"
     mark = ""
-    if ok is not None:
-        mark = "<span class='ok'>✓ pass</span>" if ok else "<span class='bad'>✗ fail</span>"
-    reason = f"<div class='why'>{_e(why)}</div>" if why else ""
-    return f"<td>{mark}<div class='answer'>{_e(text)}</div>{reason}</td>"
+    if cell.ok is not None:
+        mark = "<span class='ok'>✓ pass</span>" if cell.ok else "<span class='bad'>✗ fail</span>"
+    reason = f"<div class='why'>{_e(cell.why)}</div>" if cell.ok is False and cell.why else ""
+    return f"<td>{mark}<div class='answer'>{_e(cell.text)}</div>{reason}</td>"
 
 
-def _answers(rows: list[ProbeRow]) -> list[str]:
-    out = [
-        "<table id='answers'><colgroup><col class='id'><col class='kind'><col class='q'>"
-        "<col class='a'><col class='a'></colgroup>"
-        "<tr><th>id</th><th>set / kind</th><th>question</th>"
-        "<th>before (base model)</th><th>after (adapter)</th></tr>"
-    ]
-    for r in rows:
-        out.append(
-            f"<tr><td>{_e(r.id)}</td><td>{_e(r.set)} / {_e(r.kind)}</td>"
-            f"<td class='answer'>{_e(r.question)}</td>"
-            f"{_answer(r.base, r.base_ok, r.base_why)}"
-            f"{_answer(r.adapter, r.adapter_ok, r.adapter_why)}</tr>"
-        )
-    out.append("</table>")
-    return out
-
-
-def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
-    """The run's key settings: what was trained, how, and how it was checked."""
-    manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
-    train = manifest.recipe_resolved.get("train") or {}
-    rows: list[tuple[str, Any]] = [
-        ("checkpoint", report.checkpoint),
-        ("run folder", report.run_dir),
-        ("recipe", manifest.recipe),
-        ("base model", report.base_model),
-        ("template", report.template),
-        ("system prompt", report.system),
-        ("new identity", ", ".join(report.new_identity)),
-        ("old identity (must not appear)", ", ".join(report.old_identity)),
-    ]
-    rows.append(("preset", manifest.preset))
-    for key in SETTINGS:
-        if key in train:
-            rows.append((key, train[key]))
-    rows += [
-        ("steps", manifest.steps),
-        ("last loss", manifest.last_loss),
-        ("training seconds", manifest.seconds),
-        ("identity gate", gate(report.identity)),
-        ("general gate", gate(report.general)),
-        ("measured", report.measured),
-    ]
-    return rows
+def _table(t: Table) -> list[str]:
+    cols = ""
+    if t.id == "answers":  # fixed widths: the two answers side by side get the room
+        cols = "<colgroup><col class='id'><col class='kind'><col class='q'><col class='a'>"
+        cols += "<col class='a'></colgroup>"
+    out = [f"<table id='{t.id}'>{cols}"]
+    if t.header:
+        out.append("<tr>" + "".join(f"<th>{_e(h)}</th>" for h in t.header) + "</tr>")
+    for i, row in enumerate(t.rows):
+        cells = []
+        for j, c in enumerate(row):
+            tag = "th" if j == 0 and i in t.strong else "td"
+            css = "num" if j in t.numbers else "answer" if j in t.long else ""
+            cells.append(_cell(c, tag, css))
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return [*out, "</table>"]
 
 
 def page(report: VerifyReport, points: list[tuple[int, float]], chart: str | None) -> str:
     """The whole page. `chart` is a data: URI of the loss chart, or None without a loss."""
-    names = ", ".join(report.new_identity) or report.folder.name
+    verdict = {PASS: "pass", FAIL: "fail", NONE: "none"}.get(report.verdict, "none")
     html = [
         "<!DOCTYPE html>",
         "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Verify: {_e(names)}</title>",
+        f"<title>{_e(title(report))}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>Verify: {_e(names)}</h1>",
-        f"<p id='verdict' class='verdict {_verdict_class(report.verdict)}'>"
-        f"{_e(report.headline())}</p>",
-        "<h2>Scores</h2>",
-        *_scores(report),
+        f"<h1>{_e(title(report))}</h1>",
+        f"<p id='verdict' class='verdict {verdict}'>{_e(report.headline())}</p>",
+        f"<p class='rule'>{_e(rule(report))}</p>",
     ]
-    if report.stop_when_verified:
-        html += ["<h2>Checks during training (stop when verified)</h2>", "<table id='checks'>"]
-        html.append(
-            "<tr><th>step</th><th>loss</th><th>identity</th><th>passed</th><th>in a row</th>"
-            "<th>stopped</th></tr>"
-        )
-        for c in report.stop_when_verified:
-            loss = "-" if c.loss is None else f"{c.loss:.4g}"
-            html.append(
-                f"<tr><td class='num'>{c.step}</td><td class='num'>{loss}</td>"
-                f"<td class='num'>{pct(c.score)}</td><td>{'yes' if c.verified else 'no'}</td>"
-                f"<td class='num'>{_e(c.streak)}</td><td>{'yes' if c.stops else 'no'}</td></tr>"
-            )
-        html.append("</table>")
-    html.append("<h2>Training loss</h2>")
-    if chart and points:
-        html += [
-            f"<img id='loss' class='chart' alt='training loss by step' src='{chart}'>",
-            f"<p>steps {points[0][0]} to {points[-1][0]}; last loss {points[-1][1]:.4g}</p>",
-        ]
-    else:
-        html.append("<p>No loss logged (no logging.jsonl in the run folder).</p>")
-    html += ["<h2>Before and after</h2>", *_answers(report.probes)]
-    html += ["<h2>Settings</h2>", "<table id='settings'>"]
-    html += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _settings(report)]
-    html += ["</table>", "</body></html>", ""]
+    for section in sections(report, points):
+        html.append(f"<h2>{_e(section.title)}</h2>")
+        if isinstance(section, Chart):
+            if chart and section.caption:
+                html.append(
+                    f"<img id='loss' class='chart' alt='training loss by step' src='{chart}'>"
+                )
+                html.append(f"<p>{_e(section.caption)}</p>")
+            else:
+                html.append(f"<p>{NO_LOSS}</p>")
+        else:
+            html += _table(section)
+    html += ["</body></html>", ""]
     return "\n".join(html)

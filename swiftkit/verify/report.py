@@ -268,79 +268,6 @@ def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
     return fig
 
 
-def _cell(text: str | None, limit: int = 160) -> str:
-    if text is None:
-        return "-"
-    t = " ".join(text.split()).replace("|", "\\|")
-    return t if len(t) <= limit else t[: limit - 1] + "…"
-
-
-def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
-    md = [
-        f"# Verify: {', '.join(report.new_identity)}",
-        "",
-        f"**{report.headline()}**",
-        "",
-        f"- checkpoint: `{report.checkpoint}`",
-        f"- base model: `{report.base_model}` (template `{report.template}`, "
-        f"system {report.system!r})",
-        f"- identity passes when the answer names {' or '.join(report.new_identity)}, does not "
-        f"affirm any of {', '.join(report.old_identity)} (denying them is fine), is fluent "
-        "(no loop, broken text or cut-off) and says more than the name",
-        f"- measured: {report.measured}",
-        "",
-        "## Scores",
-        "",
-        "| probes | count | base model | adapter | adapter − base | gate | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, s in (("identity", report.identity), ("general", report.general)):
-        md.append(
-            f"| **{name}** | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | "
-            f"{points_diff(s.difference)} | {gate(s)} | {s.verdict} |"
-        )
-        for kind, k in s.by_kind.items():
-            diff = None if k.base is None or k.adapter is None else k.adapter - k.base
-            md.append(
-                f"| {name} / {kind} | {k.probes} | {pct(k.base)} | {pct(k.adapter)} | "
-                f"{points_diff(diff)} | | |"
-            )
-    if report.stop_when_verified:
-        md += ["", "## Checks during training (stop when verified)", ""]
-        md += ["| step | loss | identity | passed | in a row | stopped |"]
-        md += ["| --- | --- | --- | --- | --- | --- |"]
-        for c in report.stop_when_verified:
-            loss = "-" if c.loss is None else f"{c.loss:.4g}"
-            md.append(
-                f"| {c.step} | {loss} | {pct(c.score)} | {'yes' if c.verified else 'no'} | "
-                f"{'-' if c.streak is None else c.streak} | {'yes' if c.stops else 'no'} |"
-            )
-    if report.loss_curve:
-        md += [
-            "",
-            "## Loss",
-            "",
-            f"![training loss by step]({LOSS_PNG})  ",
-            f"steps {points[0][0]} to {points[-1][0]}; last loss {points[-1][1]:.4g}",
-        ]
-    md += ["", "## Before and after", "", "| id | set | question | base model | adapter |"]
-    md.append("| --- | --- | --- | --- | --- |")
-    for r in report.probes:
-        md.append(
-            f"| {r.id} | {r.set}/{r.kind} | {_cell(r.question, 80)} | "
-            f"{_answer(r.base, r.base_ok, r.base_why)} | "
-            f"{_answer(r.adapter, r.adapter_ok, r.adapter_why)} |"
-        )
-    return "\n".join(md) + "\n"
-
-
-def _answer(text: str | None, ok: bool | None, why: str | None) -> str:
-    """An answer cell: the mark, the answer, and for a failed one why it failed."""
-    mark = {True: "✅ ", False: "❌ ", None: ""}[ok]
-    reason = f" — _why: {_cell(why, 100)}_" if ok is False and why else ""
-    return f"{mark}{_cell(text)}{reason}"
-
-
 def points_diff(diff: float | None) -> str:
     """A score difference in percentage points, signed."""
     return "-" if diff is None else f"{100 * diff:+.0f} pts"
@@ -357,11 +284,11 @@ def gate(s: SetScore) -> str:
 def write_report(report: VerifyReport) -> VerifyReport:
     """report.json, report.md, report.html and (when training logged a loss) loss.png, into
     the report's folder. Returns the report as written (with its loss curve)."""
-    from swiftkit.verify import html  # it imports this module
+    from swiftkit.verify import html, layout  # they import this module
 
     out_dir = report.folder
     out_dir.mkdir(parents=True, exist_ok=True)
-    steps = events.read_steps(out_dir / "logging.jsonl")
+    steps = events.read_steps(events.log_path(out_dir))
     points = [(s.step, s.loss) for s in steps if s.loss is not None]
     curve = None
     chart = None
@@ -373,6 +300,6 @@ def write_report(report: VerifyReport) -> VerifyReport:
     report = replace(report, loss_curve=curve)
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
     (out_dir / REPORT_JSON).write_text(text, encoding="utf-8")
-    (out_dir / REPORT_MD).write_text(markdown(report, points), encoding="utf-8")
+    (out_dir / REPORT_MD).write_text(layout.markdown(report, points), encoding="utf-8")
     (out_dir / html.REPORT_HTML).write_text(html.page(report, points, chart), encoding="utf-8")
     return report

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
-from swiftkit.msswift.args import CheckpointArgs
+from swiftkit.msswift.args import FILE as ARGS_JSON
+from swiftkit.msswift.args import CheckpointArgs, args_path
 from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.pipeline.resolve import Target
 from swiftkit.pipeline.stopcheck import stop_checks
@@ -192,7 +193,7 @@ def need_identity(new: list[str], where: str) -> list[str]:
         raise SwiftkitError.at(
             "no new identity to look for",
             where,
-            "neither the recipe's [identity] nor args.json names the model or its author",
+            f"neither the recipe's [identity] nor {ARGS_JSON} names the model or its author",
             fix='add [identity] with name = "..." and author = "..." to the recipe',
         )
     return new
@@ -203,7 +204,7 @@ def what_to_ask(target: Target, args: CheckpointArgs) -> tuple[VerifySpec, list[
     the probes: the same for a checkpoint asked here and one served anywhere (--url)."""
     manifest = target.manifest()
     cfg = manifest.verify_spec(target.run_dir)
-    where = str(target.run_dir / MANIFEST if target.run_dir else target.checkpoint / "args.json")
+    where = str(target.run_dir / MANIFEST if target.run_dir else args_path(target.checkpoint))
     new = need_identity(identity_of(manifest, args), where)
     return cfg, new, gather(cfg, target.run_dir, args, new)
 

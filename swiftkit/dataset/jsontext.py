@@ -1,11 +1,13 @@
-"""What JSON allows but a training record must not hold, and plain words for what is not JSON.
+"""Dataset text as JSON: decoding that notes repeated keys, what JSON allows but a training
+record must not hold, and plain words for what is not JSON.
 
 The limits (README, "Limits"):
 - a record nests at most MAX_DEPTH levels (a valid one has 3);
 - a number has at most 4,300 digits (Python's own limit for decimal integers);
 - text holds no lone surrogate (\\ud800 is not a character and cannot be written as UTF-8)
   and no NUL character;
-- one object holds each key once (JSON readers keep the last one silently).
+- one object holds each key once (JSON readers keep the last one silently; `Decoder` notes it
+  with json's object_pairs_hook).
 Every walk here is a loop, never recursion: a record may nest thousands deep.
 """
 
@@ -17,6 +19,31 @@ from collections.abc import Iterator
 from typing import Any
 
 MAX_DEPTH = 16  # nesting levels a record may have; a valid record has 3 (messages[i].content)
+
+
+class Decoder:
+    """json's decoder, keeping the first key that one object repeats in the last value read."""
+
+    def __init__(self) -> None:
+        self.repeated: str | None = None
+        self._json = json.JSONDecoder(object_pairs_hook=self._object)
+
+    def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) < len(pairs) and self.repeated is None:
+            keys = [k for k, _ in pairs]
+            self.repeated = next(k for i, k in enumerate(keys) if k in keys[:i])
+        return value
+
+    def line(self, text: str) -> object:
+        """One whole value (space around it allowed), as json.loads reads it."""
+        self.repeated = None
+        return self._json.decode(text)
+
+    def at(self, text: str, pos: int) -> tuple[object, int]:
+        """The value that starts at `pos`, and where it ends."""
+        self.repeated = None
+        return self._json.raw_decode(text, pos)
 
 
 def explain(text: str, exc: Exception, column: int | None = None) -> tuple[str, str]:
@@ -51,22 +78,21 @@ def explain(text: str, exc: Exception, column: int | None = None) -> tuple[str, 
     return message[:200], ""
 
 
-def check_value(value: object, text: str) -> tuple[str, str | None] | None:
-    """(what is wrong, the field) with a parsed record that JSON itself allows, or None."""
+def check_value(value: object, text: str, repeated: str | None) -> tuple[str, str | None] | None:
+    """(what is wrong, the field) with a parsed record that JSON itself allows, or None;
+    `repeated` is the key its Decoder saw twice in one object."""
     if text.count("{") + text.count("[") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         return f"nested more than {MAX_DEPTH} levels deep", None
     if "\\u" in text or "\0" in text:
         bad = _bad_text(value)
         if bad:
             return bad
-    if isinstance(value, dict) and _may_repeat_keys(value, text):
-        duplicate = _duplicate_key(text)
-        if duplicate:
-            return (
-                f"the key '{duplicate}' appears twice in one object (JSON readers keep only "
-                "the last one)",
-                duplicate,
-            )
+    if repeated is not None:
+        return (
+            f"the key '{repeated}' appears twice in one object (JSON readers keep only the last "
+            "one)",
+            repeated,
+        )
     return None
 
 
@@ -112,42 +138,3 @@ def _bad_text(value: object) -> tuple[str, str | None] | None:
                 where or None,
             )
     return None
-
-
-def _may_repeat_keys(value: dict, text: str) -> bool:
-    """False when the text surely has no repeated key: for a flat record of strings (the
-    common case) each key and value holds two quotes; otherwise the keys as written are
-    counted against those parsed. True sends the text to the exact check."""
-    quotes = text.count('"') - text.count('\\"')
-    if all(type(v) is str for v in value.values()) and quotes == 4 * len(value):
-        return False
-    return len(re.findall(r'"\s*:', text)) > _key_count(value)
-
-
-def _key_count(value: object) -> int:
-    n = 0
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        if isinstance(v, dict):
-            n += len(v)
-            todo += v.values()
-        elif isinstance(v, list):
-            todo += v
-    return n
-
-
-def _duplicate_key(text: str) -> str | None:
-    found: list[str] = []
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) < len(keys) and not found:
-            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
-        return dict(pairs)
-
-    try:
-        json.loads(text, object_pairs_hook=hook)
-    except (ValueError, RecursionError):
-        return None
-    return found[0] if found else None

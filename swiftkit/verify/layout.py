@@ -1,0 +1,177 @@
+"""What the verify report shows, said once: its sections, their tables and rows (`sections`).
+report.md (`markdown`, here) and report.html (html.py) both render these, so the two formats
+cannot drift; each only says how a cell, a table and a chart look in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from swiftkit.msswift.events import LOG_FILE
+from swiftkit.pipeline.manifest import Manifest
+from swiftkit.verify.report import LOSS_PNG, VerifyReport, gate, pct, points_diff
+
+# the [train] values shown (as ms-swift was given them), when the run has a manifest
+SETTINGS = (
+    "num_train_epochs learning_rate lora_rank lora_alpha target_modules max_length torch_dtype"
+)
+NO_LOSS = f"No loss logged (no {LOG_FILE} in the run folder)."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer cell: the answer (None: not asked), whether it passed, why it failed."""
+
+    text: str | None
+    ok: bool | None
+    why: str | None
+
+
+Cell = str | Answer
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[Cell, ...]]
+    strong: frozenset[int] = frozenset()  # rows whose first cell heads the rows below it
+    numbers: frozenset[int] = frozenset()  # columns of figures
+    long: frozenset[int] = frozenset()  # columns of free text: the answers table's question
+
+
+@dataclass(frozen=True)
+class Chart:  # the training loss by step
+    title: str
+    caption: str | None  # what it spans; None: no loss was logged
+
+
+Section = Table | Chart  # a Table without a header: named values, the run's settings
+
+
+def title(report: VerifyReport) -> str:
+    return f"Verify: {', '.join(report.new_identity) or report.folder.name}"
+
+
+def rule(report: VerifyReport) -> str:
+    return (
+        f"identity passes when the answer names {' or '.join(report.new_identity)}, does not "
+        f"affirm any of {', '.join(report.old_identity)} (denying them is fine), is fluent "
+        "(no loop, broken text or cut-off) and says more than the name"
+    )
+
+
+def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Section]:
+    """The report below its title, verdict and rule, in order. `points`: (step, loss)."""
+    out: list[Section] = [_scores(report)]
+    if report.stop_when_verified:
+        head = ("step", "loss", "identity", "passed", "in a row", "stopped")
+        rows: list[tuple[Cell, ...]] = [
+            (str(c.step), "-" if c.loss is None else f"{c.loss:.4g}", pct(c.score))
+            + ("yes" if c.verified else "no", "-" if c.streak is None else str(c.streak))
+            + ("yes" if c.stops else "no",)
+            for c in report.stop_when_verified
+        ]
+        name = "Checks during training (stop when verified)"
+        out.append(Table("checks", name, head, rows, numbers=frozenset({0, 1, 2, 4})))
+    caption = None
+    if points:
+        caption = f"steps {points[0][0]} to {points[-1][0]}; last loss {points[-1][1]:.4g}"
+    out.append(Chart("Training loss", caption))
+    answers: list[tuple[Cell, ...]] = [
+        (r.id, f"{r.set} / {r.kind}", r.question, Answer(r.base, r.base_ok, r.base_why))
+        + (Answer(r.adapter, r.adapter_ok, r.adapter_why),)
+        for r in report.probes
+    ]
+    header = ("id", "set / kind", "question", "before (base model)", "after (adapter)")
+    out.append(Table("answers", "Before and after", header, answers, long=frozenset({2})))
+    settings: list[tuple[Cell, ...]] = [
+        (k, "-" if v is None else str(v)) for k, v in _settings(report)
+    ]
+    out.append(Table("settings", "Settings", (), settings, strong=frozenset(range(len(settings)))))
+    return out
+
+
+def _scores(report: VerifyReport) -> Table:
+    """Each set, then each of its kinds, before and after."""
+    rows: list[tuple[Cell, ...]] = []
+    strong = set()
+    for name, s in (("identity", report.identity), ("general", report.general)):
+        strong.add(len(rows))
+        diff = points_diff(s.difference)
+        rows.append((name, str(s.probes), pct(s.base), pct(s.adapter), diff, gate(s), s.verdict))
+        for kind, k in s.by_kind.items():
+            d = None if k.base is None or k.adapter is None else k.adapter - k.base
+            rows.append(
+                (f"{name} / {kind}", str(k.probes), pct(k.base), pct(k.adapter), points_diff(d))
+                + ("", "")
+            )
+    header = ("probes", "count", "base model", "adapter", "adapter − base", "gate", "verdict")
+    return Table("scores", "Scores", header, rows, frozenset(strong), frozenset({1, 2, 3, 4}))
+
+
+def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
+    """The run's key settings: what was trained, how, and how it was checked."""
+    manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
+    train = manifest.recipe_resolved.get("train") or {}
+    return [
+        ("checkpoint", report.checkpoint),
+        ("run folder", report.run_dir),
+        ("recipe", manifest.recipe),
+        ("base model", report.base_model),
+        ("template", report.template),
+        ("system prompt", report.system),
+        ("new identity", ", ".join(report.new_identity)),
+        ("old identity (must not appear)", ", ".join(report.old_identity)),
+        ("preset", manifest.preset),
+        *[(key, train[key]) for key in SETTINGS.split() if key in train],
+        ("steps", manifest.steps),
+        ("last loss", manifest.last_loss),
+        ("training seconds", manifest.seconds),
+        ("identity gate", gate(report.identity)),
+        ("general gate", gate(report.general)),
+        ("measured", report.measured),
+    ]
+
+
+# ---- report.md ----
+
+
+def _md(text: Any, limit: int = 160) -> str:
+    """A table cell: one line, pipes escaped, long text cut."""
+    if text is None:
+        return "-"
+    t = " ".join(str(text).split()).replace("|", "\\|")
+    return t if len(t) <= limit else t[: limit - 1] + "…"
+
+
+def _md_cell(cell: Cell, limit: int) -> str:
+    if not isinstance(cell, Answer):
+        return _md(cell, limit)
+    if cell.text is None:
+        return "not asked"
+    mark = {True: "✅ ", False: "❌ ", None: ""}[cell.ok]
+    reason = f" — _why: {_md(cell.why, 100)}_" if cell.ok is False and cell.why else ""
+    return f"{mark}{_md(cell.text)}{reason}"
+
+
+def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
+    md = [f"# {title(report)}", "", f"**{report.headline()}**", "", f"_{rule(report)}_"]
+    for section in sections(report, points):
+        md += ["", f"## {section.title}", ""]
+        if isinstance(section, Chart):
+            if section.caption is None:
+                md.append(NO_LOSS)
+            else:
+                md += [f"![training loss by step]({LOSS_PNG})  ", section.caption]
+        elif not section.header:
+            md += [f"- {key}: {_md(value, 400)}" for key, value in section.rows]
+        else:
+            md += [f"| {' | '.join(section.header)} |", "|" + " --- |" * len(section.header)]
+            for i, row in enumerate(section.rows):
+                cells = [_md_cell(c, 80 if j in section.long else 160) for j, c in enumerate(row)]
+                if i in section.strong:
+                    cells[0] = f"**{cells[0]}**"
+                md.append("|" + "|".join(f" {c} " if c else " " for c in cells) + "|")
+    return "\n".join(md) + "\n"
