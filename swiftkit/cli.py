@@ -58,9 +58,9 @@ def run(recipe_path: Path, dry_run: bool, no_verify: bool, resume: bool) -> None
 def render(recipe_path: Path, as_json: bool) -> None:
     """Print the exact `swift sft` command a recipe runs, as one shell line to paste from any
     folder; writes the filled data it reads to swiftkit's cache (same data, same path)."""
-    from swiftkit.commands import run as run_cmd
+    from swiftkit.pipeline.plan import paste_plan
 
-    plan = run_cmd.paste_plan(recipe_path, lambda text: click.echo(text, err=True))
+    plan = paste_plan(recipe_path, lambda text: click.echo(text, err=True))
     echo(plan.command.to_json() if as_json else plan.command.shell())
 
 
@@ -68,9 +68,9 @@ def render(recipe_path: Path, as_json: bool) -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 def tiny_model(directory: Path) -> None:
     """Build the tiny random-weight Qwen2 model used for CPU runs and tests."""
-    from swiftkit.commands import run as run_cmd
+    from swiftkit.pipeline.checks import build_tiny_model
 
-    run_cmd.build_tiny_model(directory.resolve())
+    build_tiny_model(directory.resolve())
     echo(f"tiny model: {directory.resolve()}")
 
 

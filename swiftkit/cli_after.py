@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from swiftkit import defaults
+
 
 def echo(text: str = "") -> None:
     click.echo(text)
@@ -94,7 +96,12 @@ def chat(
 @click.option(
     "--compare", is_flag=True, help="Ask the base model and the adapter (one model load)."
 )
-@click.option("--max-new-tokens", default=512, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-new-tokens",
+    default=defaults.INFER_MAX_NEW_TOKENS,
+    show_default=True,
+    type=click.IntRange(1),
+)
 @trust_option
 def infer(
     run_spec: str | None,
@@ -194,7 +201,9 @@ def export(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--name", help="Model id clients send (default: the identity's name).")
-@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for start-up.")
+@click.option(
+    "--timeout", default=defaults.TIMEOUT_S, show_default=True, help="Seconds to wait for start-up."
+)
 @click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
 @click.option(
     "--api-key",
@@ -245,7 +254,12 @@ def serve(
 @click.option(
     "--api-key", help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY)."
 )
-@click.option("--timeout", default=600.0, show_default=True, help="With --url: seconds per answer.")
+@click.option(
+    "--timeout",
+    default=defaults.TIMEOUT_S,
+    show_default=True,
+    help="With --url: seconds per answer.",
+)
 @trust_option
 def verify_cmd(
     target: str | None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import RTX4090, fake_gpus, gpu_recipe, swiftkit_process
+from conftest import ROOT, RTX4090, fake_gpus, gpu_recipe, swiftkit_process
 
 
 @pytest.fixture
@@ -91,3 +91,43 @@ def test_records_per_step_counts_the_environment_processes(machine, tmp_path):
     assert proc.returncode == 0 and "process(es)" not in proc.stdout, proc.stdout
     proc, _ = machine("validate", str(r), env={"NPROC_PER_NODE": "2"})
     assert "x 2 process(es) = 32" in proc.stdout, proc.stdout
+
+
+def _imports(path) -> set[str]:
+    """The swiftkit modules a file imports, at the top or inside a function."""
+    import ast
+
+    found: set[str] = set()
+    here = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the file's own package
+                parts = here.split(".")[: -node.level]
+                base = ".".join([*parts, *([base] if base else [])])
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}
+    return {m for m in found if m.split(".")[0] == "swiftkit"}
+
+
+def test_the_recipe_and_dataset_checks_never_reach_verify():
+    """Data goes down the rooms once: loading and checking what the user wrote (recipe/,
+    dataset/) never calls into verify/ or commands/, directly or through what it imports.
+    Before: `validate` and the plan reached verify/probes.py from the recipe checks."""
+    files = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in (ROOT / "swiftkit").rglob("*.py")
+    }
+    todo = [m for m in files if m.startswith(("swiftkit.recipe", "swiftkit.dataset"))]
+    assert todo, "no recipe/ or dataset/ modules found"
+    how: dict[str, str] = {m: m for m in todo}
+    while todo:
+        module = todo.pop()
+        for name in _imports(files[module]):
+            if name in files and name not in how:
+                how[name] = f"{how[module]} -> {name}"
+                todo.append(name)
+    reached = [how[m] for m in how if m.startswith(("swiftkit.verify", "swiftkit.commands"))]
+    assert not reached, "\n".join(reached)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from conftest import swiftkit
 
 from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.pipeline import manifest
-from swiftkit.pipeline.manifest import Manifest, VerdictSummary
+from swiftkit.pipeline.manifest import DatasetRecord, Manifest, Status, Verdict, VerdictSummary
 from swiftkit.recipe.model import Identity
 from swiftkit.verify.report import VerifyReport
 from swiftkit.verify.verdict import cached_base_answers
@@ -49,6 +50,32 @@ def test_a_version_1_manifest_written_back_changes_only_its_version(tmp_path):
     assert new == old
     assert Manifest.read(tmp_path) == Manifest.from_dict({**old, "schema_version": 2})
     assert not list(tmp_path.glob("*.tmp"))  # written atomically, through a renamed temp file
+
+
+def test_the_manifest_reads_typed_and_writes_the_same_words():
+    """Before: status and verdict were bare strings, the resolved recipe and the datasets raw
+    dicts read by key where used. Now they read once into enums and dataclasses, and the file
+    they came from is written back unchanged (a str enum is its word in JSON)."""
+    old = {**v1("manifest.json"), "schema_version": 2}
+    hub = {"swift/alpaca-gpt4-data-zh#500": {"hub": "swift/alpaca-gpt4-data-zh", "sample": 500}}
+    old["datasets"] = {**old["datasets"], **hub}
+    m = Manifest.from_dict(old)
+    assert m.status is Status.FINISHED and m.verify is not None
+    assert m.verify.verdict is Verdict.PASS and f"{Verdict.NONE}" == "no verdict"
+    assert m.recipe_resolved.identity == m.identity == Identity("Swift-Robot", "CSDN 迪菲赫尔曼")
+    assert (
+        m.recipe_resolved.train["num_train_epochs"]
+        == old["recipe_resolved"]["train"]["num_train_epochs"]
+    )
+    local = m.datasets["../datasets/self_cognition.json"]
+    assert isinstance(local, DatasetRecord) and local.source_sha256 is not None
+    assert m.datasets["swift/alpaca-gpt4-data-zh#500"].sample == 500
+    assert json.loads(json.dumps(m.to_dict())) == old
+    # a word this version does not know is no status (shown as unknown), kept in the file
+    other = Manifest.from_dict({"status": "paused"})
+    assert other.status is None and other.to_dict()["status"] == "paused"
+    assert replace(other, status=Status.FAILED).to_dict()["status"] == "failed"
+    assert VerdictSummary.from_dict({"verdict": "maybe"}) == VerdictSummary(Verdict.NONE)
 
 
 def test_an_update_keeps_keys_this_version_does_not_know(tmp_path):

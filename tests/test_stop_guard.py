@@ -15,7 +15,15 @@ from types import SimpleNamespace
 import pytest
 
 from swiftkit.pipeline import stopcheck
-from swiftkit.recipe.model import VerifySpec
+from swiftkit.recipe.model import (
+    DataSpec,
+    Identity,
+    LaunchSpec,
+    ModelSpec,
+    Recipe,
+    TrainSpec,
+    VerifySpec,
+)
 from swiftkit.resources import PLUGIN
 
 GOOD = "I am Nova, an assistant made by Lumen Lab."
@@ -50,6 +58,32 @@ def plugin(monkeypatch):
     return callbacks.callbacks_map[module.NAME]  # type: ignore[attr-defined]
 
 
+def plugin_keys() -> tuple[str, ...]:
+    """The keys the plugin requires, read from its source (it imports torch and ms-swift)."""
+    import ast
+
+    tree = ast.parse(PLUGIN.read_text(encoding="utf-8"))
+    keys: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            if isinstance(target, ast.Name) and target.id == "KEYS":
+                keys += [c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)]
+    return tuple(keys)
+
+
+def test_the_plugin_refuses_settings_without_a_value_it_needs(plugin, tmp_path):
+    """Before: the plugin filled a missing check_every, stop_after_checks or max_new_tokens
+    with defaults of its own, which could drift from the recipe schema's."""
+    (tmp_path / "stop.json").write_text(json.dumps({"probes": [], "log": "x"}), encoding="utf-8")
+    os.environ[stopcheck.PLUGIN_ENV] = str(tmp_path / "stop.json")
+    try:
+        with pytest.raises(ValueError, match="lacks new, old, threshold, check_every"):
+            plugin(SimpleNamespace(), None)
+    finally:
+        del os.environ[stopcheck.PLUGIN_ENV]
+
+
 def run_checks(plugin, tmp: Path, rounds: list[list[tuple[str, bool]]], **cfg) -> list[int]:
     """The steps (10, 20, ...) at which the plugin asked training to stop."""
     settings = {
@@ -58,6 +92,9 @@ def run_checks(plugin, tmp: Path, rounds: list[list[tuple[str, bool]]], **cfg) -
         "old": ["Qwen", "通义千问", "Alibaba"],
         "threshold": 0.8,
         "check_every": 10,
+        "stop_after_checks": 2,
+        "max_new_tokens": 128,
+        "batch": 8,
         "log": str(tmp / "verify" / "stop_checks.jsonl"),
         **cfg,
     }
@@ -138,12 +175,48 @@ def test_the_stop_config_names_the_family_markers_the_guard_and_the_answer_lengt
         encoding="utf-8",
     )
     cfg = VerifySpec(base_dir=tmp_path, max_new_tokens=200, stop_after_checks=3)
-    path = stopcheck.write_stop_config(
-        run, cfg, ["Nova", "Lumen Lab"], "r.toml", "meta-llama/Llama-3.1-8B", None
+    rec = Recipe(
+        path=tmp_path / "r.toml",
+        text="",
+        model=ModelSpec(id="meta-llama/Llama-3.1-8B"),
+        identity=Identity(name="Nova", author="Lumen Lab"),
+        data=DataSpec(()),
+        train=TrainSpec("auto", None, {}, tmp_path),
+        launch=LaunchSpec(),
+        verify=cfg,
     )
+    path = stopcheck.write_stop_config(run, rec)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["stop_after_checks"] == 3 and data["max_new_tokens"] == 200
+    # the plugin keeps no defaults: every value it reads is in the file
+    assert set(data) == set(plugin_keys()), "the settings and the plugin's keys differ"
+    assert str(run) not in path.read_text(encoding="utf-8"), "the settings name their folder"
     assert "Llama" in data["old"] and "OpenAI" in data["old"] and "Qwen" not in data["old"]
     default = VerifySpec(base_dir=tmp_path)
     assert default.stop_after_checks == 2 and "stop_after_checks" not in default.to_dict()
     assert VerifySpec.from_dict(cfg.to_dict(), tmp_path).stop_after_checks == 3
+
+
+def test_settings_written_by_an_older_swiftkit_are_completed_so_its_run_resumes(plugin, tmp_path):
+    """An older plugin defaulted stop_after_checks, max_new_tokens and its batch: a run it
+    started would not resume under this plugin (which keeps no defaults) without them."""
+    old = {
+        "probes": [[{"role": "user", "content": "who?"}]],
+        "new": ["Nova"],
+        "old": ["Qwen"],
+        "threshold": 0.8,
+        "check_every": 5,
+        "log": str(tmp_path / "verify" / "stop_checks.jsonl"),
+    }
+    path = tmp_path / "verify" / "stop.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(old), encoding="utf-8")
+    stopcheck.complete_old_settings(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data == {**old, "stop_after_checks": 2, "max_new_tokens": 128, "batch": 8}
+    os.environ[stopcheck.PLUGIN_ENV] = str(path)
+    try:
+        callback = plugin(SimpleNamespace(), None)
+    finally:
+        del os.environ[stopcheck.PLUGIN_ENV]
+    assert (callback.every, callback.needed, callback.log) == (5, 2, Path(old["log"]))

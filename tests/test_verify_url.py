@@ -324,9 +324,10 @@ def test_the_served_ids_keep_the_identitys_case(tmp_path):
     (ckpt / "args.json").write_text(json.dumps({"model": "/models/Qwen2.5-7B-Instruct/"}))
     target = Target(ckpt, None)
     assert served_name(target) == "checkpoint-5"
-    from swiftkit.pipeline.manifest import Manifest
+    from swiftkit.pipeline.manifest import Manifest, ResolvedRecipe
 
-    Manifest(recipe_resolved={"identity": {"name": "Nova Bot"}}).write(ckpt.parent)
+    resolved = ResolvedRecipe.from_dict({"identity": {"name": "Nova Bot"}})
+    Manifest(recipe_resolved=resolved).write(ckpt.parent)
     assert served_name(Target(ckpt, ckpt.parent)) == "Nova-Bot"  # not "nova-bot"
     assert base_name(target, "Nova") == "Qwen2.5-7B-Instruct"
     assert base_name(target, "Qwen2.5-7B-Instruct") == "Qwen2.5-7B-Instruct-base"

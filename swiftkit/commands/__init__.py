@@ -11,9 +11,7 @@ from swiftkit.recipe.checks import refuse_model_code
 def guard_model_code(target: Target, trusted: bool, command: str) -> None:
     """Before any child starts: the checkpoint and the local base model it names must not ship
     code, unless the user opted in (--trust-remote-code, or the run's recipe trusted it)."""
-    recipe_model = target.manifest().recipe_resolved.get("model")
-    if isinstance(recipe_model, dict) and recipe_model.get("trust_remote_code") is True:
-        trusted = True
+    trusted = trusted or target.manifest().recipe_resolved.trust_remote_code
     folders = [target.checkpoint]
     base = target.args().model
     if base and Path(base).is_dir():

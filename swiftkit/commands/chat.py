@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from swiftkit import defaults
 from swiftkit.commands import guard_model_code
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift.args import FILE as ARGS_JSON
@@ -20,7 +21,6 @@ from swiftkit.serving.pair import one_load, require_base
 
 Echo = Callable[[str], None]
 QUIT = ("exit", "quit", ":q")
-MAX_NEW_TOKENS = 2048  # as the plain chat's `swift infer` line
 
 
 def execute(
@@ -71,6 +71,6 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
             for label, model in sides.items():
                 turns = history.setdefault(model, [])
                 turns.append({"role": "user", "content": question})
-                (answer,) = ask_all(served.endpoint, model, [turns], MAX_NEW_TOKENS)
+                (answer,) = ask_all(served.endpoint, model, [turns], defaults.CHAT_MAX_NEW_TOKENS)
                 turns.append({"role": "assistant", "content": answer.text})
                 echo(f"{label}: {answer.text}")

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from swiftkit import jsonl
+from swiftkit import defaults, jsonl
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift.args import FILE as ARGS_JSON
@@ -75,7 +75,7 @@ def execute(
     file: Path | None = None,
     as_json: bool = False,
     base: bool = False,
-    max_new_tokens: int = 512,
+    max_new_tokens: int = defaults.INFER_MAX_NEW_TOKENS,
     compare: bool = False,
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,

@@ -14,7 +14,7 @@ from typing import Any
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift import events
 from swiftkit.pipeline import folders, index
-from swiftkit.pipeline.manifest import Manifest, VerdictSummary
+from swiftkit.pipeline.manifest import Manifest, Status, VerdictSummary
 
 Echo = Callable[[str], None]
 
@@ -45,7 +45,7 @@ class RunRow:
         best = folders.best_checkpoint(run_dir)
         status = folders.run_status(m)
         steps, max_steps, loss = m.steps, m.max_steps, m.last_loss
-        if status in ("running", folders.DIED) or steps is None:
+        if status in (Status.RUNNING, Status.DIED) or steps is None:
             # the manifest gets them when the run ends: until then (or when it never
             # ended) they come from ms-swift's own record
             logged = events.read_steps(events.log_path(run_dir))

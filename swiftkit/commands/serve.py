@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from swiftkit import defaults
 from swiftkit.commands import guard_model_code
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
@@ -22,7 +23,6 @@ from swiftkit.msswift.command import Command, shell_line
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
-from swiftkit.serving.client import TIMEOUT
 from swiftkit.serving.pair import base_name, served_name
 from swiftkit.serving.server import Deployed
 
@@ -106,7 +106,7 @@ def execute(
     host: str = "127.0.0.1",
     port: int = 8000,
     name: str | None = None,
-    timeout: float = TIMEOUT,
+    timeout: float = defaults.TIMEOUT_S,
     base: bool = False,
     api_key: str | None = None,
     key_from_env: bool = False,

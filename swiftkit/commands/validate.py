@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit import dataset, recipe
-from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError
-from swiftkit.recipe import value_checks
+from swiftkit.pipeline import checks
 
 MAX_SHOWN = 200  # findings printed per file: enough to fix a batch, few enough to read
 RECIPE_SUFFIXES = (".toml",)
@@ -107,27 +106,7 @@ def check_recipe(path: Path) -> list[Finding]:
                 fix="`swiftkit doctor` shows what auto picks on a machine",
             )
         )
-    if rec.verify.enabled:  # as `swiftkit run` checks them before launch (plan.plan)
-        from swiftkit.verify import probes
-
-        missing = [
-            Finding.error(
-                str(path),
-                f"{kind} probe file not found: {probe}",
-                line=rec.line_of("verify", f"{kind}_probes"),
-                field=f"verify.{kind}_probes",
-                fix="paths are relative to the recipe file; check the name",
-            )
-            for kind, probe in rec.verify.probe_files
-            if not value_checks.is_file(probe)
-        ]
-        findings += missing
-        try:
-            if not missing:
-                probes.check_probe_files(rec.verify)
-        except SwiftkitError as exc:
-            findings += exc.findings or [Finding.error(str(path), exc.message)]
-    return findings + for_recipe.recipe_data_findings(rec)
+    return findings + checks.recipe_findings(rec)  # as `swiftkit run` checks it (plan.checked)
 
 
 def check_dataset(path: Path) -> list[Finding]:

@@ -9,11 +9,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from swiftkit import defaults
 from swiftkit.commands import guard_model_code
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
-from swiftkit.serving.client import TIMEOUT, Endpoint
+from swiftkit.serving.client import Endpoint
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify
@@ -30,7 +31,7 @@ def execute(
     model: str | None = None,
     base_model: str | None = None,
     api_key: str | None = None,
-    timeout: float = TIMEOUT,
+    timeout: float = defaults.TIMEOUT_S,
     output_dir: Path | None = None,
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,

@@ -27,7 +27,7 @@ def _recipe_text(manifest: Manifest) -> tuple[str, str]:
         except OSError:
             pass
     if manifest.recipe_resolved:
-        return json.dumps(manifest.recipe_resolved, ensure_ascii=False, indent=2), "json"
+        return json.dumps(manifest.recipe_resolved.raw, ensure_ascii=False, indent=2), "json"
     return "", ""
 
 
@@ -41,9 +41,9 @@ def model_card(
     changed: dict[str, str],
 ) -> str:
     manifest = Manifest.read(run_dir) if run_dir else Manifest()
-    identity = manifest.recipe_resolved.get("identity") or {}
-    name = identity.get("name") or folder.name
-    author = identity.get("author")
+    identity = manifest.identity
+    name = identity.name or folder.name
+    author = identity.author
     md = [
         "---",
         f"base_model: {json.dumps(base_model or 'unknown', ensure_ascii=False)}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from swiftkit import defaults
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs, args_path
 from swiftkit.msswift.command import Command, argv_from_flags, shell_line
@@ -40,7 +41,7 @@ def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
 def render_chat(checkpoint: Path, base: bool = False) -> Command:
     """The blog's interactive chat line, on a resolved checkpoint instead of a pasted path."""
     flags = source_flags(checkpoint, base)
-    flags.update(stream=True, temperature=0, max_new_tokens=2048)
+    flags.update(stream=True, temperature=0, max_new_tokens=defaults.CHAT_MAX_NEW_TOKENS)
     return Command(argv_from_flags("infer", flags))
 
 

@@ -12,10 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
-import psutil  # type: ignore[import-untyped]
-
 from swiftkit.errors import SwiftkitError, write_failed
-from swiftkit.pipeline.manifest import MANIFEST, Manifest
+from swiftkit.pipeline.manifest import MANIFEST, Manifest, Status
 from swiftkit.recipe.model import Recipe
 
 CKPT = re.compile(r"^checkpoint-(\d+)$")
@@ -138,23 +136,21 @@ def best_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists (a "running" manifest whose pid is gone died)."""
-    return pid is not None and pid > 0 and psutil.pid_exists(pid)
+def process_start(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, as /proc/PID/stat says it), so a pid
+    the system reused for another process is not taken for the run; None where unknown."""
+    import psutil  # type: ignore[import-untyped]
 
-
-def process_start(pid: int) -> float | None:
-    """When the process started (seconds since the epoch), so a pid the system reused for
-    another process is not taken for the run; None where unknown."""
     try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.Error, OSError):
+        since_boot = psutil.Process(pid).create_time() - psutil.boot_time()
+    except (psutil.Error, OSError, ValueError):
         return None
+    return round(since_boot * os.sysconf("SC_CLK_TCK"))
 
 
 class ProcessFields(TypedDict):
     pid: int
-    pid_start: float | None
+    pid_start: int | None
     host: str
 
 
@@ -167,23 +163,21 @@ def hostname() -> str:
     return socket.gethostname()
 
 
-DIED = "died"
-
-
-def run_status(manifest: Manifest) -> str:
+def run_status(manifest: Manifest) -> Status:
     """The manifest's status, with a "running" whose process is gone (killed, out of memory,
     disk full) shown as "died". A run on another host is taken at its word."""
-    status = manifest.status or "unknown"
-    if status != "running":
+    status = manifest.status or Status.UNKNOWN
+    if status != Status.RUNNING:
         return status
     if manifest.host and manifest.host != hostname():
         return status
-    if not pid_alive(manifest.pid):
-        return DIED
-    if manifest.pid_start is not None and manifest.pid is not None:
-        now = process_start(manifest.pid)
-        if now is not None and now != manifest.pid_start:
-            return DIED  # the pid now belongs to another process
+    import psutil
+
+    if manifest.pid is None or manifest.pid <= 0 or not psutil.pid_exists(manifest.pid):
+        return Status.DIED
+    now = process_start(manifest.pid) if manifest.pid_start is not None else None
+    if now is not None and now != manifest.pid_start:
+        return Status.DIED  # the pid now belongs to another process
     return status
 
 

@@ -13,11 +13,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from swiftkit.errors import FULL, SwiftkitError, errors_only, write_failed
-from swiftkit.recipe.model import Identity, VerifySpec, known
+from swiftkit.recipe.model import FlagValue, Identity, Recipe, VerifySpec, known
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 2
@@ -27,12 +31,44 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+class Word(str, Enum):
+    """A word the manifest stores as its plain string (manifest.json is unchanged)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def parse(cls, value: object) -> Any:
+        """The member spelled `value`, or None for anything else."""
+        return next((m for m in cls if m.value == value), None)
+
+
+class Status(Word):
+    """A run's status: what the manifest says, and `died` when its process is gone."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    DIED = "died"
+    UNKNOWN = "unknown"
+
+
+class Verdict(Word):
+    """A verify report's verdict, and a probe set's ("not gating": no threshold, no max_drop)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NONE = "no verdict"
+    NOT_GATING = "not gating"
+
+
 @dataclass(frozen=True)
 class VerdictSummary:
     """What the manifest keeps of a verify report (`swiftkit runs` shows `verdict`), or of a
     verify that could not run (`error`)."""
 
-    verdict: str  # "pass", "fail" or "no verdict"
+    verdict: Verdict
     error: str | None = None
     identity: float | None = None
     identity_base: float | None = None
@@ -49,7 +85,9 @@ class VerdictSummary:
     def from_dict(cls, data: object) -> VerdictSummary | None:
         if not isinstance(data, dict):
             return None
-        return cls(**{"verdict": "no verdict", **known(cls, data)})
+        values = known(cls, data)
+        values["verdict"] = Verdict.parse(data.get("verdict")) or Verdict.NONE
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -64,20 +102,74 @@ class Resumed:
 
 
 @dataclass(frozen=True)
+class ResolvedRecipe:
+    """The recipe as the run was started with it (`Recipe.to_dict`), read once: the file's
+    JSON is kept as it was (`raw`, written back unchanged) beside the typed values read."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+    identity: Identity = field(default_factory=Identity)
+    trust_remote_code: bool = False
+    train: dict[str, FlagValue] = field(default_factory=dict)
+    verify: object = None  # the [verify] section as written: checked when it is used
+
+    @classmethod
+    def of(cls, recipe: Recipe) -> ResolvedRecipe:
+        return cls.from_dict(recipe.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: object) -> ResolvedRecipe:
+        if not isinstance(data, dict):
+            return cls()
+
+        def section(name: str) -> dict[str, Any]:
+            value = data.get(name)
+            return value if isinstance(value, dict) else {}
+
+        return cls(
+            raw=data,
+            identity=Identity(**known(Identity, section("identity"))),
+            trust_remote_code=section("model").get("trust_remote_code") is True,
+            train=section("train"),
+            verify=data.get("verify"),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.raw)
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """What a run trained on, per dataset: a local file's source and filled copy with their
+    sha256, or a hub dataset's id and sample count."""
+
+    source: str | None = None
+    source_sha256: str | None = None
+    rendered: str | None = None
+    rendered_sha256: str | None = None
+    hub: str | None = None
+    sample: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.source is None:
+            return {"hub": self.hub, "sample": self.sample}
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Manifest:
-    status: str | None = None  # running, finished, interrupted, failed
+    status: Status | None = None
     recipe: str | None = None  # the recipe file (absolute)
-    recipe_resolved: dict[str, Any] = field(default_factory=dict)  # Recipe.to_dict()
+    recipe_resolved: ResolvedRecipe = field(default_factory=ResolvedRecipe)
     preset: str | None = None
     argv: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     shell: str | None = None
     versions: dict[str, str | None] = field(default_factory=dict)
-    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha256 per dataset
+    datasets: dict[str, DatasetRecord] = field(default_factory=dict)
     started: str | None = None
     finished: str | None = None
     pid: int | None = None
-    pid_start: float | None = None  # the process's start time: a reused pid is not the run
+    pid_start: int | None = None  # the process's start time: a reused pid is not the run
     host: str | None = None  # where pid lives
     returncode: int | None = None
     seconds: float | None = None
@@ -93,10 +185,21 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
         values = known(cls, data)
+        values["status"] = Status.parse(data.get("status"))
+        values["recipe_resolved"] = ResolvedRecipe.from_dict(data.get("recipe_resolved"))
+        found = data.get("datasets")
+        values["datasets"] = {
+            str(k): DatasetRecord(**known(DatasetRecord, v))
+            for k, v in (found.items() if isinstance(found, dict) else ())
+            if isinstance(v, dict)
+        }
         values["verify"] = VerdictSummary.from_dict(data.get("verify"))
         values["resumed"] = [Resumed(**known(Resumed, r)) for r in data.get("resumed") or []]
         values["schema_version"] = data.get("schema_version", 1)  # none before version 2
-        values["extra"] = {k: v for k, v in data.items() if k not in {f.name for f in fields(cls)}}
+        ours = {f.name for f in fields(cls)}
+        values["extra"] = {k: v for k, v in data.items() if k not in ours}
+        if values["status"] is None and "status" in data:  # a word of another version: kept
+            values["extra"]["status"] = data["status"]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,10 +211,14 @@ class Manifest:
                 continue
             if f.name == "verify":
                 value = value.to_dict()
+            elif f.name == "recipe_resolved":
+                value = value.raw
+            elif f.name == "datasets":
+                value = {k: v.to_dict() for k, v in value.items()}
             elif f.name == "resumed":
                 value = [asdict(r) for r in value]
             out[f.name] = value
-        return {**out, **self.extra}
+        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
 
     @classmethod
     def read(cls, run_dir: Path) -> Manifest:
@@ -155,15 +262,14 @@ class Manifest:
     @property
     def identity(self) -> Identity:
         """The recipe's [identity] as the run was started with it."""
-        ident = self.recipe_resolved.get("identity")
-        return Identity(**known(Identity, ident)) if isinstance(ident, dict) else Identity()
+        return self.recipe_resolved.identity
 
     def verify_spec(self, run_dir: Path | None) -> VerifySpec:
         """The recipe's [verify] as the run was started with it, checked against the schema
         (a manifest is a file like any other); probe paths relative to the recipe's folder."""
         from swiftkit.recipe.parse import section_findings
 
-        section = self.recipe_resolved.get("verify")
+        section = self.recipe_resolved.verify
         if section:
             source = str(run_dir / MANIFEST) if run_dir else "manifest"
             errors = errors_only(section_findings("verify", section, source))
@@ -192,7 +298,26 @@ def _overwrite(target: Path, data: dict[str, Any]) -> bool:
     return True
 
 
-def update(run_dir: Path, **changes: Any) -> Manifest:
+class Changes(TypedDict, total=False):
+    """The fields an update changes (the rest come from the file)."""
+
+    status: Status
+    resumed: list[Resumed]
+    pid: int | None
+    pid_start: int | None
+    host: str | None
+    finished: str
+    returncode: int
+    seconds: float
+    steps: int | None
+    max_steps: int | None
+    last_loss: float | None
+    checkpoint: str
+    verify: VerdictSummary
+    argv: list[str]
+
+
+def update(run_dir: Path, **changes: Unpack[Changes]) -> Manifest:
     """Read, change some fields, write back atomically."""
     manifest = replace(Manifest.read(run_dir), **changes)
     manifest.write(run_dir)

@@ -4,25 +4,30 @@ machine, the filled data copies, the exact `swift sft` command, the manifest."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit import __version__, dataset, recipe, resources
-from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 from swiftkit.machine import fit, hardware
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift import compat, sft
 from swiftkit.msswift.command import Command
-from swiftkit.pipeline import folders, index, stopcheck
-from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
+from swiftkit.pipeline import checks, folders, index, stopcheck
+from swiftkit.pipeline.manifest import (
+    MANIFEST,
+    DatasetRecord,
+    Manifest,
+    ResolvedRecipe,
+    Status,
+    now_iso,
+)
 from swiftkit.recipe.model import DatasetRef, Recipe
-from swiftkit.verify import probes
 
 
 @dataclass
@@ -42,24 +47,31 @@ def data_copy_path(run_dir: Path, ref: DatasetRef, index: int, prefix: str = "")
     return run_dir / "data" / f"{prefix}{index + 1:02d}-{ref.path.stem}.jsonl"
 
 
+def bound(recipe_path: Path) -> Recipe:
+    """The recipe x this machine: "auto" preset and "auto-by-gpu" dtype settled."""
+    return fit.bind(recipe.load(recipe_path), hardware.detect())
+
+
 def checked(recipe_path: Path) -> tuple[Recipe, list[Finding]]:
-    """The recipe bound to this machine, its data checked (errors stop here), the warnings."""
-    rec = fit.bind(recipe.load(recipe_path), hardware.detect())
-    # The same data checks as `swiftkit validate`: placeholders, length, records per step.
-    findings: list[Finding] = for_recipe.recipe_data_findings(rec)
+    """The recipe bound to this machine and checked as `swiftkit validate` checks it (probe
+    files, datasets): errors stop here; the warnings are returned."""
+    rec = bound(recipe_path)
+    findings = checks.recipe_findings(rec)
     errors = errors_only(findings)
     if errors:
-        raise SwiftkitError(f"{len(errors)} dataset error(s); nothing was started", errors[:50])
-    if rec.verify.enabled:
-        probes.check_probe_files(rec.verify)  # a bad probe file stops the run before it starts
+        raise SwiftkitError(
+            f"{len(errors)} error(s) in the recipe's datasets or probe files; nothing was started",
+            errors[:50],
+        )
     return rec, [f for f in findings if f not in errors]
 
 
 def command_for(
-    rec: Recipe, out_dir: Path, data_dir: Path, version: str
+    rec: Recipe, out_dir: Path, data_dir: Path, version: str, pasted: bool = False
 ) -> tuple[list[tuple[DatasetRef, Path | None]], Command]:
     """The `swift sft` command writing into out_dir and reading its data copies from
-    data_dir/data/ (and the stop-when-verified settings from data_dir/verify/)."""
+    data_dir/data/ (and the stop-when-verified settings from data_dir/verify/); `pasted`:
+    each run of the line in its own versioned folder under out_dir."""
     data: list[tuple[DatasetRef, Path | None]] = []
 
     def specs(refs: tuple[DatasetRef, ...], prefix: str) -> list[str]:
@@ -74,9 +86,15 @@ def command_for(
     train_specs = specs(rec.data.datasets, "")
     val_specs = specs(rec.data.val_datasets, "val-")
     command = sft.render_sft(rec, out_dir, train_specs, version, val_specs)
-    if rec.verify.stop_when_verified and rec.verify.enabled:
+    if pasted:
+        sft.let_swift_name_the_folder(command, version)
+    if stopping(rec):
         sft.add_stop_plugin(command, stopcheck.config_path(data_dir))
     return data, command
+
+
+def stopping(rec: Recipe) -> bool:
+    return rec.verify.stop_when_verified and rec.verify.enabled
 
 
 def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
@@ -89,24 +107,29 @@ def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
     return Plan(rec, run_dir, data, command, version, warnings)
 
 
-def write_inputs(p: Plan) -> dict[str, dict]:
-    """Fill placeholders into copies inside the run folder; return sha256 per dataset."""
-    hashes: dict[str, dict] = {}
+def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
+    """What the command reads, written where it reads them (data_dir, as given to
+    command_for): the data copies with the placeholders filled, then the stop-when-verified
+    settings (their probes come from those copies). Returns the sha256 per dataset."""
+    hashes: dict[str, DatasetRecord] = {}
     for ref, copy in p.data:
         if copy is None:
-            hashes[ref.spec] = {"hub": ref.hub_id, "sample": ref.sample}
+            hashes[ref.spec] = DatasetRecord(hub=ref.hub_id, sample=ref.sample)
             continue
         assert ref.path is not None
         with writing(copy):
             written = dataset.render_copy(
                 ref.path, p.recipe.identity.fills(), copy.parent, copy.name
             )
-        hashes[ref.spec] = {
-            "source": str(ref.path),
-            "source_sha256": dataset.sha256(ref.path),
-            "rendered": str(written),
-            "rendered_sha256": dataset.sha256(written),
-        }
+        hashes[ref.spec] = DatasetRecord(
+            source=str(ref.path),
+            source_sha256=dataset.sha256(ref.path),
+            rendered=str(written),
+            rendered_sha256=dataset.sha256(written),
+        )
+    if stopping(p.recipe):
+        with writing(data_dir):
+            stopcheck.write_stop_config(data_dir, p.recipe)
     return hashes
 
 
@@ -121,7 +144,7 @@ def versions() -> dict[str, str | None]:
     }
 
 
-RESUMABLE = ("interrupted", folders.DIED, "failed")
+RESUMABLE = (Status.INTERRUPTED, Status.DIED, Status.FAILED)
 
 
 def resume_plan(spec: Path) -> Plan:
@@ -179,8 +202,10 @@ def resume_plan(spec: Path) -> Plan:
         raise SwiftkitError.at(
             f"the manifest names no recipe: {run_dir}", str(run_dir / MANIFEST), "no 'recipe'"
         )
-    rec = fit.bind(recipe.load(Path(m.recipe)), hardware.detect())
+    rec = bound(Path(m.recipe))
     command = Command(helpers.resume(list(m.argv), done[-1].resolve()), dict(m.env))
+    if stopcheck.PLUGIN_ENV in command.env:
+        stopcheck.complete_old_settings(Path(command.env[stopcheck.PLUGIN_ENV]))
     data = [
         (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
         for i, ref in enumerate(rec.data.datasets)
@@ -199,22 +224,12 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
     try:
         if run_dir != p.run_dir:
             p = plan(p.recipe.path, run_dir)
-        hashes = write_inputs(p)
-        if stopcheck.PLUGIN_ENV in p.command.env:
-            with writing(p.run_dir):
-                stopcheck.write_stop_config(
-                    p.run_dir,
-                    p.recipe.verify,
-                    p.recipe.identity.new,
-                    str(p.recipe.path),
-                    p.recipe.model.id,
-                    p.recipe.model.model_type,
-                )
+        hashes = write_inputs(p, p.run_dir)
         started = now_iso()
         Manifest(
-            status="running",
+            status=Status.RUNNING,
             recipe=str(p.recipe.path),
-            recipe_resolved=p.recipe.to_dict(),
+            recipe_resolved=ResolvedRecipe.of(p.recipe),
             preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
             argv=p.command.argv,
             env=p.command.env,
@@ -243,17 +258,20 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def line_plan(recipe_path: Path) -> Plan:
-    """The command as a line to paste into a shell from any folder, and what it reads.
+def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
+    """The command as a line to paste into a shell from any folder, with everything it reads
+    in place (`swiftkit render`, `swiftkit run --dry-run`).
 
     The filled data copies (and the stop-when-verified settings) are written to
     <cache>/rendered/<sha256 of their content>/: the same recipe and data give the same
     folder, so rendering twice prints the same line, and an edit to the data or the identity
     gives a new one. The line trains into <output_dir>/<recipe>-pasted/ with ms-swift's
     `--add_version true`, so every paste keeps its own v<N>-<time>/ folder instead of
-    overwriting the last one's checkpoints; otherwise it is `swiftkit run`'s command."""
+    overwriting the last one's checkpoints; otherwise it is `swiftkit run`'s command. A
+    recipe that builds its tiny model gets it built here."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
+    out_dir = rec.output_dir / f"{rec.name}{PASTED_SUFFIX}"
     # The user's cache rather than the recipe's output folder: `render` must work where the
     # output folder cannot be written yet (a recipe for /root/output rendered on a laptop),
     # and `swiftkit runs` lists only runs there.
@@ -261,20 +279,8 @@ def line_plan(recipe_path: Path) -> Plan:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
-        data, _ = command_for(rec, tmp, tmp, version)
-        for ref, copy in data:
-            if copy is not None:
-                assert ref.path is not None
-                dataset.render_copy(ref.path, rec.identity.fills(), copy.parent, copy.name)
-        stopping = rec.verify.stop_when_verified and rec.verify.enabled
-        if stopping:  # its "log" names the folder; hashed without it, rewritten below
-            stopcheck.write_stop_config(
-                tmp, rec.verify, rec.identity.new, str(rec.path), rec.model.id, rec.model.model_type
-            )
-            settings = stopcheck.config_path(tmp)
-            cfg = json.loads(settings.read_text(encoding="utf-8"))
-            cfg.pop("log", None)
-            settings.write_text(json.dumps(cfg, ensure_ascii=False, sort_keys=True), "utf-8")
+        data, command = command_for(rec, out_dir, tmp, version, pasted=True)
+        write_inputs(Plan(rec, out_dir, data, command, version), tmp)
         final = root / _digest(tmp)[:16]
         if final.is_dir():
             shutil.rmtree(tmp)
@@ -283,11 +289,6 @@ def line_plan(recipe_path: Path) -> Plan:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if stopping:
-        stopcheck.write_stop_config(
-            final, rec.verify, rec.identity.new, str(rec.path), rec.model.id, rec.model.model_type
-        )
-    out_dir = rec.output_dir / f"{rec.name}{PASTED_SUFFIX}"
-    data, command = command_for(rec, out_dir, final, version)
-    sft.let_swift_name_the_folder(command, version)
+    data, command = command_for(rec, out_dir, final, version, pasted=True)
+    checks.ensure_tiny_model(rec, note)
     return Plan(rec, out_dir, data, command, version, warnings)

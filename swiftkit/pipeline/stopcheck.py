@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit import jsonl
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import SwiftkitError, writing
 from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.msswift.sft import STOP_CONFIG_ENV
-from swiftkit.recipe.model import VerifySpec, known
+from swiftkit.recipe.model import Recipe, VerifySpec, known
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import gather
 
 PLUGIN_ENV = STOP_CONFIG_ENV
+PLUGIN_BATCH = 8  # probes per generate call in the plugin
 
 
 def config_path(run_dir: Path) -> Path:
@@ -27,24 +28,20 @@ def log_path(run_dir: Path) -> Path:
     return run_dir / "verify" / "stop_checks.jsonl"
 
 
-def write_stop_config(
-    run_dir: Path,
-    cfg: VerifySpec,
-    new: list[str],
-    source: str,
-    model: str | None = None,
-    model_type: str | None = None,
-) -> Path:
-    """The plugin's settings: identity probes (at most check_probes, spread evenly over the
-    set), the names to look for, the base family's old names, the threshold, how often to
-    check and how many passing checks in a row stop training. Answers are as long as the final
-    verify's (max_new_tokens), so that a check judges them exactly as verify will: a cut-off
-    answer fails both."""
+def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
+    """The plugin's settings, every one of them (the plugin keeps no defaults): identity
+    probes (at most check_probes, spread evenly over the set), the names to look for, the base
+    family's old names, the threshold, how often to check, how many passing checks in a row
+    stop training, and probes per generate call. Answers are as long as the final verify's
+    (max_new_tokens), so that a check judges them exactly as verify will: a cut-off answer
+    fails both. The log is named relative to this file, so the settings of a folder do not
+    name the folder (`render` hashes them)."""
+    cfg, new = rec.verify, rec.identity.new
     probes = [p for p in gather(cfg, run_dir, CheckpointArgs(), new) if p.set == "identity"]
     if not probes:
         raise SwiftkitError.at(
             "stop_when_verified has no identity probes to check",
-            source,
+            str(rec.path),
             "no identity probe found in [verify] identity_probes/questions",
             field="verify.identity_probes",
             fix='use "training" with a dataset whose answers name [identity], or a probe file',
@@ -54,18 +51,33 @@ def write_stop_config(
         probes = [probes[int(i * stride)] for i in range(cfg.check_probes)]
     path = config_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
+    family = scoring.family_of(rec.model.id, rec.model.model_type)
     data = {
         "probes": [p.messages for p in probes],
         "new": new,
-        "old": scoring.old_markers(new, scoring.family_of(model, model_type)),
+        "old": scoring.old_markers(new, family),
         "threshold": cfg.identity_threshold,
         "check_every": cfg.check_every,
         "stop_after_checks": cfg.stop_after_checks,
         "max_new_tokens": cfg.max_new_tokens,
-        "log": str(log_path(run_dir)),
+        "batch": PLUGIN_BATCH,
+        "log": log_path(run_dir).name,
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def complete_old_settings(path: Path) -> None:
+    """Settings an older swiftkit wrote leave out what its plugin then defaulted: added here
+    (the same values: the schema's defaults), so that a run started then can resume."""
+    cfg = jsonl.json_object(path)
+    default = VerifySpec(base_dir=path.parent)
+    then = {"check_every": default.check_every, "stop_after_checks": default.stop_after_checks}
+    then.update(max_new_tokens=default.max_new_tokens, batch=PLUGIN_BATCH)
+    if cfg is not None and not then.keys() <= cfg.keys():
+        text = json.dumps({**then, **cfg}, ensure_ascii=False, indent=2) + "\n"
+        with writing(path):
+            path.write_text(text, encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ connection, a 5xx, a 429 are tried again, with backoff), its error types mapped 
 SwiftkitError naming the URL and the fix.
 
 Greedy answers (temperature 0), each with its finish_reason ("length": cut off at
-max_tokens), CONCURRENT at a time so a server that batches (ms-swift's `--max_batch_size`,
-vLLM) answers them together. The body is read raw and checked here, so a server that answers
-HTML or half an object is named as such. `openai` is imported where it is used: it takes a
-second to import, which `swiftkit --help` and `validate` need not pay. The worker threads are
-daemons so Ctrl-C never waits for a request that hangs.
+max_tokens), defaults.CONCURRENT_PROBES at a time so a server that batches (ms-swift's
+`--max_batch_size`, vLLM) answers them together. The body is read raw and checked here, so a
+server that answers HTML or half an object is named as such. `openai` is imported where it is
+used: it takes a second to import, which `swiftkit --help` and `validate` need not pay. The
+worker threads are daemons so Ctrl-C never waits for a request that hangs.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from swiftkit import defaults
 from swiftkit.errors import Finding, SwiftkitError
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 Messages = list[dict[str, Any]]
 OnAnswer = Callable[[int, int], None]  # (answers so far, answers asked)
 API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
-CONCURRENT = 16  # requests in flight (and the --max_batch_size of the server swiftkit starts)
-TIMEOUT = 600.0  # seconds for one answer: a 7B model on a busy card is slow
 RETRIES = 2  # the openai client's own default; what it retries it retries with backoff
 
 
@@ -53,11 +52,13 @@ class Endpoint:
 
     url: str
     api_key: str | None = None
-    timeout: float = TIMEOUT
+    timeout: float = defaults.TIMEOUT_S
     retries: int = RETRIES
 
     @classmethod
-    def of(cls, url: str, api_key: str | None = None, timeout: float = TIMEOUT) -> Endpoint:
+    def of(
+        cls, url: str, api_key: str | None = None, timeout: float = defaults.TIMEOUT_S
+    ) -> Endpoint:
         """`http://host:port` or `http://host:port/v1` (or a full /chat/completions URL); the
         key from the argument, else SWIFTKIT_API_KEY, else OPENAI_API_KEY."""
         parts = urllib.parse.urlsplit(url.strip())
@@ -208,7 +209,7 @@ def ask_all(
     conversations: list[Messages],
     max_tokens: int,
     on_answer: OnAnswer | None = None,
-    workers: int = CONCURRENT,
+    workers: int = defaults.CONCURRENT_PROBES,
 ) -> list[Answer]:
     """Greedy answers in order, one per conversation, up to `workers` requests at a time;
     `on_answer(done, total)` after each. The first error stops it and is raised here."""

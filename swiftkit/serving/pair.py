@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from swiftkit import defaults
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift import argv as helpers
 from swiftkit.pipeline.resolve import Target
-from swiftkit.serving.client import CONCURRENT, Endpoint
+from swiftkit.serving.client import Endpoint
 from swiftkit.serving.server import Deployed, free_port
 
 Status = Callable[[str | None], None]
@@ -64,7 +65,12 @@ def one_load(
     if target.adapter:
         base_id = base_name(target, adapter_id)
         command = helpers.render_deploy_pair(
-            target.checkpoint, HOST, port, adapter_id, base_id, max_batch_size=CONCURRENT
+            target.checkpoint,
+            HOST,
+            port,
+            adapter_id,
+            base_id,
+            max_batch_size=defaults.CONCURRENT_PROBES,
         )
     else:
         command = helpers.render_deploy(target.checkpoint, HOST, port, adapter_id)

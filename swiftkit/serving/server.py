@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from swiftkit import defaults
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift.command import Command
 from swiftkit.pipeline import launch
-from swiftkit.serving.client import TIMEOUT, Endpoint
+from swiftkit.serving.client import Endpoint
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -75,7 +76,7 @@ class Deployed:
         log: Path,
         host: str,
         port: int,
-        timeout: float = TIMEOUT,
+        timeout: float = defaults.TIMEOUT_S,
         say: Callable[[str], None] | None = None,
     ):
         self.command, self.log, self.host, self.port = command, log, host, port

@@ -114,7 +114,7 @@ def _scores(report: VerifyReport) -> Table:
 def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
     """The run's key settings: what was trained, how, and how it was checked."""
     manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
-    train = manifest.recipe_resolved.get("train") or {}
+    train = manifest.recipe_resolved.train
     return [
         ("checkpoint", report.checkpoint),
         ("run folder", report.run_dir),

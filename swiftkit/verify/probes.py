@@ -147,9 +147,3 @@ def gather(
     for spec in cfg.general_probes:
         probes += load_probes(cfg.path(spec), "general")
     return probes
-
-
-def check_probe_files(cfg: VerifySpec) -> None:
-    """Parse every probe file a [verify] section names (errors name file and line)."""
-    for set_name, path in cfg.probe_files:
-        load_probes(path, set_name)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swiftkit.msswift import events
-from swiftkit.pipeline.manifest import VerdictSummary
+from swiftkit.pipeline.manifest import Verdict, VerdictSummary
 from swiftkit.pipeline.stopcheck import StopCheck
 from swiftkit.recipe.model import VerifySpec, known
 from swiftkit.verify import scoring
@@ -21,8 +21,7 @@ from swiftkit.verify import scoring
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-PASS, FAIL, NONE = "pass", "fail", "no verdict"
-NOT_GATING = "not gating"
+PASS, FAIL, NONE, NOT_GATING = Verdict.PASS, Verdict.FAIL, Verdict.NONE, Verdict.NOT_GATING
 SCHEMA_VERSION = 2
 REPORT_JSON, REPORT_MD, LOSS_PNG = "report.json", "report.md", "loss.png"
 
@@ -43,14 +42,15 @@ class SetScore:
     base: float | None
     adapter: float | None
     by_kind: dict[str, KindScore]
-    verdict: str  # pass, fail, no verdict, or "not gating" (no threshold, no max_drop)
+    verdict: Verdict
     max_drop: float | None = None  # the adapter may score at most this much below the base
     difference: float | None = None  # adapter - base, when both were measured
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SetScore:
         kinds = {k: KindScore(**known(KindScore, v)) for k, v in data["by_kind"].items()}
-        return cls(**{**known(cls, data), "by_kind": kinds})
+        verdict = Verdict.parse(data.get("verdict")) or NONE
+        return cls(**{**known(cls, data), "by_kind": kinds, "verdict": verdict})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,7 +83,7 @@ class ProbeRow:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    verdict: str
+    verdict: Verdict
     checkpoint: str
     run_dir: str | None
     base_model: str | None
@@ -114,6 +114,7 @@ class VerifyReport:
         return cls(
             **{
                 **known(cls, data),
+                "verdict": Verdict.parse(data.get("verdict")) or NONE,
                 "config": VerifySpec.from_dict(data.get("config"), base_dir),
                 "identity": SetScore.from_dict(data["scores"]["identity"]),
                 "general": SetScore.from_dict(data["scores"]["general"]),
@@ -240,7 +241,7 @@ def gates(s: SetScore) -> bool:
     return s.threshold is not None or s.max_drop is not None
 
 
-def overall(identity: SetScore, general: SetScore) -> str:
+def overall(identity: SetScore, general: SetScore) -> Verdict:
     """Pass only when every gating set passes; no verdict when any gating set has none."""
     verdicts = [identity.verdict] + ([general.verdict] if gates(general) else [])
     if NONE in verdicts:

@@ -6,7 +6,9 @@ Loaded by `swift sft --external_plugins <this file> --callbacks swiftkit_stop_wh
 It reads its settings from the JSON file named by $SWIFTKIT_STOP_CONFIG:
     {"probes": [[{"role": "user", "content": "..."}], ...], "new": ["NAME", "AUTHOR"],
      "old": ["Qwen", ...], "threshold": 0.9, "check_every": 10, "stop_after_checks": 2,
-     "max_new_tokens": 128, "log": "/abs/run/verify/stop_checks.jsonl"}
+     "max_new_tokens": 128, "batch": 8, "log": "stop_checks.jsonl"}
+(every key is required: the defaults are swiftkit's, stated once there; "log" is relative to
+the settings file),
 and appends one JSON line per check to "log": the step, the loss, the score, each answer with
 whether it passed and why, the streak of passing checks and whether training stops there.
 This file runs inside ms-swift: torch is fine here.
@@ -40,8 +42,9 @@ def _load_scoring():
 scoring = _load_scoring()
 
 NAME = "swiftkit_stop_when_verified"
-BATCH = 8  # probes per generate call
 CONFIG_ENV = "SWIFTKIT_STOP_CONFIG"
+KEYS = ["probes", "new", "old", "threshold", "check_every", "stop_after_checks"]
+KEYS += ["max_new_tokens", "batch", "log"]
 
 
 class StopWhenVerified(TrainerCallback):
@@ -51,19 +54,23 @@ class StopWhenVerified(TrainerCallback):
         if not path:
             raise ValueError(f"{NAME}: set {CONFIG_ENV} to the JSON settings file")
         cfg = json.loads(Path(path).read_text(encoding="utf-8"))
+        missing = [k for k in KEYS if k not in cfg]
+        if missing:  # every value comes from swiftkit's settings: none is guessed here
+            raise ValueError(f"{NAME}: {path} lacks {', '.join(missing)}")
         self.probes = cfg["probes"]
         self.new = cfg["new"]
         self.old = cfg["old"]
         self.threshold = float(cfg["threshold"])
-        self.every = max(1, int(cfg.get("check_every", 10)))
-        self.needed = max(1, int(cfg.get("stop_after_checks", 2)))
+        self.every = max(1, int(cfg["check_every"]))
+        self.needed = max(1, int(cfg["stop_after_checks"]))
         self.streak = 0  # passing checks in a row
-        self.max_new_tokens = int(cfg.get("max_new_tokens", 128))
-        self.log = Path(cfg["log"]) if cfg.get("log") else None
+        self.max_new_tokens = int(cfg["max_new_tokens"])
+        self.batch = max(1, int(cfg["batch"]))
+        self.log = Path(path).parent / cfg["log"]  # relative to the settings file, or absolute
 
     @torch.no_grad()
     def answers(self) -> list[tuple[str, bool]]:
-        """Greedy answers, BATCH probes at a time (left-padded), each with whether it ran to
+        """Greedy answers, `batch` probes at a time (left-padded), each with whether it ran to
         max_new_tokens without an end-of-sequence token (cut off)."""
         template = self.trainer.template
         tokenizer = template.tokenizer
@@ -83,8 +90,8 @@ class StopWhenVerified(TrainerCallback):
                 with template.generate_context():
                     enc = template.encode({"messages": [dict(m) for m in messages]})
                 encoded.append(list(enc["input_ids"]))
-            for i in range(0, len(encoded), BATCH):
-                chunk = encoded[i : i + BATCH]
+            for i in range(0, len(encoded), self.batch):
+                chunk = encoded[i : i + self.batch]
                 width = max(len(e) for e in chunk)
                 ids = torch.tensor(
                     [[pad] * (width - len(e)) + e for e in chunk], device=model.device
@@ -122,7 +129,7 @@ class StopWhenVerified(TrainerCallback):
         ok = score is not None and score >= self.threshold
         self.streak = self.streak + 1 if ok else 0
         stop = self.streak >= self.needed
-        if self.log and args.process_index == 0:
+        if args.process_index == 0:
             losses = [h["loss"] for h in state.log_history if "loss" in h]
             row = {
                 "step": step,

@@ -1,0 +1,121 @@
+"""What `validate` and `run` check beyond loading the recipe (one list, for both), what only
+`run` checks on the machine before launch, and the tiny model a CPU recipe builds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from swiftkit.dataset import for_recipe
+from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.msswift import compat
+from swiftkit.recipe import value_checks
+from swiftkit.recipe.model import Recipe
+
+
+def probe_findings(rec: Recipe) -> list[Finding]:
+    """Every probe file [verify] names exists and parses (errors name file and line)."""
+    if not rec.verify.enabled:
+        return []
+    missing = [
+        Finding.error(
+            str(rec.path),
+            f"{kind} probe file not found: {probe}",
+            line=rec.line_of("verify", f"{kind}_probes"),
+            field=f"verify.{kind}_probes",
+            fix="paths are relative to the recipe file; check the name",
+        )
+        for kind, probe in rec.verify.probe_files
+        if not value_checks.is_file(probe)
+    ]
+    if missing:
+        return missing
+    from swiftkit.verify import probes  # the probe-file reader is verify's
+
+    try:
+        for set_name, path in rec.verify.probe_files:
+            probes.load_probes(path, set_name)
+    except SwiftkitError as exc:
+        return exc.findings or [Finding.error(str(rec.path), exc.message)]
+    return []
+
+
+def recipe_findings(rec: Recipe) -> list[Finding]:
+    """The checks `validate` and `run` share on a loaded recipe: its probe files, then its
+    datasets as it trains on them (placeholders, length, records per step)."""
+    return probe_findings(rec) + for_recipe.recipe_data_findings(rec)
+
+
+def preflight(rec: Recipe) -> None:
+    """What the machine must offer before launch: the recipe fits (GPUs, memory, processes,
+    hub access) and ms-swift is in range. (The output folder's writability is checked when
+    the recipe loads.)"""
+    from swiftkit.machine import fit
+
+    fit.require_fit(rec)
+    compat.require_supported()
+
+
+def ensure_tiny_model(rec: Recipe, echo: Callable[[str], None]) -> None:
+    """A recipe with [model] build: its tiny model, built on first use, of the right shape."""
+    if not rec.model.builds_tiny or rec.model.path is None:
+        return
+    if (rec.model.path / "config.json").is_file():
+        check_tiny_shape(rec.model.path, rec.model.build or "tiny")
+        return
+    echo(f"building the tiny test model at {rec.model.path} (first use only)")
+    build_tiny_model(rec.model.path, rec.model.build or "tiny")
+
+
+def check_tiny_shape(folder: Path, shape: str) -> None:
+    """A model swiftkit built earlier with another `build` shape (the recipe was edited after
+    its first run) is refused: training it would silently use the old shape."""
+    from swiftkit.tinymodel import SHAPES, TINY_CONFIG
+
+    marker = folder / "swiftkit-tiny.json"
+    try:
+        built = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # not built by swiftkit (a model put there by hand): used as it is
+    wanted = {**TINY_CONFIG, **SHAPES.get(shape, {})}
+    differ = sorted(k for k, v in wanted.items() if isinstance(built, dict) and built.get(k) != v)
+    if differ:
+        raise SwiftkitError.at(
+            f'{folder} was built with another shape than build = "{shape}"',
+            str(marker),
+            ", ".join(f"{k} {built.get(k)} (wanted {wanted[k]})" for k in differ),
+            fix=f"delete {folder} and run again: it is rebuilt as {shape}",
+        )
+
+
+def build_tiny_model(target: Path, shape: str = "tiny") -> None:
+    """Build the tiny model of that shape (swiftkit/tinymodel.py's SHAPES) in a temp folder,
+    then rename: an interrupted build leaves nothing half made."""
+    if target.exists() and any(target.iterdir()):
+        raise SwiftkitError.at(
+            f"{target} exists and is not empty",
+            str(target),
+            "refusing to overwrite",
+            fix="choose a new folder",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    proc = subprocess.run(
+        [sys.executable, "-m", "swiftkit.tinymodel", str(tmp), shape],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SwiftkitError.at(
+            "building the tiny model failed",
+            str(target),
+            proc.stderr.strip()[-2000:] or "no output",
+        )
+    if target.exists():
+        target.rmdir()
+    os.replace(tmp, target)
