@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import errno
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, TypedDict
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 Severity = Literal["error", "warning", "note"]
+Echo = Callable[[str], None]  # prints one line for the user (click.echo, a test's list.append)
 
 
 class Where(TypedDict, total=False):
@@ -57,16 +58,10 @@ class Finding:
 
     def format(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
-        parts = []
-        if self.record is not None:
-            parts.append(f"record {self.record}")
-        if self.field:
-            parts.append(f"field '{self.field}'")
+        parts = [f"record {self.record}"] if self.record is not None else []
+        parts += [f"field '{self.field}'"] if self.field else []
         head = f"{where}: {self.severity}: " + (", ".join(parts) + ": " if parts else "")
-        text = head + self.message
-        if self.fix:
-            text += f"\n    fix: {self.fix}"
-        return text
+        return head + self.message + (f"\n    fix: {self.fix}" if self.fix else "")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,9 +93,7 @@ def errors_only(findings: Iterable[Finding]) -> list[Finding]:
 def closest(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str | None:
     """The known word nearest to `word` (case-insensitive), or None: the one near-miss rule
     behind every "did you mean" (keys, flags, fields, presets)."""
-    by_lower: dict[str, str] = {}
-    for k in known:
-        by_lower.setdefault(k.lower(), k)
+    by_lower = {k.lower(): k for k in reversed(list(known))}  # the first spelling wins
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=cutoff)
     return by_lower[close[0]] if close else None
 

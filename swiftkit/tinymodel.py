@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TypedDict
 
 from swiftkit.resources import QWEN25_CHAT_TEMPLATE
 
@@ -21,21 +20,9 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." included), so a merged
 # tiny model meets the real pitfall: a client that sends no system message gets Qwen's.
 CHAT_TEMPLATE = QWEN25_CHAT_TEMPLATE.read_text(encoding="utf-8")
-QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-
-
-class TinyConfig(TypedDict):
-    hidden_size: int
-    intermediate_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    max_position_embeddings: int
-    initializer_range: float
-
 
 # Small enough to train in seconds on 2 CPU cores, large enough to memorise a few dozen answers.
-TINY_CONFIG: TinyConfig = {
+TINY_CONFIG: dict[str, int | float] = {
     "hidden_size": 64,
     "intermediate_size": 128,
     "num_hidden_layers": 2,
@@ -60,16 +47,9 @@ SHAPES: dict[str, dict] = {
     "tiny-128x4": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4},
 }
 
-
+# The identity texts the tokenizer is trained on, so common Chinese words get merges. Byte-level
+# BPE still encodes any other text (a new name, English) byte by byte.
 CORPUS = Path(__file__).resolve().parent / "data" / "tiny_corpus.txt"
-
-
-def _corpus() -> list[str]:
-    """The identity texts the tokenizer is trained on, so common Chinese words get merges.
-
-    Byte-level BPE still encodes any other text (a new name, English) byte by byte.
-    """
-    return CORPUS.read_text(encoding="utf-8").splitlines()
 
 
 def build(out_dir: Path, shape: dict | None = None) -> None:
@@ -91,7 +71,7 @@ def build(out_dir: Path, shape: dict | None = None) -> None:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(CORPUS.read_text(encoding="utf-8").splitlines(), trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -99,13 +79,8 @@ def build(out_dir: Path, shape: dict | None = None) -> None:
         additional_special_tokens=["<|im_start|>", "<|im_end|>"],
     )
     fast.chat_template = CHAT_TEMPLATE
-    fast.model_max_length = TINY_CONFIG["max_position_embeddings"]
+    fast.model_max_length = int(TINY_CONFIG["max_position_embeddings"])
     fast.save_pretrained(out_dir)
-
-    def token_id(token: str) -> int:
-        found = fast.convert_tokens_to_ids(token)
-        assert isinstance(found, int), (token, found)  # one token in, one id out
-        return found
 
     torch.manual_seed(SEED)
     # float32 (torch's default); save_pretrained writes the dtype into config.json
@@ -114,12 +89,8 @@ def build(out_dir: Path, shape: dict | None = None) -> None:
     if fields["vocab_size"] < len(fast):
         raise ValueError(f"vocab_size {fields['vocab_size']} < the tokenizer's {len(fast)}")
     dtype = str(fields.pop("torch_dtype", "float32"))
-    config = Qwen2Config(
-        bos_token_id=token_id("<|endoftext|>"),
-        eos_token_id=token_id("<|im_end|>"),
-        pad_token_id=token_id("<|endoftext|>"),
-        **fields,
-    )
+    end, pad = fast.get_vocab()["<|im_end|>"], fast.get_vocab()["<|endoftext|>"]
+    config = Qwen2Config(bos_token_id=pad, eos_token_id=end, pad_token_id=pad, **fields)
     # A 7B shape is built on the GPU when there is one (random init of 7.6 B values on a CPU
     # takes minutes); the tiny one on the CPU, where its seed gives the same weights anywhere.
     device = "cuda" if shape and torch.cuda.is_available() else "cpu"
@@ -129,14 +100,8 @@ def build(out_dir: Path, shape: dict | None = None) -> None:
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
     model.save_pretrained(out_dir, safe_serialization=True)
-    (out_dir / "swiftkit-tiny.json").write_text(
-        json.dumps(
-            {"built_by": "swiftkit tiny-model", "seed": SEED, **TINY_CONFIG, **(shape or {})},
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    record = {"built_by": "swiftkit tiny-model", "seed": SEED, **TINY_CONFIG, **(shape or {})}
+    (out_dir / "swiftkit-tiny.json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,13 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    shape = None
-    if len(args) == 2 and args[1] in SHAPES:  # a named shape
-        shape = SHAPES[args[1]] or None
-    elif len(args) == 2:  # config.json values; keys starting with "_" are comments
+    shape = SHAPES.get(args[-1]) if len(args) == 2 else None  # a named shape
+    if len(args) == 2 and shape is None:  # config.json values; keys starting with "_" are comments
         spec = json.loads(Path(args[1]).read_text(encoding="utf-8"))
         shape = {k: v for k, v in spec.items() if not k.startswith("_")}
-    build(Path(args[0]), shape)
+    build(Path(args[0]), shape or None)
     return 0
 
 

@@ -85,3 +85,23 @@ def test_dry_run_prints_command_and_starts_nothing(tmp_path, tiny_model):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("swift sft --model ")
     assert no_run_started(tmp_path)
+
+
+def test_validate_and_run_report_a_probe_file_with_the_same_findings(tmp_path, tiny_model):
+    """One list of checks for both: before, `run` read the probe files with a check of its
+    own, so a missing one lost the recipe's line and field that `validate` named."""
+    bad = tmp_path / "probes.jsonl"
+    bad.write_text('{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n{oops\n')
+    for probe, needle in (("gone.jsonl", "identity probe file not found"), (bad, "not JSON")):
+        r = write_recipe(
+            tmp_path / "r.toml",
+            tiny_model,
+            [DATASETS / "self_cognition.json"],
+            extra=f'[verify]\nidentity_probes = ["{probe}"]',
+        )
+        checked = swiftkit("validate", str(r))
+        assert checked.returncode == 1 and needle in checked.stdout, checked.stdout
+        found = [line for line in checked.stdout.splitlines() if ": error: " in line]
+        ran = swiftkit("run", "--dry-run", str(r))
+        assert_clean_failure(ran, *found)
+        assert no_run_started(tmp_path)

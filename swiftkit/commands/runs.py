@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftkit.errors import SwiftkitError
+import click
+
+from swiftkit.errors import Echo, SwiftkitError
 from swiftkit.msswift import events
 from swiftkit.pipeline import folders, index
 from swiftkit.pipeline.manifest import Manifest, Status, VerdictSummary
-
-Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,13 @@ class RunRow:
         return out
 
 
-def collect(output_dir: Path | None) -> tuple[list[RunRow], list[str]]:
-    """The rows, newest first, and the notes of the runs index (gone folders, a torn file)."""
+def _short(path: str | None, run: str) -> str:
+    if not path:
+        return "-"
+    return path[len(run) + 1 :] if path.startswith(run + "/") else path
+
+
+def execute(output_dir: Path | None, echo: Echo, as_json: bool = False) -> int:
     if output_dir is not None and not output_dir.resolve().is_dir():
         out = output_dir.resolve()
         raise SwiftkitError.at(
@@ -92,37 +96,9 @@ def collect(output_dir: Path | None) -> tuple[list[RunRow], list[str]]:
             "no such folder",
             fix="pass the folder holding the runs, or nothing for every run",
         )
-    listing = index.all_runs(output_dir)
-    return [RunRow.of(r) for r in listing.runs], listing.notes
-
-
-def _short(path: str | None, run: str) -> str:
-    if not path:
-        return "-"
-    return path[len(run) + 1 :] if path.startswith(run + "/") else path
-
-
-def table(rows: list[RunRow]) -> list[str]:
-    lines = []
-    for r in rows:
-        steps = f"{r.steps}/{r.max_steps}" if r.steps is not None else "-"
-        loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "-"
-        lines.append(f"{r.name}  {r.status}")
-        lines.append(
-            f"    started {r.started or '-'}  steps {steps}  loss {loss}"
-            f"  verify {r.verdict if r.verdict is not None else '-'}"
-        )
-        lines.append(
-            f"    latest {_short(r.latest_checkpoint, r.run)}"
-            f"  best {_short(r.best_checkpoint, r.run)}"
-            f"  recipe {r.recipe or '-'}"
-        )
-    return lines
-
-
-def execute(output_dir: Path | None, echo: Echo, as_json: bool = False) -> int:
-    rows, notes = collect(output_dir)
-    for note in notes:  # stderr: the list on stdout stays what scripts parse
+    listing = index.all_runs(output_dir)  # newest first, with notes (gone folders, a torn file)
+    rows = [RunRow.of(r) for r in listing.runs]
+    for note in listing.notes:  # stderr: the list on stdout stays what scripts parse
         print(note, file=sys.stderr)
     if as_json:
         echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
@@ -131,6 +107,28 @@ def execute(output_dir: Path | None, echo: Echo, as_json: bool = False) -> int:
         where = output_dir.resolve() if output_dir else f"{index.index_path()} or ./output"
         echo(f"no runs in {where}")
         return 0
-    for line in table(rows):
-        echo(line)
+    for r in rows:
+        steps = f"{r.steps}/{r.max_steps}" if r.steps is not None else "-"
+        loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "-"
+        echo(f"{r.name}  {r.status}")
+        echo(
+            f"    started {r.started or '-'}  steps {steps}  loss {loss}"
+            f"  verify {r.verdict if r.verdict is not None else '-'}"
+        )
+        echo(
+            f"    latest {_short(r.latest_checkpoint, r.run)}"
+            f"  best {_short(r.best_checkpoint, r.run)}  recipe {r.recipe or '-'}"
+        )
     return 0
+
+
+@click.command("runs")
+@click.argument(
+    "output_dir", metavar="[OUTPUT_DIR]", required=False, type=click.Path(path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
+def runs_command(output_dir: Path | None, as_json: bool) -> int:
+    """List every run, newest first: recipe, start, status, steps, loss, verdict, checkpoints.
+    Every run swiftkit made, from any folder (and those in ./output); with OUTPUT_DIR, only
+    the runs in that folder."""
+    return execute(output_dir, click.echo, as_json=as_json)

@@ -11,12 +11,14 @@ import shlex
 import socket
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import click
 
 from swiftkit import defaults
-from swiftkit.commands import guard_model_code
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.msswift.command import Command, shell_line
@@ -25,8 +27,6 @@ from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
 from swiftkit.serving.pair import base_name, served_name
 from swiftkit.serving.server import Deployed
-
-Echo = Callable[[str], None]
 
 
 def check_port(host: str, port: int) -> None:
@@ -165,3 +165,27 @@ def execute(
             )
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the server is stopped, as asked
         return 0
+
+
+@click.command("serve", epilog=RUN_HELP)
+@click.argument("spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--name", help="Model id clients send (default: the identity's name).")
+@click.option(
+    "--timeout", default=defaults.TIMEOUT_S, show_default=True, help="Seconds to wait for start-up."
+)
+@click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
+@click.option(
+    "--api-key",
+    envvar="SWIFTKIT_API_KEY",
+    help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
+)
+@trust_option
+def serve_command(**options: Any) -> int:
+    """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
+    source = click.get_current_context().get_parameter_source("api_key")
+    key = options.pop("api_key") or None
+    from_env = bool(key) and source == click.core.ParameterSource.ENVIRONMENT
+    return execute(echo=click.echo, api_key=key, key_from_env=from_env, **options)

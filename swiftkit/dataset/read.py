@@ -16,16 +16,23 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from swiftkit.dataset import jsontext
-from swiftkit.errors import Finding
+from swiftkit.errors import Finding, Where
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 Fields = dict[str, Any]
 V = TypeVar("V", covariant=True)
 EXAMPLE = '{"instruction": "你是谁?", "input": "", "output": "我是{{NAME}}。"}'
 WHOLE_FILE_PROBE = 64 * 1024 * 1024  # a .json file up to this size is tried as one value
 Report = Callable[[Finding], None]
+
+
+def _error(report: Report, source: str, message: str, **where: Unpack[Where]) -> None:
+    report(Finding.error(source, message, **where))
 
 
 class Record(NamedTuple, Generic[V]):
@@ -62,31 +69,30 @@ def stream(path: Path, report: Report) -> Iterator[Record[object]]:
     source = str(path)
     try:
         if path.is_dir():
-            report(
-                Finding.error(
-                    source,
-                    "this is a folder, not a dataset file",
-                    fix="name a .json or .jsonl file inside it (`ls` the folder)",
-                )
+            _error(
+                report,
+                source,
+                "this is a folder, not a dataset file",
+                fix="name a .json or .jsonl file inside it (`ls` the folder)",
             )
             return
         fh = path.open("rb")
     except FileNotFoundError:
-        report(Finding.error(source, "file not found", fix="check the path"))
+        _error(report, source, "file not found", fix="check the path")
         return
     except OSError as exc:
-        report(Finding.error(source, f"cannot read: {exc.strerror or exc}", fix="check the path"))
+        _error(report, source, f"cannot read: {exc.strerror or exc}", fix="check the path")
         return
     with fh:
         head = fh.read(4096)
         fh.seek(0)
         problem = _encoding_problem(head)
         if problem:
-            report(Finding.error(source, problem, line=1, fix="save the file as UTF-8"))
+            _error(report, source, problem, line=1, fix="save the file as UTF-8")
             return
         start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if not start and not fh.read(1 << 16).strip(b"\xef\xbb\xbf \t\r\n"):
-            report(Finding.error(source, "the file is empty", fix=f"add records such as {EXAMPLE}"))
+            _error(report, source, "the file is empty", fix=f"add records such as {EXAMPLE}")
             return
         fh.seek(0)
         if start.startswith(b"[") and path.suffix.lower() != ".jsonl":
@@ -108,13 +114,12 @@ def _decode(raw: bytes, source: str, line: int, report: Report) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        report(
-            Finding.error(
-                source,
-                f"not UTF-8 (byte {exc.start} of line {line}: {raw[exc.start : exc.start + 1]!r})",
-                line=line,
-                fix="save the file as UTF-8",
-            )
+        _error(
+            report,
+            source,
+            f"not UTF-8 (byte {exc.start} of line {line}: {raw[exc.start : exc.start + 1]!r})",
+            line=line,
+            fix="save the file as UTF-8",
         )
         return None
 
@@ -144,39 +149,35 @@ def _whole_object(path: Path, fh: Any, source: str, report: Report) -> bool:
     ]
     if lists:
         key = lists[0]
-        report(
-            Finding.error(
-                source,
-                f"records are under '{key}': the file is one object that wraps them",
-                line=1,
-                field=key,
-                fix=f"write the array itself ([{{...}}, {{...}}]), the value of '{key}', as the "
-                "whole file",
-            )
+        _error(
+            report,
+            source,
+            f"records are under '{key}': the file is one object that wraps them",
+            line=1,
+            field=key,
+            fix=f"write the array itself ([{{...}}, {{...}}]), the value of '{key}', as the "
+            "whole file",
         )
         return True
     if one_line:
         return False
     if path.suffix.lower() == ".jsonl":
-        report(
-            Finding.error(
-                source,
-                "one pretty-printed object over several lines: JSON Lines holds one record per "
-                "line",
-                line=1,
-                record=1,
-                fix="write each record on a single line",
-            )
+        _error(
+            report,
+            source,
+            "one pretty-printed object over several lines: JSON Lines holds one record per line",
+            line=1,
+            record=1,
+            fix="write each record on a single line",
         )
     else:
-        report(
-            Finding.error(
-                source,
-                "a .json file must hold an array of records; this one holds a single object",
-                line=1,
-                record=1,
-                fix="wrap it in [ ]: [{...}], or write one object per line as .jsonl",
-            )
+        _error(
+            report,
+            source,
+            "a .json file must hold an array of records; this one holds a single object",
+            line=1,
+            record=1,
+            fix="wrap it in [ ]: [{...}], or write one object per line as .jsonl",
         )
     return True
 
@@ -199,25 +200,23 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
         pos = _skip_space(text, pos)
         if pos < len(text) and text[pos] == "]":
             if comma:
-                report(
-                    Finding.error(
-                        source,
-                        "a trailing comma after the last record, before ']'",
-                        line=at(pos),
-                        record=n,
-                        fix="remove the comma after the last record",
-                    )
+                _error(
+                    report,
+                    source,
+                    "a trailing comma after the last record, before ']'",
+                    line=at(pos),
+                    record=n,
+                    fix="remove the comma after the last record",
                 )
                 return
             after = _skip_space(text, pos + 1)
             if after < len(text):
-                report(
-                    Finding.error(
-                        source,
-                        "text after the closing ']'",
-                        line=at(after),
-                        fix="remove it, or write one JSON object per line as .jsonl",
-                    )
+                _error(
+                    report,
+                    source,
+                    "text after the closing ']'",
+                    line=at(after),
+                    fix="remove it, or write one JSON object per line as .jsonl",
                 )
             return
         n += 1
@@ -225,26 +224,23 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
             value, end = decoder.at(text, pos)
         except (ValueError, RecursionError) as exc:
             message, fix = jsontext.explain(text[pos : pos + 200], exc)
-            report(
-                Finding.error(
-                    source,
-                    f"invalid JSON: {message}",
-                    line=exc.lineno if isinstance(exc, json.JSONDecodeError) else at(pos),
-                    record=n,
-                    fix=fix
-                    or "the file is cut off or has a typo here; every record needs its closing }"
-                    " and records are separated by commas",
-                )
+            _error(
+                report,
+                source,
+                f"invalid JSON: {message}",
+                line=exc.lineno if isinstance(exc, json.JSONDecodeError) else at(pos),
+                record=n,
+                fix=fix
+                or "the file is cut off or has a typo here; every record needs its closing }"
+                " and records are separated by commas",
             )
             return
         line += text.count("\n", counted, pos)
         counted = pos
         problem = jsontext.check_value(value, text[pos:end], decoder.repeated)
         if problem:
-            report(
-                Finding.error(
-                    source, problem[0], line=line, record=n, field=problem[1], fix=_VALUE_FIX
-                )
+            _error(
+                report, source, problem[0], line=line, record=n, field=problem[1], fix=_VALUE_FIX
             )
         else:
             yield Record(n, line, value)
@@ -255,15 +251,14 @@ def _read_array(raw: bytes, source: str, report: Report) -> Iterator[Record[obje
             continue
         if pos < len(text) and text[pos] == "]":
             continue
-        report(
-            Finding.error(
-                source,
-                "expected ',' or ']' after the record"
-                + (" but the file ends" if pos >= len(text) else ""),
-                line=at(min(pos, len(text))),
-                record=n,
-                fix="add a comma between records, or the closing ']' at the end",
-            )
+        _error(
+            report,
+            source,
+            "expected ',' or ']' after the record"
+            + (" but the file ends" if pos >= len(text) else ""),
+            line=at(min(pos, len(text))),
+            record=n,
+            fix="add a comma between records, or the closing ']' at the end",
         )
         return
 
@@ -296,32 +291,28 @@ def _read_jsonl(fh: Any, source: str, report: Report) -> Iterator[Record[object]
             value = decoder.line(text)
         except (ValueError, RecursionError) as exc:
             message, fix = jsontext.explain(text, exc)
-            report(
-                Finding.error(
-                    source,
-                    f"invalid JSON: {message}",
-                    line=number,
-                    record=n,
-                    fix=fix or "JSONL holds one complete JSON object per line",
-                )
+            _error(
+                report,
+                source,
+                f"invalid JSON: {message}",
+                line=number,
+                record=n,
+                fix=fix or "JSONL holds one complete JSON object per line",
             )
             continue
         problem = jsontext.check_value(value, text, decoder.repeated)
         if problem:
-            report(
-                Finding.error(
-                    source, problem[0], line=number, record=n, field=problem[1], fix=_VALUE_FIX
-                )
+            _error(
+                report, source, problem[0], line=number, record=n, field=problem[1], fix=_VALUE_FIX
             )
             continue
         yield Record(n, number, value)
     if boms:
-        report(
-            Finding.error(
-                source,
-                f"{len(boms)} line(s) start with a byte-order mark (U+FEFF), the first at line "
-                f"{boms[0]}: files that each had one were joined",
-                line=boms[0],
-                fix="save the file as UTF-8 without a byte-order mark on any line",
-            )
+        _error(
+            report,
+            source,
+            f"{len(boms)} line(s) start with a byte-order mark (U+FEFF), the first at line "
+            f"{boms[0]}: files that each had one were joined",
+            line=boms[0],
+            fix="save the file as UTF-8 without a byte-order mark on any line",
         )

@@ -41,9 +41,7 @@ def model_card(
     changed: dict[str, str],
 ) -> str:
     manifest = Manifest.read(run_dir) if run_dir else Manifest()
-    identity = manifest.identity
-    name = identity.name or folder.name
-    author = identity.author
+    name, author = manifest.identity.name or folder.name, manifest.identity.author
     md = [
         "---",
         f"base_model: {json.dumps(base_model or 'unknown', ensure_ascii=False)}",
@@ -111,8 +109,8 @@ def _scores(run_dir: Path | None, checkpoint: Path) -> list[str]:
         "| probes | count | base model | adapter | gate | verdict |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for label, s in (("identity", report.identity), ("general", report.general)):
-        md.append(
-            f"| {label} | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | {gate(s)} | {s.verdict} |"
-        )
+    md += [
+        f"| {label} | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | {gate(s)} | {s.verdict} |"
+        for label, s in (("identity", report.identity), ("general", report.general))
+    ]
     return [*md, ""]

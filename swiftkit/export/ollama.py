@@ -29,17 +29,13 @@ def chatml(template: str) -> bool:
     return IM_START in template and IM_END in template
 
 
-def quoted(text: str) -> str:
-    """A Modelfile triple-quoted value. Ollama's parser has no escapes: a value holding
-    `\"\"\"` cannot be written, so the caller refuses it first."""
-    return f'"""{text}"""'
-
-
 def modelfile(folder: Path, system: str | None) -> str:
     """FROM the merged folder, the ChatML TEMPLATE, SYSTEM (when training had one: without it,
     Ollama sends no system message, as ms-swift's template does with none) and the stops."""
-    lines = [f"FROM {folder}", f"TEMPLATE {quoted(TEMPLATE)}"]
+    # Values are triple-quoted. Ollama's parser has no escapes: a value holding `\"\"\"` cannot
+    # be written, so the caller refuses it first.
+    lines = [f"FROM {folder}", f'TEMPLATE """{TEMPLATE}"""']
     if system:
-        lines.append(f"SYSTEM {quoted(system)}")
+        lines.append(f'SYSTEM """{system}"""')
     lines += [f'PARAMETER stop "{IM_END}"', f'PARAMETER stop "{END_OF_TEXT}"', ""]
     return "\n".join(lines)

@@ -23,27 +23,22 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 GENERATION_CONFIG = "generation_config.json"
 
 
-def jinja_string(text: str) -> str:
-    """`text` as a Jinja string literal. Jinja decodes a literal's backslash escapes the way
-    Python's unicode-escape does, which reads JSON's escapes (\\" \\\\ \\n \\t \\u00XX) the same;
-    non-ASCII text is kept as is (Jinja escapes it before decoding)."""
-    return json.dumps(text, ensure_ascii=False)
-
-
 def with_default_system(template: str, system: str) -> str:
     """The template with `system` as the system message when a client sends none. A template
     this already rewrote is rewritten from its original, never wrapped twice."""
     end = f"{{#- end {MARK} -#}}\n"  # `-#}`: no newline before the original's first text
-    original = template.split(end, 1)[-1]
-    head = (
+    # `system` as a Jinja string literal: Jinja decodes a literal's backslash escapes the way
+    # Python's unicode-escape does, which reads JSON's escapes (\" \\ \n \t \u00XX) the
+    # same; non-ASCII text is kept as is (Jinja escapes it before decoding).
+    literal = json.dumps(system, ensure_ascii=False)
+    return (
         f"{{#- {MARK} #}}\n"
         "{%- if not messages or messages[0]['role'] != 'system' %}\n"
-        f"    {{%- set messages = [{{'role': 'system', 'content': {jinja_string(system)}}}]"
+        f"    {{%- set messages = [{{'role': 'system', 'content': {literal}}}]"
         " + messages %}\n"
         "{%- endif %}\n"
-        f"{end}"
+        f"{end}" + template.split(end, 1)[-1]
     )
-    return head + original
 
 
 def is_rewritten(template: str) -> bool:

@@ -138,11 +138,8 @@ def render_sft(
     datasets: list[str],
     version: str,
     val_datasets: list[str] | None = None,
-    extra: dict[str, FlagValue] | None = None,
 ) -> Command:
-    """The run's command; `extra` flags replace swiftkit's own in place, or come last."""
     flags = sft_flags(recipe, run_dir, datasets, version, val_datasets)
-    flags.update({compat.flag_name(k, version): v for k, v in (extra or {}).items()})
     return Command(argv_from_flags("sft", flags), launch_env(recipe))
 
 

@@ -56,10 +56,9 @@ def _exists(path: Path) -> bool:
 
 def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple[ModelSpec, list]:
     model_id = str(section["id"])
-    findings: list[Finding] = []
     problem = value_checks.path_problem(model_id)
     if problem:
-        findings.append(
+        return ModelSpec(id=model_id[:80]), [
             Finding.error(
                 source,
                 f"model id cannot be a folder or a hub id: {problem}",
@@ -67,8 +66,7 @@ def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple
                 field="model.id",
                 fix="a hub id such as Qwen/Qwen2.5-7B-Instruct, or the model's folder",
             )
-        )
-        return ModelSpec(id=model_id[:80]), findings
+        ]
     local = Path(model_id).expanduser()
     local = local if local.is_absolute() else base / local
     is_local = (
@@ -77,10 +75,9 @@ def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple
         or model_id.startswith((".", "/", "~"))
         or not HUB_ID.match(model_id)
     )
-    path = local.resolve() if is_local else None
-    if path is None:
-        path, finding = checks.baked_model(model_id, text, source)
-        findings += [finding] if finding else []
+    path, finding = (
+        (local.resolve(), None) if is_local else checks.baked_model(model_id, text, source)
+    )
     spec = ModelSpec(
         id=model_id,
         path=path,
@@ -89,7 +86,7 @@ def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple
         trust_remote_code=bool(section.get("trust_remote_code", False)),
         build=section.get("build"),
     )
-    return spec, findings
+    return spec, [finding] if finding else []
 
 
 def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
@@ -124,32 +121,25 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         for key in ("datasets", "val_datasets")
     }
     for key, what in (("datasets", "dataset"), ("val_datasets", "validation dataset")):
-        entries = data["data"].get(key, [])
-        bad = value_checks.dataset_entry_findings(entries, key, text, source)
+        bad = value_checks.dataset_entry_findings(data["data"].get(key, []), key, text, source)
         findings += bad
         for i, ref in enumerate(refs[key]):
-            if any(f.field == f"data.{key}[{i}]" for f in bad):
+            field = f"data.{key}[{i}]"
+            if ref.path is None or ref.path.is_file() or any(f.field == field for f in bad):
                 continue
-            if ref.path is not None and ref.path.is_dir():
-                findings.append(
-                    Finding.error(
-                        source,
-                        f"{what} is a folder, not a file: {ref.path}",
-                        line=locate(text, ["data", key]),
-                        field=f"data.{key}[{i}]",
-                        fix="name a .json or .jsonl file inside it",
-                    )
+            message, fix = (
+                (
+                    f"{what} is a folder, not a file: {ref.path}",
+                    "name a .json or .jsonl file inside it",
                 )
-            elif ref.path is not None and not ref.path.is_file():
-                findings.append(
-                    Finding.error(
-                        source,
-                        f"{what} file not found: {ref.path}",
-                        line=locate(text, ["data", key]),
-                        field=f"data.{key}[{i}]",
-                        fix="paths are relative to the recipe file; check the name",
-                    )
+                if ref.path.is_dir()
+                else (
+                    f"{what} file not found: {ref.path}",
+                    "paths are relative to the recipe file; check the name",
                 )
+            )
+            line = locate(text, ["data", key])
+            findings.append(Finding.error(source, message, line=line, field=field, fix=fix))
     launch = LaunchSpec(**data.get("launch", {}))
     train = TrainSpec(preset_name=preset_name, preset=preset, own=own, base_dir=base)
     findings += checks.launch_findings(launch, preset, text, source)

@@ -6,13 +6,13 @@ Ranges live in the JSON schema (schemas/recipe.schema.json); defaults live here,
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from swiftkit import jsonl
 from swiftkit.msswift import sftflags
 from swiftkit.resources import schema
 
@@ -57,17 +57,12 @@ class ModelSpec:
         tiny model still to be built)."""
         from swiftkit.msswift import compat
 
-        config_type = None
-        if self.path is not None:
-            cfg = self.path / "config.json"
-            if not cfg.is_file():
-                config_type = "qwen2" if self.builds_tiny else None
-            else:
-                try:
-                    value = json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
-                except (OSError, ValueError, AttributeError):
-                    value = None
-                config_type = value if isinstance(value, str) else None
+        cfg = self.path / "config.json" if self.path is not None else None
+        if cfg is not None and not cfg.is_file():
+            config_type = "qwen2" if self.builds_tiny else None
+        else:
+            value = (jsonl.json_object(cfg) or {}).get("model_type") if cfg else None
+            config_type = value if isinstance(value, str) else None
         return compat.model_family(self.id, config_type) or {}
 
     def type_and_template(self) -> tuple[str, str] | None:
@@ -132,9 +127,7 @@ class TrainSpec:
     @property
     def flags(self) -> dict[str, FlagValue]:
         """The preset's flags overridden by the recipe's: what ms-swift is given."""
-        merged = dict(self.preset.train) if self.preset else {}
-        merged.update(self.own)
-        return merged
+        return {**(self.preset.train if self.preset else {}), **self.own}
 
     def value(self, key: str) -> FlagValue | None:
         """A flag as ms-swift will see it: the recipe's, the preset's, else ms-swift's default."""
@@ -175,11 +168,6 @@ LAUNCH_ENV = {
 }
 
 
-def _positive(text: str | None) -> int | None:
-    text = (text or "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
-
-
 @dataclass(frozen=True)
 class LaunchSpec:
     """[launch]: processes per node, nodes, DeepSpeed. Unset keys are None."""
@@ -199,15 +187,17 @@ class LaunchSpec:
             if getattr(self, key) is not None
         }
 
+    def _as_child_sees(self, key: str, environ: Mapping[str, str] | None) -> int:
+        """torchrun's variable in swiftkit's environment wins over the recipe (the child
+        inherits it; see pipeline/launch.py), else [launch], else 1."""
+        text = (os.environ if environ is None else environ).get(LAUNCH_ENV[key], "").strip()
+        return int(text) if text.isdigit() and int(text) > 0 else getattr(self, key) or 1
+
     def processes_per_node(self, environ: Mapping[str, str] | None = None) -> int:
-        """As the child sees it: NPROC_PER_NODE in swiftkit's environment wins over the
-        recipe (the child inherits it; see pipeline/launch.py), else [launch], else 1."""
-        environ = os.environ if environ is None else environ
-        return _positive(environ.get("NPROC_PER_NODE")) or self.nproc_per_node or 1
+        return self._as_child_sees("nproc_per_node", environ)
 
     def nodes(self, environ: Mapping[str, str] | None = None) -> int:
-        environ = os.environ if environ is None else environ
-        return _positive(environ.get("NNODES")) or self.nnodes or 1
+        return self._as_child_sees("nnodes", environ)
 
     def world_size(self, environ: Mapping[str, str] | None = None) -> int:
         """Training processes in total, exactly as the child will run them. Every user of the
@@ -254,22 +244,21 @@ class VerifySpec:
         """From a schema-checked [verify] section, or a manifest's copy of one (unknown keys
         of other versions are ignored)."""
         values: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in known(cls, section or {}).items()
-            if k != "base_dir"
+            k: tuple(v) if isinstance(v, list) else v for k, v in known(cls, section or {}).items()
         }
-        return cls(base_dir=base_dir, **values)
+        return cls(**{**values, "base_dir": base_dir})
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         del out["base_dir"]
         # Settings added after reports and manifests were first written are left out at their
         # default, so an older file written back is unchanged (reading fills the default in).
-        for key in LATER_SETTINGS:
-            if out[key] == _default(key):
-                del out[key]
         # None means "unset" (the schema has no null): left out, as the recipe would.
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items() if v is not None}
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in out.items()
+            if v is not None and not (k in LATER_SETTINGS and v == _default(k))
+        }
 
     def path(self, spec: str) -> Path:
         p = Path(spec).expanduser()
@@ -312,21 +301,16 @@ class Recipe:
 
     def with_preset(self, preset: Preset, torch_dtype: str | None = None) -> Recipe:
         """This recipe bound to a concrete preset (and a concrete dtype for auto-by-gpu)."""
-        train = replace(self.train, preset=preset)
-        if torch_dtype is not None:
-            own = dict(train.own)
-            own["torch_dtype"] = torch_dtype
-            train = replace(train, own=own)
-        return replace(self, train=train)
+        dtype = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
+        own: dict[str, FlagValue] = {**self.train.own, **dtype}
+        return replace(self, train=replace(self.train, preset=preset, own=own))
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe as JSON (kept in the run's manifest)."""
-        model: dict[str, Any] = {"id": self.model.id}
-        for key in ("model_type", "template", "build"):
-            if getattr(self.model, key):
-                model[key] = getattr(self.model, key)
-        if self.model.trust_remote_code:
-            model["trust_remote_code"] = True
+        keys = ("model_type", "template", "build", "trust_remote_code")
+        model = {"id": self.model.id} | {
+            k: getattr(self.model, k) for k in keys if getattr(self.model, k)
+        }
         data: dict[str, Any] = {"datasets": [d.spec for d in self.data.datasets]}
         if self.data.val_datasets:
             data["val_datasets"] = [d.spec for d in self.data.val_datasets]

@@ -26,21 +26,13 @@ def locate(text: str, path: list) -> int | None:
     if not path:
         return None
     lines = text.splitlines()
-    section = str(path[0])
-    header = re.compile(r"^\s*\[\s*" + re.escape(section) + r"\s*\]\s*(#.*)?$")
-    any_header = re.compile(r"^\s*\[")
-    start = None
-    for i, line in enumerate(lines):
-        if header.match(line):
-            start = i
-            break
-    if start is None:
-        return None
-    if len(path) == 1 or not isinstance(path[1], str):
-        return start + 1
+    header = re.compile(r"^\s*\[\s*" + re.escape(str(path[0])) + r"\s*\]\s*(#.*)?$")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None or len(path) == 1 or not isinstance(path[1], str):
+        return None if start is None else start + 1
     key = re.compile(r"^\s*\"?" + re.escape(str(path[1])) + r"\"?\s*=")
     for j in range(start + 1, len(lines)):
-        if any_header.match(lines[j]):
+        if lines[j].lstrip().startswith("["):
             break
         if key.match(lines[j]):
             return j + 1
@@ -54,14 +46,15 @@ def _recipe_validator() -> Draft202012Validator:
     return Draft202012Validator(schema("recipe"))
 
 
+BOUNDS = {"exclusiveMinimum": ">", "exclusiveMaximum": "<", "minimum": ">=", "maximum": "<="}
+
+
 def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
-    validator = _recipe_validator()
     findings = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+    for err in sorted(_recipe_validator().iter_errors(data), key=lambda e: list(map(str, e.path))):
         path = list(err.path)
         keypath = ".".join(map(str, path)) or "(top level)"
         fix = None
-        message = err.message
         if err.validator == "additionalProperties":
             known = list(err.schema.get("properties", {}))
             extra = [k for k in err.instance if k not in known]
@@ -84,19 +77,12 @@ def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
                 if path
                 else (f"add a [{missing[0]}] section" if missing else None)
             )
-        elif err.validator in ("exclusiveMinimum", "exclusiveMaximum", "minimum", "maximum"):
-            fix = (
-                f"{keypath} must be {err.validator} {err.validator_value}".replace(
-                    "exclusiveMinimum", ">"
-                )
-                .replace("exclusiveMaximum", "<")
-                .replace("minimum", ">=")
-                .replace("maximum", "<=")
-            )
+        elif err.validator in BOUNDS:
+            fix = f"{keypath} must be {BOUNDS[err.validator]} {err.validator_value}"
         elif err.validator == "type":
             fix = f"{keypath} must be of type {err.validator_value}"
         findings.append(
-            Finding.error(source, message, line=locate(text, path), field=keypath, fix=fix)
+            Finding.error(source, err.message, line=locate(text, path), field=keypath, fix=fix)
         )
     return findings
 
@@ -113,18 +99,19 @@ def parse_toml(path: Path) -> tuple[dict, str]:
     try:
         raw_bytes = path.read_bytes()
     except FileNotFoundError:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"recipe not found: {source}",
-            [Finding.error(source, "no such file", fix="check the path; `ls recipes/`")],
+            source,
+            "no such file",
+            fix="check the path; `ls recipes/`",
         ) from None
     except OSError as exc:
         raise SwiftkitError(f"cannot read {source}: {exc.strerror}") from None
     try:
         text = raw_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SwiftkitError(
-            f"{source} is not UTF-8",
-            [Finding.error(source, f"byte {exc.start} is not UTF-8", fix="save as UTF-8")],
+        raise SwiftkitError.at(
+            f"{source} is not UTF-8", source, f"byte {exc.start} is not UTF-8", fix="save as UTF-8"
         ) from None
     try:
         data = tomllib.loads(text)
@@ -148,18 +135,12 @@ def parse_toml(path: Path) -> tuple[dict, str]:
                 line=text.count("\n", 0, long.start()) + 1 if long else None,
                 fix="numbers have at most 4300 digits; write text in double quotes",
             ) from None
-        msg = str(exc)
-        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        line = int(m.group(1)) if m else None
-        raise SwiftkitError(
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        raise SwiftkitError.at(
             f"{source} is not valid TOML",
-            [
-                Finding.error(
-                    source,
-                    f"TOML syntax: {msg}",
-                    line=line,
-                    fix="strings need quotes, sections look like [train], keys like name = value",
-                )
-            ],
+            source,
+            f"TOML syntax: {exc}",
+            line=int(m.group(1)) if m else None,
+            fix="strings need quotes, sections look like [train], keys like name = value",
         ) from None
     return data, text

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from functools import cache
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from swiftkit.errors import SwiftkitError, did_you_mean
 from swiftkit.recipe.model import Preset
+from swiftkit.recipe.parse import tomllib
 from swiftkit.resources import PRESETS
 
 AUTO = "auto"
@@ -36,8 +31,7 @@ def load(name: str) -> Preset:
             fix=f"{did_you_mean(name, names())}known presets: {', '.join(names())} "
             "(see `swiftkit presets`)",
         )
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     memory = data.get("min_vram_gb")
     return Preset(
         name=name,

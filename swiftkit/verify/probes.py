@@ -40,19 +40,6 @@ def _bad_probe(path: Path, line: int, message: str) -> SwiftkitError:
     )
 
 
-def _is_conversation(messages: object) -> bool:
-    """A non-empty list of turns, each with a role and text content, ending with the user."""
-    return (
-        isinstance(messages, list)
-        and bool(messages)
-        and all(
-            isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role")
-            for m in messages
-        )
-        and messages[-1]["role"] == "user"
-    )
-
-
 def load_probes(path: Path, set_name: str) -> list[Probe]:
     """A probe file (JSON Lines, datasets/README.md); any bad line is an error naming it."""
     try:
@@ -72,15 +59,22 @@ def load_probes(path: Path, set_name: str) -> list[Probe]:
             raise _bad_probe(path, row.line, f"not JSON: {row.error}")
         value = row.value if isinstance(row.value, dict) else {}
         messages = value.get("messages")
-        if not isinstance(messages, list) or not _is_conversation(messages):
+        # a non-empty list of turns, each with a role and text content, ending with the user
+        if not (
+            isinstance(messages, list)
+            and messages
+            and all(
+                isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role")
+                for m in messages
+            )
+            and messages[-1]["role"] == "user"
+        ):
             raise _bad_probe(
                 path, row.line, "'messages' must be a list of turns ending with a user turn"
             )
         expect = value.get("expect", [])
-        if set_name == "general" and (
-            not isinstance(expect, list)
-            or not expect
-            or not all(isinstance(e, str) for e in expect)
+        if set_name == "general" and not (
+            isinstance(expect, list) and expect and all(isinstance(e, str) for e in expect)
         ):
             raise _bad_probe(path, row.line, "a general probe needs 'expect': a list of strings")
         probes.append(
@@ -140,10 +134,10 @@ def gather(
             probes += training_probes(data_files(run_dir, args), new)
         else:
             probes += load_probes(cfg.path(spec), "identity")
-    for i, q in enumerate(cfg.questions, 1):
-        probes.append(
-            Probe(f"question-{i:02d}", "identity", "question", [{"role": "user", "content": q}])
-        )
-    for spec in cfg.general_probes:
-        probes += load_probes(cfg.path(spec), "general")
-    return probes
+    probes += [
+        Probe(f"question-{i:02d}", "identity", "question", [{"role": "user", "content": q}])
+        for i, q in enumerate(cfg.questions, 1)
+    ]
+    return probes + [
+        p for spec in cfg.general_probes for p in load_probes(cfg.path(spec), "general")
+    ]
