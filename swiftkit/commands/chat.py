@@ -19,7 +19,6 @@ from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import Target, announce, resolve
 from swiftkit.serving.client import ask_all
 from swiftkit.serving.pair import one_load, require_base
-from swiftkit.serving.server import stoppable
 
 QUIT = ("exit", "quit", ":q")
 
@@ -53,7 +52,7 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
     require_base(target)
     work = target.run_dir / "chat" if target.run_dir else None
     history: dict[str, list[dict[str, Any]]] = {}
-    with stoppable(), one_load(target, work, lambda t: echo(t) if t else None) as served:
+    with launch.stoppable(), one_load(target, work, lambda t: echo(t) if t else None) as served:
         assert served.base is not None
         sides = {
             f"base ({served.base})": served.base,

@@ -111,6 +111,8 @@ def execute(
     echo(f"command: {command.shell()}")
     result = launch.run(command, log_path=log)
     seconds = result.seconds
+    if result.interrupted:  # Ctrl-C or SIGTERM: the merge was stopped, exit 130
+        raise KeyboardInterrupt("export")
     if result.returncode != 0 or not out.is_dir():
         raise result.failure("swift export failed", log)
     done = chat.finish(out, system)

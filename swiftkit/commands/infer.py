@@ -13,12 +13,11 @@ from swiftkit import defaults, jsonl
 from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
 from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift.args import FILE as ARGS_JSON
+from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
-from swiftkit.serving.client import ask_all
+from swiftkit.serving.client import ask_all, progress_counter
 from swiftkit.serving.pair import one_load, require_base
-from swiftkit.serving.server import stoppable
-from swiftkit.verify.verdict import progress_counter
 
 
 def read_prompts(path: Path) -> list[list[dict[str, Any]]]:
@@ -96,7 +95,7 @@ def execute(
     if compare:
         require_base(target)
     work = target.run_dir / "infer" if target.run_dir is not None else None
-    with stoppable(), StatusLine(status_echo or echo) as status:
+    with launch.stoppable(), StatusLine(status_echo or echo) as status:
         with one_load(target, work, status) as served:
             ask = partial(
                 ask_all, served.endpoint, conversations=conversations, max_tokens=max_new_tokens

@@ -14,10 +14,10 @@ import click
 from swiftkit import defaults
 from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
 from swiftkit.errors import Echo
+from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.serving.client import Endpoint
-from swiftkit.serving.server import stoppable
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify
@@ -37,7 +37,7 @@ def execute(
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,
 ) -> int:
-    with stoppable(), StatusLine(status_echo or echo) as status:
+    with launch.stoppable(), StatusLine(status_echo or echo) as status:
         if url:
             endpoint = Endpoint.of(url, api_key, timeout)
             report = verify_url(spec, endpoint, model, base_model, status, output_dir)
