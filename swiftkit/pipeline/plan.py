@@ -19,14 +19,8 @@ from swiftkit.msswift import argv as helpers
 from swiftkit.msswift import compat, sft
 from swiftkit.msswift.command import Command
 from swiftkit.pipeline import checks, folders, index, stopcheck
-from swiftkit.pipeline.manifest import (
-    MANIFEST,
-    DatasetRecord,
-    Manifest,
-    ResolvedRecipe,
-    Status,
-    now_iso,
-)
+from swiftkit.pipeline.manifest import MANIFEST, DatasetRecord, Manifest, ResolvedRecipe, Status
+from swiftkit.pipeline.manifest import now_iso
 from swiftkit.recipe.model import DatasetRef, Recipe
 
 
@@ -113,19 +107,13 @@ def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
     settings (their probes come from those copies). Returns the sha256 per dataset."""
     hashes: dict[str, DatasetRecord] = {}
     for ref, copy in p.data:
-        if copy is None:
+        if copy is None or ref.path is None:
             hashes[ref.spec] = DatasetRecord(hub=ref.hub_id, sample=ref.sample)
             continue
-        assert ref.path is not None
         with writing(copy):
-            written = dataset.render_copy(
-                ref.path, p.recipe.identity.fills(), copy.parent, copy.name
-            )
+            done = dataset.render_copy(ref.path, p.recipe.identity.fills(), copy.parent, copy.name)
         hashes[ref.spec] = DatasetRecord(
-            source=str(ref.path),
-            source_sha256=dataset.sha256(ref.path),
-            rendered=str(written),
-            rendered_sha256=dataset.sha256(written),
+            str(ref.path), dataset.sha256(ref.path), str(done), dataset.sha256(done)
         )
     if stopping(p.recipe):
         with writing(data_dir):
@@ -134,14 +122,9 @@ def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
 
 
 def versions() -> dict[str, str | None]:
-    return {
-        "swiftkit": __version__,
-        "ms-swift": compat.swift_version(),
-        "torch": compat.installed_version("torch"),
-        "transformers": compat.installed_version("transformers"),
-        "peft": compat.installed_version("peft"),
-        "python": sys.version.split()[0],
-    }
+    found = {name: compat.installed_version(name) for name in ("torch", "transformers", "peft")}
+    here = {"swiftkit": __version__, "ms-swift": compat.swift_version()}
+    return {**here, **found, "python": sys.version.split()[0]}
 
 
 RESUMABLE = (Status.INTERRUPTED, Status.DIED, Status.FAILED)
@@ -155,9 +138,11 @@ def resume_plan(spec: Path) -> Plan:
     if spec.is_dir():
         run_dir = spec.resolve()
         if not folders.is_run_folder(run_dir):
-            raise SwiftkitError(
+            raise SwiftkitError.at(
                 f"not a run folder: {run_dir}",
-                [Finding.error(str(run_dir), "no manifest.json", fix="pass output/<run>")],
+                str(run_dir),
+                "no manifest.json",
+                fix="pass output/<run>",
             )
     else:
         rec = recipe.load(spec)
@@ -168,35 +153,28 @@ def resume_plan(spec: Path) -> Plan:
             and folders.run_status(Manifest.read(r)) in RESUMABLE
         ]
         if not mine:
-            raise SwiftkitError(
+            raise SwiftkitError.at(
                 f"no interrupted or failed run of {rec.path} in {rec.output_dir}",
-                [
-                    Finding.error(
-                        str(rec.output_dir),
-                        "nothing to resume",
-                        fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
-                    )
-                ],
+                str(rec.output_dir),
+                "nothing to resume",
+                fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
             )
         run_dir = mine[-1]
     m = Manifest.read(run_dir)
     status = folders.run_status(m)
     if status not in RESUMABLE:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"run is {status}, not resumable: {run_dir}",
-            [Finding.error(str(run_dir / MANIFEST), f"status '{status}'")],
+            str(run_dir / MANIFEST),
+            f"status '{status}'",
         )
     done = [c for c in folders.checkpoints(run_dir) if folders.is_complete(c)]
     if not done:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"no checkpoint to resume from in {run_dir}",
-            [
-                Finding.error(
-                    str(run_dir),
-                    "the run stopped before its first complete checkpoint-N",
-                    fix="start it again without --resume (lower save_steps to save sooner)",
-                )
-            ],
+            str(run_dir),
+            "the run stopped before its first complete checkpoint-N",
+            fix="start it again without --resume (lower save_steps to save sooner)",
         )
     if not m.recipe:
         raise SwiftkitError.at(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from swiftkit.msswift.events import LogTail, Step
@@ -42,7 +41,6 @@ class Progress:
             self.last = earlier[-1] if earlier else None
 
     def tick(self) -> None:
-        """Show the logging rows written since the last tick."""
         for step in self.tail.new_steps():
             self.last = step
             self.show(step)
@@ -50,8 +48,7 @@ class Progress:
     def show(self, step: Step) -> None:
         self.echo("  " + step.line())
 
-    def echo(self, text: str) -> None:
-        """A line of the command's own output (stdout)."""
+    def echo(self, text: str) -> None:  # a line of the command's own output (stdout)
         self._echo(text)
 
     def status(self, text: str | None) -> None:
@@ -62,18 +59,13 @@ class Progress:
     def end_training(self) -> None:
         """Training is over: its last state stays, what follows prints below it."""
 
-    def close(self) -> None:
-        """Plain lines need no closing."""
+    def close(self) -> None:  # plain lines need no closing
+        pass
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
