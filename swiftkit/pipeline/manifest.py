@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from swiftkit.errors import FULL, SwiftkitError, errors_only, write_failed
-from swiftkit.recipe.model import FlagValue, Identity, Recipe, VerifySpec, known
+from swiftkit.recipe.model import FlagValue, Identity, VerifySpec, known
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -113,10 +113,6 @@ class ResolvedRecipe:
     verify: object = None  # the [verify] section as written: checked when it is used
 
     @classmethod
-    def of(cls, recipe: Recipe) -> ResolvedRecipe:
-        return cls.from_dict(recipe.to_dict())
-
-    @classmethod
     def from_dict(cls, data: object) -> ResolvedRecipe:
         if not isinstance(data, dict):
             return cls()
@@ -205,19 +201,9 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON: unset values are left out, as version 1 did."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("schema_version", "extra") or value is None:
-                continue
-            if f.name == "verify":
-                value = value.to_dict()
-            elif f.name == "recipe_resolved":
-                value = value.raw
-            elif f.name == "datasets":
-                value = {k: v.to_dict() for k, v in value.items()}
-            elif f.name == "resumed":
-                value = [asdict(r) for r in value]
-            out[f.name] = value
+        for key, value in vars(self).items():
+            if key not in ("schema_version", "extra") and value is not None:
+                out[key] = _TO_JSON[key](value) if key in _TO_JSON else value
         return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
 
     @classmethod
@@ -255,11 +241,6 @@ class Manifest:
             raise write_failed(target, exc) from None
 
     @property
-    def recipe_dir(self) -> Path | None:
-        """The recipe's folder: [verify] probe paths are relative to it."""
-        return Path(self.recipe).parent if self.recipe else None
-
-    @property
     def identity(self) -> Identity:
         """The recipe's [identity] as the run was started with it."""
         return self.recipe_resolved.identity
@@ -275,8 +256,17 @@ class Manifest:
             errors = errors_only(section_findings("verify", section, source))
             if errors:
                 raise SwiftkitError(f"the run's [verify] settings are invalid: {source}", errors)
-        base = self.recipe_dir or run_dir or Path.cwd()
+        # probe paths are relative to the recipe's folder
+        base = (Path(self.recipe).parent if self.recipe else None) or run_dir or Path.cwd()
         return VerifySpec.from_dict(section if isinstance(section, dict) else None, base)
+
+
+_TO_JSON: dict[str, Any] = {
+    "verify": VerdictSummary.to_dict,
+    "recipe_resolved": lambda r: r.raw,
+    "datasets": lambda d: {k: v.to_dict() for k, v in d.items()},
+    "resumed": lambda rs: [asdict(r) for r in rs],
+}
 
 
 def _overwrite(target: Path, data: dict[str, Any]) -> bool:

@@ -19,8 +19,14 @@ from swiftkit.msswift import argv as helpers
 from swiftkit.msswift import compat, sft
 from swiftkit.msswift.command import Command
 from swiftkit.pipeline import checks, folders, index, stopcheck
-from swiftkit.pipeline.manifest import MANIFEST, DatasetRecord, Manifest, ResolvedRecipe, Status
-from swiftkit.pipeline.manifest import now_iso
+from swiftkit.pipeline.manifest import (
+    MANIFEST,
+    DatasetRecord,
+    Manifest,
+    ResolvedRecipe,
+    Status,
+    now_iso,
+)
 from swiftkit.recipe.model import DatasetRef, Recipe
 
 
@@ -207,7 +213,7 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
         Manifest(
             status=Status.RUNNING,
             recipe=str(p.recipe.path),
-            recipe_resolved=ResolvedRecipe.of(p.recipe),
+            recipe_resolved=ResolvedRecipe.from_dict(p.recipe.to_dict()),
             preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
             argv=p.command.argv,
             env=p.command.env,

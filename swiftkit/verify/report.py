@@ -76,10 +76,6 @@ class ProbeRow:
     base_finish: str | None = None  # the server's finish_reason: "length" is cut off
     adapter_finish: str | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProbeRow:
-        return cls(**known(cls, data))
-
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -119,7 +115,7 @@ class VerifyReport:
                 "identity": SetScore.from_dict(data["scores"]["identity"]),
                 "general": SetScore.from_dict(data["scores"]["general"]),
                 "stop_when_verified": [StopCheck.from_dict(c) for c in checks],
-                "probes": [ProbeRow.from_dict(r) for r in data.get("probes") or []],
+                "probes": [ProbeRow(**known(ProbeRow, r)) for r in data.get("probes") or []],
                 "schema_version": data.get("schema_version", 1),  # none before version 2
             }
         )
@@ -132,7 +128,8 @@ class VerifyReport:
         for key, value in asdict(self).items():
             if key == "config":
                 out[key] = self.config.to_dict()
-                out["scores"] = {"identity": _set(self.identity), "general": _set(self.general)}
+                sets = {"identity": self.identity, "general": self.general}
+                out["scores"] = {k: _unset_left_out(asdict(v)) for k, v in sets.items()}
             elif key == "probes":
                 out[key] = [_unset_left_out(asdict(r)) for r in self.probes]
             elif key == "stop_when_verified":
@@ -190,10 +187,6 @@ def _unset_left_out(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not (k in LATER_FIELDS and v is None)}
 
 
-def _set(s: SetScore) -> dict[str, Any]:
-    return _unset_left_out(asdict(s))
-
-
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -212,9 +205,7 @@ def set_scores(
     def adapter(of: list[ProbeRow]) -> float | None:
         return scoring.score([bool(r.adapter_ok) for r in of if r.adapter is not None])
 
-    kinds: dict[str, list[ProbeRow]] = {}
-    for r in chosen:
-        kinds.setdefault(r.kind, []).append(r)
+    kinds = {r.kind: [x for x in chosen if x.kind == r.kind] for r in chosen}
     after, before = adapter(chosen), base(chosen)
     difference = None if after is None or before is None else round(after - before, 6)
     if threshold is None and max_drop is None:
@@ -291,8 +282,7 @@ def write_report(report: VerifyReport) -> VerifyReport:
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = events.read_steps(events.log_path(out_dir))
     points = [(s.step, s.loss) for s in steps if s.loss is not None]
-    curve = None
-    chart = None
+    curve = chart = None
     if points:
         fig = loss_figure(points, f"Training loss: {out_dir.name}")
         fig.savefig(out_dir / LOSS_PNG)
