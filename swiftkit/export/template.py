@@ -123,7 +123,6 @@ def check_generation_config(folder: Path, done: Finished) -> None:
 
 
 def finish(folder: Path, system: str | None) -> Finished:
-    """Make the merged folder answer as trained when a client sends no system message."""
     done = Finished()
     if system:
         set_default_system(folder, system, done)

@@ -105,7 +105,6 @@ def is_complete(checkpoint: Path) -> bool:
 
 
 def require_checkpoint(run_dir: Path) -> Path:
-    """The newest checkpoint-N of the run; an error naming the folder when there is none."""
     found = checkpoints(run_dir)
     if not found:
         raise SwiftkitError.at(
@@ -190,7 +189,6 @@ def missing(path: Path, what: str, fix: str) -> SwiftkitError:
 
 
 def latest_run(output_dir: Path) -> Path:
-    """The newest run under output_dir that has a checkpoint."""
     if not output_dir.is_dir():
         raise missing(
             output_dir,

@@ -39,7 +39,6 @@ class Word(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> Any:
-        """The member spelled `value`, or None for anything else."""
         return next((m for m in cls if m.value == value), None)
 
 
@@ -208,7 +207,6 @@ class Manifest:
 
     @classmethod
     def read(cls, run_dir: Path) -> Manifest:
-        """The run folder's manifest; an empty one when it is missing or unreadable."""
         try:
             data = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -242,7 +240,6 @@ class Manifest:
 
     @property
     def identity(self) -> Identity:
-        """The recipe's [identity] as the run was started with it."""
         return self.recipe_resolved.identity
 
     def verify_spec(self, run_dir: Path | None) -> VerifySpec:
@@ -289,8 +286,6 @@ def _overwrite(target: Path, data: dict[str, Any]) -> bool:
 
 
 class Changes(TypedDict, total=False):
-    """The fields an update changes (the rest come from the file)."""
-
     status: Status
     resumed: list[Resumed]
     pid: int | None
@@ -308,7 +303,6 @@ class Changes(TypedDict, total=False):
 
 
 def update(run_dir: Path, **changes: Unpack[Changes]) -> Manifest:
-    """Read, change some fields, write back atomically."""
     manifest = replace(Manifest.read(run_dir), **changes)
     manifest.write(run_dir)
     return manifest

@@ -32,8 +32,6 @@ from swiftkit.recipe.model import DatasetRef, Recipe
 
 @dataclass
 class Plan:
-    """Everything decided before launch: the recipe, its data copies and the command."""
-
     recipe: Recipe
     run_dir: Path
     data: list[tuple[DatasetRef, Path | None]]  # (source, rendered copy) per dataset
@@ -235,7 +233,6 @@ PASTED_SUFFIX = "-pasted"
 
 
 def _digest(folder: Path) -> str:
-    """sha256 over every file's relative path and bytes, in a fixed order."""
     h = hashlib.sha256()
     for f in sorted(p for p in folder.rglob("*") if p.is_file()):
         h.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")

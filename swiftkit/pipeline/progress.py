@@ -70,8 +70,6 @@ class Progress:
 
 
 class Live(Progress):
-    """A rich display redrawn in place on each tick (no refresh thread of its own)."""
-
     def __init__(
         self,
         log: Path,
@@ -152,7 +150,6 @@ class Live(Progress):
 
 
 def start(log: Path, echo: Echo, resume: bool = False) -> Progress:
-    """A live display when stderr is a terminal, plain lines otherwise."""
     if sys.stderr.isatty():
         return Live(log, echo, resume, stdout_is_terminal=sys.stdout.isatty())
     return Progress(log, echo, resume)

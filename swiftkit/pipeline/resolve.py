@@ -42,7 +42,6 @@ class Target:
         return self.run_dir or self.checkpoint
 
     def manifest(self) -> Manifest:
-        """The run's manifest; an empty one for a checkpoint outside a run folder."""
         return Manifest.read(self.run_dir) if self.run_dir else Manifest()
 
     def args(self) -> CheckpointArgs:
@@ -75,7 +74,6 @@ def run_checkpoint(run_dir: Path) -> Path:
 
 
 def latest_anywhere() -> Target:
-    """The newest run with a checkpoint, wherever it was made."""
     listing = index.all_runs()
     for run_dir in listing.runs:
         if folders.checkpoints(run_dir):

@@ -46,9 +46,8 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
             field="verify.identity_probes",
             fix='use "training" with a dataset whose answers name [identity], or a probe file',
         )
-    if len(probes) > cfg.check_probes:
-        stride = len(probes) / cfg.check_probes
-        probes = [probes[int(i * stride)] for i in range(cfg.check_probes)]
+    stride = max(1.0, len(probes) / cfg.check_probes)
+    probes = [probes[int(i * stride)] for i in range(min(len(probes), cfg.check_probes))]
     path = config_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     family = scoring.family_of(rec.model.id, rec.model.model_type)
@@ -100,7 +99,6 @@ class StopCheck:
 
     @property
     def stops(self) -> bool:
-        """Whether training stopped at this check."""
         return self.verified if self.stopped is None else self.stopped
 
     @classmethod
@@ -110,6 +108,5 @@ class StopCheck:
 
 def stop_checks(run_dir: Path | None) -> list[StopCheck]:
     """The plugin's checks during training (verify/stop_checks.jsonl), oldest first."""
-    if run_dir is None:
-        return []
-    return [StopCheck.from_dict(v) for v in jsonl.values(log_path(run_dir)) if isinstance(v, dict)]
+    rows = jsonl.values(log_path(run_dir)) if run_dir else []
+    return [StopCheck.from_dict(v) for v in rows if isinstance(v, dict)]

@@ -35,8 +35,6 @@ class KindScore:
 
 @dataclass(frozen=True)
 class SetScore:
-    """The scores of one probe set (identity or general), overall and per kind."""
-
     probes: int
     threshold: float | None
     base: float | None
@@ -100,7 +98,6 @@ class VerifyReport:
 
     @property
     def folder(self) -> Path:
-        """Where the report files are: the run folder, else the checkpoint."""
         return Path(self.run_dir or self.checkpoint)
 
     @classmethod
@@ -261,7 +258,6 @@ def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
 
 
 def points_diff(diff: float | None) -> str:
-    """A score difference in percentage points, signed."""
     return "-" if diff is None else f"{100 * diff:+.0f} pts"
 
 
