@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from swiftkit import jsonl
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import compat
@@ -78,12 +78,11 @@ def check_tiny_shape(folder: Path, shape: str) -> None:
     from swiftkit.tinymodel import SHAPES, TINY_CONFIG
 
     marker = folder / "swiftkit-tiny.json"
-    try:
-        built = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    built = jsonl.json_object(marker)
+    if built is None:
         return  # not built by swiftkit (a model put there by hand): used as it is
     wanted = {**TINY_CONFIG, **SHAPES.get(shape, {})}
-    differ = sorted(k for k, v in wanted.items() if isinstance(built, dict) and built.get(k) != v)
+    differ = sorted(k for k, v in wanted.items() if built.get(k) != v)
     if differ:
         raise SwiftkitError.at(
             f'{folder} was built with another shape than build = "{shape}"',

@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from swiftkit import jsonl
 from swiftkit.errors import FULL, SwiftkitError, errors_only, write_failed
 from swiftkit.recipe.model import FlagValue, Identity, VerifySpec, known
 
@@ -207,11 +208,8 @@ class Manifest:
 
     @classmethod
     def read(cls, run_dir: Path) -> Manifest:
-        try:
-            data = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return cls()
-        return cls.from_dict(data) if isinstance(data, dict) else cls()
+        data = jsonl.json_object(run_dir / MANIFEST)  # missing or unreadable: an empty one
+        return cls() if data is None else cls.from_dict(data)
 
     def write(self, run_dir: Path) -> None:
         """Write atomically: a temporary file in the same folder (a unique name, so two

@@ -229,8 +229,6 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
 
 # ---- the line to paste: `swiftkit render` and `swiftkit run --dry-run` ----
 
-PASTED_SUFFIX = "-pasted"
-
 
 def _digest(folder: Path) -> str:
     h = hashlib.sha256()
@@ -252,24 +250,20 @@ def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
     recipe that builds its tiny model gets it built here."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
-    out_dir = rec.output_dir / f"{rec.name}{PASTED_SUFFIX}"
+    out_dir = rec.output_dir / f"{rec.name}-pasted"
     # The user's cache rather than the recipe's output folder: `render` must work where the
     # output folder cannot be written yet (a recipe for /root/output rendered on a laptop),
     # and `swiftkit runs` lists only runs there.
     root = resources.user_folder("cache") / "rendered"
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-    try:
+    # a failure leaves no half-written folder; one renamed into place is not cleaned up
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=root, ignore_cleanup_errors=True) as name:
+        tmp = Path(name)
         data, command = command_for(rec, out_dir, tmp, version, pasted=True)
         write_inputs(Plan(rec, out_dir, data, command, version), tmp)
         final = root / _digest(tmp)[:16]
-        if final.is_dir():
-            shutil.rmtree(tmp)
-        else:
+        if not final.is_dir():
             os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     data, command = command_for(rec, out_dir, final, version, pasted=True)
     checks.ensure_tiny_model(rec, note)
     return Plan(rec, out_dir, data, command, version, warnings)

@@ -35,10 +35,9 @@ class Progress:
     def __init__(self, log: Path, echo: Echo, resume: bool = False):
         self.tail = LogTail(log)
         self._echo = echo
-        self.last: Step | None = None
-        if resume:  # the rows already logged belong to the earlier attempt: keep only the last
-            earlier = self.tail.new_steps()
-            self.last = earlier[-1] if earlier else None
+        # on resume the rows already logged belong to the earlier attempt: keep only the last
+        earlier: list[Step | None] = [None, *self.tail.new_steps()] if resume else [None]
+        self.last = earlier[-1]
 
     def tick(self) -> None:
         for step in self.tail.new_steps():
