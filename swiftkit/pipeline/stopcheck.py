@@ -71,8 +71,8 @@ def complete_old_settings(path: Path) -> None:
     (the same values: the schema's defaults), so that a run started then can resume."""
     cfg = jsonl.json_object(path)
     default = VerifySpec(base_dir=path.parent)
-    then = {"check_every": default.check_every, "stop_after_checks": default.stop_after_checks}
-    then.update(max_new_tokens=default.max_new_tokens, batch=PLUGIN_BATCH)
+    then = {k: getattr(default, k) for k in ("check_every", "stop_after_checks", "max_new_tokens")}
+    then["batch"] = PLUGIN_BATCH
     if cfg is not None and not then.keys() <= cfg.keys():
         text = json.dumps({**then, **cfg}, ensure_ascii=False, indent=2) + "\n"
         with writing(path):

@@ -99,13 +99,9 @@ def page(report: VerifyReport, points: list[tuple[int, float]], chart: str | Non
     for section in sections(report, points):
         html.append(f"<h2>{_e(section.title)}</h2>")
         if isinstance(section, Chart):
-            if chart and section.caption:
-                html.append(
-                    f"<img id='loss' class='chart' alt='training loss by step' src='{chart}'>"
-                )
-                html.append(f"<p>{_e(section.caption)}</p>")
-            else:
-                html.append(f"<p>{NO_LOSS}</p>")
+            img = f"<img id='loss' class='chart' alt='training loss by step' src='{chart}'>"
+            shown = [img, f"<p>{_e(section.caption)}</p>"]
+            html += shown if chart and section.caption else [f"<p>{NO_LOSS}</p>"]
         else:
             html += _table(section)
     html += ["</body></html>", ""]
