@@ -122,15 +122,13 @@ class VerifyReport:
         added since version 2 began are left out while unset, so an older report written back
         is unchanged."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-        for key, value in asdict(self).items():
+        as_dict = asdict(self)
+        for key, value in as_dict.items():
             if key == "config":
                 out[key] = self.config.to_dict()
-                sets = {"identity": self.identity, "general": self.general}
-                out["scores"] = {k: _unset_left_out(asdict(v)) for k, v in sets.items()}
-            elif key == "probes":
-                out[key] = [_unset_left_out(asdict(r)) for r in self.probes]
-            elif key == "stop_when_verified":
-                out[key] = [_unset_left_out(asdict(c)) for c in self.stop_when_verified]
+                out["scores"] = {k: _unset_left_out(as_dict[k]) for k in ("identity", "general")}
+            elif key in ("probes", "stop_when_verified"):
+                out[key] = [_unset_left_out(row) for row in value]
             elif key in LATER_FIELDS and value is None:
                 continue
             elif key not in ("identity", "general", "schema_version"):
