@@ -51,9 +51,12 @@ RUN if [ -n "${MODEL_ID}" ]; then \
         && echo "model ${MODEL_ID} -> ${dest}"; \
     fi
 
-# swiftkit from this repository (ms-swift held at the tested version).
+# swiftkit from this repository (ms-swift held at the tested version). Its package data links
+# swiftkit/recipes and swiftkit/datasets point at ../recipes and ../datasets: copied beside it.
 COPY pyproject.toml README.md /tmp/swiftkit/
 COPY swiftkit /tmp/swiftkit/swiftkit
+COPY recipes /tmp/swiftkit/recipes
+COPY datasets /tmp/swiftkit/datasets
 RUN python -c "import importlib.metadata as m; print('torch==' + m.version('torch'))" > /tmp/keep-torch.txt \
     && echo "ms-swift==${MS_SWIFT_VERSION}" >> /tmp/keep-torch.txt \
     && pip install --no-cache-dir -c /tmp/keep-torch.txt /tmp/swiftkit \

@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import errno
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, TypedDict
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 Severity = Literal["error", "warning", "note"]
+Echo = Callable[[str], None]  # prints one line for the user (click.echo, a test's list.append)
 
 
 class Where(TypedDict, total=False):

@@ -18,14 +18,16 @@ SERVE_PLUGIN = (
 DEPLOY_AUTH_PLUGIN = PACKAGE / "msswift" / "plugins" / "deploy_auth.py"  # 401 for a wrong API key
 # Qwen2.5-7B-Instruct's tokenizer_config.json chat_template, as shipped (the tiny model uses it)
 QWEN25_CHAT_TEMPLATE = DATA / "qwen2_5_chat_template.jinja"
-RECIPES = PACKAGE.parent / "recipes"  # the shipped recipes, in a checkout of the repository
+# The shipped recipes and datasets, package data: in a checkout the links swiftkit/recipes and
+# swiftkit/datasets, resolved to the repository's recipes/ and datasets/ (the paths printed).
+RECIPES = (PACKAGE / "recipes").resolve()
+DATASETS = (PACKAGE / "datasets").resolve()
 
 
 def shipped_recipe(name: str) -> str:
-    """A shipped recipe as a command names it: its absolute path in a checkout (so a printed
-    line runs from any folder), else recipes/NAME."""
-    path = RECIPES / name
-    return str(path) if path.is_file() else f"recipes/{name}"
+    """A shipped recipe as a command names it: its absolute path (a printed line runs from any
+    folder)."""
+    return str(RECIPES / name)
 
 
 # The user's folders: (swiftkit's own override, the XDG variable, the default under home).

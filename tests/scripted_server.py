@@ -93,19 +93,33 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
 
 
 class Quiet(ThreadingHTTPServer):
-    request_queue_size = 128  # 64 requests at once, as verify sends them (http.server: 5)
+    request_queue_size = 128  # every request verify sends at once (http.server: 5)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that gave up (the timeout test) is no news."""
 
 
+class Crowded(Quiet):
+    """A server whose accept queue holds 5 connections (http.server's default) and that accepts
+    slowly: requests beyond the queue have their connection reset, as a busy server's do."""
+
+    request_queue_size = 5
+
+    def get_request(self):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        return super().get_request()
+
+
 @contextmanager
 def scripted(
-    mode: str, models: tuple[str, ...] = ("Nova",), api_key: str | None = None
+    mode: str,
+    models: tuple[str, ...] = ("Nova",),
+    api_key: str | None = None,
+    crowded: bool = False,
 ) -> Iterator[tuple[str, Script]]:
     """(the server's /v1 URL, its script with the requests it got) while the block runs."""
     script = Script(mode, list(models), api_key)
-    server = Quiet(("127.0.0.1", 0), _handler(script))
+    server = (Crowded if crowded else Quiet)(("127.0.0.1", 0), _handler(script))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

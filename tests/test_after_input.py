@@ -273,9 +273,9 @@ def test_serve_sigterm_while_starting_stops_the_child_group(tmp_path):
 
 
 def test_a_server_that_dies_while_starting_is_reported_with_its_log(tmp_path):
-    from swiftkit.commands import serve
     from swiftkit.errors import SwiftkitError
     from swiftkit.pipeline import launch
+    from swiftkit.serving import server as serve
 
     code = "print('OSError: /base is not a model folder'); raise SystemExit(3)"
     log = tmp_path / "serve.log"

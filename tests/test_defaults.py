@@ -10,7 +10,7 @@ from conftest import ROOT, swiftkit
 
 from swiftkit import defaults
 
-USERS = ["swiftkit/cli.py", "swiftkit/cli_after.py", "swiftkit/msswift/argv.py"]
+USERS = ["swiftkit/cli.py", "swiftkit/msswift/argv.py"]
 USERS += ["swiftkit/commands", "swiftkit/serving", "swiftkit/msswift/plugins"]
 
 

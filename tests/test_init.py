@@ -179,8 +179,7 @@ def test_init_without_shipped_datasets_says_where_it_looked(tmp_path, monkeypatc
     from swiftkit.commands import init as init_mod
     from swiftkit.errors import SwiftkitError
 
-    monkeypatch.setattr(init_mod, "__file__", str(tmp_path / "a" / "b" / "init.py"))
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(init_mod.resources, "DATASETS", tmp_path / "datasets")
     monkeypatch.delenv("SWIFTKIT_DATASETS_DIR", raising=False)
     with pytest.raises(SwiftkitError) as exc:
         init_mod.datasets_dir()

@@ -4,7 +4,12 @@ consistency checks, hub datasets while offline, and a real 2-process CPU run (gl
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +25,8 @@ from conftest import (
 )
 
 from swiftkit.machine import fit
+from swiftkit.msswift.command import Command
+from swiftkit.pipeline import launch
 
 SELF_COG = DATASETS / "self_cognition.json"
 
@@ -152,3 +159,79 @@ def test_a_stale_swiftkit_variable_in_the_shell_never_overrides_the_commands(mon
     assert env["SWIFTKIT_SERVE_API_KEY"] == "new"
     assert env["SWIFTKIT_STOP_CONFIG"] == "/this/run/verify/stop.json"
     assert env["CUDA_VISIBLE_DEVICES"] == "1"
+
+
+# ---- the one stop policy (launch.stop), for every child ----
+
+DEAF = "import os, signal, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
+
+
+def child(tmp_path: Path, ignore: str) -> tuple[list[str], Path]:
+    """A Python child that writes its pid, ignores the signals named, and sleeps a minute."""
+    pid = tmp_path / "pid"
+    code = DEAF + "".join(f"signal.signal(signal.{s}, signal.SIG_IGN); " for s in ignore.split())
+    return [os.path.basename(sys.executable), "-c", code + "time.sleep(60)", str(pid)], pid
+
+
+def wait_for(path: Path) -> int:
+    deadline = time.monotonic() + 30
+    while not (path.is_file() and path.read_text()):
+        assert time.monotonic() < deadline, f"{path} never written"
+        time.sleep(0.05)
+    return int(path.read_text())
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_stop_kills_a_child_deaf_to_sigint_and_sigterm_after_the_grace(tmp_path):
+    """A server or trainer that ignores both signals is not left running: SIGKILL at the end."""
+    argv, pid_file = child(tmp_path, "SIGINT SIGTERM")
+    bg = launch.Background(Command(argv), tmp_path / "log")
+    wait_for(pid_file)
+    start = time.monotonic()
+    assert launch.stop(bg.proc, grace=0.3) == -signal.SIGKILL
+    assert time.monotonic() - start < 5 and not launch.group_alive(bg.pgid)
+
+
+def test_a_second_signal_hurries_the_stop_instead_of_waiting_the_whole_grace(tmp_path):
+    """The user presses Ctrl-C again: SIGTERM now, not after the grace (and the clean-up is
+    not cut short: the child is still stopped and reaped)."""
+    argv, pid_file = child(tmp_path, "SIGINT")
+    bg = launch.Background(Command(argv), tmp_path / "log")
+    wait_for(pid_file)
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    assert launch.stop(bg.proc, grace=60) == -signal.SIGTERM
+    assert time.monotonic() - start < 10 and not launch.group_alive(bg.pgid)
+
+
+def test_sigterm_during_a_run_stops_the_child_and_says_interrupted(tmp_path):
+    """`kill PID` of swiftkit while ms-swift trains: the child's group is stopped with SIGINT
+    (checkpoints stay) and the result says interrupted."""
+    argv, pid_file = child(tmp_path, "")
+    threading.Thread(
+        target=lambda: (wait_for(pid_file), os.kill(os.getpid(), signal.SIGTERM)), daemon=True
+    ).start()
+    result = launch.run(Command(argv), log_path=tmp_path / "log")
+    assert result.interrupted and result.returncode != 0
+    assert gone(int(pid_file.read_text()))
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back
+
+
+def test_sigterm_during_a_chat_stops_the_chat_child_too(tmp_path):
+    """Bug: the chat child shares swiftkit's terminal and group; `kill PID` of swiftkit killed
+    swiftkit alone and left `swift infer` running. Now it stops the child, then exits 130."""
+    argv, pid_file = child(tmp_path, "")
+    threading.Thread(
+        target=lambda: (wait_for(pid_file), os.kill(os.getpid(), signal.SIGTERM)), daemon=True
+    ).start()
+    with pytest.raises(KeyboardInterrupt):
+        launch.interactive(Command(argv))
+    assert gone(int(pid_file.read_text()))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

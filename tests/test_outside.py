@@ -214,6 +214,18 @@ def test_export_refuses_an_existing_target_folder(tmp_path):
     assert_clean_failure(proc, f"merge target exists: {tmp_path / 'taken'}", "refusing")
 
 
+def test_an_interrupted_merge_is_an_interruption_not_a_failed_export(tmp_path, monkeypatch):
+    """Bug: Ctrl-C during `swift export` said "swift export failed (exit -2)" and exited 1;
+    the merge was stopped by the stop policy, as asked, so it is exit 130 like every command."""
+    from swiftkit.pipeline import launch
+
+    run = fake_adapter_run(tmp_path, tmp_path / "base")
+    stopped = launch.Result(returncode=-2, interrupted=True)
+    monkeypatch.setattr(export_cmd.launch, "run", lambda command, log_path: stopped)
+    with pytest.raises(KeyboardInterrupt):
+        export_cmd.execute(str(run), None, print, target_dir=tmp_path / "merged")
+
+
 def test_export_refuses_a_run_with_no_checkpoint(tmp_path):
     run = fake_adapter_run(tmp_path, tmp_path / "base", ckpt=False)
     proc = swiftkit("export", str(run), "--merge")
@@ -346,8 +358,9 @@ def test_the_printed_command_shows_the_key_as_the_variable_or_as_given(no_launch
 
 def test_the_api_key_comes_from_the_environment_variable(no_launch):
     run, seen = no_launch
-    with pytest.raises(Launched):
-        swiftkit("serve", str(run), "--port", str(free()), env={"SWIFTKIT_API_KEY": "fromenv"})
+    # the fake launch's exception reaches main as a bug would: one line, exit 3
+    proc = swiftkit("serve", str(run), "--port", str(free()), env={"SWIFTKIT_API_KEY": "fromenv"})
+    assert proc.returncode == 3 and "Launched" in proc.stderr
     assert seen["env"]["SWIFTKIT_SERVE_API_KEY"] == "fromenv"
 
 

@@ -15,7 +15,7 @@ from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.command import Command
 from swiftkit.pipeline import launch
 from swiftkit.serving.client import Endpoint
-from swiftkit.serving.server import Deployed, stoppable
+from swiftkit.serving.server import Deployed
 
 SERVER = """
 import json, signal, sys, time
@@ -63,7 +63,7 @@ def test_a_child_that_dies_before_it_answers_shows_its_log(tmp_path):
 def test_an_interrupt_inside_stops_the_child_at_once(tmp_path):
     port = free_port()
     with pytest.raises(KeyboardInterrupt):
-        with stoppable():
+        with launch.stoppable():
             with Deployed(stand_in(port, "deaf"), tmp_path / "log", "127.0.0.1", port) as s:
                 pgid = s.server.pgid
                 os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` from outside

@@ -14,11 +14,13 @@ from scripted_server import scripted
 from swiftkit.serving.client import Endpoint, ask_all
 
 
-def url_recipe(tmp: Path, identity: str = 'name = "Nova"\nauthor = "Lumen Lab"\n') -> Path:
+def url_recipe(
+    tmp: Path, identity: str = 'name = "Nova"\nauthor = "Lumen Lab"\n', probes_n: int = 10
+) -> Path:
     """A recipe whose [verify] asks 10 identity probes ("... q1" to "... q10")."""
     probes = tmp / "probes.jsonl"
     with probes.open("w", encoding="utf-8") as fh:
-        for i in range(1, 11):
+        for i in range(1, probes_n + 1):
             q = {"id": f"p{i}", "messages": [{"role": "user", "content": f"Who are you? q{i}"}]}
             fh.write(json.dumps(q) + "\n")
     path = tmp / "nova.toml"
@@ -77,6 +79,19 @@ def test_plain_output_says_pass_and_where_the_report_is(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "identity: PASS (100% of 10 probes" in proc.stdout
     assert "report: " in proc.stdout and "Nova 10/10" in proc.stderr
+
+
+def test_a_server_with_a_small_accept_queue_still_gets_a_verdict(tmp_path):
+    """Bug: 64 requests at once, none retried: a server whose accept queue holds 5 connections
+    reset some ("Connection reset by peer" after ~20 probes) and verify ended without a
+    verdict. The openai client retries a reset connection; 16 at a time."""
+    recipe = url_recipe(tmp_path, probes_n=60)
+    with scripted("fluent", crowded=True) as (url, script):
+        proc = swiftkit("verify", "--url", url, "--json", str(recipe), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["verdict"] == "pass" and result["identity"]["probes"] == 60
+    assert len(script.requests) >= 60
 
 
 def test_the_old_identity_affirmed_fails(tmp_path):

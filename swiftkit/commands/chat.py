@@ -11,16 +11,15 @@ from typing import Any
 import click
 
 from swiftkit import defaults
-from swiftkit.commands import guard_model_code
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.errors import Echo
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import Target, announce, resolve
 from swiftkit.serving.client import ask_all
 from swiftkit.serving.pair import one_load, require_base
-from swiftkit.serving.server import stoppable
 
-Echo = Callable[[str], None]
 QUIT = ("exit", "quit", ":q")
 
 
@@ -53,7 +52,7 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
     require_base(target)
     work = target.run_dir / "chat" if target.run_dir else None
     history: dict[str, list[dict[str, Any]]] = {}
-    with stoppable(), one_load(target, work, lambda t: echo(t) if t else None) as served:
+    with launch.stoppable(), one_load(target, work, lambda t: echo(t) if t else None) as served:
         assert served.base is not None
         sides = {
             f"base ({served.base})": served.base,
@@ -75,3 +74,18 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
                 (answer,) = ask_all(served.endpoint, model, [turns], defaults.CHAT_MAX_NEW_TOKENS)
                 turns.append({"role": "assistant", "content": answer.text})
                 echo(f"{label}: {answer.text}")
+
+
+@click.command("chat", epilog=RUN_HELP)
+@click.argument("spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
+@click.option(
+    "--compare", is_flag=True, help="Each question to the base model and the adapter, side by side."
+)
+@trust_option
+def chat_command(**options: Any) -> int:
+    """Chat interactively with a trained adapter (`swift infer --stream true`)."""
+    if options["base"] and options["compare"]:
+        raise click.UsageError("--base or --compare, not both")
+    return execute(echo=click.echo, **options)

@@ -5,23 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
+
 from swiftkit import recipe
 from swiftkit.machine import fit, hardware
 from swiftkit.msswift import compat
 from swiftkit.recipe import presets
-
-
-def presets_report() -> list[str]:
-    rows = presets.all_presets()
-    width = max(len(p.name) for p in rows)
-    needs = [f">= {p.min_vram_gb or 0:g} GB" if p.device == "cuda" else "no GPU" for p in rows]
-    lines = [
-        f"{p.name:<{width}}  {p.device:<4}  {need:<8}  {p.description}"
-        for p, need in zip(rows, needs, strict=True)
-    ]
-    auto = fit.auto_preset(hardware.detect().visible)
-    lines.append(f"auto picks '{auto}' on this machine (`swiftkit doctor` shows why)")
-    return lines
 
 
 def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
@@ -62,3 +51,27 @@ def doctor(recipe_path: Path | None = None) -> tuple[list[str], int]:
         if blocking:
             lines.append(f"{blocking} error(s) above stop this recipe on this machine (exit 1)")
     return lines, blocking
+
+
+@click.command("presets")
+def presets_command() -> int:
+    """List the hardware presets a recipe can name under [train] preset (or "auto")."""
+    rows = presets.all_presets()
+    width = max(len(p.name) for p in rows)
+    for p in rows:
+        need = f">= {p.min_vram_gb or 0:g} GB" if p.device == "cuda" else "no GPU"
+        click.echo(f"{p.name:<{width}}  {p.device:<4}  {need:<8}  {p.description}")
+    auto = fit.auto_preset(hardware.detect().visible)
+    click.echo(f"auto picks '{auto}' on this machine (`swiftkit doctor` shows why)")
+    return 0
+
+
+@click.command("doctor")
+@click.argument("recipe_path", metavar="[RECIPE]", required=False, type=click.Path(path_type=Path))
+def doctor_command(recipe_path: Path | None) -> int:
+    """Show this machine (GPUs, CUDA, versions) and the preset `auto` picks; with a recipe,
+    its estimated peak memory and whether it fits. Exit 1 when an error stops it here."""
+    lines, blocking = doctor(recipe_path)
+    for line in lines:
+        click.echo(line)
+    return 1 if blocking else 0

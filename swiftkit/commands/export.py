@@ -6,12 +6,14 @@ training."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import click
 
 from swiftkit import jsonl
-from swiftkit.commands import guard_model_code
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.export import card, ollama
 from swiftkit.export import template as chat
 from swiftkit.msswift import argv as helpers
@@ -20,7 +22,6 @@ from swiftkit.msswift.command import shell_line
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import announce, resolve
 
-Echo = Callable[[str], None]
 NOTE = "swiftkit-merge.json"
 CARD = "README.md"
 
@@ -110,6 +111,8 @@ def execute(
     echo(f"command: {command.shell()}")
     result = launch.run(command, log_path=log)
     seconds = result.seconds
+    if result.interrupted:  # Ctrl-C or SIGTERM: the merge was stopped, exit 130
+        raise KeyboardInterrupt("export")
     if result.returncode != 0 or not out.is_dir():
         raise result.failure("swift export failed", log)
     done = chat.finish(out, system)
@@ -186,3 +189,47 @@ def write_modelfile(out: Path, system: str | None, echo: Echo) -> Path:
     path.write_text(ollama.modelfile(out, system), encoding="utf-8")
     echo(f"Ollama Modelfile: {path} (SYSTEM is the trained system prompt)")
     return path
+
+
+@click.command(
+    "export", epilog=RUN_HELP + " --to is the merged folder; -o/--output the runs, as elsewhere."
+)
+@click.argument("spec", metavar="[RUN]", required=False)
+@click.option("--merge", is_flag=True, help="Merge the LoRA into a full model (required).")
+@click.option(
+    "--ollama",
+    "to_ollama",
+    is_flag=True,
+    help="Also write an Ollama Modelfile (TEMPLATE and SYSTEM as trained); implies --merge.",
+)
+@click.option(
+    "--to",
+    "target_dir",
+    type=click.Path(path_type=Path),
+    help="The merged model folder; must not exist (default CHECKPOINT-merged).",
+)
+@output_option
+@click.option(
+    "--runs-dir",
+    "runs_dir",
+    type=click.Path(path_type=Path),
+    hidden=True,
+    help="The old name of -o/--output here.",
+)
+@trust_option
+def export_command(**options: Any) -> int:
+    """Merge the adapter into a full model folder (`swift export --merge_lora true`) whose chat
+    template defaults to the trained system prompt, with a model card (README.md)."""
+    merge, runs_dir = options.pop("merge"), options.pop("runs_dir")
+    output_dir, target_dir = options["output_dir"], options["target_dir"]
+    if not (merge or options["to_ollama"]):
+        raise click.UsageError("only --merge is supported: swiftkit export [RUN] --merge")
+    if output_dir is not None and target_dir is None and not output_dir.is_dir():
+        # -o/--output named the merged folder here before; now it is the runs, as elsewhere
+        raise click.UsageError(
+            f"-o/--output is the folder holding the runs (as in chat, infer, serve) and "
+            f"{output_dir} is not one; the merged folder is --to: "
+            f"swiftkit export [RUN] --merge --to {output_dir}"
+        )
+    options["output_dir"] = output_dir or runs_dir
+    return execute(echo=click.echo, **options)

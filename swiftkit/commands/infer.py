@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import click
+
 from swiftkit import defaults, jsonl
-from swiftkit.commands import guard_model_code
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
+from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift.args import FILE as ARGS_JSON
+from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
-from swiftkit.serving.client import ask_all
+from swiftkit.serving.client import ask_all, progress_counter
 from swiftkit.serving.pair import one_load, require_base
-from swiftkit.serving.server import stoppable
-from swiftkit.verify.verdict import progress_counter
-
-Echo = Callable[[str], None]
 
 
 def read_prompts(path: Path) -> list[list[dict[str, Any]]]:
@@ -97,7 +95,7 @@ def execute(
     if compare:
         require_base(target)
     work = target.run_dir / "infer" if target.run_dir is not None else None
-    with stoppable(), StatusLine(status_echo or echo) as status:
+    with launch.stoppable(), StatusLine(status_echo or echo) as status:
         with one_load(target, work, status) as served:
             ask = partial(
                 ask_all, served.endpoint, conversations=conversations, max_tokens=max_new_tokens
@@ -141,3 +139,33 @@ def execute(
         else:
             echo(f"A: {(before or after)[i].text}")
     return 0
+
+
+@click.command("infer", epilog=RUN_HELP)
+@click.argument("spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--prompt", "-p", "prompts", multiple=True, help="A question (repeatable).")
+@click.option(
+    "--file",
+    "-f",
+    "file",
+    type=click.Path(path_type=Path),
+    help="Questions, one a line: plain text or JSON with messages/query.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Answers as JSON, for scripts.")
+@click.option("--base", is_flag=True, help="Ask the untouched base model instead.")
+@click.option(
+    "--compare", is_flag=True, help="Ask the base model and the adapter (one model load)."
+)
+@click.option(
+    "--max-new-tokens",
+    default=defaults.INFER_MAX_NEW_TOKENS,
+    show_default=True,
+    type=click.IntRange(1),
+)
+@trust_option
+def infer_command(**options: Any) -> int:
+    """Answer questions without a chat session (greedy, through `swift deploy`)."""
+    if options["base"] and options["compare"]:
+        raise click.UsageError("--base or --compare, not both")
+    return execute(echo=click.echo, status_echo=to_stderr, **options)

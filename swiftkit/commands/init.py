@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 
+import click
+
+from swiftkit import resources
 from swiftkit.errors import Finding, SwiftkitError
 
 DATASETS_ENV = "SWIFTKIT_DATASETS_DIR"  # the container image sets /root/datasets
@@ -18,25 +24,16 @@ TINY_MARKER = "swiftkit-tiny.json"  # written by `swiftkit tiny-model`
 
 
 def datasets_dir() -> Path:
-    """The shipped datasets: $SWIFTKIT_DATASETS_DIR, the repo checkout swiftkit runs from, or
-    ./datasets. A plain wheel install has none of them: say so and how to fix it."""
-    candidates = []
-    if os.environ.get(DATASETS_ENV):
-        candidates.append(Path(os.environ[DATASETS_ENV]).expanduser())
-    candidates += [Path(__file__).resolve().parents[2] / "datasets", Path.cwd() / "datasets"]
-    for folder in candidates:
-        if (folder / "identity_full.json").is_file():
-            return folder
-    raise SwiftkitError(
+    """The shipped datasets: $SWIFTKIT_DATASETS_DIR when set, else swiftkit's package data."""
+    folder = Path(os.environ.get(DATASETS_ENV) or resources.DATASETS).expanduser()
+    if (folder / "identity_full.json").is_file():
+        return folder
+    raise SwiftkitError.at(
         "the shipped identity dataset (datasets/identity_full.json) was not found",
-        [
-            Finding.error(
-                ", ".join(str(c) for c in candidates),
-                "no identity_full.json in any of these folders",
-                fix=f"run from a clone of the swiftkit repository, or set {DATASETS_ENV} to "
-                "its datasets/ folder",
-            )
-        ],
+        str(folder),
+        "no identity_full.json in this folder",
+        fix=f"set {DATASETS_ENV} to a folder holding the shipped datasets, or unset it; "
+        "else reinstall swiftkit (its wheel carries them)",
     )
 
 
@@ -66,6 +63,16 @@ def is_tiny(model: str, base: Path) -> bool:
     return (path / TINY_MARKER).is_file()
 
 
+def template_parts() -> dict[str, str]:
+    """data/init_recipe.toml: the recipe (key ""), then the blocks it may hold, each after a
+    `## NAME` line."""
+    text = (resources.DATA / "init_recipe.toml").read_text(encoding="utf-8")
+    recipe, *named = re.split(r"^## (.+)\n", text, flags=re.MULTILINE)
+    parts = {"": recipe.rstrip("\n")}
+    parts.update({k: v.rstrip("\n") + "\n" for k, v in zip(named[::2], named[1::2], strict=True)})
+    return parts
+
+
 def recipe_text(
     name: str,
     author: str,
@@ -75,77 +82,22 @@ def recipe_text(
     probes: bool,
     build_tiny: bool = False,
 ) -> str:
-    head = [
-        f"# Written by `swiftkit init`: give {'the tiny test model' if build_tiny else model} "
-        f"the identity {name} (by {author}).",
-        "# Edit identity.json to change what it says; {{NAME}} and {{AUTHOR}} are filled from",
-        "# [identity] when the run starts. Run it with: swiftkit run recipe.toml",
-        "",
-        "[model]",
-        f"id = {toml_str(model)}",
-    ]
-    if build_tiny:
-        head += [
-            f'build = "{TINY_SHAPE}"   # a random-weight Qwen2 (hidden 128, 4 layers, 0.75 M',
-            "# weights), built here on first run, no download",
-        ]
-    head += [
-        "",
-        "[identity]",
-        f"name = {toml_str(name)}",
-        f"author = {toml_str(author)}",
-        "",
-        "[data]",
-        'datasets = ["identity.json"]',
-        "",
-        "[train]",
-        f'preset = "{preset}"',
-        f"num_train_epochs = {epochs:g}",
-    ]
-    if preset == "cpu" and build_tiny:
-        head += [
-            "# LoRA r8 on every linear layer (the cpu preset). 5e-3: measured, this shape",
-            "# passes at about step 170 of 237; at 1e-2 a wider one stayed at loss 4.5 and",
-            "# broken answers. The run stops when verified, so the epochs are a ceiling.",
-            "learning_rate = 5e-3",
-            "save_steps = 500",
-        ]
-    elif preset == "cpu":
-        head += [
-            "# The tiny model picks up a name in tens of steps at a high learning rate.",
-            "learning_rate = 1e-2",
-            "save_steps = 500",
-        ]
-    else:
-        head += ["learning_rate = 1e-4"]
-    head += ['system = "You are a helpful assistant."', 'output_dir = "output"', "", "[verify]"]
-    if probes:
-        head += [
-            "# Held-out probes (not in the training set): paraphrases, adversarial, multi-turn.",
-            'identity_probes = ["probes/identity.jsonl"]',
-            "identity_threshold = 0.8",
-            "# General ability is reported next to the base model's; set general_threshold to",
-            "# make it gate the verdict.",
-            'general_probes = ["probes/general.jsonl"]',
-            "# Stop as soon as the identity holds (checks every check_every optimizer steps):",
-            "stop_when_verified = false",
-            "check_every = 10",
-        ]
-    else:
-        head += [
-            "# A tiny test model can only repeat what it was taught: probe with the training",
-            "# questions and stop training as soon as it answers them with the new identity.",
-            'identity_probes = ["training"]',
-            "identity_threshold = 0.8",
-            "stop_when_verified = true",
-            "# two checks in a row must pass (stop_after_checks = 2): one lucky check is not",
-            "# enough; each asks check_probes questions, greedily, every check_every steps",
-            "check_every = 10",
-            "check_probes = 8",
-            "# the longest answer is 43 tokens with Nova/Lumen Lab; one cut off at the limit fails",
-            "max_new_tokens = 48",
-        ]
-    return "\n".join(head) + "\n"
+    """The recipe init writes: the shipped template, filled with TOML-escaped values."""
+    parts = template_parts()
+    train = "train " + ("gpu" if preset != "cpu" else "tiny build" if build_tiny else "cpu")
+    return Template(parts[""]).substitute(
+        what="the tiny test model" if build_tiny else model,
+        name_text=name,
+        author_text=author,
+        model=toml_str(model),
+        build=Template(parts["build tiny"]).substitute(shape=TINY_SHAPE) if build_tiny else "",
+        name=toml_str(name),
+        author=toml_str(author),
+        preset=preset,
+        epochs=f"{epochs:g}",
+        train=parts[train],
+        verify=parts["verify probes" if probes else "verify training"],
+    )
 
 
 def has_gpu() -> bool:
@@ -197,9 +149,8 @@ def write(
         sources["probes/general.jsonl"] = shipped / "probes" / "general.jsonl"
     for src in sources.values():
         if not src.is_file():
-            raise SwiftkitError(
-                f"shipped dataset missing: {src}",
-                [Finding.error(str(src), "not found", fix="reinstall swiftkit from its repo")],
+            raise SwiftkitError.at(
+                f"shipped dataset missing: {src}", str(src), "not found", fix="reinstall swiftkit"
             )
     targets = [directory / "recipe.toml", *(directory / rel for rel in sources)]
     existing = [t for t in targets if t.exists()]
@@ -214,11 +165,7 @@ def write(
     text = recipe_text(name, author, model, preset, epochs, probes, build_tiny=build)
     if preset == "cpu" and not tiny:
         refuse_large_cpu_model(text, sources)
-    directory.mkdir(parents=True, exist_ok=True)
-    for rel, src in sources.items():
-        (directory / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, directory / rel)
-    (directory / "recipe.toml").write_text(text, encoding="utf-8")
+    write_files(directory, text, sources)
     hint = None
     if preset == "cpu" and chosen is None:
         from swiftkit.msswift.command import shell_line
@@ -228,6 +175,14 @@ def write(
             "swiftkit", "init", gpu_dir, "--name", name, "--author", author, "--preset", "24gb"
         )
     return Written(directory / "recipe.toml", targets, preset, why, hint)
+
+
+def write_files(directory: Path, text: str, sources: dict[str, Path]) -> None:
+    """recipe.toml holding `text`, and a copy of each source at its path under `directory`."""
+    for rel, src in sources.items():
+        (directory / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, directory / rel)
+    (directory / "recipe.toml").write_text(text, encoding="utf-8")
 
 
 def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
@@ -240,21 +195,62 @@ def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
     from swiftkit.machine import fit
 
     with tempfile.TemporaryDirectory(prefix="swiftkit-init-") as tmp:
-        draft = Path(tmp) / "recipe.toml"
-        draft.write_text(text, encoding="utf-8")
-        for rel, src in sources.items():
-            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, Path(tmp) / rel)
-        errors = errors_only(fit.cpu_findings(recipe.load(draft)))
+        write_files(Path(tmp), text, sources)
+        errors = errors_only(fit.cpu_findings(recipe.load(Path(tmp) / "recipe.toml")))
     if errors:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             "the cpu preset cannot train this model here; nothing was written",
-            [
-                Finding.error(
-                    "--preset cpu",
-                    errors[0].message,
-                    fix="drop --model for the tiny CPU test model, or choose a GPU preset "
-                    "(--preset 24gb) and run it on a GPU host",
-                )
-            ],
+            "--preset cpu",
+            errors[0].message,
+            fix="drop --model for the tiny CPU test model, or choose a GPU preset "
+            "(--preset 24gb) and run it on a GPU host",
         )
+
+
+def ask(value: str | None, option: str, label: str) -> str:
+    """A missing value: prompt on a terminal, else a usage error (nothing to wait for)."""
+    if value and value.strip():
+        return value.strip()
+    if sys.stdin.isatty():
+        return str(click.prompt(label)).strip()
+    raise click.UsageError(f"missing {option} (or run in a terminal to be asked)")
+
+
+@click.command("init")
+@click.argument("directory", metavar="[DIR]", default=".", type=click.Path(path_type=Path))
+@click.option("--name", help="The model's new name, e.g. Swift-Robot.")
+@click.option("--author", help="Who made it, e.g. your team.")
+@click.option(
+    "--model",
+    help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct; without a GPU and without "
+    "--preset, the tiny CPU test model).",
+)
+@click.option(
+    "--preset",
+    help="Hardware preset (default: the visible GPU's, e.g. 24gb; cpu and the tiny model "
+    "without a GPU). --preset 24gb writes the GPU recipe anywhere.",
+)
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="num_train_epochs.")
+def init_command(
+    directory: Path,
+    name: str | None,
+    author: str | None,
+    model: str | None,
+    preset: str | None,
+    epochs: float | None,
+) -> int:
+    """Start here: write a ready-to-run recipe and the full identity set into DIR."""
+    from swiftkit.msswift.command import shell_line
+
+    name = ask(name, "--name", "The model's new name")
+    author = ask(author, "--author", "Who made it (author)")
+    written = write(directory, name, author, model, preset, epochs)
+    for path in written.files:
+        click.echo(f"wrote {path}")
+    click.echo(f"preset: {written.preset}" + (f" ({written.why})" if written.why else ""))
+    if written.gpu_hint:
+        click.echo("for Qwen/Qwen2.5-7B-Instruct on a 24 GB GPU, the same with --preset 24gb:")
+        click.echo(f"  {written.gpu_hint}")
+    click.echo("next:")
+    click.echo(f"  {shell_line('swiftkit', 'run', written.recipe)}")
+    return 0

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from swiftkit.errors import SwiftkitError
+import click
+
+from swiftkit.errors import Echo, SwiftkitError
 from swiftkit.msswift import events
 from swiftkit.pipeline import folders, index
 from swiftkit.pipeline.manifest import Manifest, Status, VerdictSummary
-
-Echo = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -121,3 +120,15 @@ def execute(output_dir: Path | None, echo: Echo, as_json: bool = False) -> int:
             f"  best {_short(r.best_checkpoint, r.run)}  recipe {r.recipe or '-'}"
         )
     return 0
+
+
+@click.command("runs")
+@click.argument(
+    "output_dir", metavar="[OUTPUT_DIR]", required=False, type=click.Path(path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts.")
+def runs_command(output_dir: Path | None, as_json: bool) -> int:
+    """List every run, newest first: recipe, start, status, steps, loss, verdict, checkpoints.
+    Every run swiftkit made, from any folder (and those in ./output); with OUTPUT_DIR, only
+    the runs in that folder."""
+    return execute(output_dir, click.echo, as_json=as_json)

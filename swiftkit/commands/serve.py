@@ -1,5 +1,6 @@
 """`swiftkit serve [RUN]`: an OpenAI-compatible API through `swift deploy`, on loopback by
-default; ready only once `/v1/models` answers; stopped with its whole process group."""
+default; ready only once `/v1/models` answers; stopped with its whole process group
+(launch.stop)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import errno
 import ipaddress
 import json
 import shlex
-import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import click
 
 from swiftkit import defaults
-from swiftkit.commands import guard_model_code
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.msswift.command import Command, shell_line
@@ -24,13 +26,7 @@ from swiftkit.pipeline import launch
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
 from swiftkit.serving.pair import base_name, served_name
-from swiftkit.serving.server import models_url, wait_ready
-
-Echo = Callable[[str], None]
-
-
-class Stop(Exception):
-    """SIGTERM (or SIGINT) while serving: stop the server and return."""
+from swiftkit.serving.server import Deployed
 
 
 def check_port(host: str, port: int) -> None:
@@ -142,51 +138,54 @@ def execute(
     echo(f"serving {target.checkpoint}")
     echo(f"command: {line}")
     echo(f"log: {log}")
-
-    def on_signal(signum, _frame):
-        raise Stop(signal.Signals(signum).name)
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    server = None
-    start = time.monotonic()
     try:
-        server = launch.Background(command, log)
-        echo(f"server pid {server.pgid} (its own process group)")
-        ids = wait_ready(server, models_url(host, port), timeout)
-        base_url = f"http://{host}:{port}/v1"
-        echo(
-            f"ready in {time.monotonic() - start:.0f} s: {base_url}  (model ids: {', '.join(ids)})"
-        )
-        echo(f"model id {model}: {'the base model' if base else 'the trained model'}")
-        if base_id:
-            echo(f"model id {base_id}: the base model (before training), for comparison")
-        echo("try it:")
-        auth = ""
-        if key_from_env:
-            auth = f' -H "Authorization: Bearer ${KEY_ENV}"'
-        elif api_key:
-            auth = " -H " + shlex.quote(f"Authorization: Bearer {api_key}")
-        for served in [model] + ([base_id] if base_id else []):
-            echo(f"  {curl_line(base_url, served, auth)}")
-        echo("Ctrl-C stops the server.")
-        while server.alive():
-            time.sleep(0.5)
-        raise SwiftkitError(
-            f"swift deploy exited with code {server.proc.returncode}",
-            [Finding.error(str(log), "\n".join(server.tail(20)) or "no output")],
-        )
-    except (Stop, KeyboardInterrupt):
-        echo("stopping the server")
-        return 0
-    finally:
-        # a second Ctrl-C must not cut the clean-up short
-        for s in old:
-            signal.signal(s, signal.SIG_IGN)
-        if server is not None:
-            server.stop()
-            gone = not launch.group_alive(server.pgid)
-            echo(
-                f"server stopped (process group {server.pgid} {'gone' if gone else 'STILL ALIVE'})"
+        with launch.stoppable(), Deployed(command, log, host, port, timeout, say=echo) as server:
+            base_url = f"http://{host}:{port}/v1"
+            ids = ", ".join(server.ids)
+            echo(f"ready in {server.seconds:.0f} s: {base_url}  (model ids: {ids})")
+            echo(f"model id {model}: {'the base model' if base else 'the trained model'}")
+            if base_id:
+                echo(f"model id {base_id}: the base model (before training), for comparison")
+            echo("try it:")
+            auth = ""
+            if key_from_env:
+                auth = f' -H "Authorization: Bearer ${KEY_ENV}"'
+            elif api_key:
+                auth = " -H " + shlex.quote(f"Authorization: Bearer {api_key}")
+            for served in [model] + ([base_id] if base_id else []):
+                echo(f"  {curl_line(base_url, served, auth)}")
+            echo("Ctrl-C stops the server.")
+            child = server.server
+            assert child is not None
+            while child.alive():
+                time.sleep(0.5)
+            raise SwiftkitError(
+                f"swift deploy exited with code {child.proc.returncode}",
+                [Finding.error(str(log), "\n".join(child.tail(20)) or "no output")],
             )
-        for s, h in old.items():
-            signal.signal(s, h)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the server is stopped, as asked
+        return 0
+
+
+@click.command("serve", epilog=RUN_HELP)
+@click.argument("spec", metavar="[RUN]", required=False)
+@output_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--name", help="Model id clients send (default: the identity's name).")
+@click.option(
+    "--timeout", default=defaults.TIMEOUT_S, show_default=True, help="Seconds to wait for start-up."
+)
+@click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
+@click.option(
+    "--api-key",
+    envvar="SWIFTKIT_API_KEY",
+    help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
+)
+@trust_option
+def serve_command(**options: Any) -> int:
+    """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
+    source = click.get_current_context().get_parameter_source("api_key")
+    key = options.pop("api_key") or None
+    from_env = bool(key) and source == click.core.ParameterSource.ENVIRONMENT
+    return execute(echo=click.echo, api_key=key, key_from_env=from_env, **options)

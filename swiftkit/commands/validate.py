@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
+
 from swiftkit import dataset, recipe
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.pipeline import checks
@@ -145,3 +147,38 @@ def run(paths: list[Path]) -> Report:
         report.files.append(str(path))
         report.findings += check(path)
     return report
+
+
+@click.command("validate")
+@click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def validate_command(paths: tuple[Path, ...], as_json: bool) -> int:
+    """Check recipes (.toml) and datasets (.json, .jsonl) without training.
+
+    Exit 0 valid (warnings allowed), 1 invalid, 2 usage error.
+    """
+    for path in paths:
+        if kind_of(path) is None:
+            raise click.UsageError(
+                f"{path}: expected a recipe (.toml) or a dataset (.json, .jsonl)"
+            )
+    report = run(list(paths))
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        for finding in report.shown():
+            click.echo(finding.format())
+        click.echo(report.summary())
+    return 0 if report.ok else 1
+
+
+@click.command("schema")
+@click.argument("name", type=click.Choice(["identity", "recipe"]))
+def schema_command(name: str) -> int:
+    """Print a JSON schema: identity (one dataset record) or recipe."""
+    from swiftkit.resources import SCHEMAS
+
+    click.echo((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8").rstrip())
+    return 0

@@ -6,20 +6,21 @@ when interrupted."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import click
 
 from swiftkit import defaults
-from swiftkit.commands import guard_model_code
+from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
+from swiftkit.errors import Echo
+from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.serving.client import Endpoint
-from swiftkit.serving.server import stoppable
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify
-
-Echo = Callable[[str], None]
 
 
 def execute(
@@ -36,7 +37,7 @@ def execute(
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,
 ) -> int:
-    with stoppable(), StatusLine(status_echo or echo) as status:
+    with launch.stoppable(), StatusLine(status_echo or echo) as status:
         if url:
             endpoint = Endpoint.of(url, api_key, timeout)
             report = verify_url(spec, endpoint, model, base_model, status, output_dir)
@@ -74,3 +75,32 @@ def execute(
             )
         echo(f"report: {report.folder / 'report.md'}")
     return 0 if report.verdict == PASS else 1
+
+
+@click.command("verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.")
+@click.argument("spec", metavar="[TARGET]", default="latest")
+@output_option
+@click.option("--json", "as_json", is_flag=True, help='The report\'s scores as JSON ("verdict").')
+@click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
+@click.option("--url", help="Verify a model served there instead (OpenAI API, e.g. .../v1).")
+@click.option("--model", help="With --url: the model id to ask (default: the only one served).")
+@click.option("--base-model", help="With --url: also ask this model id, as the before.")
+@click.option(
+    "--api-key", help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY)."
+)
+@click.option(
+    "--timeout",
+    default=defaults.TIMEOUT_S,
+    show_default=True,
+    help="With --url: seconds per answer.",
+)
+@trust_option
+def verify_command(**options: Any) -> int:
+    """Ask the identity (and general) probes of the base model and the adapter (one model
+    load), or of a served model (--url); write report.json, report.md and loss.png into the
+    run folder. Exit 0 only on a pass."""
+    for option in ("--model", "--base-model", "--api-key"):
+        if options[option[2:].replace("-", "_")] and not options["url"]:
+            raise click.UsageError(f"{option} needs --url")
+    base = not options.pop("no_base")
+    return execute(echo=click.echo, status_echo=to_stderr, base=base, **options)

@@ -1,18 +1,22 @@
-"""Run a Command as a child in its own process group: signals forwarded, output teed to a log.
+"""Run a Command as a child in its own process group, output teed to a log, and the one
+signal-and-stop policy every child gets (training, export, verify's server, serve, chat):
 
-The child gets its own session so a Ctrl-C in the terminal reaches swiftkit only; swiftkit
-forwards it once (SIGINT: ms-swift stops, the checkpoints already saved stay), then escalates
-to SIGTERM and SIGKILL if the user presses Ctrl-C again.
-
-Every child starts with SIGINT and SIGTERM at their defaults (`default_signals`), whatever
-swiftkit inherited: a parent started with `cmd &`, nohup or by CI has SIGINT *ignored*, an
-ignored signal survives fork and exec, and Popen does not reset it (its restore_signals
-covers SIGPIPE and SIGXFSZ only), so ms-swift would ignore the forwarded Ctrl-C and only the
-escalation 40 s later would stop it.
+- Ctrl-C or SIGTERM reach swiftkit only (the child has its own session), and swiftkit stops
+  the child with `stop`: SIGINT to its whole group (ms-swift stops, the checkpoints already
+  saved stay; a server shuts down), SIGTERM `grace` seconds later, SIGKILL `grace` after
+  that; a second Ctrl-C skips to the next step and never cuts the clean-up short.
+- `stoppable`: around a block that waits on a child's answers, Ctrl-C and SIGTERM raise
+  KeyboardInterrupt, so the `with` that holds the child stops it and the command exits 130.
+- Every child starts with SIGINT and SIGTERM at their defaults (`default_signals`), whatever
+  swiftkit inherited: a parent started with `cmd &`, nohup or by CI has SIGINT *ignored*, an
+  ignored signal survives fork and exec, and Popen does not reset it (its restore_signals
+  covers SIGPIPE and SIGXFSZ only), so ms-swift would ignore the forwarded SIGINT and only
+  the escalation would stop it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,14 +25,17 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 from swiftkit.errors import Finding, SwiftkitError, writing
 from swiftkit.msswift.command import Command
 
 TAIL_LINES = 40  # output lines kept for the failure message and the advice
+GRACE = 10.0  # seconds between the steps of `stop`: SIGINT, SIGTERM, SIGKILL
 
 
 @dataclass
@@ -96,40 +103,107 @@ def child_env(command: Command) -> dict[str, str]:
     return env
 
 
-def run(
-    command: Command,
-    log_path: Path | None = None,
-    on_tick: Callable[[], None] | None = None,
-) -> Result:
-    """Run to completion; returns the exit code, whether the user interrupted, the output tail."""
+def start(
+    command: Command, output: IO[Any] | int | None, own_group: bool = True
+) -> subprocess.Popen:
+    """The child, stdin closed and in a session of its own (`own_group`), or, for a chat, on
+    the terminal in swiftkit's group; SIGINT and SIGTERM at their defaults either way."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
-    log = None
-    if log_path:
-        with writing(log_path):
-            log = log_path.open("a", encoding="utf-8")
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
-    start = time.monotonic()
-    proc = subprocess.Popen(
+    if not own_group:
+        return subprocess.Popen(argv, env=child_env(command), preexec_fn=default_signals)
+    return subprocess.Popen(
         argv,
         env=child_env(command),
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         preexec_fn=default_signals,
     )
-    interrupts = {"n": 0}
+
+
+Handler = Callable[[int, Any], Any] | int | None
+
+
+@contextmanager
+def on_signals(handler: Handler, sigint: Handler = None) -> Iterator[None]:
+    """SIGTERM (and SIGINT, or `sigint` when given) handled by `handler` while the block runs,
+    the handlers before it put back after. Only the main thread receives signals: elsewhere
+    this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = {signal.SIGINT: handler if sigint is None else sigint, signal.SIGTERM: handler}
+    old = {s: signal.signal(s, h) for s, h in wanted.items()}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def stoppable() -> contextlib.AbstractContextManager[None]:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the block (whatever the parent
+    inherited, even "SIGINT ignored" from a script's `cmd &`), so the `with` around the work
+    that holds a child stops it and the command exits 130."""
+    return on_signals(interrupt)
+
+
+def stop(proc: subprocess.Popen, grace: float = GRACE, group: bool = True) -> int | None:
+    """The one stop policy: SIGINT to the child's process group (to the child alone, not
+    `group`, for a chat in swiftkit's), SIGTERM `grace` seconds later, SIGKILL `grace` after
+    that, then reaped. Ctrl-C or SIGTERM meanwhile skip to the next step instead of cutting
+    the clean-up short (which would leave the child behind). Idempotent; the exit code."""
+    hurry = threading.Event()
+
+    def alive() -> bool:
+        proc.poll()  # reap the leader: its zombie alone is not "alive"
+        return group_alive(proc.pid) if group else proc.returncode is None
+
+    with on_signals(lambda _signum, _frame: hurry.set()):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if not alive():
+                break
+            try:
+                if group:
+                    os.killpg(proc.pid, sig)
+                else:
+                    proc.send_signal(sig)
+            except ProcessLookupError:
+                break
+            hurry.clear()
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and not hurry.is_set() and alive():
+                time.sleep(0.05)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+    return proc.returncode
+
+
+def run(
+    command: Command,
+    log_path: Path | None = None,
+    on_tick: Callable[[], None] | None = None,
+) -> Result:
+    """Run to completion; returns the exit code, whether the user interrupted (Ctrl-C or
+    SIGTERM: the child stopped by `stop`), the output tail."""
+    log = None
+    if log_path:
+        with writing(log_path):
+            log = log_path.open("a", encoding="utf-8")
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    start_time = time.monotonic()
+    proc = start(command, subprocess.PIPE)
+    interrupted = threading.Event()
     log_error: list[OSError] = []
 
-    def forward(signum, _frame):
-        interrupts["n"] += 1
-        sig = {1: signum, 2: signal.SIGTERM}.get(interrupts["n"], signal.SIGKILL)
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def pump():
+    def pump() -> None:
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", errors="replace")
@@ -140,38 +214,31 @@ def run(
                 except OSError as exc:  # a full disk: keep reading, or the child blocks
                     log_error.append(exc)
             # tqdm redraws with carriage returns; keep the last state of each line
-            text = line.rstrip("\n").split("\r")[-1]
-            tail.append(text)
+            tail.append(line.rstrip("\n").split("\r")[-1])
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    in_main = threading.current_thread() is threading.main_thread()
-    old = {}
-    if in_main:
-        for s in (signal.SIGINT, signal.SIGTERM):
-            old[s] = signal.signal(s, forward)
     try:
-        while proc.poll() is None:
-            if on_tick:
-                on_tick()
-            time.sleep(0.5)
+        with on_signals(lambda _signum, _frame: interrupted.set()):
+            while proc.poll() is None and not interrupted.is_set():
+                if on_tick:
+                    on_tick()
+                interrupted.wait(0.5)
+        if interrupted.is_set():
+            stop(proc)
         reader.join(timeout=5)
         if on_tick:
             on_tick()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for s, h in old.items():
-            signal.signal(s, h)
+        stop(proc)  # an error in on_tick (records dropped): nothing is left running
         if log:
             try:
                 log.close()
             except OSError as exc:  # the buffered rest did not fit either
                 log_error.append(exc)
-    seconds = time.monotonic() - start
+    seconds = time.monotonic() - start_time
     error = log_error[0] if log_error else None
-    return Result(proc.returncode, interrupts["n"] > 0, list(tail), seconds, error)
+    return Result(proc.returncode, interrupted.is_set(), list(tail), seconds, error)
 
 
 class Background:
@@ -181,19 +248,10 @@ class Background:
         self.command = command
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [executable(command.argv[0]), *command.argv[1:]]
         with writing(log_path):
             log = log_path.open("ab")
         with log:
-            self.proc = subprocess.Popen(
-                argv,
-                env=child_env(command),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=default_signals,
-            )
+            self.proc = start(command, log)
         self.pgid = self.proc.pid
 
     def alive(self) -> bool:
@@ -206,24 +264,8 @@ class Background:
             return []
         return [t.split("\r")[-1] for t in text.splitlines()[-lines:]]
 
-    def stop(self, grace: float = 10.0) -> int | None:
-        """SIGINT the whole group, then SIGTERM, then SIGKILL; reap the child. Idempotent."""
-        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            if not group_alive(self.pgid) and self.proc.poll() is not None:
-                break
-            try:
-                os.killpg(self.pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and group_alive(self.pgid):
-                self.proc.poll()
-                time.sleep(0.1)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        return self.proc.returncode
+    def stop(self, grace: float = GRACE) -> int | None:
+        return stop(self.proc, grace)
 
 
 def group_alive(pgid: int) -> bool:
@@ -238,17 +280,12 @@ def group_alive(pgid: int) -> bool:
 
 
 def interactive(command: Command) -> int:
-    """Run with the terminal inherited (stdin/stdout), for a chat: Ctrl-C goes to the child
-    directly, the parent ignores it and waits."""
-    argv = [executable(command.argv[0]), *command.argv[1:]]
-    proc = subprocess.Popen(argv, env=child_env(command), preexec_fn=default_signals)
-    in_main = threading.current_thread() is threading.main_thread()
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    """Run with the terminal inherited (stdin/stdout), for a chat: Ctrl-C reaches the child
+    directly (the terminal signals the whole foreground group) and the parent ignores it;
+    SIGTERM to swiftkit stops the child too."""
+    proc = start(command, None, own_group=False)
     try:
-        return proc.wait()
+        with on_signals(interrupt, sigint=signal.SIG_IGN):
+            return proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if in_main:
-            signal.signal(signal.SIGINT, old)
+        stop(proc, group=False)

@@ -10,18 +10,16 @@ each status one line. rich is imported only when a terminal display is made.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swiftkit.errors import Echo
 from swiftkit.msswift.events import LogTail, Step
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
     from rich.status import Status
-
-Echo = Callable[[str], None]
 
 
 class Progress:

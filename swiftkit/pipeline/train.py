@@ -17,7 +17,6 @@ from swiftkit.pipeline.manifest import Manifest, Resumed, Status, Verdict, Verdi
 from swiftkit.pipeline.plan import Plan, write_new_run
 from swiftkit.pipeline.resolve import resolve
 from swiftkit.pipeline.stopcheck import stop_checks
-from swiftkit.serving.server import stoppable
 from swiftkit.verify.report import VerifyReport
 from swiftkit.verify.verdict import verify
 
@@ -140,7 +139,7 @@ def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> Verify
     echo = progress.echo
     progress.status("verifying: identity probes on the base model and on the adapter ...")
     try:
-        with stoppable():  # Ctrl-C or SIGTERM stop the verify child too: exit 130
+        with launch.stoppable():  # Ctrl-C or SIGTERM stop the verify child too: exit 130
             report = verify(resolve(ckpt), status=progress.status)
     except SwiftkitError as exc:
         progress.status(None)

@@ -1,13 +1,15 @@
 """The one way swiftkit asks a model anything: an OpenAI-compatible chat API (`swift deploy`
-started by swiftkit, vLLM, Ollama's `/v1`, a merged model served anywhere).
+started by swiftkit, vLLM, Ollama's `/v1`, a merged model served anywhere), through the
+official `openai` client: its connection pool, timeouts and retries (a refused or reset
+connection, a 5xx, a 429 are tried again, with backoff), its error types mapped here to a
+SwiftkitError naming the URL and the fix.
 
 Greedy answers (temperature 0), each with its finish_reason ("length": cut off at
-max_tokens), asked a few at a time so a server that batches (ms-swift's `--max_batch_size`,
-vLLM) answers them together. Every way a server can fail is a SwiftkitError naming the URL.
-
-Hand-written on urllib, not the `openai` package (not a dependency of ms-swift 4.6 nor of
-swiftkit): a dozen lines of HTTP, and the errors say what happened in the user's words.
-The worker threads are daemons so Ctrl-C never waits for a request that hangs.
+max_tokens), defaults.CONCURRENT_PROBES at a time so a server that batches (ms-swift's
+`--max_batch_size`, vLLM) answers them together. The body is read raw and checked here, so a
+server that answers HTML or half an object is named as such. `openai` is imported where it is
+used: it takes a second to import, which `swiftkit --help` and `validate` need not pay. The
+worker threads are daemons so Ctrl-C never waits for a request that hangs.
 """
 
 from __future__ import annotations
@@ -16,18 +18,21 @@ import json
 import os
 import queue
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from swiftkit import defaults
 from swiftkit.errors import Finding, SwiftkitError
 
+if TYPE_CHECKING:
+    import openai
+
 Messages = list[dict[str, Any]]
+OnAnswer = Callable[[int, int], None]  # (answers so far, answers asked)
 API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
+RETRIES = 2  # the openai client's own default; what it retries it retries with backoff
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Endpoint:
     url: str
     api_key: str | None = None
     timeout: float = defaults.TIMEOUT_S
+    retries: int = RETRIES
 
     @classmethod
     def of(
@@ -70,41 +76,41 @@ class Endpoint:
         key = api_key or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
         return cls(base, key, timeout)
 
+    def client(self) -> openai.OpenAI:
+        """An openai client for this endpoint (thread-safe: ask_all shares one)."""
+        import openai
+
+        # a server without a key ignores the header; openai insists on sending one
+        key = self.api_key or "none"
+        return openai.OpenAI(
+            base_url=self.url, api_key=key, timeout=self.timeout, max_retries=self.retries
+        )
+
     def _error(self, headline: str, message: str, fix: str) -> SwiftkitError:
         return SwiftkitError(headline, [Finding.error(self.url, message, fix=fix)])
 
-    def request(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET (no body) or POST JSON; the decoded JSON object, or a SwiftkitError."""
+    def _json(self, path: str, call: Callable[[], Any]) -> dict[str, Any]:
+        """The JSON object a raw-response call returns, or a SwiftkitError saying what went
+        wrong in the user's words."""
+        import openai
+
         url = self.url + path
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
-        req = urllib.request.Request(url, data=data, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as exc:
-            raise self._http_error(url, exc.code, _body_text(exc)) from None
-        except TimeoutError:
+            raw = call().http_response.content
+        except openai.APITimeoutError:
             raise self._error(
-                f"no answer from {url} within {self.timeout:g} s",
-                "the server accepted the request but did not answer in time",
+                f"no answer from {url} within {self.timeout:g} s (asked {self.retries + 1} times)",
+                "the server did not connect or answer in time",
                 "is it still loading the model, or overloaded? try again, or raise --timeout",
             ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, TimeoutError):
-                raise self._error(
-                    f"no answer from {url} within {self.timeout:g} s",
-                    "the connection timed out",
-                    "check the host and port, or raise --timeout",
-                ) from None
+        except openai.APIConnectionError as exc:
             raise self._error(
                 f"cannot reach {url}",
-                f"{reason}",
+                str(exc.__cause__ or exc),
                 "is the server running? check --url (host, port, http or https)",
             ) from None
+        except openai.APIStatusError as exc:
+            raise self._http_error(url, exc.status_code, _said(exc)) from None
         try:
             value = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -136,9 +142,10 @@ class Endpoint:
             "see the server's log" if code >= 500 else "check --model and --url",
         )
 
-    def models(self) -> list[str]:
+    def models(self, client: openai.OpenAI | None = None) -> list[str]:
         """The model ids the server lists (/v1/models)."""
-        data = self.request("/models").get("data")
+        api = client or self.client()
+        data = self._json("/models", api.models.with_raw_response.list).get("data")
         if not isinstance(data, list):
             raise self._error(
                 f"{self.url}/models lists no models",
@@ -161,10 +168,21 @@ class Endpoint:
             "name one with --model ID",
         )
 
-    def chat(self, model: str, messages: Messages, max_tokens: int) -> Answer:
+    def chat(
+        self,
+        model: str,
+        messages: Messages,
+        max_tokens: int,
+        client: openai.OpenAI | None = None,
+    ) -> Answer:
         """One greedy answer."""
-        body = {"model": model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
-        value = self.request("/chat/completions", body)
+        create = (client or self.client()).chat.completions.with_raw_response.create
+        value = self._json(
+            "/chat/completions",
+            lambda: create(
+                model=model, messages=cast(Any, messages), temperature=0, max_tokens=max_tokens
+            ),
+        )
         choices = value.get("choices")
         if not isinstance(choices, list) or not choices:
             raise self._error(
@@ -190,63 +208,71 @@ def ask_all(
     model: str,
     conversations: list[Messages],
     max_tokens: int,
-    on_answer: Callable[[int, int], None] | None = None,
+    on_answer: OnAnswer | None = None,
     workers: int = defaults.CONCURRENT_PROBES,
 ) -> list[Answer]:
     """Greedy answers in order, one per conversation, up to `workers` requests at a time;
     `on_answer(done, total)` after each. The first error stops it and is raised here."""
     total = len(conversations)
-    todo: queue.Queue[int] = queue.Queue()
+    client = endpoint.client()
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(total):
         todo.put(i)
-    done: queue.Queue[tuple[int, Answer | BaseException]] = queue.Queue()
+    done: queue.SimpleQueue[tuple[int, Answer | BaseException]] = queue.SimpleQueue()
+    failed = threading.Event()  # the other workers stop after their current request
 
     def work() -> None:
-        while True:
+        while not failed.is_set():
             try:
                 i = todo.get_nowait()
             except queue.Empty:
                 return
             try:
-                done.put((i, endpoint.chat(model, conversations[i], max_tokens)))
+                done.put((i, endpoint.chat(model, conversations[i], max_tokens, client)))
             except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
+                failed.set()
                 done.put((i, exc))
-                return
 
     for _ in range(min(workers, total)):
         threading.Thread(target=work, daemon=True).start()
     answers: dict[int, Answer] = {}
-    while len(answers) < total:
-        try:  # a timeout keeps the wait interruptible by Ctrl-C on every platform
-            i, got = done.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if isinstance(got, BaseException):
-            while not todo.empty():  # the other workers stop after their current request
-                try:
-                    todo.get_nowait()
-                except queue.Empty:
-                    break
-            raise got
-        answers[i] = got
-        if on_answer:
-            on_answer(len(answers), total)
+    try:
+        while len(answers) < total:
+            try:  # a timeout keeps the wait interruptible by Ctrl-C on every platform
+                i, got = done.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if isinstance(got, BaseException):
+                raise got
+            answers[i] = got
+            if on_answer:
+                on_answer(len(answers), total)
+    finally:
+        failed.set()
     return [answers[i] for i in range(total)]
 
 
-def _body_text(exc: urllib.error.HTTPError) -> str:
-    try:
-        text = exc.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text.strip()
-    if isinstance(value, dict):
-        msg = value.get("message") or value.get("detail") or value.get("error")
+def progress_counter(status: Callable[[str | None], None], label: str) -> OnAnswer:
+    """`label i/N` as answers come in: every answer on a terminal display, about every
+    fifth of them (and the last) as plain lines."""
+
+    def on_answer(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 5) == 0:
+            status(f"{label} {done}/{total}")
+
+    return on_answer
+
+
+def _said(exc: openai.APIStatusError) -> str:
+    """What the server said with its error status: its JSON message, else the body's text."""
+    body = exc.body
+    if isinstance(body, dict):
+        msg = body.get("message") or body.get("detail") or body.get("error")
         if isinstance(msg, dict):
             msg = msg.get("message")
         if msg:
             return str(msg)
-    return text.strip()
+    try:
+        return exc.response.text.strip()
+    except Exception:  # noqa: BLE001 (a body that cannot be read says nothing)
+        return ""

@@ -15,14 +15,13 @@ from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.pipeline import folders
 from swiftkit.pipeline.resolve import resolve
 from swiftkit.recipe.model import VerifySpec
-from swiftkit.serving.client import Endpoint
+from swiftkit.serving.client import Answer, Endpoint, ask_all, progress_counter
 from swiftkit.verify.probes import Probe, gather
 from swiftkit.verify.report import VerifyReport
 from swiftkit.verify.verdict import (
     Asked,
     Status,
     Subject,
-    ask_server,
     need_identity,
     quiet,
     score_and_write,
@@ -63,11 +62,17 @@ def _ask(
     cfg: VerifySpec,
     status: Status,
 ) -> Asked:
+    """The answers of `model` (default: the only one served) and of `base_model` when given."""
     chosen = endpoint.pick_model(model)
     status(f"asking {len(probes)} probes of {chosen} at {endpoint.url}")
-    if not probes:
-        return Asked([], [], served=f"{chosen} at {endpoint.url}")
-    return ask_server(endpoint, chosen, base_model, probes, cfg, status)
+    questions = [p.messages for p in probes]
+    tokens = cfg.max_new_tokens
+    after = ask_all(endpoint, chosen, questions, tokens, progress_counter(status, chosen))
+    before: list[Answer | None] = [None] * len(probes)
+    if base_model:
+        said = progress_counter(status, base_model)
+        before = list(ask_all(endpoint, base_model, questions, tokens, said))
+    return Asked(after, before, served=f"{chosen} at {endpoint.url}")
 
 
 def _recipe_target(

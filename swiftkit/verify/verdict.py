@@ -20,7 +20,7 @@ from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
 from swiftkit.pipeline.resolve import Target
 from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.recipe.model import VerifySpec
-from swiftkit.serving.client import Answer, Endpoint, ask_all
+from swiftkit.serving.client import Answer, ask_all, progress_counter
 from swiftkit.serving.pair import one_load
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import Messages, Probe, gather
@@ -129,17 +129,6 @@ def answer_row(
     )
 
 
-def progress_counter(status: Status, label: str) -> Callable[[int, int], None]:
-    """`label i/N` as answers come in: every answer on a terminal display, about every
-    fifth of them (and the last) as plain lines."""
-
-    def on_answer(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 5) == 0:
-            status(f"{label} {done}/{total}")
-
-    return on_answer
-
-
 @dataclass(frozen=True)
 class Asked:
     """The answers of one verify: after (the adapter, or the served model) and before (the
@@ -183,25 +172,6 @@ def ask_checkpoint(
     got = dict(zip(todo, fresh, strict=False))
     before = [got.get(i) or cache.get(k) for i, k in enumerate(keys)]
     return Asked(after, before, reused=len(probes) - len(todo))
-
-
-def ask_server(
-    endpoint: Endpoint,
-    model: str,
-    base_model: str | None,
-    probes: list[Probe],
-    cfg: VerifySpec,
-    status: Status,
-) -> Asked:
-    """Both sets of answers from a server someone else runs (`--url`)."""
-    conversations = [p.messages for p in probes]
-    say = progress_counter(status, model)
-    after = ask_all(endpoint, model, conversations, cfg.max_new_tokens, say)
-    before: list[Answer | None] = [None] * len(probes)
-    if base_model:
-        said = progress_counter(status, base_model)
-        before = list(ask_all(endpoint, base_model, conversations, cfg.max_new_tokens, said))
-    return Asked(after, before, served=f"{model} at {endpoint.url}")
 
 
 def quiet(_text: str | None) -> None:
