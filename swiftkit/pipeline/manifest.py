@@ -212,11 +212,10 @@ class Manifest:
         return cls() if data is None else cls.from_dict(data)
 
     def write(self, run_dir: Path) -> None:
-        """Write atomically: a temporary file in the same folder (a unique name, so two
-        writers never share one), flushed to disk, then renamed over manifest.json; a crash
-        leaves the old manifest or the new one, never half of one. On a full disk the
-        temporary file is removed (no 0-byte .tmp left) and the new content is written over
-        the old one in place when it fits there (see `_overwrite`); otherwise a clear error."""
+        """Atomically: a uniquely named temporary file in the same folder, fsynced, renamed over
+        manifest.json (a crash leaves the old manifest or the new, never half). On a full disk
+        the .tmp is removed and the new content goes over the old in place when it fits
+        (`_overwrite`); otherwise a clear error."""
         target = run_dir / MANIFEST
         data = self.to_dict()
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"

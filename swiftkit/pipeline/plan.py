@@ -150,11 +150,9 @@ def resume_plan(spec: Path) -> Plan:
             )
     else:
         rec = recipe.load(spec)
+        runs = [(r, Manifest.read(r)) for r in folders.find_runs(rec.output_dir)]
         mine = [
-            r
-            for r in folders.find_runs(rec.output_dir)
-            if Manifest.read(r).recipe == str(rec.path)
-            and folders.run_status(Manifest.read(r)) in RESUMABLE
+            r for r, m in runs if m.recipe == str(rec.path) and folders.run_status(m) in RESUMABLE
         ]
         if not mine:
             raise SwiftkitError.at(
@@ -196,12 +194,10 @@ def resume_plan(spec: Path) -> Plan:
 
 
 def write_new_run(p: Plan) -> tuple[Plan, str | None]:
-    """A fresh run folder, created atomically (another run of the recipe started in the same
-    second gets the next name, and the command is rendered again for this one): the filled
-    data copies and a manifest saying "running" with this process's id, start time and host.
-    Recorded in the runs index. Returns the plan as launched and a note when the index could
-    not be written. A failure while writing (a full disk) removes the half-made folder:
-    nothing was started."""
+    """A fresh run folder, created atomically (a run of the recipe started in the same second
+    gets the next name, and its own command), with the data copies and a "running" manifest
+    (pid, start time, host), recorded in the runs index. Returns the plan as launched and a
+    note when the index could not be written. A failed write removes the half-made folder."""
     run_dir = folders.claim_run_dir(p.run_dir)
     try:
         if run_dir != p.run_dir:
@@ -239,15 +235,11 @@ def _digest(folder: Path) -> str:
 
 def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
     """The command as a line to paste into a shell from any folder, with everything it reads
-    in place (`swiftkit render`, `swiftkit run --dry-run`).
-
-    The filled data copies (and the stop-when-verified settings) are written to
-    <cache>/rendered/<sha256 of their content>/: the same recipe and data give the same
-    folder, so rendering twice prints the same line, and an edit to the data or the identity
-    gives a new one. The line trains into <output_dir>/<recipe>-pasted/ with ms-swift's
-    `--add_version true`, so every paste keeps its own v<N>-<time>/ folder instead of
-    overwriting the last one's checkpoints; otherwise it is `swiftkit run`'s command. A
-    recipe that builds its tiny model gets it built here."""
+    in place. The filled data copies (and stop-when-verified settings) go to
+    <cache>/rendered/<sha256 of their content>/: rendering twice prints the same line, an edit
+    to the data or the identity gives a new one. It trains into <output_dir>/<recipe>-pasted/
+    with `--add_version true`, so every paste keeps its own v<N>-<time>/ folder instead of
+    overwriting the last one's checkpoints. A recipe that builds its tiny model gets it here."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
     out_dir = rec.output_dir / f"{rec.name}-pasted"

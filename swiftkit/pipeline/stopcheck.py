@@ -29,13 +29,11 @@ def log_path(run_dir: Path) -> Path:
 
 
 def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
-    """The plugin's settings, every one of them (the plugin keeps no defaults): identity
-    probes (at most check_probes, spread evenly over the set), the names to look for, the base
-    family's old names, the threshold, how often to check, how many passing checks in a row
-    stop training, and probes per generate call. Answers are as long as the final verify's
-    (max_new_tokens), so that a check judges them exactly as verify will: a cut-off answer
-    fails both. The log is named relative to this file, so the settings of a folder do not
-    name the folder (`render` hashes them)."""
+    """The plugin's settings, all of them (it keeps no defaults): identity probes (at most
+    check_probes, spread over the set), the new and old names, threshold, check_every,
+    stop_after_checks, batch. Answers are as long as the final verify's (max_new_tokens), so a
+    check judges them as verify will. The log is named relative to this file, so the settings
+    do not name the folder (`render` hashes them)."""
     cfg, new = rec.verify, rec.identity.new
     probes = [p for p in gather(cfg, run_dir, CheckpointArgs(), new) if p.set == "identity"]
     if not probes:
