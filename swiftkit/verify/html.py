@@ -36,7 +36,7 @@ th, td { border: 1px solid #ccc; padding: .35em .6em; text-align: left; vertical
 td.num { text-align: right; white-space: nowrap; } .answer { white-space: pre-wrap; }
 .ok { color: #0b5a1c; font-weight: bold; } .bad { color: #8a1410; font-weight: bold; }
 .why { color: #666; font-size: .85em; margin-top: .3em; }
-img.chart { max-width: 100%; border: 1px solid #ddd; } code { background: #f4f4f6; padding: 0 .2em; }
+img.chart { max-width: 100%; border: 1px solid #ddd; } code { background: #f4f4f6; padding: 0 .2em }
 """
 
 
