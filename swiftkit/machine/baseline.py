@@ -12,6 +12,7 @@ parent imports none of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -72,11 +73,8 @@ def write_dataset(path: Path, records: int, max_length: int) -> None:
     with path.open("w", encoding="utf-8") as f:
         for _ in range(records):
             text = " ".join(f"{rnd.choice(WORDS)}{rnd.randint(0, 999)}" for _ in range(max_length))
-            msgs = [
-                {"role": "user", "content": "Tell me a story."},
-                {"role": "assistant", "content": text},
-            ]
-            f.write(json.dumps({"messages": msgs}) + "\n")
+            ask = {"role": "user", "content": "Tell me a story."}
+            f.write(json.dumps({"messages": [ask, {"role": "assistant", "content": text}]}) + "\n")
 
 
 def measured(refresh: bool = False) -> Baseline:
@@ -89,12 +87,9 @@ def measured(refresh: bool = False) -> Baseline:
         return have
     with tempfile.TemporaryDirectory(prefix="swiftkit-baseline-") as tmp:
         where = Path(tmp)
+        tiny = [sys.executable, "-m", "swiftkit.tinymodel", str(where / "m")]
         subprocess.run(
-            [sys.executable, "-m", "swiftkit.tinymodel", str(where / "m")],
-            cwd=Path(__file__).resolve().parents[2],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            tiny, cwd=Path(__file__).resolve().parents[2], check=True, capture_output=True
         )
         write_dataset(where / "d.jsonl", 1, 32)
         cmd = sft.memory_probe(where / "m", where / "d.jsonl", where / "o", 1, 32, True, 1)
@@ -106,10 +101,9 @@ def measured(refresh: bool = False) -> Baseline:
     own = estimate(Shape.from_config(cfg), torch_dtype="float32", max_length=32, device="cpu")
     found = Baseline(round(peak / MIB - (own.total - own.overhead) * 1024, 1), have.versions, True)
     try:
-        cache_file().parent.mkdir(parents=True, exist_ok=True)
-        cache_file().write_text(
-            json.dumps({"mib": found.mib, "versions": found.versions}) + "\n", encoding="utf-8"
-        )
+        path = cache_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"mib": found.mib, "versions": found.versions}) + "\n", "utf-8")
     except OSError:
         pass  # a read-only home: measured again next time
     return found
@@ -126,11 +120,9 @@ def _each(pid: int) -> list[tuple[int, int, int, int]]:
         return []
     out = []
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):  # a process that ended since the listing
             m = p.memory_full_info()
             out.append((m.rss, m.uss, p.pid, p.ppid()))
-        except psutil.Error:
-            pass
     return sorted(out, reverse=True)
 
 

@@ -36,15 +36,10 @@ class Shape:
 
     @classmethod
     def from_config(cls, cfg: dict) -> Shape:
-        return cls(
-            hidden=int(cfg["hidden_size"]),
-            layers=int(cfg["num_hidden_layers"]),
-            intermediate=int(cfg["intermediate_size"]),
-            heads=int(cfg["num_attention_heads"]),
-            kv_heads=int(cfg.get("num_key_value_heads") or cfg["num_attention_heads"]),
-            vocab=int(cfg["vocab_size"]),
-            tied=bool(cfg.get("tie_word_embeddings", False)),
-        )
+        keys = "hidden_size num_hidden_layers intermediate_size num_attention_heads vocab_size"
+        h, layers, i, heads, vocab = (int(cfg[k]) for k in keys.split())
+        kv_heads = int(cfg.get("num_key_value_heads") or heads)
+        return cls(h, layers, i, heads, kv_heads, vocab, bool(cfg.get("tie_word_embeddings")))
 
     @property
     def kv(self) -> int:
@@ -53,15 +48,9 @@ class Shape:
     def linears(self) -> dict[str, tuple[int, int]]:
         """(in, out) features of each linear layer in one decoder block."""
         h, i, kv = self.hidden, self.intermediate, self.kv
-        return {
-            "q_proj": (h, h),
-            "k_proj": (h, kv),
-            "v_proj": (h, kv),
-            "o_proj": (h, h),
-            "gate_proj": (h, i),
-            "up_proj": (h, i),
-            "down_proj": (i, h),
-        }
+        names = "q_proj k_proj v_proj o_proj gate_proj up_proj down_proj".split()
+        sizes = [(h, h), (h, kv), (h, kv), (h, h), (h, i), (h, i), (i, h)]
+        return dict(zip(names, sizes, strict=True))
 
     @property
     def embedding_params(self) -> int:
@@ -125,14 +114,10 @@ class Estimate:
 
 
 def _targets(shape: Shape, target_modules: object) -> list[str]:
+    """The linear layers LoRA wraps: those named, else all ("all-linear", unset, unknown)."""
     names = list(shape.linears())
-    if target_modules in (None, "all-linear", ["all-linear"]):
-        return names
-    if isinstance(target_modules, str):
-        target_modules = [target_modules]
-    if not isinstance(target_modules, list | tuple):
-        return names
-    return [n for n in names if n in target_modules] or names
+    wanted = [target_modules] if isinstance(target_modules, str) else target_modules
+    return [n for n in names if isinstance(wanted, list | tuple) and n in wanted] or names
 
 
 def estimate(
@@ -185,11 +170,10 @@ def estimate(
     per_layer = 5 * h + 2 * kv + 4 * i
     if lora_dropout and lora_dropout > 0:
         per_layer += sum(lin[t][0] for t in targets)
-    if gradient_checkpointing:
-        # each layer keeps only its input; one layer at a time is recomputed in full
-        act = (shape.layers * h + per_layer) * b * tokens
-    else:
-        act = shape.layers * per_layer * b * tokens
+    # with gradient checkpointing each layer keeps only its input; one layer at a time is
+    # recomputed in full
+    kept = shape.layers * h + per_layer if gradient_checkpointing else shape.layers * per_layer
+    act = kept * b * tokens
     # logits in the model dtype, their fp32 copy for the loss, and its fp32 gradient
     logits = tokens * shape.vocab * (b + 4 + 4)
     return Estimate(

@@ -49,9 +49,7 @@ def auto_preset(gpus: list[hardware.Gpu]) -> str:
 def estimate_for(rec: Recipe) -> Estimate | None:
     """The recipe's peak memory per GPU, or None when the model's shape is unknown."""
     shape = shape_of(rec.model.id, rec.model.path)
-    if shape is None:
-        return None
-    return estimate(shape, **estimate_args(rec))
+    return None if shape is None else estimate(shape, **estimate_args(rec))
 
 
 def estimate_args(rec: Recipe) -> dict:
@@ -92,25 +90,15 @@ def suggestion(rec: Recipe, capacity_gib: float) -> str:
     if not args["gradient_checkpointing"]:
         tries.append(({"gradient_checkpointing": True}, "set gradient_checkpointing = true"))
     if args["batch"] > 1:
-        tries.append(
-            (
-                {"batch": 1},
-                f"set per_device_train_batch_size = 1 and gradient_accumulation_steps = "
-                f"{accum * args['batch']} (same effective batch)",
-            )
-        )
+        same = f"gradient_accumulation_steps = {accum * args['batch']} (same effective batch)"
+        tries.append(({"batch": 1}, f"set per_device_train_batch_size = 1 and {same}"))
     if not args["quant_bits"]:
         tries.append(({"quant_bits": 4}, 'use preset = "16gb" (4-bit QLoRA)'))
     length = args["max_length"]
+    note = "(longer records are truncated; check your longest record first)"
     while length > 256:
         length //= 2
-        tries.append(
-            (
-                {"max_length": length},
-                f"set max_length = {length} (longer records are truncated; check your "
-                "longest record first)",
-            )
-        )
+        tries.append(({"max_length": length}, f"set max_length = {length} {note}"))
     for change, text in tries:
         est = estimate(shape, **{**args, **change})
         if est.total <= capacity_gib:
@@ -119,35 +107,18 @@ def suggestion(rec: Recipe, capacity_gib: float) -> str:
 
 
 def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
-    source = str(rec.path)
-    preset = rec.train.preset_name
-    nproc = rec.launch.processes_per_node()
     if rec.train.device != "cuda":
         return []
+    source, preset, nproc = str(rec.path), rec.train.preset_name, rec.launch.processes_per_node()
     gpus = machine.visible
     est = estimate_for(rec)
     need = f" (estimated peak {est.total:.1f} GiB per GPU)" if est else ""
     if not gpus:
-        cpu = shell_line(
-            "swiftkit",
-            "run",
-            shipped_recipe(CPU_MIXED_RECIPE if len(rec.data.datasets) > 1 else CPU_RECIPE),
-        )
-        ident = rec.identity
-        init = ""
+        demo = shipped_recipe(CPU_MIXED_RECIPE if len(rec.data.datasets) > 1 else CPU_RECIPE)
+        cpu, ident, init = shell_line("swiftkit", "run", demo), rec.identity, ""
         if ident.name and ident.author:  # the user's identity, not the shipped demo's
-            folder = rec.dir.with_name(rec.dir.name + "-cpu")
-            init = shell_line(
-                "swiftkit",
-                "init",
-                folder,
-                "--name",
-                ident.name,
-                "--author",
-                ident.author,
-                "--preset",
-                "cpu",
-            )
+            who = ("--name", ident.name, "--author", ident.author, "--preset", "cpu")
+            init = shell_line("swiftkit", "init", rec.dir.with_name(rec.dir.name + "-cpu"), *who)
             init = f"`{init}` writes this identity's CPU recipe (then run what it prints); "
         why = machine.problem or "nvidia-smi not found"
         if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
@@ -165,11 +136,8 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         ]
     out = []
     if nproc > len(gpus):
-        said = (
-            f"NPROC_PER_NODE={nproc} in the environment"
-            if os.environ.get("NPROC_PER_NODE", "").strip() == str(nproc)
-            else f"nproc_per_node = {nproc}"
-        )
+        env = os.environ.get("NPROC_PER_NODE", "").strip() == str(nproc)
+        said = f"NPROC_PER_NODE={nproc} in the environment" if env else f"nproc_per_node = {nproc}"
         out.append(
             Finding.error(
                 source,
@@ -195,10 +163,8 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
                 fix=hint or "use a larger card",
             )
         )
-    if (
-        rec.train.value("quant_method") == "bnb"
-        and compat.installed_version("bitsandbytes") is None
-    ):
+    bnb = rec.train.value("quant_method") == "bnb"
+    if bnb and compat.installed_version("bitsandbytes") is None:
         out.append(
             Finding.error(
                 source,
@@ -266,13 +232,9 @@ def login_findings(rec: Recipe) -> list[Finding]:
 
 def hub_findings(rec: Recipe) -> list[Finding]:
     hub = [(i, d, d.hub_id.split(":")[0]) for i, d in enumerate(rec.data.datasets) if d.hub_id]
-    if not hub:
-        return login_findings(rec)
-    reason = offline_reason()
-    if reason is None:
-        return []
+    reason = offline_reason() if hub else None
     out = login_findings(rec)
-    for i, ref, repo in hub:
+    for i, ref, repo in hub if reason else []:
         name = repo.split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""
         out.append(
@@ -290,28 +252,19 @@ def hub_findings(rec: Recipe) -> list[Finding]:
     return out
 
 
-def cpu_ram_need(rec: Recipe) -> tuple[float, float] | None:
-    """(estimated peak GiB in RAM, this machine's GiB) when a CPU run would not fit in
-    memory; None when it fits or either figure is unknown. The CPU estimate: the same terms
-    as on a GPU, with the measured process baseline for the CUDA allowance."""
-    shape = shape_of(rec.model.id, rec.model.path)
-    have = hardware.ram_gib()
-    if shape is None or have is None:
-        return None
-    args = {"overhead_gib": 0.0, **estimate_args(rec)}
-    need = estimate(shape, **args).total
-    return (need, have) if need > have else None
-
-
 def cpu_findings(rec: Recipe) -> list[Finding]:
     """A CPU preset with a model too large for this machine's memory (`init --preset cpu
-    --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads."""
+    --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads. The
+    CPU estimate: the same terms as on a GPU, with the measured process baseline for the CUDA
+    allowance; nothing is said when the shape or the machine's memory is unknown."""
     if rec.train.device != "cpu":
         return []
-    over = cpu_ram_need(rec)
-    if over is None:
+    shape, have = shape_of(rec.model.id, rec.model.path), hardware.ram_gib()
+    if shape is None or have is None:
         return []
-    need, have = over
+    need = estimate(shape, **{"overhead_gib": 0.0, **estimate_args(rec)}).total
+    if need <= have:
+        return []
     return [
         Finding.error(
             str(rec.path),
@@ -332,8 +285,7 @@ def check(rec: Recipe, machine: hardware.Machine | None = None) -> list[Finding]
 
 def require_fit(rec: Recipe) -> None:
     """Raise with every reason the recipe cannot start on this machine."""
-    errors = errors_only(check(rec))
-    if errors:
+    if errors := errors_only(check(rec)):
         raise SwiftkitError(
             f"{len(errors)} problem(s) with this machine for {rec.path.name}; nothing was started",
             errors,

@@ -51,12 +51,9 @@ class Machine:
         by_index = {str(g.index): g for g in self.gpus}
         out = []
         for w in wanted:
-            if w in by_index:
-                out.append(by_index[w])
-            elif w.startswith(UUID_PREFIXES):
-                found = [g for u, g in self.uuids.items() if u.startswith(w)]
-                if len(found) == 1:
-                    out.append(found[0])
+            found = [g for u, g in self.uuids.items() if u.startswith(w)]
+            if w in by_index or (w.startswith(UUID_PREFIXES) and len(found) == 1):
+                out.append(by_index.get(w) or found[0])
         return out
 
 
@@ -72,19 +69,16 @@ def parse_list(text: str, gpus: list[Gpu]) -> dict[str, Gpu]:
     out: dict[str, Gpu] = {}
     card: Gpu | None = None
     for line in text.splitlines():
-        m = LIST_GPU.match(line)
-        if m:
+        if m := LIST_GPU.match(line):
             card = by_index.get(int(m.group(1)))
             if card is not None:
                 out[m.group(2)] = card
             continue
-        m = LIST_MIG.match(line)
-        if m and card is not None:
+        if (m := LIST_MIG.match(line)) and card is not None:
             size = re.search(r"(\d+)gb", m.group(1))
             mem = int(size.group(1)) * 10**9 // 2**20 if size else card.memory_mib  # nominal GB
-            out[m.group(2)] = Gpu(
-                card.index, f"{card.name} MIG {m.group(1)}", mem, card.compute_cap
-            )
+            name = f"{card.name} MIG {m.group(1)}"
+            out[m.group(2)] = Gpu(card.index, name, mem, card.compute_cap)
     return out
 
 
@@ -97,22 +91,15 @@ def _num(text: str) -> float | None:
 
 def parse_gpus(text: str) -> list[Gpu]:
     """Lines of `name, memory.total, compute_cap` (or without compute_cap, older drivers).
-
-    Names may contain commas, so fields are taken from the right; junk lines are skipped.
-    """
+    Names may contain commas, so fields are taken from the right; junk lines are skipped."""
     gpus: list[Gpu] = []
     for line in text.splitlines():
         line = line.strip()
         if not line or "," not in line:
             continue
         parts = [p.strip() for p in line.split(",")]
-        cap = None
-        if len(parts) >= 3 and re.fullmatch(r"\d+(\.\d+)?|\[.*\]", parts[-1]):
-            mem, cap = _num(parts[-2]), _num(parts[-1])
-            name = ", ".join(parts[:-2])
-        else:
-            mem = _num(parts[-1])
-            name = ", ".join(parts[:-1])
+        n = 2 if len(parts) >= 3 and re.fullmatch(r"\d+(\.\d+)?|\[.*\]", parts[-1]) else 1
+        name, mem, cap = ", ".join(parts[:-n]), _num(parts[-n]), _num(parts[-1]) if n == 2 else None
         if mem is None or not name:
             continue
         gpus.append(Gpu(len(gpus), name, int(mem), cap))
@@ -143,18 +130,14 @@ def detect() -> Machine:
             machine.uuids = parse_list(_smi(["-L"], exe).stdout, machine.gpus)
     except (OSError, subprocess.SubprocessError) as exc:
         return Machine(problem=f"nvidia-smi failed: {exc}")
-    m = re.search(r"CUDA Version:\s*([\d.]+)", banner)
-    machine.cuda = m.group(1) if m else None
-    m = re.search(r"Driver Version:\s*([\d.]+)", banner)
-    machine.driver = m.group(1) if m else None
+    cuda, driver = (re.search(rf"{k} Version:\s*([\d.]+)", banner) for k in ("CUDA", "Driver"))
+    machine.cuda, machine.driver = cuda and cuda.group(1), driver and driver.group(1)
     return machine
 
 
 def dtype_for(gpus: list[Gpu]) -> str:
-    """bf16 when every GPU has compute capability >= 8.0, fp16 when one is older.
-
-    With no GPU the recipe is rendered for its target card, the blog's bf16.
-    """
+    """bf16 when every GPU has compute capability >= 8.0, fp16 when one is older. With no
+    GPU the recipe is rendered for its target card, the blog's bf16."""
     if gpus and not all(g.bf16 for g in gpus):
         return "float16"
     return "bfloat16"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,6 @@ def missing(checkpoint: Path) -> SwiftkitError:
     )
 
 
-def _strings(value: object) -> tuple[str, ...]:
-    """args.json keeps some values as a string, some as a list: always a tuple here."""
-    if isinstance(value, list):
-        return tuple(str(v) for v in value if v)
-    return (str(value),) if value else ()
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 @dataclass(frozen=True)
 class CheckpointArgs:
     """What swiftkit reads of the args.json `swift sft` writes into every checkpoint."""
@@ -50,15 +39,18 @@ class CheckpointArgs:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckpointArgs:
-        return cls(
-            model=_str(data.get("model")),
-            model_type=_str(data.get("model_type")),
-            template=_str(data.get("template")),
-            system=_str(data.get("system")),
-            model_name=_strings(data.get("model_name")),
-            model_author=_strings(data.get("model_author")),
-            dataset=_strings(data.get("dataset")),
-        )
+        """args.json keeps some values as a string, some as a list: the tuple fields take
+        either; a str field takes only a string."""
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            v = data.get(f.name)
+            if f.type == "str | None":
+                out[f.name] = v if isinstance(v, str) else None
+            elif isinstance(v, list):
+                out[f.name] = tuple(str(x) for x in v if x)
+            else:
+                out[f.name] = (str(v),) if v else ()
+        return cls(**out)
 
     @classmethod
     def read(cls, checkpoint: Path) -> CheckpointArgs:

@@ -26,12 +26,7 @@ def source_flags(checkpoint: Path, base: bool = False) -> dict[str, object]:
                 "missing or without 'model': it names the base model",
                 fix="pass a checkpoint written by `swift sft` (checkpoint-N)",
             )
-        flags = {
-            "model": args.model,
-            "model_type": args.model_type,
-            "template": args.template,
-            "system": args.system,
-        }
+        flags = {k: getattr(args, k) for k in ("model", "model_type", "template", "system")}
         return {k: v for k, v in flags.items() if v is not None}
     if (checkpoint / "adapter_config.json").is_file():
         return {"adapters": str(checkpoint)}
@@ -80,12 +75,8 @@ def render_deploy_pair(
             "ms-swift's --adapters NAME=PATH cannot hold a '=' in the name or the path",
             fix="move or rename the run folder to a path without '='",
         )
-    flags: dict[str, object] = {
-        "adapters": f"{adapter_id}={checkpoint}",
-        "served_model_name": base_id,
-        "host": host,
-        "port": port,
-    }
+    flags: dict[str, object] = {"adapters": f"{adapter_id}={checkpoint}"}
+    flags.update(served_model_name=base_id, host=host, port=port)
     if max_batch_size:
         flags["max_batch_size"] = max_batch_size
     flags["external_plugins"] = str(SERVE_PLUGIN)

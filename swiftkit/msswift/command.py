@@ -15,9 +15,8 @@ class Command:
 
     def shell(self) -> str:
         """One line for sh/bash: environment assignments first, every value quoted."""
-        parts = [f"{k}={shlex.quote(v)}" for k, v in self.env.items()]
-        parts += [shlex.quote(a) for a in self.argv]
-        return " ".join(parts)
+        env = [f"{k}={shlex.quote(v)}" for k, v in self.env.items()]
+        return " ".join([*env, *map(shlex.quote, self.argv)])
 
     def to_json(self) -> str:
         return json.dumps({"argv": self.argv, "env": self.env}, ensure_ascii=False, indent=2)

@@ -10,7 +10,7 @@ import re
 from importlib import metadata
 
 from swiftkit import resources
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import SwiftkitError
 
 
 def table() -> dict:
@@ -19,13 +19,8 @@ def table() -> dict:
 
 def parse_version(text: str) -> tuple[int, ...]:
     """'4.6.0' -> (4, 6, 0); pre-release tails such as 'rc1' or '.dev0' are ignored."""
-    nums = []
-    for part in text.split(".")[:3]:
-        m = re.match(r"\d+", part)
-        if not m:
-            break
-        nums.append(int(m.group()))
-    return tuple(nums) or (0,)
+    m = re.match(r"\d+(\.\d+){0,2}", text)
+    return tuple(int(n) for n in m.group().split(".")) if m else (0,)
 
 
 def installed_version(dist: str = "ms-swift") -> str | None:
@@ -60,17 +55,19 @@ def require_supported() -> str:
     """The installed ms-swift's version; raises when it is missing or outside the range."""
     installed = swift_version()
     if installed is None:
-        fix = f"pip install '{requirement()}'"
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             "ms-swift is not installed in this environment",
-            [Finding.error("ms-swift", "not installed", fix=fix)],
+            "ms-swift",
+            "not installed",
+            fix=f"pip install '{requirement()}'",
         )
     if not is_supported(installed):
         sup = table()["supported"]
-        fix = f"pip install 'ms-swift=={table()['tested']}' (the tested version)"
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"ms-swift {installed} is outside the supported range {sup['min']} to <{sup['below']}",
-            [Finding.error("ms-swift", f"version {installed}", fix=fix)],
+            "ms-swift",
+            f"version {installed}",
+            fix=f"pip install 'ms-swift=={table()['tested']}' (the tested version)",
         )
     return installed
 
@@ -106,11 +103,9 @@ def rename_note(name: str, version: str) -> str | None:
 
 
 def model_family(model_id: str, config_model_type: str | None = None) -> dict | None:
-    """model_type and template for a hub id or local folder name, or None if unknown.
-
-    A hub id or folder name is matched first; a local folder whose name says nothing falls
-    back to its config.json `model_type`.
-    """
+    """model_type and template for a hub id or local folder name, or None if unknown. The
+    name is matched first; a local folder whose name says nothing falls back to its
+    config.json `model_type`."""
     name = model_id.rstrip("/").split("/")[-1].lower()
     for row in table()["model_families"]:
         if re.search(row["match"], name):

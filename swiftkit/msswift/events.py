@@ -28,31 +28,25 @@ class Step:
 
     def stats(self) -> list[str]:
         """ "loss 1.2345", "acc 0.512", ... for what the row has."""
-        parts = []
-        if self.loss is not None:
-            parts.append(f"loss {self.loss:.4f}")
-        if self.token_acc is not None:
-            parts.append(f"acc {self.token_acc:.3f}")
-        if self.epoch is not None:
-            # ms-swift logs step/steps_per_epoch in full (0.0126582); two decimals are enough
-            parts.append(f"epoch {round(self.epoch, 2):g}")
-        if self.elapsed:
-            parts.append(f"elapsed {self.elapsed}")
-        if self.remaining:
-            parts.append(f"eta {self.remaining}")
-        if self.memory:
-            parts.append(f"mem {self.memory}")
-        return parts
+        # ms-swift logs step/steps_per_epoch in full (0.0126582); two decimals are enough
+        epoch = None if self.epoch is None else f"{round(self.epoch, 2):g}"
+        parts = [
+            ("loss", None if self.loss is None else f"{self.loss:.4f}"),
+            ("acc", None if self.token_acc is None else f"{self.token_acc:.3f}"),
+            ("epoch", epoch),
+            ("elapsed", self.elapsed),
+            ("eta", self.remaining),
+            ("mem", self.memory),
+        ]
+        return [f"{label} {text}" for label, text in parts if text]
 
     def line(self) -> str:
         return "  ".join([f"step {self.step}/{self.max_steps}", *self.stats()])
 
 
 def _float(value: object) -> float | None:
-    if not isinstance(value, int | float | str):
-        return None
     try:
-        return float(value)
+        return float(value) if isinstance(value, int | float | str) else None
     except ValueError:
         return None
 
@@ -73,16 +67,9 @@ def parse_row(row: object) -> Step | None:
     except ValueError:
         return None
     memory = next((str(v) for k, v in row.items() if str(k).startswith("memory")), None)
-    return Step(
-        step=step,
-        max_steps=max_steps,
-        loss=_float(row.get("loss")),
-        token_acc=_float(row.get("token_acc")),
-        epoch=_float(row.get("epoch")),
-        elapsed=_text(row.get("elapsed_time")),
-        remaining=_text(row.get("remaining_time")),
-        memory=memory,
-    )
+    loss, acc, epoch = (_float(row.get(k)) for k in ("loss", "token_acc", "epoch"))
+    elapsed, remaining = (_text(row.get(k)) for k in ("elapsed_time", "remaining_time"))
+    return Step(step, max_steps, loss, acc, epoch, elapsed, remaining, memory)
 
 
 def steps_in(values: Iterable[object]) -> list[Step]:
@@ -141,8 +128,7 @@ def diagnose(lines: list[str]) -> Advice | None:
     for sig in table("failures.json")["signatures"]:
         pattern = re.compile(sig["pattern"], re.IGNORECASE)
         for line in lines:
-            m = pattern.search(line)
-            if m:
+            if m := pattern.search(line):
                 advice = sig["advice"]
                 for i, g in enumerate(m.groups(), start=1):
                     advice = advice.replace("{" + str(i) + "}", g or "")
@@ -163,16 +149,12 @@ def rename_advice(text: str) -> str:
     for name in dict.fromkeys(FLAG.findall(text)):
         new = compat.flag_name(name, version)
         if new != name:
-            why = compat.rename_note(name, version) or ""
-            out.append(
-                f"--{name} is spelled --{new} by ms-swift {version}"
-                + (f" ({why})" if why else "")
-                + ". "
-            )
+            why = compat.rename_note(name, version)
+            note = f" ({why})" if why else ""
+            out.append(f"--{name} is spelled --{new} by ms-swift {version}{note}. ")
         else:
             known = sftflags.known_flags()[0]
-            near = closest(name, sorted(known), cutoff=0.75)
-            if near and name not in known:
+            if (near := closest(name, sorted(known), cutoff=0.75)) and name not in known:
                 out.append(f"--{name}: did you mean --{near}? ")
     if not out:
         return "Flags get renamed between releases (4.0 renamed --train_type to --tuner_type). "
@@ -219,8 +201,7 @@ class DropWatch(Follow):
 
     def check(self) -> None:
         for line in self.new_lines():
-            m = FILTERED.search(line)
-            if m and int(m.group(2)) < int(m.group(1)):
+            if (m := FILTERED.search(line)) and int(m.group(2)) < int(m.group(1)):
                 raise self.error(int(m.group(1)), int(m.group(2)))
 
     def error(self, origin: int, kept: int) -> RecordsDropped:

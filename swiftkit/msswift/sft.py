@@ -1,7 +1,5 @@
 """Recipe -> the exact `swift sft` command line (argv and environment), version-aware.
-
-Nothing here runs anything or checks anything: the recipe was checked when it was loaded.
-"""
+Nothing here runs or checks anything: the recipe was checked when it was loaded."""
 
 from __future__ import annotations
 
@@ -9,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swiftkit.errors import SwiftkitError
-from swiftkit.msswift import compat
+from swiftkit.msswift import compat, sftflags
 from swiftkit.msswift.argv import add_plugin
 from swiftkit.msswift.command import Command, argv_from_flags, option
 from swiftkit.resources import PLUGIN
@@ -33,55 +31,11 @@ STOP_CALLBACK = "swiftkit_stop_when_verified"  # plugins/stop_when_verified.py's
 STOP_CONFIG_ENV = "SWIFTKIT_STOP_CONFIG"  # and its CONFIG_ENV: the settings file
 
 # The published one-liner's order, so a rendered line reads like the blog's.
-ORDER = [
-    "model",
-    "tuner_type",
-    "dataset",
-    "val_dataset",
-    "torch_dtype",
-    "num_train_epochs",
-    "per_device_train_batch_size",
-    "per_device_eval_batch_size",
-    "learning_rate",
-    "lora_rank",
-    "lora_alpha",
-    "target_modules",
-    "gradient_accumulation_steps",
-    "eval_steps",
-    "save_steps",
-    "save_total_limit",
-    "logging_steps",
-    "max_length",
-    "output_dir",
-    "system",
-    "warmup_ratio",
-    "dataloader_num_workers",
-    "model_author",
-    "model_name",
-    "model_type",
-    "template",
-]
-
-
-def persistent_workers_flag() -> bool:
-    """Whether the installed ms-swift (else swiftkit's table) knows
-    --dataloader_persistent_workers."""
-    from swiftkit.msswift import sftflags
-
-    return "dataloader_persistent_workers" in sftflags.known_flags()[0]
-
-
-def model_args(recipe: Recipe) -> dict[str, FlagValue]:
-    """--model, --model_type and --template (the recipe was checked: the family is known)."""
-    family = recipe.model.type_and_template()
-    if family is None:  # only a recipe that skipped its checks gets here
-        raise SwiftkitError(f"cannot tell the model family of '{recipe.model.id}'")
-    model = recipe.model
-    return {
-        "model": str(model.path) if model.path else model.id,
-        "model_type": family[0],
-        "template": family[1],
-    }
+ORDER = """model tuner_type dataset val_dataset torch_dtype num_train_epochs
+per_device_train_batch_size per_device_eval_batch_size learning_rate lora_rank lora_alpha
+target_modules gradient_accumulation_steps eval_steps save_steps save_total_limit logging_steps
+max_length output_dir system warmup_ratio dataloader_num_workers model_author model_name
+model_type template""".split()
 
 
 def sft_flags(
@@ -92,20 +46,20 @@ def sft_flags(
     val_datasets: list[str] | None = None,
 ) -> dict[str, FlagValue]:
     """Every `swift sft` flag of the run, in ORDER, with names for `version`."""
+    family = recipe.model.type_and_template()
+    if family is None:  # only a recipe that skipped its checks gets here (the family is known)
+        raise SwiftkitError(f"cannot tell the model family of '{recipe.model.id}'")
+    model = recipe.model
     flags: dict[str, FlagValue] = dict(recipe.train.flags)
-    flags.update(model_args(recipe))
-    flags["dataset"] = [*datasets]
-    if val_datasets:
-        flags["val_dataset"] = [*val_datasets]
-    flags["output_dir"] = str(run_dir)
-    flags["system"] = recipe.train.system
-    if recipe.identity.author:
-        flags["model_author"] = recipe.identity.author
-    if recipe.identity.name:
-        flags["model_name"] = recipe.identity.name
-    if recipe.launch.deepspeed:
-        flags["deepspeed"] = recipe.launch.deepspeed
-    if flags.get("dataloader_num_workers") == 0 and persistent_workers_flag():
+    flags.update(model=str(model.path) if model.path else model.id)
+    flags.update(model_type=family[0], template=family[1])
+    flags.update(dataset=[*datasets], output_dir=str(run_dir), system=recipe.train.system)
+    ident = recipe.identity
+    more: dict[str, FlagValue | None] = {"val_dataset": [*(val_datasets or [])]}
+    more.update(model_author=ident.author, model_name=ident.name, deepspeed=recipe.launch.deepspeed)
+    flags.update({k: v for k, v in more.items() if v})  # the ones a recipe sets
+    known = sftflags.known_flags()[0]  # the installed ms-swift's, else swiftkit's table
+    if flags.get("dataloader_num_workers") == 0 and "dataloader_persistent_workers" in known:
         # ms-swift 4.5.3 turned dataloader_persistent_workers on by default, and torch refuses
         # it without workers ("persistent_workers option needs num_workers > 0").
         flags.setdefault("dataloader_persistent_workers", False)
@@ -119,11 +73,8 @@ def sft_flags(
 
 
 def launch_env(recipe: Recipe) -> dict[str, str]:
-    """The preset's [env] plus torchrun's variables from [launch].
-
-    Several processes on a GPU node see GPUs 0..n-1 (the preset's single card would leave
-    them all on GPU 0).
-    """
+    """The preset's [env] plus torchrun's variables from [launch]. Several processes on a GPU
+    node see GPUs 0..n-1 (the preset's single card would leave them all on GPU 0)."""
     env = dict(recipe.train.preset.env) if recipe.train.preset else {}
     nproc = recipe.launch.processes_per_node()
     if nproc > 1 and recipe.train.device == "cuda":
@@ -163,27 +114,10 @@ def memory_probe(
     """The CPU memory baseline's `swift sft`: LoRA at ms-swift's defaults (the estimate asks
     msswift for the same ones), float32 on the CPU, every sequence truncated to exactly
     `length` (no padding-free packing), nothing saved."""
-    flags: dict[str, object] = dict(
-        model=model,
-        model_type="qwen2",
-        template="qwen2_5",
-        torch_dtype="float32",
-        dataset=data,
-        max_length=length,
-        truncation_strategy="right",
-        padding_free=False,
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=1,
-        gradient_checkpointing=gc,
-        max_steps=steps,
-        output_dir=out,
-        dataloader_num_workers=0,
-        dataset_num_proc=1,
-        split_dataset_ratio=0,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        add_version=False,
-        check_model=False,
-    )
-    return Command(argv_from_flags("sft", flags))
+    flags: dict[str, object] = dict(model=model, dataset=data, output_dir=out, max_length=length)
+    flags.update(per_device_train_batch_size=batch, gradient_checkpointing=gc, max_steps=steps)
+    fixed = """--model_type qwen2 --template qwen2_5 --torch_dtype float32
+    --truncation_strategy right --padding_free false --gradient_accumulation_steps 1
+    --dataloader_num_workers 0 --dataset_num_proc 1 --split_dataset_ratio 0 --logging_steps 1
+    --save_strategy no --report_to none --add_version false --check_model false"""
+    return Command(argv_from_flags("sft", flags) + fixed.split())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import util
@@ -73,22 +74,16 @@ class _Resolver:
         return self.sources[path]
 
     def module_file(self, module: str, level: int, here: Path) -> Path | None:
-        if level:
-            base = here.parent
-            for _ in range(level - 1):
-                base = base.parent
-            parts = module.split(".") if module else []
+        parts = module.split(".") if module else []
+        if level:  # `from ..x import y`: relative to the importing module's package
+            base: Path | None = here.parents[level - 1]
         else:
-            top, *parts = module.split(".")
-            root = _package_root(top)
-            if root is None:
-                return None
-            base = root
-        target = base.joinpath(*parts) if parts else base
-        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-        return None
+            base = _package_root(parts.pop(0))
+        if base is None:
+            return None
+        target = base.joinpath(*parts)
+        candidates = (target.with_suffix(".py"), target / "__init__.py")
+        return next((c for c in candidates if c.is_file()), None)
 
     def find_class(self, name: str, path: Path, depth: int = 0) -> tuple[ast.ClassDef, Path] | None:
         """The class `name` as seen from module `path`, following imports and re-exports."""
@@ -119,13 +114,10 @@ class _Resolver:
             for flag in self.fields(*found, seen).values() if found else ():
                 out[flag.name] = _keep_choices(flag, out)
         for stmt in cls.body:
-            if (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and not stmt.target.id.startswith("_")
-                and "ClassVar" not in ast.unparse(stmt.annotation)
-            ):
-                name, kind = stmt.target.id, ast.unparse(stmt.annotation)
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            name, kind = stmt.target.id, ast.unparse(stmt.annotation)
+            if not name.startswith("_") and "ClassVar" not in kind:
                 choices = frozenset(self.choices(stmt.annotation, path))
                 out[name] = _keep_choices(Flag(name, kind, _default(stmt.value), choices), out)
         return out
@@ -136,21 +128,16 @@ class _Resolver:
         values: set[str] = set()
         for node in ast.walk(annotation):
             if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
-                values |= {
-                    c.value
-                    for c in ast.walk(node.slice)
-                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
-                }
+                values |= _strings(ast.walk(node.slice))
             elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
                 found = self.find_class(node.id, path)  # `COSINE = "cosine"` in its body
-                values |= {
-                    stmt.value.value
-                    for stmt in (found[0].body if found else [])
-                    if isinstance(stmt, ast.Assign)
-                    and isinstance(stmt.value, ast.Constant)
-                    and isinstance(stmt.value.value, str)
-                }
+                body = found[0].body if found else []
+                values |= _strings(stmt.value for stmt in body if isinstance(stmt, ast.Assign))
         return values
+
+
+def _strings(nodes: Iterable[ast.AST]) -> set[str]:
+    return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
 @cache
@@ -203,8 +190,7 @@ def flag_details(root: Path | None = None) -> dict[str, Flag] | None:
     for rel, name in ENTRY_POINTS:
         path = root / rel
         if path.is_file():
-            found = resolver.find_class(name, path)
-            if found:
+            if found := resolver.find_class(name, path):
                 flags = resolver.fields(*found)
                 # A sane result has ms-swift's own flags and transformers' training flags.
                 if {"learning_rate", "lora_rank", "max_length"} <= flags.keys():
@@ -215,7 +201,7 @@ def flag_details(root: Path | None = None) -> dict[str, Flag] | None:
 def from_source(root: Path | None = None) -> set[str] | None:
     """The flag names read from an installed ms-swift's source, or None if it cannot tell."""
     found = flag_details(root)
-    return set(found) if found is not None else None
+    return None if found is None else set(found)
 
 
 def _versions() -> dict[str, str | None]:
