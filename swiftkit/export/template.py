@@ -88,12 +88,9 @@ def set_default_system(folder: Path, system: str, done: Finished) -> None:
 
 def token_id(folder: Path, token: str) -> int | None:
     """The id of an added (special) token, from tokenizer.json, without loading a tokenizer."""
-    data = jsonl.json_object(folder / "tokenizer.json") or {}
-    for added in data.get("added_tokens") or []:
-        if isinstance(added, dict) and added.get("content") == token:
-            value = added.get("id")
-            return value if isinstance(value, int) else None
-    return None
+    added = (jsonl.json_object(folder / "tokenizer.json") or {}).get("added_tokens") or []
+    ids = [a.get("id") for a in added if isinstance(a, dict) and a.get("content") == token]
+    return ids[0] if ids and isinstance(ids[0], int) else None
 
 
 def eos_token(cfg: dict[str, Any]) -> str | None:
@@ -126,7 +123,6 @@ def check_generation_config(folder: Path, done: Finished) -> None:
 
 
 def finish(folder: Path, system: str | None) -> Finished:
-    """Make the merged folder answer as trained when a client sends no system message."""
     done = Finished()
     if system:
         set_default_system(folder, system, done)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from swiftkit import jsonl
 from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import compat
@@ -63,13 +63,13 @@ def preflight(rec: Recipe) -> None:
 
 def ensure_tiny_model(rec: Recipe, echo: Callable[[str], None]) -> None:
     """A recipe with [model] build: its tiny model, built on first use, of the right shape."""
-    if not rec.model.builds_tiny or rec.model.path is None:
+    folder, shape = rec.model.path, rec.model.build or "tiny"
+    if not rec.model.builds_tiny or folder is None:
         return
-    if (rec.model.path / "config.json").is_file():
-        check_tiny_shape(rec.model.path, rec.model.build or "tiny")
-        return
-    echo(f"building the tiny test model at {rec.model.path} (first use only)")
-    build_tiny_model(rec.model.path, rec.model.build or "tiny")
+    if (folder / "config.json").is_file():
+        return check_tiny_shape(folder, shape)
+    echo(f"building the tiny test model at {folder} (first use only)")
+    build_tiny_model(folder, shape)
 
 
 def check_tiny_shape(folder: Path, shape: str) -> None:
@@ -78,12 +78,11 @@ def check_tiny_shape(folder: Path, shape: str) -> None:
     from swiftkit.tinymodel import SHAPES, TINY_CONFIG
 
     marker = folder / "swiftkit-tiny.json"
-    try:
-        built = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    built = jsonl.json_object(marker)
+    if built is None:
         return  # not built by swiftkit (a model put there by hand): used as it is
     wanted = {**TINY_CONFIG, **SHAPES.get(shape, {})}
-    differ = sorted(k for k, v in wanted.items() if isinstance(built, dict) and built.get(k) != v)
+    differ = sorted(k for k, v in wanted.items() if built.get(k) != v)
     if differ:
         raise SwiftkitError.at(
             f'{folder} was built with another shape than build = "{shape}"',
@@ -97,25 +96,17 @@ def build_tiny_model(target: Path, shape: str = "tiny") -> None:
     """Build the tiny model of that shape (swiftkit/tinymodel.py's SHAPES) in a temp folder,
     then rename: an interrupted build leaves nothing half made."""
     if target.exists() and any(target.iterdir()):
+        headline = f"{target} exists and is not empty"
         raise SwiftkitError.at(
-            f"{target} exists and is not empty",
-            str(target),
-            "refusing to overwrite",
-            fix="choose a new folder",
+            headline, str(target), "refusing to overwrite", fix="choose a new folder"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    proc = subprocess.run(
-        [sys.executable, "-m", "swiftkit.tinymodel", str(tmp), shape],
-        capture_output=True,
-        text=True,
-    )
+    argv = [sys.executable, "-m", "swiftkit.tinymodel", str(tmp), shape]
+    proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SwiftkitError.at(
-            "building the tiny model failed",
-            str(target),
-            proc.stderr.strip()[-2000:] or "no output",
-        )
+        why = proc.stderr.strip()[-2000:] or "no output"
+        raise SwiftkitError.at("building the tiny model failed", str(target), why)
     if target.exists():
         target.rmdir()
     os.replace(tmp, target)

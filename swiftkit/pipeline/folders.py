@@ -18,8 +18,6 @@ from swiftkit.recipe.model import Recipe
 
 CKPT = re.compile(r"^checkpoint-(\d+)$")
 DEFAULT_OUTPUT = Path("output")
-
-
 GENERIC_STEMS = {"recipe", "config", "train", "swiftkit", "run"}
 
 
@@ -80,14 +78,12 @@ def is_run_folder(path: Path) -> bool:
 
 def checkpoints(run_dir: Path) -> list[Path]:
     """checkpoint-N folders in step order (ignoring the last-checkpoint symlink)."""
-    found: list[tuple[int, Path]] = []
     if not run_dir.is_dir():
         return []
-    for child in run_dir.iterdir():
-        m = CKPT.match(child.name)
-        if m and child.is_dir() and not child.is_symlink():
-            found.append((int(m.group(1)), child))
-    return [p for _, p in sorted(found)]
+    found = [
+        c for c in run_dir.iterdir() if CKPT.match(c.name) and c.is_dir() and not c.is_symlink()
+    ]
+    return sorted(found, key=lambda c: (step_of(c) or 0, c))
 
 
 def step_of(checkpoint: Path) -> int | None:
@@ -109,7 +105,6 @@ def is_complete(checkpoint: Path) -> bool:
 
 
 def require_checkpoint(run_dir: Path) -> Path:
-    """The newest checkpoint-N of the run; an error naming the folder when there is none."""
     found = checkpoints(run_dir)
     if not found:
         raise SwiftkitError.at(
@@ -194,7 +189,6 @@ def missing(path: Path, what: str, fix: str) -> SwiftkitError:
 
 
 def latest_run(output_dir: Path) -> Path:
-    """The newest run under output_dir that has a checkpoint."""
     if not output_dir.is_dir():
         raise missing(
             output_dir,

@@ -80,16 +80,10 @@ def _read(path: Path) -> tuple[list[Path], int]:
         text = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return [], 0
-    seen: dict[Path, None] = {}
-    bad = 0
-    for row in jsonl.rows(text):
-        value = row.value if row.ok else None
-        run = value.get("run") if isinstance(value, dict) else None
-        if not isinstance(run, str) or not run.startswith("/"):
-            bad += 1
-            continue
-        seen.setdefault(Path(run), None)
-    return list(seen), bad
+    values = [row.value if row.ok else None for row in jsonl.rows(text)]
+    runs = [v.get("run") if isinstance(v, dict) else None for v in values]
+    good = [Path(r) for r in runs if isinstance(r, str) and r.startswith("/")]
+    return list(dict.fromkeys(good)), len(runs) - len(good)
 
 
 def _rewrite(path: Path, keep: list[Path]) -> None:
@@ -137,12 +131,10 @@ def indexed() -> Listing:
 
 def started_key(run_dir: Path) -> float:
     """When the run started (the manifest's time, else the folder's), for newest-first order."""
-    started = Manifest.read(run_dir).started
-    if started:
-        try:
-            return datetime.fromisoformat(started).timestamp()
-        except ValueError:
-            pass
+    try:
+        return datetime.fromisoformat(Manifest.read(run_dir).started or "").timestamp()
+    except ValueError:
+        pass
     try:
         return run_dir.stat().st_mtime
     except OSError:

@@ -17,8 +17,9 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from swiftkit import jsonl
 from swiftkit.errors import FULL, SwiftkitError, errors_only, write_failed
-from swiftkit.recipe.model import FlagValue, Identity, Recipe, VerifySpec, known
+from swiftkit.recipe.model import FlagValue, Identity, VerifySpec, known
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -39,7 +40,6 @@ class Word(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> Any:
-        """The member spelled `value`, or None for anything else."""
         return next((m for m in cls if m.value == value), None)
 
 
@@ -111,10 +111,6 @@ class ResolvedRecipe:
     trust_remote_code: bool = False
     train: dict[str, FlagValue] = field(default_factory=dict)
     verify: object = None  # the [verify] section as written: checked when it is used
-
-    @classmethod
-    def of(cls, recipe: Recipe) -> ResolvedRecipe:
-        return cls.from_dict(recipe.to_dict())
 
     @classmethod
     def from_dict(cls, data: object) -> ResolvedRecipe:
@@ -205,36 +201,21 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """The file's JSON: unset values are left out, as version 1 did."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("schema_version", "extra") or value is None:
-                continue
-            if f.name == "verify":
-                value = value.to_dict()
-            elif f.name == "recipe_resolved":
-                value = value.raw
-            elif f.name == "datasets":
-                value = {k: v.to_dict() for k, v in value.items()}
-            elif f.name == "resumed":
-                value = [asdict(r) for r in value]
-            out[f.name] = value
+        for key, value in vars(self).items():
+            if key not in ("schema_version", "extra") and value is not None:
+                out[key] = _TO_JSON[key](value) if key in _TO_JSON else value
         return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
 
     @classmethod
     def read(cls, run_dir: Path) -> Manifest:
-        """The run folder's manifest; an empty one when it is missing or unreadable."""
-        try:
-            data = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return cls()
-        return cls.from_dict(data) if isinstance(data, dict) else cls()
+        data = jsonl.json_object(run_dir / MANIFEST)  # missing or unreadable: an empty one
+        return cls() if data is None else cls.from_dict(data)
 
     def write(self, run_dir: Path) -> None:
-        """Write atomically: a temporary file in the same folder (a unique name, so two
-        writers never share one), flushed to disk, then renamed over manifest.json; a crash
-        leaves the old manifest or the new one, never half of one. On a full disk the
-        temporary file is removed (no 0-byte .tmp left) and the new content is written over
-        the old one in place when it fits there (see `_overwrite`); otherwise a clear error."""
+        """Atomically: a uniquely named temporary file in the same folder, fsynced, renamed over
+        manifest.json (a crash leaves the old manifest or the new, never half). On a full disk
+        the .tmp is removed and the new content goes over the old in place when it fits
+        (`_overwrite`); otherwise a clear error."""
         target = run_dir / MANIFEST
         data = self.to_dict()
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
@@ -255,13 +236,7 @@ class Manifest:
             raise write_failed(target, exc) from None
 
     @property
-    def recipe_dir(self) -> Path | None:
-        """The recipe's folder: [verify] probe paths are relative to it."""
-        return Path(self.recipe).parent if self.recipe else None
-
-    @property
     def identity(self) -> Identity:
-        """The recipe's [identity] as the run was started with it."""
         return self.recipe_resolved.identity
 
     def verify_spec(self, run_dir: Path | None) -> VerifySpec:
@@ -275,8 +250,17 @@ class Manifest:
             errors = errors_only(section_findings("verify", section, source))
             if errors:
                 raise SwiftkitError(f"the run's [verify] settings are invalid: {source}", errors)
-        base = self.recipe_dir or run_dir or Path.cwd()
+        # probe paths are relative to the recipe's folder
+        base = (Path(self.recipe).parent if self.recipe else None) or run_dir or Path.cwd()
         return VerifySpec.from_dict(section if isinstance(section, dict) else None, base)
+
+
+_TO_JSON: dict[str, Any] = {
+    "verify": VerdictSummary.to_dict,
+    "recipe_resolved": lambda r: r.raw,
+    "datasets": lambda d: {k: v.to_dict() for k, v in d.items()},
+    "resumed": lambda rs: [asdict(r) for r in rs],
+}
 
 
 def _overwrite(target: Path, data: dict[str, Any]) -> bool:
@@ -299,8 +283,6 @@ def _overwrite(target: Path, data: dict[str, Any]) -> bool:
 
 
 class Changes(TypedDict, total=False):
-    """The fields an update changes (the rest come from the file)."""
-
     status: Status
     resumed: list[Resumed]
     pid: int | None
@@ -318,7 +300,6 @@ class Changes(TypedDict, total=False):
 
 
 def update(run_dir: Path, **changes: Unpack[Changes]) -> Manifest:
-    """Read, change some fields, write back atomically."""
     manifest = replace(Manifest.read(run_dir), **changes)
     manifest.write(run_dir)
     return manifest

@@ -32,8 +32,6 @@ from swiftkit.recipe.model import DatasetRef, Recipe
 
 @dataclass
 class Plan:
-    """Everything decided before launch: the recipe, its data copies and the command."""
-
     recipe: Recipe
     run_dir: Path
     data: list[tuple[DatasetRef, Path | None]]  # (source, rendered copy) per dataset
@@ -113,19 +111,13 @@ def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
     settings (their probes come from those copies). Returns the sha256 per dataset."""
     hashes: dict[str, DatasetRecord] = {}
     for ref, copy in p.data:
-        if copy is None:
+        if copy is None or ref.path is None:
             hashes[ref.spec] = DatasetRecord(hub=ref.hub_id, sample=ref.sample)
             continue
-        assert ref.path is not None
         with writing(copy):
-            written = dataset.render_copy(
-                ref.path, p.recipe.identity.fills(), copy.parent, copy.name
-            )
+            done = dataset.render_copy(ref.path, p.recipe.identity.fills(), copy.parent, copy.name)
         hashes[ref.spec] = DatasetRecord(
-            source=str(ref.path),
-            source_sha256=dataset.sha256(ref.path),
-            rendered=str(written),
-            rendered_sha256=dataset.sha256(written),
+            str(ref.path), dataset.sha256(ref.path), str(done), dataset.sha256(done)
         )
     if stopping(p.recipe):
         with writing(data_dir):
@@ -134,14 +126,9 @@ def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
 
 
 def versions() -> dict[str, str | None]:
-    return {
-        "swiftkit": __version__,
-        "ms-swift": compat.swift_version(),
-        "torch": compat.installed_version("torch"),
-        "transformers": compat.installed_version("transformers"),
-        "peft": compat.installed_version("peft"),
-        "python": sys.version.split()[0],
-    }
+    found = {name: compat.installed_version(name) for name in ("torch", "transformers", "peft")}
+    here = {"swiftkit": __version__, "ms-swift": compat.swift_version()}
+    return {**here, **found, "python": sys.version.split()[0]}
 
 
 RESUMABLE = (Status.INTERRUPTED, Status.DIED, Status.FAILED)
@@ -155,48 +142,41 @@ def resume_plan(spec: Path) -> Plan:
     if spec.is_dir():
         run_dir = spec.resolve()
         if not folders.is_run_folder(run_dir):
-            raise SwiftkitError(
+            raise SwiftkitError.at(
                 f"not a run folder: {run_dir}",
-                [Finding.error(str(run_dir), "no manifest.json", fix="pass output/<run>")],
+                str(run_dir),
+                "no manifest.json",
+                fix="pass output/<run>",
             )
     else:
         rec = recipe.load(spec)
+        runs = [(r, Manifest.read(r)) for r in folders.find_runs(rec.output_dir)]
         mine = [
-            r
-            for r in folders.find_runs(rec.output_dir)
-            if Manifest.read(r).recipe == str(rec.path)
-            and folders.run_status(Manifest.read(r)) in RESUMABLE
+            r for r, m in runs if m.recipe == str(rec.path) and folders.run_status(m) in RESUMABLE
         ]
         if not mine:
-            raise SwiftkitError(
+            raise SwiftkitError.at(
                 f"no interrupted or failed run of {rec.path} in {rec.output_dir}",
-                [
-                    Finding.error(
-                        str(rec.output_dir),
-                        "nothing to resume",
-                        fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
-                    )
-                ],
+                str(rec.output_dir),
+                "nothing to resume",
+                fix="`swiftkit runs` lists the runs; drop --resume to start a new one",
             )
         run_dir = mine[-1]
     m = Manifest.read(run_dir)
     status = folders.run_status(m)
     if status not in RESUMABLE:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"run is {status}, not resumable: {run_dir}",
-            [Finding.error(str(run_dir / MANIFEST), f"status '{status}'")],
+            str(run_dir / MANIFEST),
+            f"status '{status}'",
         )
     done = [c for c in folders.checkpoints(run_dir) if folders.is_complete(c)]
     if not done:
-        raise SwiftkitError(
+        raise SwiftkitError.at(
             f"no checkpoint to resume from in {run_dir}",
-            [
-                Finding.error(
-                    str(run_dir),
-                    "the run stopped before its first complete checkpoint-N",
-                    fix="start it again without --resume (lower save_steps to save sooner)",
-                )
-            ],
+            str(run_dir),
+            "the run stopped before its first complete checkpoint-N",
+            fix="start it again without --resume (lower save_steps to save sooner)",
         )
     if not m.recipe:
         raise SwiftkitError.at(
@@ -214,12 +194,10 @@ def resume_plan(spec: Path) -> Plan:
 
 
 def write_new_run(p: Plan) -> tuple[Plan, str | None]:
-    """A fresh run folder, created atomically (another run of the recipe started in the same
-    second gets the next name, and the command is rendered again for this one): the filled
-    data copies and a manifest saying "running" with this process's id, start time and host.
-    Recorded in the runs index. Returns the plan as launched and a note when the index could
-    not be written. A failure while writing (a full disk) removes the half-made folder:
-    nothing was started."""
+    """A fresh run folder, created atomically (a run of the recipe started in the same second
+    gets the next name, and its own command), with the data copies and a "running" manifest
+    (pid, start time, host), recorded in the runs index. Returns the plan as launched and a
+    note when the index could not be written. A failed write removes the half-made folder."""
     run_dir = folders.claim_run_dir(p.run_dir)
     try:
         if run_dir != p.run_dir:
@@ -229,7 +207,7 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
         Manifest(
             status=Status.RUNNING,
             recipe=str(p.recipe.path),
-            recipe_resolved=ResolvedRecipe.of(p.recipe),
+            recipe_resolved=ResolvedRecipe.from_dict(p.recipe.to_dict()),
             preset=p.recipe.train.preset.name if p.recipe.train.preset else None,
             argv=p.command.argv,
             env=p.command.env,
@@ -247,11 +225,8 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
 
 # ---- the line to paste: `swiftkit render` and `swiftkit run --dry-run` ----
 
-PASTED_SUFFIX = "-pasted"
-
 
 def _digest(folder: Path) -> str:
-    """sha256 over every file's relative path and bytes, in a fixed order."""
     h = hashlib.sha256()
     for f in sorted(p for p in folder.rglob("*") if p.is_file()):
         h.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
@@ -260,35 +235,27 @@ def _digest(folder: Path) -> str:
 
 def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
     """The command as a line to paste into a shell from any folder, with everything it reads
-    in place (`swiftkit render`, `swiftkit run --dry-run`).
-
-    The filled data copies (and the stop-when-verified settings) are written to
-    <cache>/rendered/<sha256 of their content>/: the same recipe and data give the same
-    folder, so rendering twice prints the same line, and an edit to the data or the identity
-    gives a new one. The line trains into <output_dir>/<recipe>-pasted/ with ms-swift's
-    `--add_version true`, so every paste keeps its own v<N>-<time>/ folder instead of
-    overwriting the last one's checkpoints; otherwise it is `swiftkit run`'s command. A
-    recipe that builds its tiny model gets it built here."""
+    in place. The filled data copies (and stop-when-verified settings) go to
+    <cache>/rendered/<sha256 of their content>/: rendering twice prints the same line, an edit
+    to the data or the identity gives a new one. It trains into <output_dir>/<recipe>-pasted/
+    with `--add_version true`, so every paste keeps its own v<N>-<time>/ folder instead of
+    overwriting the last one's checkpoints. A recipe that builds its tiny model gets it here."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
-    out_dir = rec.output_dir / f"{rec.name}{PASTED_SUFFIX}"
+    out_dir = rec.output_dir / f"{rec.name}-pasted"
     # The user's cache rather than the recipe's output folder: `render` must work where the
     # output folder cannot be written yet (a recipe for /root/output rendered on a laptop),
     # and `swiftkit runs` lists only runs there.
     root = resources.user_folder("cache") / "rendered"
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-    try:
+    # a failure leaves no half-written folder; one renamed into place is not cleaned up
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=root, ignore_cleanup_errors=True) as name:
+        tmp = Path(name)
         data, command = command_for(rec, out_dir, tmp, version, pasted=True)
         write_inputs(Plan(rec, out_dir, data, command, version), tmp)
         final = root / _digest(tmp)[:16]
-        if final.is_dir():
-            shutil.rmtree(tmp)
-        else:
+        if not final.is_dir():
             os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     data, command = command_for(rec, out_dir, final, version, pasted=True)
     checks.ensure_tiny_model(rec, note)
     return Plan(rec, out_dir, data, command, version, warnings)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from swiftkit.errors import Echo
@@ -34,13 +33,11 @@ class Progress:
     def __init__(self, log: Path, echo: Echo, resume: bool = False):
         self.tail = LogTail(log)
         self._echo = echo
-        self.last: Step | None = None
-        if resume:  # the rows already logged belong to the earlier attempt: keep only the last
-            earlier = self.tail.new_steps()
-            self.last = earlier[-1] if earlier else None
+        # on resume the rows already logged belong to the earlier attempt: keep only the last
+        earlier: list[Step | None] = [None, *self.tail.new_steps()] if resume else [None]
+        self.last = earlier[-1]
 
     def tick(self) -> None:
-        """Show the logging rows written since the last tick."""
         for step in self.tail.new_steps():
             self.last = step
             self.show(step)
@@ -48,8 +45,7 @@ class Progress:
     def show(self, step: Step) -> None:
         self.echo("  " + step.line())
 
-    def echo(self, text: str) -> None:
-        """A line of the command's own output (stdout)."""
+    def echo(self, text: str) -> None:  # a line of the command's own output (stdout)
         self._echo(text)
 
     def status(self, text: str | None) -> None:
@@ -60,24 +56,17 @@ class Progress:
     def end_training(self) -> None:
         """Training is over: its last state stays, what follows prints below it."""
 
-    def close(self) -> None:
-        """Plain lines need no closing."""
+    def close(self) -> None:  # plain lines need no closing
+        pass
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 class Live(Progress):
-    """A rich display redrawn in place on each tick (no refresh thread of its own)."""
-
     def __init__(
         self,
         log: Path,
@@ -158,7 +147,6 @@ class Live(Progress):
 
 
 def start(log: Path, echo: Echo, resume: bool = False) -> Progress:
-    """A live display when stderr is a terminal, plain lines otherwise."""
     if sys.stderr.isatty():
         return Live(log, echo, resume, stdout_is_terminal=sys.stdout.isatty())
     return Progress(log, echo, resume)

@@ -42,7 +42,6 @@ class Target:
         return self.run_dir or self.checkpoint
 
     def manifest(self) -> Manifest:
-        """The run's manifest; an empty one for a checkpoint outside a run folder."""
         return Manifest.read(self.run_dir) if self.run_dir else Manifest()
 
     def args(self) -> CheckpointArgs:
@@ -75,7 +74,6 @@ def run_checkpoint(run_dir: Path) -> Path:
 
 
 def latest_anywhere() -> Target:
-    """The newest run with a checkpoint, wherever it was made."""
     listing = index.all_runs()
     for run_dir in listing.runs:
         if folders.checkpoints(run_dir):
@@ -92,16 +90,8 @@ def latest_anywhere() -> Target:
 def announce(target: Target, echo: Callable[[str], None] | None = None) -> None:
     """Print the index's notes and the `using run:` line: to `echo`, or to stderr when the
     command's stdout is JSON for a script."""
-
-    def out(line: str) -> None:
-        if echo is None:
-            print(line, file=sys.stderr)
-        else:
-            echo(line)
-
-    for note in target.notes:
-        out(note)
-    out(target.using())
+    for line in [*target.notes, target.using()]:
+        (echo or (lambda text: print(text, file=sys.stderr)))(line)
 
 
 def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
@@ -118,9 +108,8 @@ def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
             path, "folder not found", "pass `latest`, a run folder or a checkpoint"
         )
     if not path.is_dir():
-        raise folders.missing(
-            path, "not a folder", "pass a run folder or a checkpoint folder, not a file"
-        )
+        fix = "pass a run folder or a checkpoint folder, not a file"
+        raise folders.missing(path, "not a folder", fix)
     if folders.is_model_folder(path) or folders.step_of(path) is not None:
         if not folders.is_model_folder(path) and not args_path(path).is_file():
             raise missing(path)  # a checkpoint-N that holds nothing to load

@@ -29,13 +29,11 @@ def log_path(run_dir: Path) -> Path:
 
 
 def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
-    """The plugin's settings, every one of them (the plugin keeps no defaults): identity
-    probes (at most check_probes, spread evenly over the set), the names to look for, the base
-    family's old names, the threshold, how often to check, how many passing checks in a row
-    stop training, and probes per generate call. Answers are as long as the final verify's
-    (max_new_tokens), so that a check judges them exactly as verify will: a cut-off answer
-    fails both. The log is named relative to this file, so the settings of a folder do not
-    name the folder (`render` hashes them)."""
+    """The plugin's settings, all of them (it keeps no defaults): identity probes (at most
+    check_probes, spread over the set), the new and old names, threshold, check_every,
+    stop_after_checks, batch. Answers are as long as the final verify's (max_new_tokens), so a
+    check judges them as verify will. The log is named relative to this file, so the settings
+    do not name the folder (`render` hashes them)."""
     cfg, new = rec.verify, rec.identity.new
     probes = [p for p in gather(cfg, run_dir, CheckpointArgs(), new) if p.set == "identity"]
     if not probes:
@@ -46,9 +44,8 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
             field="verify.identity_probes",
             fix='use "training" with a dataset whose answers name [identity], or a probe file',
         )
-    if len(probes) > cfg.check_probes:
-        stride = len(probes) / cfg.check_probes
-        probes = [probes[int(i * stride)] for i in range(cfg.check_probes)]
+    stride = max(1.0, len(probes) / cfg.check_probes)
+    probes = [probes[int(i * stride)] for i in range(min(len(probes), cfg.check_probes))]
     path = config_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     family = scoring.family_of(rec.model.id, rec.model.model_type)
@@ -72,8 +69,8 @@ def complete_old_settings(path: Path) -> None:
     (the same values: the schema's defaults), so that a run started then can resume."""
     cfg = jsonl.json_object(path)
     default = VerifySpec(base_dir=path.parent)
-    then = {"check_every": default.check_every, "stop_after_checks": default.stop_after_checks}
-    then.update(max_new_tokens=default.max_new_tokens, batch=PLUGIN_BATCH)
+    then = {k: getattr(default, k) for k in ("check_every", "stop_after_checks", "max_new_tokens")}
+    then["batch"] = PLUGIN_BATCH
     if cfg is not None and not then.keys() <= cfg.keys():
         text = json.dumps({**then, **cfg}, ensure_ascii=False, indent=2) + "\n"
         with writing(path):
@@ -100,7 +97,6 @@ class StopCheck:
 
     @property
     def stops(self) -> bool:
-        """Whether training stopped at this check."""
         return self.verified if self.stopped is None else self.stopped
 
     @classmethod
@@ -110,6 +106,5 @@ class StopCheck:
 
 def stop_checks(run_dir: Path | None) -> list[StopCheck]:
     """The plugin's checks during training (verify/stop_checks.jsonl), oldest first."""
-    if run_dir is None:
-        return []
-    return [StopCheck.from_dict(v) for v in jsonl.values(log_path(run_dir)) if isinstance(v, dict)]
+    rows = jsonl.values(log_path(run_dir)) if run_dir else []
+    return [StopCheck.from_dict(v) for v in rows if isinstance(v, dict)]

@@ -5,7 +5,6 @@ checkpoint and verify it. Returns the command's exit code; prints through `echo`
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError, write_failed
@@ -21,11 +20,8 @@ from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.verify.report import VerifyReport
 from swiftkit.verify.verdict import verify
 
-Echo = Callable[[str], None]
 
-
-def start(p: Plan, echo: Echo, check: bool = True, resume: bool = False) -> int:
-    """Check the machine, make the run folder (or reopen it on resume), train, verify."""
+def start(p: Plan, echo: live.Echo, check: bool = True, resume: bool = False) -> int:
     checks.preflight(p.recipe)
     checks.ensure_tiny_model(p.recipe, echo)
     if resume:
@@ -74,7 +70,6 @@ def never_running(run_dir: Path, exc: BaseException) -> None:
 
 
 def after_training(p: Plan, result: launch.Result, progress: live.Progress, check: bool) -> int:
-    """Record how the run ended, find the checkpoint, verify it; the exit code."""
     progress.end_training()
     echo = progress.echo
     last = progress.last

@@ -24,26 +24,19 @@ REPORT_HTML = "report.html"
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #1d1d1f;
-       padding: 0 1em; }
-h1 { margin-bottom: .2em; }
+       padding: 0 1em; } h1 { margin-bottom: .2em; }
 .verdict { font-size: 1.3em; font-weight: bold; padding: .6em 1em; border-radius: .4em; }
-.pass { background: #d9f2dd; color: #0b5a1c; }
-.fail { background: #f9d6d5; color: #8a1410; }
+.pass { background: #d9f2dd; color: #0b5a1c; } .fail { background: #f9d6d5; color: #8a1410; }
 .none { background: #eee; color: #444; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; width: 100%; }
 th, td { border: 1px solid #ccc; padding: .35em .6em; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
-#answers { table-layout: fixed; }
-#answers col.id { width: 7%; } #answers col.kind { width: 10%; }
-#answers col.q { width: 17%; } #answers col.a { width: 33%; }
-th { background: #f4f4f6; }
-td.num { text-align: right; white-space: nowrap; }
-.ok { color: #0b5a1c; font-weight: bold; }
-.bad { color: #8a1410; font-weight: bold; }
+         overflow-wrap: anywhere; } th { background: #f4f4f6; }
+#answers { table-layout: fixed; } #answers col.id { width: 7%; }
+#answers col.kind { width: 10%; } #answers col.q { width: 17%; } #answers col.a { width: 33%; }
+td.num { text-align: right; white-space: nowrap; } .answer { white-space: pre-wrap; }
+.ok { color: #0b5a1c; font-weight: bold; } .bad { color: #8a1410; font-weight: bold; }
 .why { color: #666; font-size: .85em; margin-top: .3em; }
-.answer { white-space: pre-wrap; }
-img.chart { max-width: 100%; border: 1px solid #ddd; }
-code { background: #f4f4f6; padding: 0 .2em; }
+img.chart { max-width: 100%; border: 1px solid #ddd; } code { background: #f4f4f6; padding: 0 .2em }
 """
 
 
@@ -77,18 +70,17 @@ def _cell(cell: Cell, tag: str = "td", css: str = "") -> str:
 def _table(t: Table) -> list[str]:
     cols = ""
     if t.id == "answers":  # fixed widths: the two answers side by side get the room
-        cols = "<colgroup><col class='id'><col class='kind'><col class='q'><col class='a'>"
-        cols += "<col class='a'></colgroup>"
+        cols = "<colgroup>" + "".join(f"<col class='{c}'>" for c in "id kind q a a".split())
+        cols += "</colgroup>"
     out = [f"<table id='{t.id}'>{cols}"]
     if t.header:
         out.append("<tr>" + "".join(f"<th>{_e(h)}</th>" for h in t.header) + "</tr>")
     for i, row in enumerate(t.rows):
-        cells = []
-        for j, c in enumerate(row):
-            tag = "th" if j == 0 and i in t.strong else "td"
-            css = "num" if j in t.numbers else "answer" if j in t.long else ""
-            cells.append(_cell(c, tag, css))
-        out.append("<tr>" + "".join(cells) + "</tr>")
+        tags = ["th" if j == 0 and i in t.strong else "td" for j in range(len(row))]
+        css = [
+            "num" if j in t.numbers else "answer" if j in t.long else "" for j in range(len(row))
+        ]
+        out.append("<tr>" + "".join(map(_cell, row, tags, css)) + "</tr>")
     return [*out, "</table>"]
 
 
@@ -107,13 +99,9 @@ def page(report: VerifyReport, points: list[tuple[int, float]], chart: str | Non
     for section in sections(report, points):
         html.append(f"<h2>{_e(section.title)}</h2>")
         if isinstance(section, Chart):
-            if chart and section.caption:
-                html.append(
-                    f"<img id='loss' class='chart' alt='training loss by step' src='{chart}'>"
-                )
-                html.append(f"<p>{_e(section.caption)}</p>")
-            else:
-                html.append(f"<p>{NO_LOSS}</p>")
+            img = f"<img id='loss' class='chart' alt='training loss by step' src='{chart}'>"
+            shown = [img, f"<p>{_e(section.caption)}</p>"]
+            html += shown if chart and section.caption else [f"<p>{NO_LOSS}</p>"]
         else:
             html += _table(section)
     html += ["</body></html>", ""]

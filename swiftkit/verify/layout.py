@@ -94,7 +94,6 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
 
 
 def _scores(report: VerifyReport) -> Table:
-    """Each set, then each of its kinds, before and after."""
     rows: list[tuple[Cell, ...]] = []
     strong = set()
     for name, s in (("identity", report.identity), ("general", report.general)):

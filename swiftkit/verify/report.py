@@ -35,8 +35,6 @@ class KindScore:
 
 @dataclass(frozen=True)
 class SetScore:
-    """The scores of one probe set (identity or general), overall and per kind."""
-
     probes: int
     threshold: float | None
     base: float | None
@@ -76,10 +74,6 @@ class ProbeRow:
     base_finish: str | None = None  # the server's finish_reason: "length" is cut off
     adapter_finish: str | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProbeRow:
-        return cls(**known(cls, data))
-
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -104,7 +98,6 @@ class VerifyReport:
 
     @property
     def folder(self) -> Path:
-        """Where the report files are: the run folder, else the checkpoint."""
         return Path(self.run_dir or self.checkpoint)
 
     @classmethod
@@ -119,7 +112,7 @@ class VerifyReport:
                 "identity": SetScore.from_dict(data["scores"]["identity"]),
                 "general": SetScore.from_dict(data["scores"]["general"]),
                 "stop_when_verified": [StopCheck.from_dict(c) for c in checks],
-                "probes": [ProbeRow.from_dict(r) for r in data.get("probes") or []],
+                "probes": [ProbeRow(**known(ProbeRow, r)) for r in data.get("probes") or []],
                 "schema_version": data.get("schema_version", 1),  # none before version 2
             }
         )
@@ -129,14 +122,13 @@ class VerifyReport:
         added since version 2 began are left out while unset, so an older report written back
         is unchanged."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-        for key, value in asdict(self).items():
+        as_dict = asdict(self)
+        for key, value in as_dict.items():
             if key == "config":
                 out[key] = self.config.to_dict()
-                out["scores"] = {"identity": _set(self.identity), "general": _set(self.general)}
-            elif key == "probes":
-                out[key] = [_unset_left_out(asdict(r)) for r in self.probes]
-            elif key == "stop_when_verified":
-                out[key] = [_unset_left_out(asdict(c)) for c in self.stop_when_verified]
+                out["scores"] = {k: _unset_left_out(as_dict[k]) for k in ("identity", "general")}
+            elif key in ("probes", "stop_when_verified"):
+                out[key] = [_unset_left_out(row) for row in value]
             elif key in LATER_FIELDS and value is None:
                 continue
             elif key not in ("identity", "general", "schema_version"):
@@ -190,10 +182,6 @@ def _unset_left_out(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not (k in LATER_FIELDS and v is None)}
 
 
-def _set(s: SetScore) -> dict[str, Any]:
-    return _unset_left_out(asdict(s))
-
-
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -212,9 +200,7 @@ def set_scores(
     def adapter(of: list[ProbeRow]) -> float | None:
         return scoring.score([bool(r.adapter_ok) for r in of if r.adapter is not None])
 
-    kinds: dict[str, list[ProbeRow]] = {}
-    for r in chosen:
-        kinds.setdefault(r.kind, []).append(r)
+    kinds = {r.kind: [x for x in chosen if x.kind == r.kind] for r in chosen}
     after, before = adapter(chosen), base(chosen)
     difference = None if after is None or before is None else round(after - before, 6)
     if threshold is None and max_drop is None:
@@ -260,9 +246,7 @@ def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
     fig = Figure(figsize=(6.4, 3.6), dpi=100)
     ax = fig.add_subplot()
     ax.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 50 else "")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
+    ax.set(xlabel="step", ylabel="loss", title=title)
     ax.set_ylim(bottom=min(0.0, min(p[1] for p in points)))
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -270,7 +254,6 @@ def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
 
 
 def points_diff(diff: float | None) -> str:
-    """A score difference in percentage points, signed."""
     return "-" if diff is None else f"{100 * diff:+.0f} pts"
 
 
@@ -291,8 +274,7 @@ def write_report(report: VerifyReport) -> VerifyReport:
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = events.read_steps(events.log_path(out_dir))
     points = [(s.step, s.loss) for s in steps if s.loss is not None]
-    curve = None
-    chart = None
+    curve = chart = None
     if points:
         fig = loss_figure(points, f"Training loss: {out_dir.name}")
         fig.savefig(out_dir / LOSS_PNG)
