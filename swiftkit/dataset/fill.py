@@ -50,10 +50,14 @@ def typos(text: str) -> list[tuple[str, str]]:
         return []  # the common case: no mark, or only well-formed {{NAME}}/{{AUTHOR}}
     spaced = list(SPACED.finditer(text))
     found = [
-        (m.group("pre") or m.group("pre2"), m.group("word") or m.group("word2"),
-         m.group("post") or m.group("post2"), m.group(0))
+        (
+            m.group("pre") or m.group("pre2"),
+            m.group("word") or m.group("word2"),
+            m.group("post") or m.group("post2"),
+            m.group(0),
+        )
         for m in spaced
-    ]  # fmt: skip
+    ]
     found += [
         (m.group("pre"), m.group("word"), m.group("post"), m.group(0))
         for m in NEAR.finditer(text)
@@ -98,11 +102,15 @@ def placeholder_findings(
             ):
                 continue  # decided without the loops below
             found += [
-                (rec, fld, f"'{written}' looks like the placeholder {{{{{meant}}}}} but is not "
-                 "filled: it would be trained literally",
-                 f"write {{{{{meant}}}}} in place of {written}")
+                (
+                    rec,
+                    fld,
+                    f"'{written}' looks like the placeholder {{{{{meant}}}}} but is not "
+                    "filled: it would be trained literally",
+                    f"write {{{{{meant}}}}} in place of {written}",
+                )
                 for written, meant in typos(text)
-            ]  # fmt: skip
+            ]
             for m in PLACEHOLDER.finditer(text):
                 key = m.group(1).upper()
                 if key not in FILLS:
@@ -158,9 +166,14 @@ def leftover_findings(
             keys = [FILLS.get(m.group(1).upper()) for m in PLACEHOLDER.finditer(text)]
             fillable = keys and all(k and identity.get(k) for k in keys)
             if fillable and (left := PLACEHOLDER.search(fill(text, identity))):
-                findings.append(Finding.error(
-                    source, f"'{left.group(0)}' remains after filling from [identity]",
-                    line=rec.line, record=rec.number, field=fld,
-                    fix="the [identity] name and author must not contain {{...}}",
-                ))  # fmt: skip
+                findings.append(
+                    Finding.error(
+                        source,
+                        f"'{left.group(0)}' remains after filling from [identity]",
+                        line=rec.line,
+                        record=rec.number,
+                        field=fld,
+                        fix="the [identity] name and author must not contain {{...}}",
+                    )
+                )
     return findings

@@ -57,8 +57,10 @@ class TokenCounter:
         """Tokens of each record's turns with the chat template. With `limit`, a record whose
         UTF-8 size is within it is not tokenized (no tokenizer makes more tokens than bytes),
         and the rest are tokenized in one batch, each distinct text once."""
-        bounds = [sum(len(t.encode("utf-8")) for t in texts) + TURN_OVERHEAD * len(texts)
-                  for texts in records]  # fmt: skip
+        bounds = [
+            sum(len(t.encode("utf-8")) for t in texts) + TURN_OVERHEAD * len(texts)
+            for texts in records
+        ]
         within = [limit is not None and bound <= limit for bound in bounds]
         unique = sorted(
             {t for texts, ok in zip(records, within, strict=True) if not ok for t in texts}

@@ -120,8 +120,14 @@ def _whole_object(path: Path, fh: Any, say: Say) -> bool:
             return False
     if not isinstance(value, dict):
         return False
-    key = next((k for k, v in value.items() if k != "messages" and isinstance(v, list) and v
-                and isinstance(v[0], dict)), None)  # fmt: skip
+    key = next(
+        (
+            k
+            for k, v in value.items()
+            if k != "messages" and isinstance(v, list) and v and isinstance(v[0], dict)
+        ),
+        None,
+    )
     if key is not None:
         fix = (
             f"write the array itself ([{{...}}, {{...}}]), the value of '{key}', as the whole file"

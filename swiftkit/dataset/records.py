@@ -83,8 +83,11 @@ def _schema_error_findings(
             )
         prefix = fld + "." if fld else ""
         unknown = [key for key in value if key not in known]
-        return [f for key in unknown for f in error(
-            f"unknown field '{key}'", prefix + key, did_you_mean(key, known) + what)]  # fmt: skip
+        return [
+            f
+            for key in unknown
+            for f in error(f"unknown field '{key}'", prefix + key, did_you_mean(key, known) + what)
+        ]
     message, fix = err.message, None
     if keyword == "type":
         expected = {"string": "a string", "object": "an object", "array": "a list"}

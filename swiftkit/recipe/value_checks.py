@@ -180,21 +180,27 @@ def dataset_entry_findings(specs: list, key: str, text: str, source: str) -> lis
         head, sep, count = spec.partition("#")
         found = []
         if sep and not (count.isdigit() and int(count) > 0):
-            found.append((
-                f"'#{count}' in '{spec}' is not a sample count: it must be a positive whole number",
-                f'write "{head}#100" for 100 records, or "{head}" for all of them',
-            ))  # fmt: skip
+            found.append(
+                (
+                    f"'#{count}' in '{spec}' is not a sample count: it must be a positive whole number",
+                    f'write "{head}#100" for 100 records, or "{head}" for all of them',
+                )
+            )
         if problem := path_problem(head):
-            found.append((
-                f"'{spec[:60]}...' cannot be a file: {problem}",
-                "give the dataset's real path, relative to the recipe",
-            ))  # fmt: skip
+            found.append(
+                (
+                    f"'{spec[:60]}...' cannot be a file: {problem}",
+                    "give the dataset's real path, relative to the recipe",
+                )
+            )
         if head in seen:
-            found.append((
-                f"'{head}' is listed twice (entries {seen[head] + 1} and {i + 1}): each "
-                "record would train twice as often",
-                "list it once; to weigh it more, repeat the records in the file",
-            ))  # fmt: skip
+            found.append(
+                (
+                    f"'{head}' is listed twice (entries {seen[head] + 1} and {i + 1}): each "
+                    "record would train twice as often",
+                    "list it once; to weigh it more, repeat the records in the file",
+                )
+            )
         field = f"data.{key}[{i}]"
         out += [Finding.error(source, m, line=line, field=field, fix=f) for m, f in found]
         seen.setdefault(head, i)
