@@ -182,7 +182,8 @@ def dataset_entry_findings(specs: list, key: str, text: str, source: str) -> lis
         if sep and not (count.isdigit() and int(count) > 0):
             found.append(
                 (
-                    f"'#{count}' in '{spec}' is not a sample count: it must be a positive whole number",
+                    f"'#{count}' in '{spec}' is not a sample count: it must be a positive "
+                    "whole number",
                     f'write "{head}#100" for 100 records, or "{head}" for all of them',
                 )
             )
