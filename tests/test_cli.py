@@ -140,7 +140,7 @@ def test_a_copied_recipe_runs_from_its_folder_and_never_overwrites(tmp_path):
     copy = out / "tiny-cpu.toml"
     text = copy.read_text(encoding="utf-8")
     assert '"../' not in text
-    assert json.dumps(str(ROOT / "datasets" / "self_cognition.json")) in text
+    assert json.dumps(str(ROOT / "datasets" / "self_cognition.json"), ensure_ascii=False) in text
     assert 'output_dir = "output"' in text and 'id = ".models/tiny-qwen2"' in text
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
