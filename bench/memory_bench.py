@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from swiftkit.machine import baseline  # noqa: E402
-from swiftkit.msswift import sft  # noqa: E402
 from swiftkit.machine.estimate import MIB, Shape, estimate  # noqa: E402
+from swiftkit.msswift import sft  # noqa: E402
 
 # Qwen2.5's proportions: head_dim 64 (128 from 1.5B up), 2 key/value heads (4 for 7B), MLP
 # width ~5.4 x hidden, 151936 vocabulary rows (tied embeddings up to 3B).
@@ -140,7 +140,7 @@ def run(plan: dict, where: Path, base_mib: float, progress: bool) -> list[Row]:
                 baseline.write_dataset(data, batch * STEPS, length)
             for gc in (True, False):
                 tag = f"{name}-b{batch}-l{length}-gc{int(gc)}"
-                cmd = sft.memory_probe(model, data, where / tag, batch, length, gc, STEPS)
+                cmd = sft.memory_probe(model, data, where / tag, batch, length, gc, STEPS).argv
                 peak, cpu, wall = measure(cmd, where / f"{tag}.log")
                 est = estimate(
                     shape,
