@@ -1,6 +1,5 @@
-"""Run folders: one per `swiftkit run`, self-describing (manifest.json), holding ms-swift's
-checkpoints directly (swiftkit passes --add_version false, so no timestamp to copy by hand).
-Naming, checkpoints (latest, best, complete), the runs under an output folder, their status."""
+"""Run folders: one per `swiftkit run`, with its manifest.json and ms-swift's checkpoints
+directly inside (--add_version false). Naming, checkpoints, the runs of a folder, status."""
 
 from __future__ import annotations
 
@@ -27,8 +26,8 @@ def slug(text: str) -> str:
 
 
 def run_stem(rec: Recipe) -> str:
-    """What a recipe's run folders are named after: the recipe file's name, unless it is a
-    generic one (`init` writes recipe.toml), then the identity's name, then the folder's."""
+    """The recipe file's name, unless generic (`init` writes recipe.toml), then the identity's
+    name, then the folder's."""
     for candidate in (
         "" if rec.path.stem.lower() in GENERIC_STEMS else rec.path.stem,
         rec.identity.name or "",
@@ -41,16 +40,14 @@ def run_stem(rec: Recipe) -> str:
 
 
 def new_run_dir(output_dir: Path, stem: str, now: datetime | None = None) -> Path:
-    """output/<stem>-YYYYmmdd-HHMMSS: a proposal (the commands print it before anything is
-    written); `claim_run_dir` creates it, or the next free `-2`, `-3`, ..., atomically."""
+    """output/<stem>-YYYYmmdd-HHMMSS: a proposal, printed before anything is written."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     return output_dir / f"{stem}-{stamp}"
 
 
 def claim_run_dir(proposed: Path) -> Path:
-    """Create the run folder: `proposed`, or `proposed-2`, `-3`, ... when another run took it
-    first. os.mkdir without exist_ok is the atomic test-and-set, so two runs started in the
-    same second each get their own folder (an exists() check then mkdir would race)."""
+    """Create `proposed`, or `proposed-2`, `-3`, ... when another run took it first: os.mkdir
+    is the atomic test-and-set (an exists() check then mkdir would race)."""
     try:
         proposed.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -61,7 +58,7 @@ def claim_run_dir(proposed: Path) -> Path:
             os.mkdir(path)
             return path
         except FileExistsError:
-            continue
+            pass
         except OSError as exc:
             raise write_failed(path, exc) from None
     raise SwiftkitError.at(
@@ -117,7 +114,7 @@ def require_checkpoint(run_dir: Path) -> Path:
 
 
 def best_checkpoint(run_dir: Path) -> Path | None:
-    """ms-swift's best_model_checkpoint (only set when the run evaluates), from trainer_state."""
+    """ms-swift's best_model_checkpoint (set when the run evaluates), from trainer_state."""
     for ckpt in reversed(checkpoints(run_dir)):
         try:
             state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
@@ -132,8 +129,8 @@ def best_checkpoint(run_dir: Path) -> Path | None:
 
 
 def process_start(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, as /proc/PID/stat says it), so a pid
-    the system reused for another process is not taken for the run; None where unknown."""
+    """When the process started (clock ticks since boot, as /proc/PID/stat), so a reused pid
+    is not taken for the run; None where unknown."""
     import psutil  # type: ignore[import-untyped]
 
     try:
@@ -151,20 +148,20 @@ class ProcessFields(TypedDict):
 
 def this_process() -> ProcessFields:
     """The manifest fields that let `runs` tell whether the run's process is still there."""
-    return {"pid": os.getpid(), "pid_start": process_start(os.getpid()), "host": hostname()}
-
-
-def hostname() -> str:
-    return socket.gethostname()
+    return {
+        "pid": os.getpid(),
+        "pid_start": process_start(os.getpid()),
+        "host": socket.gethostname(),
+    }
 
 
 def run_status(manifest: Manifest) -> Status:
-    """The manifest's status, with a "running" whose process is gone (killed, out of memory,
-    disk full) shown as "died". A run on another host is taken at its word."""
+    """The manifest's status, "running" whose process is gone shown as "died" (one on another
+    host is taken at its word)."""
     status = manifest.status or Status.UNKNOWN
     if status != Status.RUNNING:
         return status
-    if manifest.host and manifest.host != hostname():
+    if manifest.host and manifest.host != socket.gethostname():
         return status
     import psutil
 

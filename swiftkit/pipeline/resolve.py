@@ -1,7 +1,5 @@
-"""The one answer to "which checkpoint?": `latest`, a run folder, or a checkpoint/model folder
--> a `Target`, for run, verify, chat, infer, serve and export alike. Errors name the path.
-`latest` is the newest run with a checkpoint among every run the runs index knows (made from
-any folder) and those under ./output, or under --output when it is given."""
+"""The one answer to "which checkpoint?", for every command: `latest`, a run folder, or a
+checkpoint/model folder -> a `Target`. Errors name the path."""
 
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ from swiftkit.pipeline.manifest import Manifest
 
 @dataclass(frozen=True)
 class Target:
-    """What a command acts on: a checkpoint (adapter or full model) and the run holding it."""
+    """A checkpoint (adapter or full model) and the run holding it."""
 
     checkpoint: Path
     run_dir: Path | None
@@ -45,7 +43,7 @@ class Target:
         return Manifest.read(self.run_dir) if self.run_dir else Manifest()
 
     def args(self) -> CheckpointArgs:
-        """The checkpoint's args.json (base model, template, system); empty when absent."""
+        """args.json (base model, template, system); empty when absent."""
         return CheckpointArgs.read(self.checkpoint)
 
     def require_args(self) -> CheckpointArgs:
@@ -65,8 +63,8 @@ class Target:
 
 
 def run_checkpoint(run_dir: Path) -> Path:
-    """The run's checkpoint: the one `swiftkit run` recorded when it is still there (with
-    stop_when_verified, the verified one), else the newest checkpoint-N."""
+    """The checkpoint `swiftkit run` recorded (with stop_when_verified, the verified one) when
+    it is still there, else the newest checkpoint-N."""
     recorded = Manifest.read(run_dir).checkpoint
     if recorded and Path(recorded).is_dir():
         return Path(recorded).resolve()
@@ -88,15 +86,14 @@ def latest_anywhere() -> Target:
 
 
 def announce(target: Target, echo: Callable[[str], None] | None = None) -> None:
-    """Print the index's notes and the `using run:` line: to `echo`, or to stderr when the
-    command's stdout is JSON for a script."""
+    """The index's notes and the `using run:` line, to `echo` or else stderr (stdout: JSON)."""
     for line in [*target.notes, target.using()]:
         (echo or (lambda text: print(text, file=sys.stderr)))(line)
 
 
 def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
-    """`latest` (newest run with a checkpoint under output_dir, ./output by default), a run
-    folder, or a checkpoint/model folder -> the checkpoint to use and its run folder."""
+    """`latest` (the newest run with a checkpoint: under output_dir when given, else any run
+    the index knows or under ./output), a run folder, or a checkpoint/model folder."""
     if spec in (None, "", "latest"):
         if output_dir is not None:
             run_dir = folders.latest_run(output_dir.resolve())
