@@ -8,8 +8,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from pathlib import Path
 
 from swiftkit import jsonl, resources
 from swiftkit.pipeline import folders
-from swiftkit.pipeline.manifest import Manifest
+from swiftkit.pipeline.manifest import Manifest, replace_atomically
 
 INDEX = "runs.jsonl"
 
@@ -78,21 +76,6 @@ def _read(path: Path) -> tuple[list[Path], int]:
     return list(dict.fromkeys(good)), len(runs) - len(good)
 
 
-def _rewrite(path: Path, keep: list[Path]) -> None:
-    """Replace the index with these runs, atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for run in keep:
-                m = Manifest.read(run)
-                row = {"run": str(run), "recipe": m.recipe, "started": m.started}
-                fh.write(json.dumps(row) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def indexed() -> Listing:
     """The indexed run folders that still exist; gone ones and unreadable lines are dropped
     from the file, with a note each."""
@@ -115,7 +98,9 @@ def indexed() -> Listing:
         try:
             with _locked():  # re-read under the lock: a run added meanwhile stays
                 current, _ = _read(path)
-                _rewrite(path, [r for r in current if folders.is_run_folder(r)])
+                kept = [(r, Manifest.read(r)) for r in current if folders.is_run_folder(r)]
+                rows = [{"run": str(r), "recipe": m.recipe, "started": m.started} for r, m in kept]
+                replace_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
         except OSError as exc:
             listing.notes.append(f"note: could not rewrite {path}: {exc.strerror or exc}")
     return listing

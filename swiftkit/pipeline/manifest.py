@@ -213,19 +213,10 @@ class Manifest:
         the old or the new, never half). On a full disk, over the old in place if it fits."""
         target = run_dir / MANIFEST
         data = self.to_dict()
-        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-        tmp: str | None = None
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=run_dir)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            replace_atomically(target, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         except OSError as exc:
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
             if exc.errno in FULL and _overwrite(target, data):
                 return
             raise write_failed(target, exc) from None
@@ -255,6 +246,20 @@ _TO_JSON: dict[str, Any] = {
     "datasets": lambda d: {k: v.to_dict() for k, v in d.items()},
     "resumed": lambda rs: [asdict(r) for r in rs],
 }
+
+
+def replace_atomically(target: Path, text: str) -> None:
+    """A temporary file in the same folder, fsynced, renamed over target; removed on failure."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _overwrite(target: Path, data: dict[str, Any]) -> bool:
