@@ -3,7 +3,6 @@ directly inside (--add_version false). Naming, checkpoints, the runs of a folder
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -11,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
+from swiftkit import jsonl
 from swiftkit.errors import SwiftkitError, write_failed
 from swiftkit.pipeline.manifest import MANIFEST, Manifest, Status
 from swiftkit.recipe.model import Recipe
@@ -28,15 +28,13 @@ def slug(text: str) -> str:
 def run_stem(rec: Recipe) -> str:
     """The recipe file's name, unless generic (`init` writes recipe.toml), then the identity's
     name, then the folder's."""
-    for candidate in (
+    candidates = (
         "" if rec.path.stem.lower() in GENERIC_STEMS else rec.path.stem,
         rec.identity.name or "",
         rec.path.resolve().parent.name,
         rec.path.stem,
-    ):
-        if slug(candidate):
-            return slug(candidate)
-    return "run"
+    )
+    return next((slug(c) for c in candidates if slug(c)), "run")
 
 
 def new_run_dir(output_dir: Path, stem: str, now: datetime | None = None) -> Path:
@@ -115,17 +113,12 @@ def require_checkpoint(run_dir: Path) -> Path:
 
 def best_checkpoint(run_dir: Path) -> Path | None:
     """ms-swift's best_model_checkpoint (set when the run evaluates), from trainer_state."""
-    for ckpt in reversed(checkpoints(run_dir)):
-        try:
-            state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        best = state.get("best_model_checkpoint") if isinstance(state, dict) else None
-        if best:
-            path = Path(best)
-            return (path if path.is_absolute() else run_dir / path.name).resolve()
+    states = (jsonl.json_object(c / "trainer_state.json") for c in reversed(checkpoints(run_dir)))
+    best = next((s for s in states if s is not None), {}).get("best_model_checkpoint")
+    if not best:
         return None
-    return None
+    path = Path(best)
+    return (path if path.is_absolute() else run_dir / path.name).resolve()
 
 
 def process_start(pid: int) -> int | None:
@@ -148,20 +141,15 @@ class ProcessFields(TypedDict):
 
 def this_process() -> ProcessFields:
     """The manifest fields that let `runs` tell whether the run's process is still there."""
-    return {
-        "pid": os.getpid(),
-        "pid_start": process_start(os.getpid()),
-        "host": socket.gethostname(),
-    }
+    pid = os.getpid()
+    return {"pid": pid, "pid_start": process_start(pid), "host": socket.gethostname()}
 
 
 def run_status(manifest: Manifest) -> Status:
     """The manifest's status, "running" whose process is gone shown as "died" (one on another
     host is taken at its word)."""
     status = manifest.status or Status.UNKNOWN
-    if status != Status.RUNNING:
-        return status
-    if manifest.host and manifest.host != socket.gethostname():
+    if status != Status.RUNNING or (manifest.host and manifest.host != socket.gethostname()):
         return status
     import psutil
 

@@ -213,7 +213,6 @@ class Background:
     """A long-running child (a server) in its own process group, output only to a log file."""
 
     def __init__(self, command: Command, log_path: Path):
-        self.command = command
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with writing(log_path):

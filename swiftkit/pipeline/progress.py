@@ -4,6 +4,7 @@ one plain line per logging row or status. rich is imported only for a terminal d
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from rich.status import Status
 
 
-class Progress:
+class Progress(contextlib.AbstractContextManager["Progress"]):
     """Plain lines through `echo`; `Live` redraws them on a terminal. A context manager (the
     display is closed even when the run raises); `tick` as often as convenient."""
 
@@ -48,9 +49,6 @@ class Progress:
 
     def close(self) -> None:
         """Stop redrawing; the last training state stays on the screen, a status goes."""
-
-    def __enter__(self) -> Progress:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -140,7 +138,7 @@ def start(log: Path, echo: Echo, resume: bool = False) -> Progress:
     return Progress(log, echo, resume)
 
 
-class StatusLine:
+class StatusLine(contextlib.AbstractContextManager["StatusLine"]):
     """A phase without steps (verify: "adapter 12/39"): one line redrawn with a spinner when
     stderr is a terminal, else a plain line per change. None clears it."""
 
@@ -161,9 +159,6 @@ class StatusLine:
             self.spinner.start()
         else:
             self.spinner.stop()
-
-    def __enter__(self) -> StatusLine:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.spinner is not None:

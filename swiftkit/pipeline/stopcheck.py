@@ -46,11 +46,10 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
     probes = [probes[int(i * stride)] for i in range(min(len(probes), cfg.check_probes))]
     path = config_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    family = scoring.family_of(rec.model.id, rec.model.model_type)
     data = {
         "probes": [p.messages for p in probes],
         "new": new,
-        "old": scoring.old_markers(new, family),
+        "old": scoring.old_markers(new, scoring.family_of(rec.model.id, rec.model.model_type)),
         "threshold": cfg.identity_threshold,
         "check_every": cfg.check_every,
         "stop_after_checks": cfg.stop_after_checks,
