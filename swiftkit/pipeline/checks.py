@@ -59,8 +59,7 @@ def preflight(rec: Recipe) -> None:
 
 
 def ensure_tiny_model(rec: Recipe, echo: Callable[[str], None]) -> None:
-    """A recipe with [model] build: its tiny model, built on first use. One built earlier with
-    another shape (the recipe edited since) is refused: training would use the old shape."""
+    """A [model] build recipe's tiny model, built on first use; one of another shape is refused."""
     folder, shape = rec.model.path, rec.model.build or "tiny"
     if not rec.model.builds_tiny or folder is None:
         return

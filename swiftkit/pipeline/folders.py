@@ -26,8 +26,7 @@ def slug(text: str) -> str:
 
 
 def run_stem(rec: Recipe) -> str:
-    """The recipe file's name, unless generic (`init` writes recipe.toml), then the identity's
-    name, then the folder's."""
+    """The recipe file's name unless generic (recipe.toml), else the identity's, the folder's."""
     candidates = (
         "" if rec.path.stem.lower() in GENERIC_STEMS else rec.path.stem,
         rec.identity.name or "",
@@ -44,8 +43,7 @@ def new_run_dir(output_dir: Path, stem: str, now: datetime | None = None) -> Pat
 
 
 def claim_run_dir(proposed: Path) -> Path:
-    """Create `proposed`, or `proposed-2`, `-3`, ... when another run took it first: os.mkdir
-    is the atomic test-and-set (an exists() check then mkdir would race)."""
+    """Create `proposed`, else `-2`, `-3`...: os.mkdir is the atomic test-and-set (no race)."""
     try:
         proposed.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -122,8 +120,7 @@ def best_checkpoint(run_dir: Path) -> Path | None:
 
 
 def process_start(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, as /proc/PID/stat), so a reused pid
-    is not taken for the run; None where unknown."""
+    """The process's start (clock ticks since boot): a reused pid is not the run. None: unknown."""
     import psutil  # type: ignore[import-untyped]
 
     try:
@@ -146,8 +143,7 @@ def this_process() -> ProcessFields:
 
 
 def run_status(manifest: Manifest) -> Status:
-    """The manifest's status, "running" whose process is gone shown as "died" (one on another
-    host is taken at its word)."""
+    """The manifest's status; "running" with its process gone is "died" (unless on another host)."""
     status = manifest.status or Status.UNKNOWN
     if status != Status.RUNNING or (manifest.host and manifest.host != socket.gethostname()):
         return status

@@ -77,8 +77,7 @@ def _read(path: Path) -> tuple[list[Path], int]:
 
 
 def indexed() -> Listing:
-    """The indexed run folders that still exist; gone ones and unreadable lines are dropped
-    from the file, with a note each."""
+    """The indexed run folders that still exist; gone ones and torn lines dropped, with a note."""
     listing = Listing()
     path = index_path()
     try:
@@ -117,8 +116,7 @@ def started_key(run_dir: Path) -> float:
 
 
 def all_runs(output_dir: Path | None = None) -> Listing:
-    """Newest first: those under `output_dir` when given, else every indexed run plus those
-    under ./output (runs made before the index existed)."""
+    """Newest first: under `output_dir` when given, else indexed ones plus those under ./output."""
     if output_dir is not None:
         listing = Listing(folders.find_runs(output_dir.resolve()))
     else:

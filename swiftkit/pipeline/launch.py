@@ -82,8 +82,7 @@ def child_env(command: Command) -> dict[str, str]:
 def start(
     command: Command, output: IO[Any] | int | None, own_group: bool = True
 ) -> subprocess.Popen:
-    """The child, stdin closed and in a session of its own (`own_group`), or, for a chat, on
-    the terminal in swiftkit's group."""
+    """The child, stdin closed, in its own session; `own_group` False (a chat): on the terminal."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
     alone: dict[str, Any] = {}
     if own_group:
@@ -102,8 +101,7 @@ Handler = Callable[[int, Any], Any] | int | None
 
 @contextlib.contextmanager
 def on_signals(handler: Handler, sigint: Handler = None) -> Iterator[None]:
-    """SIGTERM (and SIGINT, or `sigint` when given) handled by `handler` in the block. Only
-    the main thread receives signals: elsewhere this does nothing."""
+    """SIGTERM and SIGINT (or `sigint`) handled by `handler` in the block; main thread only."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -121,8 +119,7 @@ def interrupt(signum: int, _frame: object) -> None:
 
 
 def stoppable() -> contextlib.AbstractContextManager[None]:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the block (even with SIGINT inherited as
-    ignored), so the `with` holding a child stops it and the command exits 130."""
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the block, even with SIGINT ignored."""
     return on_signals(interrupt)
 
 
@@ -159,8 +156,7 @@ def stop(proc: subprocess.Popen, grace: float = GRACE, group: bool = True) -> in
 def run(
     command: Command, log_path: Path | None = None, on_tick: Callable[[], None] | None = None
 ) -> Result:
-    """Run to completion: the exit code, whether the user interrupted (Ctrl-C or SIGTERM: the
-    child stopped by `stop`), the output tail."""
+    """Run to completion: exit code, whether interrupted (the child stopped by `stop`), tail."""
     log = None
     if log_path:
         with writing(log_path):

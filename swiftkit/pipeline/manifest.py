@@ -103,8 +103,7 @@ class Resumed:
 
 @dataclass(frozen=True)
 class ResolvedRecipe:
-    """The recipe as the run started with it: the JSON as it was (`raw`, written back
-    unchanged) beside the typed values read."""
+    """The recipe the run started with: `raw` JSON (written back unchanged) and typed values."""
 
     raw: dict[str, Any] = field(default_factory=dict)
     identity: Identity = field(default_factory=Identity)
@@ -226,8 +225,7 @@ class Manifest:
         return self.recipe_resolved.identity
 
     def verify_spec(self, run_dir: Path | None) -> VerifySpec:
-        """The run's [verify], checked against the schema (a manifest is a file like any
-        other); probe paths relative to the recipe's folder."""
+        """The run's [verify], schema-checked; probe paths relative to the recipe's folder."""
         from swiftkit.recipe.parse import section_findings
 
         section = self.recipe_resolved.verify

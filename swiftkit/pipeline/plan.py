@@ -66,8 +66,7 @@ def checked(recipe_path: Path) -> tuple[Recipe, list[Finding]]:
 def command_for(
     rec: Recipe, out_dir: Path, data_dir: Path, version: str, pasted: bool = False
 ) -> tuple[list[tuple[DatasetRef, Path | None]], Command]:
-    """The `swift sft` command writing into out_dir, reading its data copies (and stop
-    settings) from data_dir; `pasted`: each run in its own versioned folder under out_dir."""
+    """`swift sft` into out_dir, reading data copies from data_dir; `pasted`: versioned folders."""
     data: list[tuple[DatasetRef, Path | None]] = []
 
     def specs(refs: tuple[DatasetRef, ...], prefix: str) -> list[str]:
@@ -94,8 +93,7 @@ def stopping(rec: Recipe) -> bool:
 
 
 def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
-    """The checked recipe and its command for `run_dir` (default: a new name under the
-    recipe's output folder). Writes no file."""
+    """The checked recipe and its command for `run_dir` (default: a new one). Writes no file."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
     run_dir = run_dir or folders.new_run_dir(rec.output_dir, folders.run_stem(rec))

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 
 
 class Progress(contextlib.AbstractContextManager["Progress"]):
-    """Plain lines through `echo`; `Live` redraws them on a terminal. A context manager (the
-    display is closed even when the run raises); `tick` as often as convenient."""
+    """Plain lines through `echo` (`Live` redraws them on a terminal); closed even on a raise."""
 
     def __init__(self, log: Path, echo: Echo, resume: bool = False):
         self.tail = LogTail(log)
@@ -139,8 +138,7 @@ def start(log: Path, echo: Echo, resume: bool = False) -> Progress:
 
 
 class StatusLine(contextlib.AbstractContextManager["StatusLine"]):
-    """A phase without steps (verify: "adapter 12/39"): one line redrawn with a spinner when
-    stderr is a terminal, else a plain line per change. None clears it."""
+    """A phase without steps: a spinner line on a terminal, else a plain line; None clears it."""
 
     def __init__(self, echo: Echo, terminal: bool | None = None):
         self._echo = echo

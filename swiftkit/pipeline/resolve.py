@@ -63,26 +63,11 @@ class Target:
 
 
 def run_checkpoint(run_dir: Path) -> Path:
-    """The checkpoint `swiftkit run` recorded (with stop_when_verified, the verified one) when
-    it is still there, else the newest checkpoint-N."""
+    """The checkpoint `swiftkit run` recorded (the verified one) if still there, else the newest."""
     recorded = Manifest.read(run_dir).checkpoint
     if recorded and Path(recorded).is_dir():
         return Path(recorded).resolve()
     return folders.require_checkpoint(run_dir)
-
-
-def latest_anywhere() -> Target:
-    listing = index.all_runs()
-    for run_dir in listing.runs:
-        if folders.checkpoints(run_dir):
-            return Target(run_checkpoint(run_dir), run_dir, tuple(listing.notes))
-    what = "no run with a checkpoint" if listing.runs else "no run"
-    raise SwiftkitError.at(
-        f"{what} yet",
-        str(index.index_path()),
-        f"{what} in the runs index or under {folders.DEFAULT_OUTPUT.resolve()}",
-        fix="run `swiftkit run RECIPE` first, or pass a run or checkpoint folder",
-    )
 
 
 def announce(target: Target, echo: Callable[[str], None] | None = None) -> None:
@@ -98,7 +83,17 @@ def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
         if output_dir is not None:
             run_dir = folders.latest_run(output_dir.resolve())
             return Target(run_checkpoint(run_dir), run_dir)
-        return latest_anywhere()
+        listing = index.all_runs()
+        for run_dir in listing.runs:
+            if folders.checkpoints(run_dir):
+                return Target(run_checkpoint(run_dir), run_dir, tuple(listing.notes))
+        what = "no run with a checkpoint" if listing.runs else "no run"
+        raise SwiftkitError.at(
+            f"{what} yet",
+            str(index.index_path()),
+            f"{what} in the runs index or under {folders.DEFAULT_OUTPUT.resolve()}",
+            fix="run `swiftkit run RECIPE` first, or pass a run or checkpoint folder",
+        )
     path = Path(str(spec)).expanduser().resolve()
     if not path.exists():
         raise folders.missing(

@@ -62,8 +62,7 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
 
 
 def complete_old_settings(path: Path) -> None:
-    """Add what an older swiftkit's settings left to its plugin's defaults (the schema's), so
-    a run started then can resume."""
+    """Add the defaults an older swiftkit's settings left out, so its runs can resume."""
     cfg = jsonl.json_object(path)
     default = VerifySpec(base_dir=path.parent)
     then = {k: getattr(default, k) for k in ("check_every", "stop_after_checks", "max_new_tokens")}

@@ -131,8 +131,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
 
 
 def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> VerifyReport | None:
-    """Verify the checkpoint, say whether the identity holds, record it in the manifest. A
-    verify that cannot run is reported, never counted as a pass."""
+    """Verify and record the verdict; a verify that cannot run is reported, never a pass."""
     echo = progress.echo
     progress.status("verifying: identity probes on the base model and on the adapter ...")
     try:
