@@ -1,9 +1,7 @@
 """Run a Command as a child in its own process group, output teed to a log, with the one
-signal-and-stop policy every child gets (training, export, verify's server, serve, chat).
-Ctrl-C or SIGTERM reach swiftkit only (the child has its own session), and swiftkit stops
-the child with `stop`. Every child starts with SIGINT and SIGTERM at their defaults: a parent
-started with `cmd &`, nohup or by CI has SIGINT *ignored*, that survives fork and exec, and
-Popen does not reset it, so ms-swift would ignore the forwarded SIGINT.
+signal-and-stop policy every child gets: Ctrl-C or SIGTERM reach swiftkit only, which stops the
+child with `stop`. Children start with SIGINT and SIGTERM at their defaults: one ignored by a
+parent started with `cmd &` or nohup survives exec, and ms-swift would ignore the forwarded one.
 """
 
 from __future__ import annotations

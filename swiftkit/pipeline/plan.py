@@ -218,13 +218,6 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
 # ---- the line to paste: `swiftkit render` and `swiftkit run --dry-run` ----
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
 def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
     """The command as a line to paste from any folder, what it reads in place: the data copies
     in <cache>/rendered/<sha256 of their content>/ (the same line twice, a new one on an edit);
@@ -240,7 +233,10 @@ def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
         tmp = Path(name)
         data, command = command_for(rec, out_dir, tmp, version, pasted=True)
         write_inputs(Plan(rec, out_dir, data, command, version), tmp)
-        final = root / _digest(tmp)[:16]
+        digest = hashlib.sha256()  # of every file's name and bytes
+        for f in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            digest.update(f.relative_to(tmp).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        final = root / digest.hexdigest()[:16]
         if not final.is_dir():
             os.replace(tmp, final)
     data, command = command_for(rec, out_dir, final, version, pasted=True)
