@@ -23,18 +23,21 @@ Status = Callable[[str | None], None]
 HOST = "127.0.0.1"  # never reachable from elsewhere: no API key needed
 
 
+def model_id(text: str, default: str) -> str:
+    """`text` with only the characters a model id keeps."""
+    return re.sub(r"[^\w.-]+", "-", text).strip("-") or default
+
+
 def served_name(target: Target) -> str:
     """The model id clients send for the adapter: the identity's name as written ("Nova",
-    not "nova"), else the run folder's name; only characters a model id keeps."""
-    name = target.manifest().identity.name or target.folder.name
-    return re.sub(r"[^\w.-]+", "-", str(name)).strip("-") or "swiftkit"
+    not "nova"), else the run folder's name."""
+    return model_id(str(target.manifest().identity.name or target.folder.name), "swiftkit")
 
 
 def base_name(target: Target, adapter_id: str) -> str:
     """The base model's id: its folder or hub name ("Qwen2.5-7B-Instruct"), never the
     adapter's."""
-    model = target.args().model or "base"
-    name = re.sub(r"[^\w.-]+", "-", Path(model.rstrip("/")).name).strip("-") or "base"
+    name = model_id(Path((target.args().model or "base").rstrip("/")).name, "base")
     return f"{name}-base" if name == adapter_id else name
 
 
@@ -59,18 +62,12 @@ def one_load(
     say = status or (lambda _text: None)
     work = work or Path(tempfile.mkdtemp(prefix="swiftkit-ask-"))
     work.mkdir(parents=True, exist_ok=True)
-    port = free_port(HOST)
-    adapter_id = served_name(target)
-    base_id: str | None = None
-    if target.adapter:
-        base_id = base_name(target, adapter_id)
+    port, adapter_id = free_port(HOST), served_name(target)
+    base_id = base_name(target, adapter_id) if target.adapter else None
+    if base_id:
+        batch = defaults.CONCURRENT_PROBES
         command = helpers.render_deploy_pair(
-            target.checkpoint,
-            HOST,
-            port,
-            adapter_id,
-            base_id,
-            max_batch_size=defaults.CONCURRENT_PROBES,
+            target.checkpoint, HOST, port, adapter_id, base_id, max_batch_size=batch
         )
     else:
         command = helpers.render_deploy(target.checkpoint, HOST, port, adapter_id)
