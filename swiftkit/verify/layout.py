@@ -86,9 +86,28 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
     ]
     header = ("id", "set / kind", "question", "before (base model)", "after (adapter)")
     out.append(Table("answers", "Before and after", header, answers, long=frozenset({2})))
-    settings: list[tuple[Cell, ...]] = [
-        (k, "-" if v is None else str(v)) for k, v in _settings(report)
+    # the run's key settings: what was trained, how, and how it was checked
+    manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
+    train = manifest.recipe_resolved.train
+    named: list[tuple[str, Any]] = [
+        ("checkpoint", report.checkpoint),
+        ("run folder", report.run_dir),
+        ("recipe", manifest.recipe),
+        ("base model", report.base_model),
+        ("template", report.template),
+        ("system prompt", report.system),
+        ("new identity", ", ".join(report.new_identity)),
+        ("old identity (must not appear)", ", ".join(report.old_identity)),
+        ("preset", manifest.preset),
+        *[(key, train[key]) for key in SETTINGS.split() if key in train],
+        ("steps", manifest.steps),
+        ("last loss", manifest.last_loss),
+        ("training seconds", manifest.seconds),
+        ("identity gate", gate(report.identity)),
+        ("general gate", gate(report.general)),
+        ("measured", report.measured),
     ]
+    settings: list[tuple[Cell, ...]] = [(k, "-" if v is None else str(v)) for k, v in named]
     out.append(Table("settings", "Settings", (), settings, strong=frozenset(range(len(settings)))))
     return out
 
@@ -108,30 +127,6 @@ def _scores(report: VerifyReport) -> Table:
             )
     header = ("probes", "count", "base model", "adapter", "adapter − base", "gate", "verdict")
     return Table("scores", "Scores", header, rows, frozenset(strong), frozenset({1, 2, 3, 4}))
-
-
-def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
-    """The run's key settings: what was trained, how, and how it was checked."""
-    manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
-    train = manifest.recipe_resolved.train
-    return [
-        ("checkpoint", report.checkpoint),
-        ("run folder", report.run_dir),
-        ("recipe", manifest.recipe),
-        ("base model", report.base_model),
-        ("template", report.template),
-        ("system prompt", report.system),
-        ("new identity", ", ".join(report.new_identity)),
-        ("old identity (must not appear)", ", ".join(report.old_identity)),
-        ("preset", manifest.preset),
-        *[(key, train[key]) for key in SETTINGS.split() if key in train],
-        ("steps", manifest.steps),
-        ("last loss", manifest.last_loss),
-        ("training seconds", manifest.seconds),
-        ("identity gate", gate(report.identity)),
-        ("general gate", gate(report.general)),
-        ("measured", report.measured),
-    ]
 
 
 # ---- report.md ----

@@ -1,9 +1,6 @@
-"""The verify report: scores per probe set and kind, the verdict, and the files written into
-the run folder (report.json, report.md, report.html, loss.png).
-
-report.json version 2 carries "schema_version": 2; a file without it is version 1 (what
-swiftkit wrote before) and reads the same way.
-"""
+"""The verify report: scores per probe set and kind, the verdict, and its files in the run
+folder (report.json, report.md, report.html, loss.png). report.json version 2 carries
+"schema_version": 2; a file without it is version 1 and reads the same way."""
 
 from __future__ import annotations
 

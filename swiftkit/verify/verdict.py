@@ -1,16 +1,13 @@
-"""Prove the identity: ask the probes of the base model and of the adapter (one `swift deploy`
-child serving both, serving/pair.py) or of any OpenAI-compatible server (`--url`), score them,
-and write the report into the run folder.
-
-A verdict is only ever given on answers that were measured: no probes or no answers is
-"no verdict", never a pass.
-"""
+"""Prove the identity: ask the probes of the base model and the adapter (one `swift deploy`,
+serving/pair.py) or of any OpenAI-compatible server (`--url`), score them, write the report.
+A verdict is only ever given on measured answers: none is "no verdict", never a pass."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
@@ -51,16 +48,13 @@ def cached_base_answers(out_dir: Path, args: CheckpointArgs, cfg: VerifySpec) ->
     asked of the same model, template, system prompt and answer length (greedy decoding
     makes them the same answers again; a 7B base model takes minutes to ask)."""
     old = VerifyReport.read(out_dir / REPORT_JSON)
-    if old is None:
-        return {}
-    same = (
+    if old is None or not (
         old.served is None  # asked of the base model here, not of some server
         and old.base_model == args.model
         and old.template == args.template
         and old.system == args.system
         and old.config.max_new_tokens == cfg.max_new_tokens
-    )
-    if not same:
+    ):
         return {}
     return {
         _key(r.messages): Answer(r.base, r.base_finish)
@@ -113,15 +107,8 @@ def answer_row(
     probe: Probe, b: Answer | None, a: Answer | None, new: list[str], old: list[str]
 ) -> ProbeRow:
     """probe_row for answers that carry their finish_reason (kept in the report)."""
-    row = probe_row(
-        probe,
-        b.text if b else None,
-        a.text if a else None,
-        new,
-        old,
-        cut_before=bool(b and b.cut_off),
-        cut_after=bool(a and a.cut_off),
-    )
+    cuts = bool(b and b.cut_off), bool(a and a.cut_off)
+    row = probe_row(probe, b.text if b else None, a.text if a else None, new, old, *cuts)
     return replace(
         row,
         base_finish=b.finish_reason if b else None,
@@ -151,22 +138,12 @@ def ask_checkpoint(
     cache = cached_base_answers(target.folder, target.args(), cfg) if base else {}
     todo = [i for i, k in enumerate(keys) if k not in cache] if base else []
     with one_load(target, target.folder / "verify", status) as served:
-        after = ask_all(
-            served.endpoint,
-            served.adapter,
-            conversations,
-            cfg.max_new_tokens,
-            progress_counter(status, "adapter"),
-        )
+        ask = partial(ask_all, served.endpoint, max_tokens=cfg.max_new_tokens)
+        after = ask(served.adapter, conversations, on_answer=progress_counter(status, "adapter"))
         fresh: list[Answer] = []
         if todo and served.base is not None:
-            fresh = ask_all(
-                served.endpoint,
-                served.base,
-                [conversations[i] for i in todo],
-                cfg.max_new_tokens,
-                progress_counter(status, "base"),
-            )
+            again = [conversations[i] for i in todo]
+            fresh = ask(served.base, again, on_answer=progress_counter(status, "base"))
     if not base:
         return Asked(after, [None] * len(probes))
     got = dict(zip(todo, fresh, strict=False))
