@@ -1,10 +1,7 @@
-"""The one way swiftkit asks a model anything: an OpenAI-compatible chat API (`swift deploy`,
-vLLM, Ollama's `/v1`, ...) through the `openai` client (its pool, timeouts and retries with
-backoff), its errors mapped to a SwiftkitError naming the URL and the fix. Greedy answers,
-defaults.CONCURRENT_PROBES at a time so a batching server answers them together; bodies are
-read raw so HTML or half an object is named as such. `openai` is imported where used: it
-takes a second, which `--help` need not pay.
-"""
+"""The one way swiftkit asks a model anything: an OpenAI-compatible chat API through the
+`openai` client (pool, timeouts, retries with backoff), its errors mapped to a SwiftkitError
+naming the URL and the fix. Bodies are read raw so HTML or half an object is named as such;
+`openai` is imported where used (a second to import, which `--help` need not pay)."""
 
 from __future__ import annotations
 
@@ -25,7 +22,6 @@ if TYPE_CHECKING:
 
 Messages = list[dict[str, Any]]
 OnAnswer = Callable[[int, int], None]  # (answers so far, answers asked)
-API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
 RETRIES = 2  # the openai client's own default; what it retries it retries with backoff
 
 
@@ -66,8 +62,8 @@ class Endpoint:
         for tail in ("/chat/completions", "/models"):
             path = path.removesuffix(tail)
         base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path or "/v1", "", ""))
-        key = api_key or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
-        return cls(base, key, timeout)
+        key = api_key or os.environ.get("SWIFTKIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        return cls(base, key or None, timeout)
 
     def client(self) -> openai.OpenAI:
         """Thread-safe: ask_all shares one. A server without a key ignores the "none" sent."""
@@ -119,16 +115,14 @@ class Endpoint:
         return value
 
     def _http_error(self, url: str, code: int, body: str) -> SwiftkitError:
+        said = body[:300] or f"HTTP {code}"
         # ms-swift answers a wrong key with 400 "API key error"; most servers with 401/403
         if code in (401, 403) or "api key" in body.lower():
             given = "the API key was refused" if self.api_key else "the server wants an API key"
-            return self._error(
-                f"{url} answered HTTP {code}: {given}",
-                body[:300] or f"HTTP {code}",
-                "pass the server's key with --api-key KEY (or set SWIFTKIT_API_KEY)",
-            )
+            fix = "pass the server's key with --api-key KEY (or set SWIFTKIT_API_KEY)"
+            return self._error(f"{url} answered HTTP {code}: {given}", said, fix)
         fix = "see the server's log" if code >= 500 else "check --model and --url"
-        return self._error(f"{url} answered HTTP {code}", body[:300] or f"HTTP {code}", fix)
+        return self._error(f"{url} answered HTTP {code}", said, fix)
 
     def models(self, client: openai.OpenAI | None = None) -> list[str]:
         """The model ids the server lists (/v1/models)."""
@@ -188,10 +182,9 @@ def ask_all(
     conversations: list[Messages],
     max_tokens: int,
     on_answer: OnAnswer | None = None,
-    workers: int = defaults.CONCURRENT_PROBES,
 ) -> list[Answer]:
-    """Greedy answers in order, one per conversation, up to `workers` requests at a time;
-    `on_answer(done, total)` after each. The first error stops it and is raised here."""
+    """Greedy answers in order, defaults.CONCURRENT_PROBES at a time (a batching server answers
+    them together); `on_answer(done, total)` after each. The first error stops it, raised here."""
     total, client = len(conversations), endpoint.client()
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(total):
@@ -211,7 +204,7 @@ def ask_all(
                 failed.set()
                 done.put((i, exc))
 
-    for _ in range(min(workers, total)):  # daemons: Ctrl-C never waits for a hung request
+    for _ in range(min(defaults.CONCURRENT_PROBES, total)):  # daemons: Ctrl-C never waits
         threading.Thread(target=work, daemon=True).start()
     answers: dict[int, Answer] = {}
     try:
@@ -231,8 +224,7 @@ def ask_all(
 
 
 def progress_counter(status: Callable[[str | None], None], label: str) -> OnAnswer:
-    """`label i/N` as answers come in: every answer on a terminal display, about every
-    fifth of them (and the last) as plain lines."""
+    """`label i/N` for about every fifth answer, and the last."""
 
     def on_answer(done: int, total: int) -> None:
         if done == total or done % max(1, total // 5) == 0:

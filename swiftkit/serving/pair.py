@@ -1,7 +1,6 @@
-"""One model load for the before and the after: a checkpoint served by one `swift deploy`
-child on a free loopback port, the adapter under its identity's name and the base model under
-another id, asked through the same client as any `--url` server. verify, `infer`
-(`--compare`, `--base`) and `chat --compare` use it; `serve` uses the same ids."""
+"""One model load for the before and the after: one `swift deploy` child on a free loopback
+port, the adapter under its identity's name and the base model under another id (verify,
+`infer --compare/--base`, `chat --compare`; `serve` uses the same ids)."""
 
 from __future__ import annotations
 
@@ -29,36 +28,31 @@ def model_id(text: str, default: str) -> str:
 
 
 def served_name(target: Target) -> str:
-    """The model id clients send for the adapter: the identity's name as written ("Nova",
-    not "nova"), else the run folder's name."""
+    """The adapter's model id: the identity's name as written ("Nova", not "nova"), else the
+    folder's."""
     return model_id(str(target.manifest().identity.name or target.folder.name), "swiftkit")
 
 
 def base_name(target: Target, adapter_id: str) -> str:
-    """The base model's id: its folder or hub name ("Qwen2.5-7B-Instruct"), never the
-    adapter's."""
+    """The base model's id: its folder or hub name ("Qwen2.5-7B-Instruct"), never the adapter's."""
     name = model_id(Path((target.args().model or "base").rstrip("/")).name, "base")
     return f"{name}-base" if name == adapter_id else name
 
 
 @dataclass(frozen=True)
 class Served:
-    """A ready server: where it is and which id answers as what (base None: a full model,
-    nothing to compare with)."""
+    """A ready server: where it is, which id answers as what (base None: a full model)."""
 
     endpoint: Endpoint
     adapter: str
     base: str | None
-    log: Path
-    seconds: float
 
 
 @contextmanager
 def one_load(
     target: Target, work: Path | None = None, status: Status | None = None
 ) -> Iterator[Served]:
-    """Serve the target's checkpoint (and, for an adapter, its base model) until the block
-    ends; its log in `work` (default a temporary folder)."""
+    """Serve the checkpoint (and an adapter's base) for the block; its log in `work` or a temp."""
     say = status or (lambda _text: None)
     work = work or Path(tempfile.mkdtemp(prefix="swiftkit-ask-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -76,7 +70,7 @@ def one_load(
     say(f"loading the model: swift deploy {target.checkpoint} (log: {log})")
     with Deployed(command, log, HOST, port) as server:
         say(f"model loaded in {server.seconds:.0f} s")
-        yield Served(Endpoint.of(server.url), adapter_id, base_id, log, server.seconds)
+        yield Served(Endpoint.of(server.url), adapter_id, base_id)
 
 
 def require_base(target: Target) -> None:

@@ -1,7 +1,6 @@
-"""`swift deploy` as a child (verify, `infer`, `chat --compare`, `serve`): started in its own
-process group, ready once `/v1/models` answers (its log's tail if it dies first), stopped with
-its whole group by launch.stop. One model load answers for the base model and the adapter
-under two ids (ms-swift asks the base with the LoRA disabled)."""
+"""`swift deploy` as a child (verify, `infer`, `chat --compare`, `serve`) in its own process
+group: ready once `/v1/models` answers (its log's tail if it dies first), stopped with its
+whole group. It serves the base model and the adapter (ms-swift disables the LoRA for one id)."""
 
 from __future__ import annotations
 
@@ -32,8 +31,7 @@ def log_error(server: launch.Background, message: str, fix: str) -> SwiftkitErro
 
 
 def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]:
-    """Poll /v1/models at `url` until it answers with the served ids; fail if the child dies
-    first."""
+    """Poll /v1/models at `url` until it answers with the served ids, unless the child dies."""
     endpoint = Endpoint(Endpoint.of(url).url, timeout=2.0, retries=0)
     client = endpoint.client()
     deadline = time.monotonic() + timeout
@@ -57,10 +55,9 @@ def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]
 
 @dataclass
 class Deployed:
-    """`with Deployed(command, log, host, port) as server:` a ready server (server.ids, the
-    model ids it serves; server.url, its /v1 base URL); stopped with launch.stop on leaving,
-    after a 1 s grace when leaving by an exception (Ctrl-C, SIGTERM, an error). `say`: where
-    to tell the user its pid and that it stopped (serve)."""
+    """`with Deployed(command, log, host, port) as server:` a ready server (its ids and /v1
+    url), stopped on leaving (a 1 s grace when by an exception: Ctrl-C, SIGTERM, an error).
+    `say`: where to tell the user its pid and that it stopped (serve)."""
 
     command: Command
     log: Path
@@ -97,8 +94,5 @@ class Deployed:
             self.say("stopping the server")
         self.server.stop(grace=5.0 if kind is None else 1.0)
         if self.say:
-            gone = not launch.group_alive(self.server.pgid)
-            self.say(
-                f"server stopped (process group {self.server.pgid} "
-                f"{'gone' if gone else 'STILL ALIVE'})"
-            )
+            left = "STILL ALIVE" if launch.group_alive(self.server.pgid) else "gone"
+            self.say(f"server stopped (process group {self.server.pgid} {left})")
