@@ -1,3 +1,1 @@
-"""Prove the identity after training: verdict.py asks and scores, remote.py serves `verify
---url`, report.py, layout.py and html.py write the report; probes.py and scoring.py say what
-is asked and how an answer is judged."""
+"""Prove the identity after training: ask the probes, score the answers, write the report."""

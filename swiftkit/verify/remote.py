@@ -1,7 +1,6 @@
-"""`swiftkit verify --url URL TARGET`: the identity of a model served anywhere (vLLM, Ollama's
-/v1, `swift deploy`, a merged model), judged by the same probes, scorer and report as a
-checkpoint. TARGET (a recipe, a run folder, a checkpoint) names the identity and the probes;
-the report goes into the run folder, or for a recipe into a new folder beside its runs."""
+"""`swiftkit verify --url URL TARGET`: a model served anywhere (vLLM, Ollama, a merged model),
+judged as a checkpoint is. TARGET (a recipe, a run folder, a checkpoint) names the identity and
+probes; the report goes into the run folder, or for a recipe a new folder beside its runs."""
 
 from __future__ import annotations
 
@@ -32,8 +31,7 @@ def verify_url(
     status: verdict.Status = verdict.quiet,
     output_dir: Path | None = None,
 ) -> VerifyReport:
-    """Ask the probes TARGET names of `model` (default: the only one served) at the
-    endpoint, and of `base_model` too when given; score and write the report."""
+    """Ask `model` (default: the only one served) and `base_model` when given; the report."""
     if is_recipe(spec):
         recipe = recipes.load(Path(str(spec)))
         cfg, new = recipe.verify, verdict.need_identity(recipe.identity.new, str(recipe.path))
