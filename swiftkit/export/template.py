@@ -89,7 +89,7 @@ def check_generation_config(folder: Path, done: Finished) -> None:
     # its id from tokenizer.json's added tokens, without loading a tokenizer
     added = (jsonl.json_object(folder / "tokenizer.json") or {}).get("added_tokens") or []
     found = [a.get("id") for a in added if isinstance(a, dict) and a.get("content") == eos]
-    end = found[0] if isinstance(eos, str) and found and isinstance(found[0], int) else None
+    end = found[0] if isinstance(eos, str) and eos and found and isinstance(found[0], int) else None
     if gen is None or end is None:
         done.checked[GENERATION_CONFIG] = "missing, or the end-of-turn token's id is unknown"
         return
