@@ -1,5 +1,5 @@
-"""What `validate` and `run` check beyond loading the recipe (one list, for both), what only
-`run` checks on the machine before launch, and the tiny model a CPU recipe builds."""
+"""What `validate` and `run` check beyond loading the recipe, what only `run` checks on the
+machine before launch, and the tiny model a CPU recipe builds."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from swiftkit.recipe.model import Recipe
 
 
 def probe_findings(rec: Recipe) -> list[Finding]:
-    """Every probe file [verify] names exists and parses (errors name file and line)."""
+    """Every probe file [verify] names exists and parses."""
     if not rec.verify.enabled:
         return []
     missing = [
@@ -46,15 +46,12 @@ def probe_findings(rec: Recipe) -> list[Finding]:
 
 
 def recipe_findings(rec: Recipe) -> list[Finding]:
-    """The checks `validate` and `run` share on a loaded recipe: its probe files, then its
-    datasets as it trains on them (placeholders, length, records per step)."""
+    """The checks `validate` and `run` share: probe files, then the datasets as trained on."""
     return probe_findings(rec) + for_recipe.recipe_data_findings(rec)
 
 
 def preflight(rec: Recipe) -> None:
-    """What the machine must offer before launch: the recipe fits (GPUs, memory, processes,
-    hub access) and ms-swift is in range. (The output folder's writability is checked when
-    the recipe loads.)"""
+    """The machine fits the recipe (GPUs, memory, processes, hub) and ms-swift is in range."""
     from swiftkit.machine import fit
 
     fit.require_fit(rec)
@@ -62,19 +59,13 @@ def preflight(rec: Recipe) -> None:
 
 
 def ensure_tiny_model(rec: Recipe, echo: Callable[[str], None]) -> None:
-    """A recipe with [model] build: its tiny model, built on first use, of the right shape."""
+    """A [model] build recipe's tiny model, built on first use; one of another shape is refused."""
     folder, shape = rec.model.path, rec.model.build or "tiny"
     if not rec.model.builds_tiny or folder is None:
         return
-    if (folder / "config.json").is_file():
-        return check_tiny_shape(folder, shape)
-    echo(f"building the tiny test model at {folder} (first use only)")
-    build_tiny_model(folder, shape)
-
-
-def check_tiny_shape(folder: Path, shape: str) -> None:
-    """A model swiftkit built earlier with another `build` shape (the recipe was edited after
-    its first run) is refused: training it would silently use the old shape."""
+    if not (folder / "config.json").is_file():
+        echo(f"building the tiny test model at {folder} (first use only)")
+        return build_tiny_model(folder, shape)
     from swiftkit.tinymodel import SHAPES, TINY_CONFIG
 
     marker = folder / "swiftkit-tiny.json"
@@ -93,8 +84,7 @@ def check_tiny_shape(folder: Path, shape: str) -> None:
 
 
 def build_tiny_model(target: Path, shape: str = "tiny") -> None:
-    """Build the tiny model of that shape (swiftkit/tinymodel.py's SHAPES) in a temp folder,
-    then rename: an interrupted build leaves nothing half made."""
+    """Build it in a temp folder, then rename: an interrupted build leaves nothing half made."""
     if target.exists() and any(target.iterdir()):
         headline = f"{target} exists and is not empty"
         raise SwiftkitError.at(

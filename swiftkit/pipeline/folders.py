@@ -1,10 +1,8 @@
-"""Run folders: one per `swiftkit run`, self-describing (manifest.json), holding ms-swift's
-checkpoints directly (swiftkit passes --add_version false, so no timestamp to copy by hand).
-Naming, checkpoints (latest, best, complete), the runs under an output folder, their status."""
+"""Run folders: one per `swiftkit run`, with its manifest.json and ms-swift's checkpoints
+directly inside (--add_version false). Naming, checkpoints, the runs of a folder, status."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -12,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
+from swiftkit import jsonl
 from swiftkit.errors import SwiftkitError, write_failed
 from swiftkit.pipeline.manifest import MANIFEST, Manifest, Status
 from swiftkit.recipe.model import Recipe
@@ -27,30 +26,24 @@ def slug(text: str) -> str:
 
 
 def run_stem(rec: Recipe) -> str:
-    """What a recipe's run folders are named after: the recipe file's name, unless it is a
-    generic one (`init` writes recipe.toml), then the identity's name, then the folder's."""
-    for candidate in (
+    """The recipe file's name unless generic (recipe.toml), else the identity's, the folder's."""
+    candidates = (
         "" if rec.path.stem.lower() in GENERIC_STEMS else rec.path.stem,
         rec.identity.name or "",
         rec.path.resolve().parent.name,
         rec.path.stem,
-    ):
-        if slug(candidate):
-            return slug(candidate)
-    return "run"
+    )
+    return next((slug(c) for c in candidates if slug(c)), "run")
 
 
 def new_run_dir(output_dir: Path, stem: str, now: datetime | None = None) -> Path:
-    """output/<stem>-YYYYmmdd-HHMMSS: a proposal (the commands print it before anything is
-    written); `claim_run_dir` creates it, or the next free `-2`, `-3`, ..., atomically."""
+    """output/<stem>-YYYYmmdd-HHMMSS: a proposal, printed before anything is written."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     return output_dir / f"{stem}-{stamp}"
 
 
 def claim_run_dir(proposed: Path) -> Path:
-    """Create the run folder: `proposed`, or `proposed-2`, `-3`, ... when another run took it
-    first. os.mkdir without exist_ok is the atomic test-and-set, so two runs started in the
-    same second each get their own folder (an exists() check then mkdir would race)."""
+    """Create `proposed`, else `-2`, `-3`...: os.mkdir is the atomic test-and-set (no race)."""
     try:
         proposed.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -61,7 +54,7 @@ def claim_run_dir(proposed: Path) -> Path:
             os.mkdir(path)
             return path
         except FileExistsError:
-            continue
+            pass
         except OSError as exc:
             raise write_failed(path, exc) from None
     raise SwiftkitError.at(
@@ -117,23 +110,17 @@ def require_checkpoint(run_dir: Path) -> Path:
 
 
 def best_checkpoint(run_dir: Path) -> Path | None:
-    """ms-swift's best_model_checkpoint (only set when the run evaluates), from trainer_state."""
-    for ckpt in reversed(checkpoints(run_dir)):
-        try:
-            state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        best = state.get("best_model_checkpoint") if isinstance(state, dict) else None
-        if best:
-            path = Path(best)
-            return (path if path.is_absolute() else run_dir / path.name).resolve()
+    """ms-swift's best_model_checkpoint (set when the run evaluates), from trainer_state."""
+    states = (jsonl.json_object(c / "trainer_state.json") for c in reversed(checkpoints(run_dir)))
+    best = next((s for s in states if s is not None), {}).get("best_model_checkpoint")
+    if not best:
         return None
-    return None
+    path = Path(best)
+    return (path if path.is_absolute() else run_dir / path.name).resolve()
 
 
 def process_start(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, as /proc/PID/stat says it), so a pid
-    the system reused for another process is not taken for the run; None where unknown."""
+    """The process's start (clock ticks since boot): a reused pid is not the run. None: unknown."""
     import psutil  # type: ignore[import-untyped]
 
     try:
@@ -151,20 +138,14 @@ class ProcessFields(TypedDict):
 
 def this_process() -> ProcessFields:
     """The manifest fields that let `runs` tell whether the run's process is still there."""
-    return {"pid": os.getpid(), "pid_start": process_start(os.getpid()), "host": hostname()}
-
-
-def hostname() -> str:
-    return socket.gethostname()
+    pid = os.getpid()
+    return {"pid": pid, "pid_start": process_start(pid), "host": socket.gethostname()}
 
 
 def run_status(manifest: Manifest) -> Status:
-    """The manifest's status, with a "running" whose process is gone (killed, out of memory,
-    disk full) shown as "died". A run on another host is taken at its word."""
+    """The manifest's status; "running" with its process gone is "died" (unless on another host)."""
     status = manifest.status or Status.UNKNOWN
-    if status != Status.RUNNING:
-        return status
-    if manifest.host and manifest.host != hostname():
+    if status != Status.RUNNING or (manifest.host and manifest.host != socket.gethostname()):
         return status
     import psutil
 

@@ -1,21 +1,13 @@
-"""The runs index: every run folder `swiftkit run` made, wherever it was started, so `runs`,
-`latest` and every command's default find it from any folder.
-
-One JSON line per run in `runs.jsonl` under the state folder: $SWIFTKIT_STATE_DIR, else
-$XDG_STATE_HOME/swiftkit, else ~/.local/state/swiftkit. A new run appends one line; a line
-is written with a single write() under an exclusive flock on a separate lock file, so
-concurrent runs never interleave. Reading never fails: a torn or corrupt line (a crash
-mid-write, a foreign editor) is skipped and the file rebuilt from the rest, with a note; a
-run folder that was moved or deleted is dropped from the index, with a note. Hand-written
-(about 100 lines) because it is a log of paths: a database would be more to trust than this.
-"""
+"""The runs index (runs.jsonl in the state folder): every run folder `swiftkit run` made, so
+`runs` and `latest` find it from any folder. One JSON line per run, appended under an flock
+on a separate lock file. Reading never fails: torn lines and gone folders are dropped, with a
+note. A log of paths: a database would be more to trust than this."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +16,7 @@ from pathlib import Path
 
 from swiftkit import jsonl, resources
 from swiftkit.pipeline import folders
-from swiftkit.pipeline.manifest import Manifest
+from swiftkit.pipeline.manifest import Manifest, replace_atomically
 
 INDEX = "runs.jsonl"
 
@@ -39,8 +31,7 @@ def index_path() -> Path:
 
 @contextmanager
 def _locked() -> Iterator[Path]:
-    """The index path, with the exclusive lock held (a separate file: the index itself is
-    replaced when rebuilt, and a lock on a replaced file guards nothing)."""
+    """The index path, locked (a separate file: a lock on a replaced file guards nothing)."""
     folder = state_dir()
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "runs.lock", "a") as lock:
@@ -52,8 +43,7 @@ def _locked() -> Iterator[Path]:
 
 
 def add(run_dir: Path, recipe: str | None = None, started: str | None = None) -> str | None:
-    """Record a new run. Returns a note when the index cannot be written (the run goes on;
-    only finding it from another folder is lost)."""
+    """Record a new run; a note when the index cannot be written (the run goes on)."""
     line = json.dumps({"run": str(run_dir.resolve()), "recipe": recipe, "started": started})
     try:
         with _locked() as path, open(path, "a", encoding="utf-8") as fh:
@@ -86,24 +76,8 @@ def _read(path: Path) -> tuple[list[Path], int]:
     return list(dict.fromkeys(good)), len(runs) - len(good)
 
 
-def _rewrite(path: Path, keep: list[Path]) -> None:
-    """Replace the index with these runs, atomically (a temporary file in the same folder)."""
-    fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for run in keep:
-                m = Manifest.read(run)
-                row = {"run": str(run), "recipe": m.recipe, "started": m.started}
-                fh.write(json.dumps(row) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def indexed() -> Listing:
-    """Every run folder the index names that still exists; gone ones and unreadable lines are
-    dropped from the file (with a note each), never an error."""
+    """The indexed run folders that still exist; gone ones and torn lines dropped, with a note."""
     listing = Listing()
     path = index_path()
     try:
@@ -123,7 +97,9 @@ def indexed() -> Listing:
         try:
             with _locked():  # re-read under the lock: a run added meanwhile stays
                 current, _ = _read(path)
-                _rewrite(path, [r for r in current if folders.is_run_folder(r)])
+                kept = [(r, Manifest.read(r)) for r in current if folders.is_run_folder(r)]
+                rows = [{"run": str(r), "recipe": m.recipe, "started": m.started} for r, m in kept]
+                replace_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
         except OSError as exc:
             listing.notes.append(f"note: could not rewrite {path}: {exc.strerror or exc}")
     return listing
@@ -131,10 +107,8 @@ def indexed() -> Listing:
 
 def started_key(run_dir: Path) -> float:
     """When the run started (the manifest's time, else the folder's), for newest-first order."""
-    try:
+    with contextlib.suppress(ValueError):
         return datetime.fromisoformat(Manifest.read(run_dir).started or "").timestamp()
-    except ValueError:
-        pass
     try:
         return run_dir.stat().st_mtime
     except OSError:
@@ -142,8 +116,7 @@ def started_key(run_dir: Path) -> float:
 
 
 def all_runs(output_dir: Path | None = None) -> Listing:
-    """The runs to list, newest first: those under `output_dir` only when it is given, else
-    every indexed run plus those under ./output (runs made before the index existed)."""
+    """Newest first: under `output_dir` when given, else indexed ones plus those under ./output."""
     if output_dir is not None:
         listing = Listing(folders.find_runs(output_dir.resolve()))
     else:

@@ -1,17 +1,7 @@
-"""Run a Command as a child in its own process group, output teed to a log, and the one
-signal-and-stop policy every child gets (training, export, verify's server, serve, chat):
-
-- Ctrl-C or SIGTERM reach swiftkit only (the child has its own session), and swiftkit stops
-  the child with `stop`: SIGINT to its whole group (ms-swift stops, the checkpoints already
-  saved stay; a server shuts down), SIGTERM `grace` seconds later, SIGKILL `grace` after
-  that; a second Ctrl-C skips to the next step and never cuts the clean-up short.
-- `stoppable`: around a block that waits on a child's answers, Ctrl-C and SIGTERM raise
-  KeyboardInterrupt, so the `with` that holds the child stops it and the command exits 130.
-- Every child starts with SIGINT and SIGTERM at their defaults (`default_signals`), whatever
-  swiftkit inherited: a parent started with `cmd &`, nohup or by CI has SIGINT *ignored*, an
-  ignored signal survives fork and exec, and Popen does not reset it (its restore_signals
-  covers SIGPIPE and SIGXFSZ only), so ms-swift would ignore the forwarded SIGINT and only
-  the escalation would stop it.
+"""Run a Command as a child in its own process group, output teed to a log, with the one
+signal-and-stop policy every child gets: Ctrl-C or SIGTERM reach swiftkit only, which stops the
+child with `stop`. Children start with SIGINT and SIGTERM at their defaults: one ignored by a
+parent started with `cmd &` or nohup survives exec, and ms-swift would ignore the forwarded one.
 """
 
 from __future__ import annotations
@@ -26,16 +16,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from swiftkit.errors import Finding, SwiftkitError, writing
+from swiftkit.errors import SwiftkitError, writing
 from swiftkit.msswift.command import Command
 
 TAIL_LINES = 40  # output lines kept for the failure message and the advice
 GRACE = 10.0  # seconds between the steps of `stop`: SIGINT, SIGTERM, SIGKILL
+OWN_ENV = "SWIFTKIT_"  # swiftkit's own variables (plugin settings, the serve key)
 
 
 @dataclass
@@ -48,15 +38,9 @@ class Result:
 
     def failure(self, what: str, log: Path) -> SwiftkitError:
         """A failed helper command as the user sees it: exit code, output tail, the log."""
-        return SwiftkitError(
-            f"{what} (exit {self.returncode})",
-            [
-                Finding.error(
-                    str(log),
-                    "\n".join(self.tail[-15:]) or "no output",
-                    fix=f"see the full log: {log}",
-                )
-            ],
+        tail = "\n".join(self.tail[-15:]) or "no output"
+        return SwiftkitError.at(
+            f"{what} (exit {self.returncode})", str(log), tail, fix=f"see the full log: {log}"
         )
 
 
@@ -67,31 +51,21 @@ def executable(name: str) -> str:
         return str(local)
     found = shutil.which(name)
     if not found:
-        raise SwiftkitError(
-            f"'{name}' not found: ms-swift is not installed in this environment",
-            [],
-        )
+        raise SwiftkitError(f"'{name}' not found: ms-swift is not installed in this environment")
     return found
 
 
 def default_signals() -> None:
-    """Popen's preexec_fn: runs in the child between fork and exec and sets SIGINT and SIGTERM
-    back to their defaults (see the module's docstring). A handler swiftkit installed is reset
-    by exec anyway; an inherited SIG_IGN is not, hence this. Calls only signal.signal, which
-    is safe there (CPython re-initialises its thread state for preexec_fn)."""
+    """Popen's preexec_fn (between fork and exec): an inherited SIG_IGN survives exec, so set
+    SIGINT and SIGTERM back to their defaults. signal.signal is safe there."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
 
 
-OWN_ENV = "SWIFTKIT_"  # swiftkit's own variables (plugin settings, the serve key)
-
-
 def child_env(command: Command) -> dict[str, str]:
-    """The child's environment: the user's, with the command's variables where the user set
-    none (so an exported CUDA_VISIBLE_DEVICES wins over a preset's). swiftkit's own variables
-    are the exception: they always come from this command, because a stale one exported in the
-    shell (an old SWIFTKIT_STOP_CONFIG, a SWIFTKIT_SERVE_API_KEY) would silently point the
-    child at another run's settings or guard the server with a key the user did not give."""
+    """The user's environment, with the command's variables where the user set none (an
+    exported CUDA_VISIBLE_DEVICES wins over a preset's). swiftkit's own always come from the
+    command: a stale exported one would point the child at another run's settings or key."""
     env = dict(os.environ)
     for key, value in command.env.items():
         if key.startswith(OWN_ENV):
@@ -106,30 +80,26 @@ def child_env(command: Command) -> dict[str, str]:
 def start(
     command: Command, output: IO[Any] | int | None, own_group: bool = True
 ) -> subprocess.Popen:
-    """The child, stdin closed and in a session of its own (`own_group`), or, for a chat, on
-    the terminal in swiftkit's group; SIGINT and SIGTERM at their defaults either way."""
+    """The child, stdin closed, in its own session; `own_group` False (a chat): on the terminal."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
-    if not own_group:
-        return subprocess.Popen(argv, env=child_env(command), preexec_fn=default_signals)
+    alone: dict[str, Any] = {}
+    if own_group:
+        alone = {"stdout": output, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
     return subprocess.Popen(
         argv,
         env=child_env(command),
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
         preexec_fn=default_signals,
+        start_new_session=own_group,
+        **alone,
     )
 
 
 Handler = Callable[[int, Any], Any] | int | None
 
 
-@contextmanager
+@contextlib.contextmanager
 def on_signals(handler: Handler, sigint: Handler = None) -> Iterator[None]:
-    """SIGTERM (and SIGINT, or `sigint` when given) handled by `handler` while the block runs,
-    the handlers before it put back after. Only the main thread receives signals: elsewhere
-    this does nothing."""
+    """SIGTERM and SIGINT (or `sigint`) handled by `handler` in the block; main thread only."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -147,17 +117,14 @@ def interrupt(signum: int, _frame: object) -> None:
 
 
 def stoppable() -> contextlib.AbstractContextManager[None]:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the block (whatever the parent
-    inherited, even "SIGINT ignored" from a script's `cmd &`), so the `with` around the work
-    that holds a child stops it and the command exits 130."""
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the block, even with SIGINT ignored."""
     return on_signals(interrupt)
 
 
 def stop(proc: subprocess.Popen, grace: float = GRACE, group: bool = True) -> int | None:
-    """The one stop policy: SIGINT to the child's process group (to the child alone, not
-    `group`, for a chat in swiftkit's), SIGTERM `grace` seconds later, SIGKILL `grace` after
-    that, then reaped. Ctrl-C or SIGTERM meanwhile skip to the next step instead of cutting
-    the clean-up short (which would leave the child behind). Idempotent; the exit code."""
+    """SIGINT to the child's process group (to the child alone, not `group`: a chat), SIGTERM
+    `grace` seconds later, SIGKILL `grace` after that, then reaped. Ctrl-C or SIGTERM
+    meanwhile skip to the next step, never cut the clean-up short. Idempotent."""
     hurry = threading.Event()
 
     def alive() -> bool:
@@ -179,20 +146,15 @@ def stop(proc: subprocess.Popen, grace: float = GRACE, group: bool = True) -> in
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and not hurry.is_set() and alive():
                 time.sleep(0.05)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
     return proc.returncode
 
 
 def run(
-    command: Command,
-    log_path: Path | None = None,
-    on_tick: Callable[[], None] | None = None,
+    command: Command, log_path: Path | None = None, on_tick: Callable[[], None] | None = None
 ) -> Result:
-    """Run to completion; returns the exit code, whether the user interrupted (Ctrl-C or
-    SIGTERM: the child stopped by `stop`), the output tail."""
+    """Run to completion: exit code, whether interrupted (the child stopped by `stop`), tail."""
     log = None
     if log_path:
         with writing(log_path):
@@ -245,7 +207,6 @@ class Background:
     """A long-running child (a server) in its own process group, output only to a log file."""
 
     def __init__(self, command: Command, log_path: Path):
-        self.command = command
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with writing(log_path):
@@ -275,14 +236,13 @@ def group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # it exists, as another user's
     return True
 
 
 def interactive(command: Command) -> int:
-    """Run with the terminal inherited (stdin/stdout), for a chat: Ctrl-C reaches the child
-    directly (the terminal signals the whole foreground group) and the parent ignores it;
-    SIGTERM to swiftkit stops the child too."""
+    """Run on the inherited terminal, for a chat: Ctrl-C reaches the child directly (the
+    terminal signals the foreground group) and swiftkit ignores it; SIGTERM stops the child."""
     proc = start(command, None, own_group=False)
     try:
         with on_signals(interrupt, sigint=signal.SIG_IGN):

@@ -1,9 +1,6 @@
-"""manifest.json: what a run folder says about itself, as a typed `Manifest`.
-
-Version 2 files carry "schema_version": 2; a file without it is version 1 (what swiftkit wrote
-before) and reads the same way: the keys did not change, only the version was added. Keys this
-version does not know are kept and written back, so an update never loses them.
-"""
+"""manifest.json: what a run folder says about itself, as a typed `Manifest`. A file without
+"schema_version" is version 1 and reads the same (only the version was added); unknown keys
+are kept and written back, so an update never loses them."""
 
 from __future__ import annotations
 
@@ -33,7 +30,7 @@ def now_iso() -> str:
 
 
 class Word(str, Enum):
-    """A word the manifest stores as its plain string (manifest.json is unchanged)."""
+    """A word the manifest stores as its plain string."""
 
     def __str__(self) -> str:
         return str(self.value)
@@ -44,7 +41,7 @@ class Word(str, Enum):
 
 
 class Status(Word):
-    """A run's status: what the manifest says, and `died` when its process is gone."""
+    """What the manifest says, and `died` when the run's process is gone."""
 
     RUNNING = "running"
     FINISHED = "finished"
@@ -65,8 +62,7 @@ class Verdict(Word):
 
 @dataclass(frozen=True)
 class VerdictSummary:
-    """What the manifest keeps of a verify report (`swiftkit runs` shows `verdict`), or of a
-    verify that could not run (`error`)."""
+    """What the manifest keeps of a verify report, or of one that could not run (`error`)."""
 
     verdict: Verdict
     error: str | None = None
@@ -90,12 +86,16 @@ class VerdictSummary:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return _set(self)
+
+
+def _set(record: Any) -> dict[str, Any]:
+    return {k: v for k, v in asdict(record).items() if v is not None}
 
 
 @dataclass(frozen=True)
 class Resumed:
-    """One `swiftkit run --resume` of the run: when, and the exact command."""
+    """One `swiftkit run --resume`: when, and the exact command."""
 
     started: str | None = None
     argv: list[str] = field(default_factory=list)
@@ -103,8 +103,7 @@ class Resumed:
 
 @dataclass(frozen=True)
 class ResolvedRecipe:
-    """The recipe as the run was started with it (`Recipe.to_dict`), read once: the file's
-    JSON is kept as it was (`raw`, written back unchanged) beside the typed values read."""
+    """The recipe the run started with: `raw` JSON (written back unchanged) and typed values."""
 
     raw: dict[str, Any] = field(default_factory=dict)
     identity: Identity = field(default_factory=Identity)
@@ -135,8 +134,7 @@ class ResolvedRecipe:
 
 @dataclass(frozen=True)
 class DatasetRecord:
-    """What a run trained on, per dataset: a local file's source and filled copy with their
-    sha256, or a hub dataset's id and sample count."""
+    """Per dataset: a local file and its filled copy with their sha256, or a hub id."""
 
     source: str | None = None
     source_sha256: str | None = None
@@ -146,9 +144,7 @@ class DatasetRecord:
     sample: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        if self.source is None:
-            return {"hub": self.hub, "sample": self.sample}
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {"hub": self.hub, "sample": self.sample} if self.source is None else _set(self)
 
 
 @dataclass(frozen=True)
@@ -212,25 +208,14 @@ class Manifest:
         return cls() if data is None else cls.from_dict(data)
 
     def write(self, run_dir: Path) -> None:
-        """Atomically: a uniquely named temporary file in the same folder, fsynced, renamed over
-        manifest.json (a crash leaves the old manifest or the new, never half). On a full disk
-        the .tmp is removed and the new content goes over the old in place when it fits
-        (`_overwrite`); otherwise a clear error."""
+        """Atomically: a temporary file, fsynced, renamed over manifest.json (a crash leaves
+        the old or the new, never half). On a full disk, over the old in place if it fits."""
         target = run_dir / MANIFEST
         data = self.to_dict()
-        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-        tmp: str | None = None
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=run_dir)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            replace_atomically(target, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         except OSError as exc:
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
             if exc.errno in FULL and _overwrite(target, data):
                 return
             raise write_failed(target, exc) from None
@@ -240,8 +225,7 @@ class Manifest:
         return self.recipe_resolved.identity
 
     def verify_spec(self, run_dir: Path | None) -> VerifySpec:
-        """The recipe's [verify] as the run was started with it, checked against the schema
-        (a manifest is a file like any other); probe paths relative to the recipe's folder."""
+        """The run's [verify], schema-checked; probe paths relative to the recipe's folder."""
         from swiftkit.recipe.parse import section_findings
 
         section = self.recipe_resolved.verify
@@ -250,7 +234,6 @@ class Manifest:
             errors = errors_only(section_findings("verify", section, source))
             if errors:
                 raise SwiftkitError(f"the run's [verify] settings are invalid: {source}", errors)
-        # probe paths are relative to the recipe's folder
         base = (Path(self.recipe).parent if self.recipe else None) or run_dir or Path.cwd()
         return VerifySpec.from_dict(section if isinstance(section, dict) else None, base)
 
@@ -263,11 +246,23 @@ _TO_JSON: dict[str, Any] = {
 }
 
 
+def replace_atomically(target: Path, text: str) -> None:
+    """A temporary file in the same folder, fsynced, renamed over target; removed on failure."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _overwrite(target: Path, data: dict[str, Any]) -> bool:
-    """On a full disk, the new manifest written over the old one's bytes: compact JSON padded
-    with spaces to the old length, so no block is freed or allocated (a new file, or a
-    truncate-and-rewrite, needs space the disk lacks). Only when it fits; a crash in the
-    middle could leave a torn file, which is why this is the fallback and not the way."""
+    """On a full disk: compact JSON padded to the old length over the old bytes, so no block
+    is allocated. Only when it fits; a crash could tear it, hence a fallback, not the way."""
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     try:
         size = target.stat().st_size

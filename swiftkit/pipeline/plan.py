@@ -1,5 +1,5 @@
-"""Everything decided before launch, and the run folder it creates: the recipe bound to this
-machine, the filled data copies, the exact `swift sft` command, the manifest."""
+"""Everything decided before launch: the recipe bound to this machine, the filled data
+copies, the exact `swift sft` command, and the run folder with its manifest."""
 
 from __future__ import annotations
 
@@ -51,8 +51,7 @@ def bound(recipe_path: Path) -> Recipe:
 
 
 def checked(recipe_path: Path) -> tuple[Recipe, list[Finding]]:
-    """The recipe bound to this machine and checked as `swiftkit validate` checks it (probe
-    files, datasets): errors stop here; the warnings are returned."""
+    """The bound recipe, checked as `validate` checks it: errors stop here, warnings return."""
     rec = bound(recipe_path)
     findings = checks.recipe_findings(rec)
     errors = errors_only(findings)
@@ -67,9 +66,7 @@ def checked(recipe_path: Path) -> tuple[Recipe, list[Finding]]:
 def command_for(
     rec: Recipe, out_dir: Path, data_dir: Path, version: str, pasted: bool = False
 ) -> tuple[list[tuple[DatasetRef, Path | None]], Command]:
-    """The `swift sft` command writing into out_dir and reading its data copies from
-    data_dir/data/ (and the stop-when-verified settings from data_dir/verify/); `pasted`:
-    each run of the line in its own versioned folder under out_dir."""
+    """`swift sft` into out_dir, reading data copies from data_dir; `pasted`: versioned folders."""
     data: list[tuple[DatasetRef, Path | None]] = []
 
     def specs(refs: tuple[DatasetRef, ...], prefix: str) -> list[str]:
@@ -96,8 +93,7 @@ def stopping(rec: Recipe) -> bool:
 
 
 def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
-    """Load and check the recipe and its data, bind it to this machine, render the command
-    for `run_dir` (default: a new name under the recipe's output folder). Writes no file."""
+    """The checked recipe and its command for `run_dir` (default: a new one). Writes no file."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
     run_dir = run_dir or folders.new_run_dir(rec.output_dir, folders.run_stem(rec))
@@ -106,9 +102,8 @@ def plan(recipe_path: Path, run_dir: Path | None = None) -> Plan:
 
 
 def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
-    """What the command reads, written where it reads them (data_dir, as given to
-    command_for): the data copies with the placeholders filled, then the stop-when-verified
-    settings (their probes come from those copies). Returns the sha256 per dataset."""
+    """What the command reads, where it reads it (data_dir): the filled data copies, then the
+    stop settings (their probes come from those copies). Returns the sha256 per dataset."""
     hashes: dict[str, DatasetRecord] = {}
     for ref, copy in p.data:
         if copy is None or ref.path is None:
@@ -125,20 +120,13 @@ def write_inputs(p: Plan, data_dir: Path) -> dict[str, DatasetRecord]:
     return hashes
 
 
-def versions() -> dict[str, str | None]:
-    found = {name: compat.installed_version(name) for name in ("torch", "transformers", "peft")}
-    here = {"swiftkit": __version__, "ms-swift": compat.swift_version()}
-    return {**here, **found, "python": sys.version.split()[0]}
-
-
 RESUMABLE = (Status.INTERRUPTED, Status.DIED, Status.FAILED)
 
 
 def resume_plan(spec: Path) -> Plan:
-    """Continue a run in its own folder: RUN_DIR itself, or the newest interrupted or failed
-    run of RECIPE. The manifest's argv (not the recipe as it is now) plus
-    --resume_from_checkpoint on the last complete checkpoint: weights, optimizer, scheduler
-    and global step come back, so the step count continues."""
+    """Continue RUN_DIR, or the newest interrupted or failed run of RECIPE, in its folder: the
+    manifest's argv (not the recipe as it is now) plus --resume_from_checkpoint on the last
+    complete checkpoint (weights, optimizer, scheduler and step come back)."""
     if spec.is_dir():
         run_dir = spec.resolve()
         if not folders.is_run_folder(run_dir):
@@ -194,10 +182,9 @@ def resume_plan(spec: Path) -> Plan:
 
 
 def write_new_run(p: Plan) -> tuple[Plan, str | None]:
-    """A fresh run folder, created atomically (a run of the recipe started in the same second
-    gets the next name, and its own command), with the data copies and a "running" manifest
-    (pid, start time, host), recorded in the runs index. Returns the plan as launched and a
-    note when the index could not be written. A failed write removes the half-made folder."""
+    """A fresh run folder (one taken in the same second: the next name, and its own command)
+    with the data copies and a "running" manifest, recorded in the runs index. Returns the
+    plan as launched and a note when the index failed. A failed write removes the folder."""
     run_dir = folders.claim_run_dir(p.run_dir)
     try:
         if run_dir != p.run_dir:
@@ -212,7 +199,12 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
             argv=p.command.argv,
             env=p.command.env,
             shell=p.command.shell(),
-            versions=versions(),
+            versions={
+                "swiftkit": __version__,
+                "ms-swift": compat.swift_version(),
+                **{n: compat.installed_version(n) for n in ("torch", "transformers", "peft")},
+                "python": sys.version.split()[0],
+            },
             datasets=hashes,
             started=started,
             **folders.this_process(),
@@ -226,26 +218,14 @@ def write_new_run(p: Plan) -> tuple[Plan, str | None]:
 # ---- the line to paste: `swiftkit render` and `swiftkit run --dry-run` ----
 
 
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
 def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
-    """The command as a line to paste into a shell from any folder, with everything it reads
-    in place. The filled data copies (and stop-when-verified settings) go to
-    <cache>/rendered/<sha256 of their content>/: rendering twice prints the same line, an edit
-    to the data or the identity gives a new one. It trains into <output_dir>/<recipe>-pasted/
-    with `--add_version true`, so every paste keeps its own v<N>-<time>/ folder instead of
-    overwriting the last one's checkpoints. A recipe that builds its tiny model gets it here."""
+    """The command as a line to paste from any folder, what it reads in place: the data copies
+    in <cache>/rendered/<sha256 of their content>/ (the same line twice, a new one on an edit);
+    it trains into <output_dir>/<recipe>-pasted/v<N>-<time>/, one per paste."""
     rec, warnings = checked(recipe_path)
     version = compat.target_version()
     out_dir = rec.output_dir / f"{rec.name}-pasted"
-    # The user's cache rather than the recipe's output folder: `render` must work where the
-    # output folder cannot be written yet (a recipe for /root/output rendered on a laptop),
-    # and `swiftkit runs` lists only runs there.
+    # the user's cache: the output folder may not be writable here (/root/output on a laptop)
     root = resources.user_folder("cache") / "rendered"
     root.mkdir(parents=True, exist_ok=True)
     # a failure leaves no half-written folder; one renamed into place is not cleaned up
@@ -253,7 +233,10 @@ def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
         tmp = Path(name)
         data, command = command_for(rec, out_dir, tmp, version, pasted=True)
         write_inputs(Plan(rec, out_dir, data, command, version), tmp)
-        final = root / _digest(tmp)[:16]
+        digest = hashlib.sha256()  # of every file's name and bytes
+        for f in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            digest.update(f.relative_to(tmp).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        final = root / digest.hexdigest()[:16]
         if not final.is_dir():
             os.replace(tmp, final)
     data, command = command_for(rec, out_dir, final, version, pasted=True)

@@ -1,14 +1,10 @@
-"""Live progress of a run: training steps from ms-swift's logging.jsonl, and a status line for
-whatever comes after (verify: "asking 12 probes of the base model and the adapter").
-
-On a terminal (stderr is a tty) a rich display is redrawn in place: step/max_steps with a bar,
-loss, token accuracy and ms-swift's own remaining-time estimate. Anywhere else (a pipe, CI,
-the tests) each logging row is one plain line, `  step 3/80  loss 1.2345  acc 0.512 ...`, and
-each status one line. rich is imported only when a terminal display is made.
-"""
+"""Live progress of a run: training steps from ms-swift's logging.jsonl, then a status line
+(verify's phases). On a terminal (stderr a tty) a rich display redrawn in place; anywhere else
+one plain line per logging row or status. rich is imported only for a terminal display."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,13 +18,8 @@ if TYPE_CHECKING:
     from rich.status import Status
 
 
-class Progress:
-    """Plain lines through `echo`; `Live` redraws them on a terminal.
-
-    Use as a context manager (the display is closed even when the run raises); call `tick`
-    as often as convenient (launch.run's on_tick), `status` for a phase without steps, and
-    `echo` for lines to print while it shows.
-    """
+class Progress(contextlib.AbstractContextManager["Progress"]):
+    """Plain lines through `echo` (`Live` redraws them on a terminal); closed even on a raise."""
 
     def __init__(self, log: Path, echo: Echo, resume: bool = False):
         self.tail = LogTail(log)
@@ -49,18 +40,14 @@ class Progress:
         self._echo(text)
 
     def status(self, text: str | None) -> None:
-        """What the run is doing now, for a phase without steps; None clears it."""
         if text:
             self.echo(text)
 
     def end_training(self) -> None:
         """Training is over: its last state stays, what follows prints below it."""
 
-    def close(self) -> None:  # plain lines need no closing
-        pass
-
-    def __enter__(self) -> Progress:
-        return self
+    def close(self) -> None:
+        """Stop redrawing; the last training state stays on the screen, a status goes."""
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -135,13 +122,11 @@ class Live(Progress):
         self.display.refresh()
 
     def end_training(self) -> None:
-        """Stop redrawing the training line; it stays on the screen as it last was."""
         if self.display.live.is_started:
             self.status(None)
             self.display.stop()
 
     def close(self) -> None:
-        """Stop redrawing; the last training state stays on the screen, a status goes."""
         self.end_training()
         self.status(None)
 
@@ -152,10 +137,8 @@ def start(log: Path, echo: Echo, resume: bool = False) -> Progress:
     return Progress(log, echo, resume)
 
 
-class StatusLine:
-    """What a phase without steps is doing (verify: "loading the model", "adapter 12/39"):
-    one line redrawn with a spinner when stderr is a terminal, else one plain line per
-    change through `echo`. Call it with the text; None clears it."""
+class StatusLine(contextlib.AbstractContextManager["StatusLine"]):
+    """A phase without steps: a spinner line on a terminal, else a plain line; None clears it."""
 
     def __init__(self, echo: Echo, terminal: bool | None = None):
         self._echo = echo
@@ -174,9 +157,6 @@ class StatusLine:
             self.spinner.start()
         else:
             self.spinner.stop()
-
-    def __enter__(self) -> StatusLine:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.spinner is not None:

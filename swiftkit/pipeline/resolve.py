@@ -1,7 +1,5 @@
-"""The one answer to "which checkpoint?": `latest`, a run folder, or a checkpoint/model folder
--> a `Target`, for run, verify, chat, infer, serve and export alike. Errors name the path.
-`latest` is the newest run with a checkpoint among every run the runs index knows (made from
-any folder) and those under ./output, or under --output when it is given."""
+"""The one answer to "which checkpoint?", for every command: `latest`, a run folder, or a
+checkpoint/model folder -> a `Target`. Errors name the path."""
 
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ from swiftkit.pipeline.manifest import Manifest
 
 @dataclass(frozen=True)
 class Target:
-    """What a command acts on: a checkpoint (adapter or full model) and the run holding it."""
+    """A checkpoint (adapter or full model) and the run holding it."""
 
     checkpoint: Path
     run_dir: Path | None
@@ -45,7 +43,7 @@ class Target:
         return Manifest.read(self.run_dir) if self.run_dir else Manifest()
 
     def args(self) -> CheckpointArgs:
-        """The checkpoint's args.json (base model, template, system); empty when absent."""
+        """args.json (base model, template, system); empty when absent."""
         return CheckpointArgs.read(self.checkpoint)
 
     def require_args(self) -> CheckpointArgs:
@@ -65,43 +63,37 @@ class Target:
 
 
 def run_checkpoint(run_dir: Path) -> Path:
-    """The run's checkpoint: the one `swiftkit run` recorded when it is still there (with
-    stop_when_verified, the verified one), else the newest checkpoint-N."""
+    """The checkpoint `swiftkit run` recorded (the verified one) if still there, else the newest."""
     recorded = Manifest.read(run_dir).checkpoint
     if recorded and Path(recorded).is_dir():
         return Path(recorded).resolve()
     return folders.require_checkpoint(run_dir)
 
 
-def latest_anywhere() -> Target:
-    listing = index.all_runs()
-    for run_dir in listing.runs:
-        if folders.checkpoints(run_dir):
-            return Target(run_checkpoint(run_dir), run_dir, tuple(listing.notes))
-    what = "no run with a checkpoint" if listing.runs else "no run"
-    raise SwiftkitError.at(
-        f"{what} yet",
-        str(index.index_path()),
-        f"{what} in the runs index or under {folders.DEFAULT_OUTPUT.resolve()}",
-        fix="run `swiftkit run RECIPE` first, or pass a run or checkpoint folder",
-    )
-
-
 def announce(target: Target, echo: Callable[[str], None] | None = None) -> None:
-    """Print the index's notes and the `using run:` line: to `echo`, or to stderr when the
-    command's stdout is JSON for a script."""
+    """The index's notes and the `using run:` line, to `echo` or else stderr (stdout: JSON)."""
     for line in [*target.notes, target.using()]:
         (echo or (lambda text: print(text, file=sys.stderr)))(line)
 
 
 def resolve(spec: str | Path | None, output_dir: Path | None = None) -> Target:
-    """`latest` (newest run with a checkpoint under output_dir, ./output by default), a run
-    folder, or a checkpoint/model folder -> the checkpoint to use and its run folder."""
+    """`latest` (the newest run with a checkpoint: under output_dir when given, else any run
+    the index knows or under ./output), a run folder, or a checkpoint/model folder."""
     if spec in (None, "", "latest"):
         if output_dir is not None:
             run_dir = folders.latest_run(output_dir.resolve())
             return Target(run_checkpoint(run_dir), run_dir)
-        return latest_anywhere()
+        listing = index.all_runs()
+        for run_dir in listing.runs:
+            if folders.checkpoints(run_dir):
+                return Target(run_checkpoint(run_dir), run_dir, tuple(listing.notes))
+        what = "no run with a checkpoint" if listing.runs else "no run"
+        raise SwiftkitError.at(
+            f"{what} yet",
+            str(index.index_path()),
+            f"{what} in the runs index or under {folders.DEFAULT_OUTPUT.resolve()}",
+            fix="run `swiftkit run RECIPE` first, or pass a run or checkpoint folder",
+        )
     path = Path(str(spec)).expanduser().resolve()
     if not path.exists():
         raise folders.missing(

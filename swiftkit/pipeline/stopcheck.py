@@ -29,11 +29,9 @@ def log_path(run_dir: Path) -> Path:
 
 
 def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
-    """The plugin's settings, all of them (it keeps no defaults): identity probes (at most
-    check_probes, spread over the set), the new and old names, threshold, check_every,
-    stop_after_checks, batch. Answers are as long as the final verify's (max_new_tokens), so a
-    check judges them as verify will. The log is named relative to this file, so the settings
-    do not name the folder (`render` hashes them)."""
+    """The plugin's settings, all of them (it keeps no defaults): at most check_probes identity
+    probes, spread over the set; answers as long as verify's, so a check judges them as verify
+    will. The log is named relative to this file: `render` hashes the settings."""
     cfg, new = rec.verify, rec.identity.new
     probes = [p for p in gather(cfg, run_dir, CheckpointArgs(), new) if p.set == "identity"]
     if not probes:
@@ -48,11 +46,10 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
     probes = [probes[int(i * stride)] for i in range(min(len(probes), cfg.check_probes))]
     path = config_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    family = scoring.family_of(rec.model.id, rec.model.model_type)
     data = {
         "probes": [p.messages for p in probes],
         "new": new,
-        "old": scoring.old_markers(new, family),
+        "old": scoring.old_markers(new, scoring.family_of(rec.model.id, rec.model.model_type)),
         "threshold": cfg.identity_threshold,
         "check_every": cfg.check_every,
         "stop_after_checks": cfg.stop_after_checks,
@@ -65,8 +62,7 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
 
 
 def complete_old_settings(path: Path) -> None:
-    """Settings an older swiftkit wrote leave out what its plugin then defaulted: added here
-    (the same values: the schema's defaults), so that a run started then can resume."""
+    """Add the defaults an older swiftkit's settings left out, so its runs can resume."""
     cfg = jsonl.json_object(path)
     default = VerifySpec(base_dir=path.parent)
     then = {k: getattr(default, k) for k in ("check_every", "stop_after_checks", "max_new_tokens")}
@@ -79,11 +75,9 @@ def complete_old_settings(path: Path) -> None:
 
 @dataclass(frozen=True)
 class StopCheck:
-    """One check the plugin made during training (its answers and reasons are left out):
-    `verified` when this check reached the threshold, `streak` checks in a row that did, and
-    `stopped` when that streak stopped training (both None in logs written before the streak
-    guard, when the first verified check stopped training: see `stops`). `loss` is the last
-    one logged before the check (logging.jsonl has the step's own)."""
+    """One check the plugin made (answers left out). `streak` and `stopped` are None in logs
+    from before the streak guard, when the first verified check stopped training (`stops`).
+    `loss`: the last logged before the check."""
 
     step: int
     score: float | None

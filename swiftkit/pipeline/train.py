@@ -1,9 +1,9 @@
-"""`swiftkit run`'s work once the plan is made: launch `swift sft` with one stop policy,
-watch its progress and the rows it drops, record how it ended in the manifest, find the
-checkpoint and verify it. Returns the command's exit code; prints through `echo`."""
+"""`swiftkit run` once the plan is made: launch `swift sft`, watch its progress and the rows
+it drops, record how it ended in the manifest, find the checkpoint and verify it."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -57,22 +57,19 @@ def start(p: Plan, echo: live.Echo, check: bool = True, resume: bool = False) ->
 
 
 def never_running(run_dir: Path, exc: BaseException) -> None:
-    """Whatever stopped swiftkit itself (a full disk, Ctrl-C before the child started, a bug),
-    the manifest must not go on claiming "running". Best effort: if even this write fails,
-    the manifest's pid, gone once this process exits, makes `runs` show the run as died."""
+    """Whatever stopped swiftkit itself (a full disk, Ctrl-C, a bug), the manifest must not
+    go on claiming "running". Best effort: if this write fails too, the manifest's pid, gone
+    once this process exits, makes `runs` show the run as died."""
     if Manifest.read(run_dir).status != Status.RUNNING:
         return
     status = Status.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else Status.FAILED
-    try:
+    with contextlib.suppress(OSError, SwiftkitError):
         manifest.update(run_dir, status=status, finished=now_iso())
-    except (OSError, SwiftkitError):
-        pass
 
 
 def after_training(p: Plan, result: launch.Result, progress: live.Progress, check: bool) -> int:
     progress.end_training()
-    echo = progress.echo
-    last = progress.last
+    echo, last = progress.echo, progress.last
 
     def ended(status: Status, checkpoint: Path | None = None) -> None:
         changes: manifest.Changes = {
@@ -134,8 +131,7 @@ def after_training(p: Plan, result: launch.Result, progress: live.Progress, chec
 
 
 def check_identity(run_dir: Path, ckpt: Path, progress: live.Progress) -> VerifyReport | None:
-    """Verify the checkpoint, say plainly whether the identity holds, record it in the
-    manifest. A verify that cannot run is reported, never counted as a pass."""
+    """Verify and record the verdict; a verify that cannot run is reported, never a pass."""
     echo = progress.echo
     progress.status("verifying: identity probes on the base model and on the adapter ...")
     try:
