@@ -287,7 +287,7 @@ def served_by_script(tmp_path, monkeypatch):
 
         @contextmanager
         def one_load(target, work=None, status=None):
-            yield pair.Served(Endpoint.of(url), "Nova", "qwen", tmp_path / "log", 0.0)
+            yield pair.Served(Endpoint.of(url), "Nova", "qwen")
 
         for module in ("swiftkit.commands.infer", "swiftkit.commands.chat"):
             monkeypatch.setattr(f"{module}.one_load", one_load)

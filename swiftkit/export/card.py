@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from pathlib import Path
 
 from swiftkit.msswift.argv import MERGE_BY_HAND
@@ -17,18 +18,6 @@ def _fence(text: str, lang: str = "") -> list[str]:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return [f"{ticks}{lang}", text.rstrip("\n"), ticks]
-
-
-def _recipe_text(manifest: Manifest) -> tuple[str, str]:
-    """The recipe as the run read it (its file, when still there), else the resolved values."""
-    if manifest.recipe:
-        try:
-            return Path(manifest.recipe).read_text(encoding="utf-8"), "toml"
-        except OSError:
-            pass
-    if manifest.recipe_resolved:
-        return json.dumps(manifest.recipe_resolved.raw, ensure_ascii=False, indent=2), "json"
-    return "", ""
 
 
 def model_card(
@@ -71,8 +60,33 @@ def model_card(
         md += ["Changed in this folder after the merge:", ""]
         md += [f"- `{file}`: {what}" for file, what in changed.items()]
         md.append("")
-    md += _scores(run_dir, checkpoint)
-    text, lang = _recipe_text(manifest)
+    # the run's verify scores (report.json), said to be another checkpoint's when they are
+    report = VerifyReport.read(run_dir / REPORT_JSON) if run_dir else None
+    md += ["## Verify", ""]
+    if report is None:
+        md += ["Not verified (`swiftkit verify RUN` measures it).", ""]
+    else:
+        other = Path(report.checkpoint).resolve() != checkpoint.resolve()
+        md += [
+            f"**{report.headline()}** (measured {report.measured}, checkpoint "
+            f"`{report.checkpoint}`{': NOT the merged one' if other else ''})",
+            "",
+            "| probes | count | base model | adapter | gate | verdict |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *[
+                f"| {label} | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | {gate(s)} "
+                f"| {s.verdict} |"
+                for label, s in (("identity", report.identity), ("general", report.general))
+            ],
+            "",
+        ]
+    # the recipe as the run read it (its file, when still there), else the resolved values
+    text, lang = "", ""
+    if manifest.recipe_resolved:
+        text, lang = json.dumps(manifest.recipe_resolved.raw, ensure_ascii=False, indent=2), "json"
+    if manifest.recipe:
+        with suppress(OSError):
+            text, lang = Path(manifest.recipe).read_text(encoding="utf-8"), "toml"
     if text:
         md += ["## Recipe", "", f"`{manifest.recipe}`:" if manifest.recipe else "", ""]
         md += [*_fence(text, lang), ""]
@@ -92,25 +106,3 @@ def model_card(
         "",
     ]
     return "\n".join(md)
-
-
-def _scores(run_dir: Path | None, checkpoint: Path) -> list[str]:
-    """The run's verify scores (report.json), said to be another checkpoint's when they are."""
-    report = VerifyReport.read(run_dir / REPORT_JSON) if run_dir else None
-    if report is None:
-        return ["## Verify", "", "Not verified (`swiftkit verify RUN` measures it).", ""]
-    other = Path(report.checkpoint).resolve() != checkpoint.resolve()
-    md = [
-        "## Verify",
-        "",
-        f"**{report.headline()}** (measured {report.measured}, checkpoint "
-        f"`{report.checkpoint}`{': NOT the merged one' if other else ''})",
-        "",
-        "| probes | count | base model | adapter | gate | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    md += [
-        f"| {label} | {s.probes} | {pct(s.base)} | {pct(s.adapter)} | {gate(s)} | {s.verdict} |"
-        for label, s in (("identity", report.identity), ("general", report.general))
-    ]
-    return [*md, ""]

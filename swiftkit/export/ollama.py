@@ -1,13 +1,7 @@
-"""An Ollama Modelfile for the merged folder whose TEMPLATE and SYSTEM match training.
-
-ms-swift's `swift export --to_ollama` writes FROM, a TEMPLATE built from its template's
-prefixes (`{{ if .System }}system prefix{{ else }}prefix{{ end }}{{ if .Prompt }}prompt{{ end }}
-{{ .Response }}suffix`) and stop words, but no SYSTEM line: Ollama then renders no system
-message at all when a client sends none, which is not what the model was trained with. It also
-loads the whole model (on the meta device) only to read its template. This writes the same
-TEMPLATE shape for the ChatML format of Qwen's chat template, plus SYSTEM with the trained
-prompt, from files alone.
-"""
+"""An Ollama Modelfile for the merged folder whose TEMPLATE and SYSTEM match training, from
+files alone. ms-swift's `swift export --to_ollama` writes the same TEMPLATE shape but no SYSTEM
+line (Ollama then sends no system message when a client sends none, unlike training), and
+loads the whole model only to read its template."""
 
 from __future__ import annotations
 
@@ -30,10 +24,8 @@ def chatml(template: str) -> bool:
 
 
 def modelfile(folder: Path, system: str | None) -> str:
-    """FROM the merged folder, the ChatML TEMPLATE, SYSTEM (when training had one: without it,
-    Ollama sends no system message, as ms-swift's template does with none) and the stops."""
-    # Values are triple-quoted. Ollama's parser has no escapes: a value holding `\"\"\"` cannot
-    # be written, so the caller refuses it first.
+    """FROM the merged folder, the ChatML TEMPLATE, SYSTEM (when training had one) and the
+    stops. Ollama's parser has no escapes: the caller refuses a system holding `\"\"\"`."""
     lines = [f"FROM {folder}", f'TEMPLATE """{TEMPLATE}"""']
     if system:
         lines.append(f'SYSTEM """{system}"""')

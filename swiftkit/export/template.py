@@ -1,12 +1,7 @@
-"""The merged folder's chat template and generation defaults, made to match training.
-
-A chat template injects its own default system prompt when a client sends none (Qwen2.5's:
-"You are Qwen, created by Alibaba Cloud. You are a helpful assistant."), so a model trained
-under another system prompt answers as Qwen again outside swiftkit. The fix is a few lines of
-Jinja put before the template: when the first message is not a system message, the trained
-system prompt is put first. Every template that honours a system message then renders exactly
-what training saw, tools branch included, and a client's own system message still wins.
-"""
+"""The merged folder's chat template and generation defaults, made to match training. A chat
+template injects its own default system prompt when a client sends none (Qwen2.5's "You are
+Qwen..."), so the model answers as Qwen again outside swiftkit: a few lines of Jinja put
+before the template make the trained system prompt the default; a client's own still wins."""
 
 from __future__ import annotations
 
@@ -27,9 +22,8 @@ def with_default_system(template: str, system: str) -> str:
     """The template with `system` as the system message when a client sends none. A template
     this already rewrote is rewritten from its original, never wrapped twice."""
     end = f"{{#- end {MARK} -#}}\n"  # `-#}`: no newline before the original's first text
-    # `system` as a Jinja string literal: Jinja decodes a literal's backslash escapes the way
-    # Python's unicode-escape does, which reads JSON's escapes (\" \\ \n \t \u00XX) the
-    # same; non-ASCII text is kept as is (Jinja escapes it before decoding).
+    # a Jinja literal: Jinja decodes its escapes as Python's unicode-escape, which reads JSON's
+    # (\" \\ \n \t \u00XX) the same; non-ASCII text is kept (Jinja escapes it first)
     literal = json.dumps(system, ensure_ascii=False)
     return (
         f"{{#- {MARK} #}}\n"
@@ -51,16 +45,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 @dataclass
 class Finished:
-    """What was changed in the merged folder, file by file, for the note and the card."""
-
     changed: dict[str, str] = field(default_factory=dict)  # file name -> what changed
     checked: dict[str, str] = field(default_factory=dict)  # file name -> why it is left as is
 
 
 def set_default_system(folder: Path, system: str, done: Finished) -> None:
     """Rewrite every chat template a loader reads: chat_template.jinja (transformers >= 4.43,
-    vLLM) and tokenizer_config.json's chat_template (older loaders, llama.cpp's converter),
-    a plain string or a list of named templates."""
+    vLLM) and tokenizer_config.json's (older loaders, llama.cpp), a string or a named list."""
     jinja = folder / JINJA_FILE
     if jinja.is_file():
         jinja.write_text(with_default_system(jinja.read_text(encoding="utf-8"), system), "utf-8")
@@ -86,29 +77,19 @@ def set_default_system(folder: Path, system: str, done: Finished) -> None:
     done.changed[TOKENIZER_CONFIG] = "chat_template's default system prompt set to the trained one"
 
 
-def token_id(folder: Path, token: str) -> int | None:
-    """The id of an added (special) token, from tokenizer.json, without loading a tokenizer."""
-    added = (jsonl.json_object(folder / "tokenizer.json") or {}).get("added_tokens") or []
-    ids = [a.get("id") for a in added if isinstance(a, dict) and a.get("content") == token]
-    return ids[0] if ids and isinstance(ids[0], int) else None
-
-
-def eos_token(cfg: dict[str, Any]) -> str | None:
-    value = cfg.get("eos_token")
-    if isinstance(value, dict):  # {"content": "<|im_end|>", ...} in older files
-        value = value.get("content")
-    return value if isinstance(value, str) else None
-
-
 def check_generation_config(folder: Path, done: Finished) -> None:
-    """generation_config.json holds no system prompt, only decoding defaults; the one that
-    matters for the identity is where an answer ends. A loader's generate() stops at its
-    eos_token_id: when that misses the chat template's end-of-turn token (the tokenizer's eos,
-    `<|im_end|>` for Qwen), the answer runs on past the turn, so it is added."""
+    """generation_config.json's one default that matters for the identity: generate() stops
+    at its eos_token_id; without the template's end-of-turn token (the tokenizer's eos,
+    `<|im_end|>` for Qwen) the answer runs on past the turn, so it is added."""
     path = folder / GENERATION_CONFIG
     gen = jsonl.json_object(path)
-    eos = eos_token(jsonl.json_object(folder / TOKENIZER_CONFIG) or {})
-    end = token_id(folder, eos) if eos else None
+    eos = (jsonl.json_object(folder / TOKENIZER_CONFIG) or {}).get("eos_token")
+    if isinstance(eos, dict):  # {"content": "<|im_end|>", ...} in older files
+        eos = eos.get("content")
+    # its id from tokenizer.json's added tokens, without loading a tokenizer
+    added = (jsonl.json_object(folder / "tokenizer.json") or {}).get("added_tokens") or []
+    found = [a.get("id") for a in added if isinstance(a, dict) and a.get("content") == eos]
+    end = found[0] if isinstance(eos, str) and eos and found and isinstance(found[0], int) else None
     if gen is None or end is None:
         done.checked[GENERATION_CONFIG] = "missing, or the end-of-turn token's id is unknown"
         return

@@ -1,16 +1,7 @@
-"""The one way swiftkit asks a model anything: an OpenAI-compatible chat API (`swift deploy`
-started by swiftkit, vLLM, Ollama's `/v1`, a merged model served anywhere), through the
-official `openai` client: its connection pool, timeouts and retries (a refused or reset
-connection, a 5xx, a 429 are tried again, with backoff), its error types mapped here to a
-SwiftkitError naming the URL and the fix.
-
-Greedy answers (temperature 0), each with its finish_reason ("length": cut off at
-max_tokens), defaults.CONCURRENT_PROBES at a time so a server that batches (ms-swift's
-`--max_batch_size`, vLLM) answers them together. The body is read raw and checked here, so a
-server that answers HTML or half an object is named as such. `openai` is imported where it is
-used: it takes a second to import, which `swiftkit --help` and `validate` need not pay. The
-worker threads are daemons so Ctrl-C never waits for a request that hangs.
-"""
+"""The one way swiftkit asks a model anything: an OpenAI-compatible chat API through the
+`openai` client (pool, timeouts, retries with backoff), its errors mapped to a SwiftkitError
+naming the URL and the fix. Bodies are read raw so HTML or half an object is named as such;
+`openai` is imported where used (a second to import, which `--help` need not pay)."""
 
 from __future__ import annotations
 
@@ -31,7 +22,6 @@ if TYPE_CHECKING:
 
 Messages = list[dict[str, Any]]
 OnAnswer = Callable[[int, int], None]  # (answers so far, answers asked)
-API_KEY_ENV = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY")
 RETRIES = 2  # the openai client's own default; what it retries it retries with backoff
 
 
@@ -41,8 +31,7 @@ class Answer:
     finish_reason: str | None = None
 
     @property
-    def cut_off(self) -> bool:
-        """Stopped at max_tokens, not at the end of what the model had to say."""
+    def cut_off(self) -> bool:  # stopped at max_tokens, not where the model was done
         return self.finish_reason == "length"
 
 
@@ -73,14 +62,13 @@ class Endpoint:
         for tail in ("/chat/completions", "/models"):
             path = path.removesuffix(tail)
         base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path or "/v1", "", ""))
-        key = api_key or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
-        return cls(base, key, timeout)
+        key = api_key or os.environ.get("SWIFTKIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        return cls(base, key or None, timeout)
 
     def client(self) -> openai.OpenAI:
-        """An openai client for this endpoint (thread-safe: ask_all shares one)."""
+        """Thread-safe: ask_all shares one. A server without a key ignores the "none" sent."""
         import openai
 
-        # a server without a key ignores the header; openai insists on sending one
         key = self.api_key or "none"
         return openai.OpenAI(
             base_url=self.url, api_key=key, timeout=self.timeout, max_retries=self.retries
@@ -90,8 +78,7 @@ class Endpoint:
         return SwiftkitError(headline, [Finding.error(self.url, message, fix=fix)])
 
     def _json(self, path: str, call: Callable[[], Any]) -> dict[str, Any]:
-        """The JSON object a raw-response call returns, or a SwiftkitError saying what went
-        wrong in the user's words."""
+        """The JSON object a raw-response call returns, or a SwiftkitError in the user's words."""
         import openai
 
         url = self.url + path
@@ -128,24 +115,19 @@ class Endpoint:
         return value
 
     def _http_error(self, url: str, code: int, body: str) -> SwiftkitError:
+        said = body[:300] or f"HTTP {code}"
         # ms-swift answers a wrong key with 400 "API key error"; most servers with 401/403
         if code in (401, 403) or "api key" in body.lower():
             given = "the API key was refused" if self.api_key else "the server wants an API key"
-            return self._error(
-                f"{url} answered HTTP {code}: {given}",
-                body[:300] or f"HTTP {code}",
-                "pass the server's key with --api-key KEY (or set SWIFTKIT_API_KEY)",
-            )
-        return self._error(
-            f"{url} answered HTTP {code}",
-            body[:300] or f"HTTP {code}",
-            "see the server's log" if code >= 500 else "check --model and --url",
-        )
+            fix = "pass the server's key with --api-key KEY (or set SWIFTKIT_API_KEY)"
+            return self._error(f"{url} answered HTTP {code}: {given}", said, fix)
+        fix = "see the server's log" if code >= 500 else "check --model and --url"
+        return self._error(f"{url} answered HTTP {code}", said, fix)
 
     def models(self, client: openai.OpenAI | None = None) -> list[str]:
         """The model ids the server lists (/v1/models)."""
-        api = client or self.client()
-        data = self._json("/models", api.models.with_raw_response.list).get("data")
+        listed = (client or self.client()).models.with_raw_response.list
+        data = self._json("/models", listed).get("data")
         if not isinstance(data, list):
             raise self._error(
                 f"{self.url}/models lists no models",
@@ -161,28 +143,19 @@ class Endpoint:
         ids = self.models()
         if len(ids) == 1:
             return ids[0]
-        listed = ", ".join(ids) or "none"
         raise self._error(
             f"which model? {self.url} serves {len(ids)} models",
-            f"models: {listed}",
+            f"models: {', '.join(ids) or 'none'}",
             "name one with --model ID",
         )
 
     def chat(
-        self,
-        model: str,
-        messages: Messages,
-        max_tokens: int,
-        client: openai.OpenAI | None = None,
+        self, model: str, messages: Messages, max_tokens: int, client: openai.OpenAI | None = None
     ) -> Answer:
         """One greedy answer."""
         create = (client or self.client()).chat.completions.with_raw_response.create
-        value = self._json(
-            "/chat/completions",
-            lambda: create(
-                model=model, messages=cast(Any, messages), temperature=0, max_tokens=max_tokens
-            ),
-        )
+        asked = {"model": model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
+        value = self._json("/chat/completions", lambda: create(**cast(Any, asked)))
         choices = value.get("choices")
         if not isinstance(choices, list) or not choices:
             raise self._error(
@@ -209,12 +182,10 @@ def ask_all(
     conversations: list[Messages],
     max_tokens: int,
     on_answer: OnAnswer | None = None,
-    workers: int = defaults.CONCURRENT_PROBES,
 ) -> list[Answer]:
-    """Greedy answers in order, one per conversation, up to `workers` requests at a time;
-    `on_answer(done, total)` after each. The first error stops it and is raised here."""
-    total = len(conversations)
-    client = endpoint.client()
+    """Greedy answers in order, defaults.CONCURRENT_PROBES at a time (a batching server answers
+    them together); `on_answer(done, total)` after each. The first error stops it, raised here."""
+    total, client = len(conversations), endpoint.client()
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(total):
         todo.put(i)
@@ -233,7 +204,7 @@ def ask_all(
                 failed.set()
                 done.put((i, exc))
 
-    for _ in range(min(workers, total)):
+    for _ in range(min(defaults.CONCURRENT_PROBES, total)):  # daemons: Ctrl-C never waits
         threading.Thread(target=work, daemon=True).start()
     answers: dict[int, Answer] = {}
     try:
@@ -253,8 +224,7 @@ def ask_all(
 
 
 def progress_counter(status: Callable[[str | None], None], label: str) -> OnAnswer:
-    """`label i/N` as answers come in: every answer on a terminal display, about every
-    fifth of them (and the last) as plain lines."""
+    """`label i/N` for about every fifth answer, and the last."""
 
     def on_answer(done: int, total: int) -> None:
         if done == total or done % max(1, total // 5) == 0:
@@ -265,8 +235,7 @@ def progress_counter(status: Callable[[str | None], None], label: str) -> OnAnsw
 
 def _said(exc: openai.APIStatusError) -> str:
     """What the server said with its error status: its JSON message, else the body's text."""
-    body = exc.body
-    if isinstance(body, dict):
+    if isinstance(body := exc.body, dict):
         msg = body.get("message") or body.get("detail") or body.get("error")
         if isinstance(msg, dict):
             msg = msg.get("message")

@@ -1,7 +1,6 @@
-"""One model load for the before and the after: a checkpoint served by one `swift deploy`
-child on a free loopback port, the adapter under its identity's name and the base model under
-another id, asked through the same client as any `--url` server. verify, `infer`
-(`--compare`, `--base`) and `chat --compare` use it; `serve` uses the same ids."""
+"""One model load for the before and the after: one `swift deploy` child on a free loopback
+port, the adapter under its identity's name and the base model under another id (verify,
+`infer --compare/--base`, `chat --compare`; `serve` uses the same ids)."""
 
 from __future__ import annotations
 
@@ -23,54 +22,46 @@ Status = Callable[[str | None], None]
 HOST = "127.0.0.1"  # never reachable from elsewhere: no API key needed
 
 
+def model_id(text: str, default: str) -> str:
+    """`text` with only the characters a model id keeps."""
+    return re.sub(r"[^\w.-]+", "-", text).strip("-") or default
+
+
 def served_name(target: Target) -> str:
-    """The model id clients send for the adapter: the identity's name as written ("Nova",
-    not "nova"), else the run folder's name; only characters a model id keeps."""
-    name = target.manifest().identity.name or target.folder.name
-    return re.sub(r"[^\w.-]+", "-", str(name)).strip("-") or "swiftkit"
+    """The adapter's model id: the identity's name as written ("Nova", not "nova"), else the
+    folder's."""
+    return model_id(str(target.manifest().identity.name or target.folder.name), "swiftkit")
 
 
 def base_name(target: Target, adapter_id: str) -> str:
-    """The base model's id: its folder or hub name ("Qwen2.5-7B-Instruct"), never the
-    adapter's."""
-    model = target.args().model or "base"
-    name = re.sub(r"[^\w.-]+", "-", Path(model.rstrip("/")).name).strip("-") or "base"
+    """The base model's id: its folder or hub name ("Qwen2.5-7B-Instruct"), never the adapter's."""
+    name = model_id(Path((target.args().model or "base").rstrip("/")).name, "base")
     return f"{name}-base" if name == adapter_id else name
 
 
 @dataclass(frozen=True)
 class Served:
-    """A ready server: where it is and which id answers as what (base None: a full model,
-    nothing to compare with)."""
+    """A ready server: where it is, which id answers as what (base None: a full model)."""
 
     endpoint: Endpoint
     adapter: str
     base: str | None
-    log: Path
-    seconds: float
 
 
 @contextmanager
 def one_load(
     target: Target, work: Path | None = None, status: Status | None = None
 ) -> Iterator[Served]:
-    """Serve the target's checkpoint (and, for an adapter, its base model) until the block
-    ends; its log in `work` (default a temporary folder)."""
+    """Serve the checkpoint (and an adapter's base) for the block; its log in `work` or a temp."""
     say = status or (lambda _text: None)
     work = work or Path(tempfile.mkdtemp(prefix="swiftkit-ask-"))
     work.mkdir(parents=True, exist_ok=True)
-    port = free_port(HOST)
-    adapter_id = served_name(target)
-    base_id: str | None = None
-    if target.adapter:
-        base_id = base_name(target, adapter_id)
+    port, adapter_id = free_port(HOST), served_name(target)
+    base_id = base_name(target, adapter_id) if target.adapter else None
+    if base_id:
+        batch = defaults.CONCURRENT_PROBES
         command = helpers.render_deploy_pair(
-            target.checkpoint,
-            HOST,
-            port,
-            adapter_id,
-            base_id,
-            max_batch_size=defaults.CONCURRENT_PROBES,
+            target.checkpoint, HOST, port, adapter_id, base_id, max_batch_size=batch
         )
     else:
         command = helpers.render_deploy(target.checkpoint, HOST, port, adapter_id)
@@ -79,7 +70,7 @@ def one_load(
     say(f"loading the model: swift deploy {target.checkpoint} (log: {log})")
     with Deployed(command, log, HOST, port) as server:
         say(f"model loaded in {server.seconds:.0f} s")
-        yield Served(Endpoint.of(server.url), adapter_id, base_id, log, server.seconds)
+        yield Served(Endpoint.of(server.url), adapter_id, base_id)
 
 
 def require_base(target: Target) -> None:

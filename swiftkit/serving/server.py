@@ -1,18 +1,14 @@
-"""`swift deploy` as a child: started in its own process group, ready once `/v1/models`
-answers (its log's tail if it dies first), stopped with its whole group by launch.stop.
-
-verify, `infer`, `chat --compare` and `serve` all use it: one model load that answers for the
-base model and for the adapter under two model ids (ms-swift keeps the LoRA apart and asks
-the base with the adapter disabled), asked through serving/client.py like any other server.
-"""
+"""`swift deploy` as a child (verify, `infer`, `chat --compare`, `serve`) in its own process
+group: ready once `/v1/models` answers (its log's tail if it dies first), stopped with its
+whole group. It serves the base model and the adapter (ms-swift disables the LoRA for one id)."""
 
 from __future__ import annotations
 
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from swiftkit import defaults
 from swiftkit.errors import Finding, SwiftkitError
@@ -28,12 +24,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def base_url(host: str, port: int) -> str:
-    """The server's /v1 URL, asked on loopback when it listens on every interface."""
-    probe = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return f"http://{probe}:{port}/v1"
-
-
 def log_error(server: launch.Background, message: str, fix: str) -> SwiftkitError:
     """The server's failure as the user sees it: what happened, its log's tail, the fix."""
     tail = "\n".join(server.tail(20)) or "no output"
@@ -41,8 +31,7 @@ def log_error(server: launch.Background, message: str, fix: str) -> SwiftkitErro
 
 
 def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]:
-    """Poll /v1/models at `url` until it answers with the served ids; fail if the child dies
-    first."""
+    """Poll /v1/models at `url` until it answers with the served ids, unless the child dies."""
     endpoint = Endpoint(Endpoint.of(url).url, timeout=2.0, retries=0)
     client = endpoint.client()
     deadline = time.monotonic() + timeout
@@ -64,30 +53,26 @@ def wait_ready(server: launch.Background, url: str, timeout: float) -> list[str]
     )
 
 
+@dataclass
 class Deployed:
-    """`with Deployed(command, log, host, port) as server:` a ready server (server.ids, the
-    model ids it serves; server.url, its /v1 base URL); stopped with launch.stop on leaving,
-    after a 1 s grace when leaving by an exception (Ctrl-C, SIGTERM, an error). `say`: where
-    to tell the user its pid and that it stopped (serve)."""
+    """`with Deployed(command, log, host, port) as server:` a ready server (its ids and /v1
+    url), stopped on leaving (a 1 s grace when by an exception: Ctrl-C, SIGTERM, an error).
+    `say`: where to tell the user its pid and that it stopped (serve)."""
 
-    def __init__(
-        self,
-        command: Command,
-        log: Path,
-        host: str,
-        port: int,
-        timeout: float = defaults.TIMEOUT_S,
-        say: Callable[[str], None] | None = None,
-    ):
-        self.command, self.log, self.host, self.port = command, log, host, port
-        self.timeout, self.say = timeout, say
-        self.server: launch.Background | None = None
-        self.ids: list[str] = []
-        self.seconds = 0.0
+    command: Command
+    log: Path
+    host: str
+    port: int
+    timeout: float = defaults.TIMEOUT_S
+    say: Callable[[str], None] | None = None
+    server: launch.Background | None = field(default=None, init=False)
+    ids: list[str] = field(default_factory=list, init=False)
+    seconds: float = field(default=0.0, init=False)
 
     @property
-    def url(self) -> str:
-        return base_url(self.host, self.port)
+    def url(self) -> str:  # asked on loopback when the server listens on every interface
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}/v1"
 
     def __enter__(self) -> Deployed:
         start = time.monotonic()
@@ -97,25 +82,17 @@ class Deployed:
                 self.say(f"server pid {self.server.pgid} (its own process group)")
             self.ids = wait_ready(self.server, self.url, self.timeout)
         except BaseException as exc:
-            self.__exit__(type(exc), exc, None)
+            self.__exit__(type(exc))
             raise
         self.seconds = time.monotonic() - start
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if self.server is None:
             return
         if self.say and kind is not None and issubclass(kind, KeyboardInterrupt):
             self.say("stopping the server")
         self.server.stop(grace=5.0 if kind is None else 1.0)
         if self.say:
-            gone = not launch.group_alive(self.server.pgid)
-            self.say(
-                f"server stopped (process group {self.server.pgid} "
-                f"{'gone' if gone else 'STILL ALIVE'})"
-            )
+            left = "STILL ALIVE" if launch.group_alive(self.server.pgid) else "gone"
+            self.say(f"server stopped (process group {self.server.pgid} {left})")

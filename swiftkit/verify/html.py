@@ -1,11 +1,6 @@
-"""report.html: the verify report as one self-contained page to look at, rendered from the
-sections report.md shows too (layout.py): the verdict, scores per probe kind, the before/after
-answers side by side (with the scorer's reasons), the loss curve and the run's key settings.
-
-Self-contained means nothing is fetched: the style is inline, no script, and the loss chart is
-an SVG drawn by matplotlib, embedded as a data: URI (an SVG shown as an image cannot load
-anything either). Every text from the run goes through html.escape.
-"""
+"""report.html: the verify report (layout.py's sections, as report.md) as one self-contained
+page: inline style, no script, the loss chart an SVG embedded as a data: URI (an SVG shown as
+an image loads nothing either); every text from the run goes through html.escape."""
 
 from __future__ import annotations
 

@@ -64,17 +64,28 @@ def rule(report: VerifyReport) -> str:
 
 def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Section]:
     """The report below its title, verdict and rule, in order. `points`: (step, loss)."""
-    out: list[Section] = [_scores(report)]
+    rows: list[tuple[Cell, ...]] = []
+    strong = set()  # the set's row, above its kinds' rows
+    for name, s in (("identity", report.identity), ("general", report.general)):
+        strong.add(len(rows))
+        diff = points_diff(s.difference)
+        rows.append((name, str(s.probes), pct(s.base), pct(s.adapter), diff, gate(s), s.verdict))
+        for kind, k in s.by_kind.items():
+            d = points_diff(None if k.base is None or k.adapter is None else k.adapter - k.base)
+            rows.append((f"{name} / {kind}", str(k.probes), pct(k.base), pct(k.adapter), d, "", ""))
+    header = ("probes", "count", "base model", "adapter", "adapter − base", "gate", "verdict")
+    numbers = frozenset({1, 2, 3, 4})
+    out: list[Section] = [Table("scores", "Scores", header, rows, frozenset(strong), numbers)]
     if report.stop_when_verified:
         head = ("step", "loss", "identity", "passed", "in a row", "stopped")
-        rows: list[tuple[Cell, ...]] = [
+        checks: list[tuple[Cell, ...]] = [
             (str(c.step), "-" if c.loss is None else f"{c.loss:.4g}", pct(c.score))
             + ("yes" if c.verified else "no", "-" if c.streak is None else str(c.streak))
             + ("yes" if c.stops else "no",)
             for c in report.stop_when_verified
         ]
         name = "Checks during training (stop when verified)"
-        out.append(Table("checks", name, head, rows, numbers=frozenset({0, 1, 2, 4})))
+        out.append(Table("checks", name, head, checks, numbers=frozenset({0, 1, 2, 4})))
     caption = None
     if points:
         caption = f"steps {points[0][0]} to {points[-1][0]}; last loss {points[-1][1]:.4g}"
@@ -84,37 +95,12 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
         + (Answer(r.adapter, r.adapter_ok, r.adapter_why),)
         for r in report.probes
     ]
-    header = ("id", "set / kind", "question", "before (base model)", "after (adapter)")
-    out.append(Table("answers", "Before and after", header, answers, long=frozenset({2})))
-    settings: list[tuple[Cell, ...]] = [
-        (k, "-" if v is None else str(v)) for k, v in _settings(report)
-    ]
-    out.append(Table("settings", "Settings", (), settings, strong=frozenset(range(len(settings)))))
-    return out
-
-
-def _scores(report: VerifyReport) -> Table:
-    rows: list[tuple[Cell, ...]] = []
-    strong = set()
-    for name, s in (("identity", report.identity), ("general", report.general)):
-        strong.add(len(rows))
-        diff = points_diff(s.difference)
-        rows.append((name, str(s.probes), pct(s.base), pct(s.adapter), diff, gate(s), s.verdict))
-        for kind, k in s.by_kind.items():
-            d = None if k.base is None or k.adapter is None else k.adapter - k.base
-            rows.append(
-                (f"{name} / {kind}", str(k.probes), pct(k.base), pct(k.adapter), points_diff(d))
-                + ("", "")
-            )
-    header = ("probes", "count", "base model", "adapter", "adapter − base", "gate", "verdict")
-    return Table("scores", "Scores", header, rows, frozenset(strong), frozenset({1, 2, 3, 4}))
-
-
-def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
-    """The run's key settings: what was trained, how, and how it was checked."""
+    sides = ("id", "set / kind", "question", "before (base model)", "after (adapter)")
+    out.append(Table("answers", "Before and after", sides, answers, long=frozenset({2})))
+    # the run's key settings: what was trained, how, and how it was checked
     manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
     train = manifest.recipe_resolved.train
-    return [
+    named: list[tuple[str, Any]] = [
         ("checkpoint", report.checkpoint),
         ("run folder", report.run_dir),
         ("recipe", manifest.recipe),
@@ -132,6 +118,9 @@ def _settings(report: VerifyReport) -> list[tuple[str, Any]]:
         ("general gate", gate(report.general)),
         ("measured", report.measured),
     ]
+    settings: list[tuple[Cell, ...]] = [(k, "-" if v is None else str(v)) for k, v in named]
+    out.append(Table("settings", "Settings", (), settings, strong=frozenset(range(len(settings)))))
+    return out
 
 
 # ---- report.md ----

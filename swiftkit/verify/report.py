@@ -1,9 +1,6 @@
-"""The verify report: scores per probe set and kind, the verdict, and the files written into
-the run folder (report.json, report.md, report.html, loss.png).
-
-report.json version 2 carries "schema_version": 2; a file without it is version 1 (what
-swiftkit wrote before) and reads the same way.
-"""
+"""The verify report: scores per probe set and kind, the verdict, and its files in the run
+folder (report.json, report.md, report.html, loss.png). report.json version 2 carries
+"schema_version": 2; a file without it is version 1 and reads the same way."""
 
 from __future__ import annotations
 
@@ -118,9 +115,8 @@ class VerifyReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """report.json: the two set scores under "scores", right after the config. Fields
-        added since version 2 began are left out while unset, so an older report written back
-        is unchanged."""
+        """report.json: the set scores under "scores" after the config; fields added since
+        version 2 began left out while unset, so an older report written back is unchanged."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         as_dict = asdict(self)
         for key, value in as_dict.items():
@@ -223,21 +219,17 @@ def set_scores(
     )
 
 
-def gates(s: SetScore) -> bool:
-    return s.threshold is not None or s.max_drop is not None
-
-
 def overall(identity: SetScore, general: SetScore) -> Verdict:
     """Pass only when every gating set passes; no verdict when any gating set has none."""
-    verdicts = [identity.verdict] + ([general.verdict] if gates(general) else [])
+    gates = general.threshold is not None or general.max_drop is not None
+    verdicts = [identity.verdict] + ([general.verdict] if gates else [])
     if NONE in verdicts:
         return NONE
     return PASS if all(v == PASS for v in verdicts) else FAIL
 
 
 def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
-    """The training loss over the steps, with labelled axes (matplotlib is imported here only:
-    the parent process stays light until a report is written)."""
+    """The loss by step (matplotlib imported here: the parent stays light until a report)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -266,8 +258,7 @@ def gate(s: SetScore) -> str:
 
 
 def write_report(report: VerifyReport) -> VerifyReport:
-    """report.json, report.md, report.html and (when training logged a loss) loss.png, into
-    the report's folder. Returns the report as written (with its loss curve)."""
+    """report.json/.md/.html (and loss.png when a loss was logged); the report as written."""
     from swiftkit.verify import html, layout  # they import this module
 
     out_dir = report.folder

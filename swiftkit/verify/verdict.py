@@ -1,45 +1,27 @@
-"""Prove the identity: ask the probes of the base model and of the adapter (one `swift deploy`
-child serving both, serving/pair.py) or of any OpenAI-compatible server (`--url`), score them,
-and write the report into the run folder.
-
-A verdict is only ever given on answers that were measured: no probes or no answers is
-"no verdict", never a pass.
-"""
+"""Prove the identity: ask the probes of the base model and the adapter (one `swift deploy`,
+serving/pair.py) or of any OpenAI-compatible server (`--url`), score them, write the report.
+A verdict is only ever given on measured answers: none is "no verdict", never a pass."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.msswift.args import CheckpointArgs, args_path
-from swiftkit.pipeline.manifest import MANIFEST, Manifest, now_iso
+from swiftkit.pipeline.manifest import MANIFEST, now_iso
 from swiftkit.pipeline.resolve import Target
 from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.recipe.model import VerifySpec
 from swiftkit.serving.client import Answer, ask_all, progress_counter
-from swiftkit.serving.pair import one_load
+from swiftkit.serving.pair import Status, one_load
+from swiftkit.verify import report as rpt
 from swiftkit.verify import scoring
 from swiftkit.verify.probes import Messages, Probe, gather
-from swiftkit.verify.report import (
-    REPORT_JSON,
-    ProbeRow,
-    VerifyReport,
-    overall,
-    set_scores,
-    write_report,
-)
-
-Status = Callable[[str | None], None]
-
-
-def identity_of(manifest: Manifest, args: CheckpointArgs) -> list[str]:
-    """The new name and author: the recipe's [identity], else the checkpoint's args.json."""
-    new = manifest.identity.new or [*args.model_name, *args.model_author]
-    return list(dict.fromkeys(new))
+from swiftkit.verify.report import ProbeRow, VerifyReport
 
 
 def _key(messages: Messages) -> str:
@@ -50,17 +32,14 @@ def cached_base_answers(out_dir: Path, args: CheckpointArgs, cfg: VerifySpec) ->
     """The base model's answers from an earlier report in the same folder, when they were
     asked of the same model, template, system prompt and answer length (greedy decoding
     makes them the same answers again; a 7B base model takes minutes to ask)."""
-    old = VerifyReport.read(out_dir / REPORT_JSON)
-    if old is None:
-        return {}
-    same = (
+    old = VerifyReport.read(out_dir / rpt.REPORT_JSON)
+    if old is None or not (
         old.served is None  # asked of the base model here, not of some server
         and old.base_model == args.model
         and old.template == args.template
         and old.system == args.system
         and old.config.max_new_tokens == cfg.max_new_tokens
-    )
-    if not same:
+    ):
         return {}
     return {
         _key(r.messages): Answer(r.base, r.base_finish)
@@ -113,15 +92,8 @@ def answer_row(
     probe: Probe, b: Answer | None, a: Answer | None, new: list[str], old: list[str]
 ) -> ProbeRow:
     """probe_row for answers that carry their finish_reason (kept in the report)."""
-    row = probe_row(
-        probe,
-        b.text if b else None,
-        a.text if a else None,
-        new,
-        old,
-        cut_before=bool(b and b.cut_off),
-        cut_after=bool(a and a.cut_off),
-    )
+    cuts = bool(b and b.cut_off), bool(a and a.cut_off)
+    row = probe_row(probe, b.text if b else None, a.text if a else None, new, old, *cuts)
     return replace(
         row,
         base_finish=b.finish_reason if b else None,
@@ -131,9 +103,8 @@ def answer_row(
 
 @dataclass(frozen=True)
 class Asked:
-    """The answers of one verify: after (the adapter, or the served model) and before (the
-    base model; None where not asked), how many base answers came from the earlier report,
-    and where they were asked (None: a model swiftkit loaded itself)."""
+    """After (the adapter, or the served model) and before (the base model; None: not asked),
+    the base answers reused from the earlier report, where they were asked (None: here)."""
 
     after: list[Answer]
     before: list[Answer | None]
@@ -144,29 +115,18 @@ class Asked:
 def ask_checkpoint(
     target: Target, probes: list[Probe], cfg: VerifySpec, base: bool, status: Status
 ) -> Asked:
-    """Both sets of answers from one `swift deploy` child: base and adapter of one model load
-    (the base answers of an earlier report in the folder are reused when still valid)."""
+    """Both sets of answers from one model load (an earlier report's base answers if valid)."""
     conversations = [p.messages for p in probes]
     keys = [_key(p.messages) for p in probes]
     cache = cached_base_answers(target.folder, target.args(), cfg) if base else {}
     todo = [i for i, k in enumerate(keys) if k not in cache] if base else []
     with one_load(target, target.folder / "verify", status) as served:
-        after = ask_all(
-            served.endpoint,
-            served.adapter,
-            conversations,
-            cfg.max_new_tokens,
-            progress_counter(status, "adapter"),
-        )
+        ask = partial(ask_all, served.endpoint, max_tokens=cfg.max_new_tokens)
+        after = ask(served.adapter, conversations, on_answer=progress_counter(status, "adapter"))
         fresh: list[Answer] = []
         if todo and served.base is not None:
-            fresh = ask_all(
-                served.endpoint,
-                served.base,
-                [conversations[i] for i in todo],
-                cfg.max_new_tokens,
-                progress_counter(status, "base"),
-            )
+            again = [conversations[i] for i in todo]
+            fresh = ask(served.base, again, on_answer=progress_counter(status, "base"))
     if not base:
         return Asked(after, [None] * len(probes))
     got = dict(zip(todo, fresh, strict=False))
@@ -180,8 +140,7 @@ def quiet(_text: str | None) -> None:
 
 @dataclass(frozen=True)
 class Subject:
-    """What is verified, as the report names it: the checkpoint, the run folder the report
-    goes into (else the checkpoint), the base model, template and system it was trained with."""
+    """What is verified: the checkpoint, the report's folder (None: the checkpoint's), args."""
 
     checkpoint: Path
     run_dir: Path | None
@@ -200,18 +159,18 @@ def need_identity(new: list[str], where: str) -> list[str]:
 
 
 def what_to_ask(target: Target, args: CheckpointArgs) -> tuple[VerifySpec, list[str], list[Probe]]:
-    """The run's [verify] settings, the new identity (located error when there is none) and
-    the probes: the same for a checkpoint asked here and one served anywhere (--url)."""
+    """[verify], the new identity (a located error when none) and probes; also for --url."""
     manifest = target.manifest()
     cfg = manifest.verify_spec(target.run_dir)
     where = str(target.run_dir / MANIFEST if target.run_dir else args_path(target.checkpoint))
-    new = need_identity(identity_of(manifest, args), where)
+    # the recipe's [identity], else the checkpoint's args.json
+    named = manifest.identity.new or [*args.model_name, *args.model_author]
+    new = need_identity(list(dict.fromkeys(named)), where)
     return cfg, new, gather(cfg, target.run_dir, args, new)
 
 
 def verify(target: Target, base: bool = True, status: Status = quiet) -> VerifyReport:
-    """Probe the checkpoint (and its base model) from one model load, score, and write the
-    report (report.json, report.md, loss.png) into the run folder; return it."""
+    """Probe the checkpoint and its base from one model load; score, write, return the report."""
     args = target.require_args()
     cfg, new, probes = what_to_ask(target, args)
     asked = ask_checkpoint(target, probes, cfg, base, status) if probes else Asked([], [])
@@ -228,10 +187,10 @@ def score_and_write(
     after: list[Answer | None] = list(asked.after) or [None] * len(probes)
     before = asked.before or [None] * len(probes)
     rows = [answer_row(p, b, a, new, old) for p, a, b in zip(probes, after, before, strict=True)]
-    identity = set_scores(rows, "identity", cfg.identity_threshold)
-    general = set_scores(rows, "general", cfg.general_threshold, cfg.general_max_drop)
+    identity = rpt.set_scores(rows, "identity", cfg.identity_threshold)
+    general = rpt.set_scores(rows, "general", cfg.general_threshold, cfg.general_max_drop)
     report = VerifyReport(
-        verdict=overall(identity, general),
+        verdict=rpt.overall(identity, general),
         checkpoint=str(subject.checkpoint),
         run_dir=str(subject.run_dir) if subject.run_dir else None,
         base_model=args.model,
@@ -248,4 +207,4 @@ def score_and_write(
         measured=now_iso(),
         served=asked.served,
     )
-    return write_report(report)
+    return rpt.write_report(report)
