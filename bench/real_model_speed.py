@@ -4,7 +4,7 @@ blog's hyperparameters (bench/recipes/blog-smollm2.toml) against swiftkit's reci
 English probes. Prints optimizer steps, CPU seconds (children included: ms-swift, the probes),
 wall seconds, the verdict, and the ratio of CPU seconds.
 
-    python bench/real_model_speed.py     # about 1 h on 2 loaded cores; runs go to each recipe's output_dir
+    python bench/real_model_speed.py   # about 1 h on 2 loaded cores; runs in output_dir
 
 CPU seconds are the figure to compare: wall time on a shared machine varies several-fold.
 """

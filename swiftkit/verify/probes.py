@@ -23,6 +23,7 @@ class Probe:
     kind: str
     messages: Messages
     expect: list[str] = field(default_factory=list)
+    lang: str = ""  # a probe file's `lang`; "" for training probes and [verify] questions
 
     @property
     def question(self) -> str:
@@ -84,6 +85,7 @@ def load_probes(path: Path, set_name: str) -> list[Probe]:
                 str(value.get("kind", set_name)),
                 list(messages),
                 [str(e) for e in expect] if isinstance(expect, list) else [],
+                str(value.get("lang", "")),
             )
         )
     if not probes:
@@ -127,17 +129,21 @@ def data_files(run_dir: Path | None, args: CheckpointArgs) -> list[Path]:
 def gather(
     cfg: VerifySpec, run_dir: Path | None, args: CheckpointArgs, new: list[str]
 ) -> list[Probe]:
-    """Every probe [verify] names: identity probes and questions, then general probes."""
+    """Every probe [verify] names: identity probes and questions, then general probes; of the
+    probe files, only those in [verify] languages when it is set."""
+
+    def in_files(spec: str, set_name: str) -> list[Probe]:
+        loaded = load_probes(cfg.path(spec), set_name)
+        return [p for p in loaded if not cfg.languages or p.lang in cfg.languages]
+
     probes: list[Probe] = []
     for spec in cfg.identity_probes:
         if spec == TRAINING:
             probes += training_probes(data_files(run_dir, args), new)
         else:
-            probes += load_probes(cfg.path(spec), "identity")
+            probes += in_files(spec, "identity")
     probes += [
         Probe(f"question-{i:02d}", "identity", "question", [{"role": "user", "content": q}])
         for i, q in enumerate(cfg.questions, 1)
     ]
-    return probes + [
-        p for spec in cfg.general_probes for p in load_probes(cfg.path(spec), "general")
-    ]
+    return probes + [p for spec in cfg.general_probes for p in in_files(spec, "general")]
