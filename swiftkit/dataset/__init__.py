@@ -1,12 +1,8 @@
 """Identity datasets: read (JSON array or JSONL), check, fill {{NAME}}/{{AUTHOR}}, write a copy.
 
-Every finding carries the file, the line where the record starts, the record number (1-based)
-and the field, so the user can go straight to it. The rooms: read.py (records and where they
-start), records.py (the schema and turn order), fill.py (placeholders), length.py (tokens),
-duplicates.py (one question, two answers), for_recipe.py (the files as a recipe trains on them).
-
-A file is checked as a stream, BATCH records at a time: memory stays flat however large it is,
-and at most MAX_FINDINGS findings are kept per file (the rest are counted).
+Every finding names the file, the line where the record starts, the record (1-based) and the
+field. A file is checked as a stream, BATCH records at a time, so memory stays flat however
+large it is; at most MAX_FINDINGS findings are kept per file (the rest are counted).
 """
 
 from __future__ import annotations
@@ -32,8 +28,8 @@ MAX_FINDINGS = 1000  # kept per file: the first ones by line; the rest are only 
 
 @dataclass
 class Checked:
-    """One file, checked: its findings (at most MAX_FINDINGS, then a count), how many records
-    it has and how many can be trained on, and its questions for cross-file conflicts."""
+    """One file, checked: its findings, its records, those that can be trained on, and its
+    questions for cross-file conflicts."""
 
     path: Path
     findings: list[Finding] = field(default_factory=list)
