@@ -71,7 +71,6 @@ def check_file(
     read_problems: list[Finding] = []
     records = stream(path, read_problems.append)
     formats = Formats()
-    counter = counter or (TokenCounter() if max_length else None)
     while True:
         batch = list(itertools.islice(records, BATCH))
         out.add(read_problems)
@@ -105,10 +104,10 @@ def check_file(
     return out
 
 
-def render_copy(path: Path, identity: Identity, out_dir: Path, name: str | None = None) -> Path:
-    """Write the dataset with placeholders filled into out_dir as JSONL; return its path."""
+def render_copy(path: Path, identity: Identity, out_dir: Path, name: str) -> Path:
+    """Write the dataset with placeholders filled to out_dir/name as JSONL; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / (name or path.stem + ".jsonl")
+    target = out_dir / name
     with target.open("w", encoding="utf-8") as fh:
         for rec in stream(path, lambda finding: None):
             fh.write(json.dumps(fill_record(rec.value, identity), ensure_ascii=False) + "\n")
