@@ -1,12 +1,8 @@
 """Identity datasets: read (JSON array or JSONL), check, fill {{NAME}}/{{AUTHOR}}, write a copy.
 
-Every finding carries the file, the line where the record starts, the record number (1-based)
-and the field, so the user can go straight to it. The rooms: read.py (records and where they
-start), records.py (the schema and turn order), fill.py (placeholders), length.py (tokens),
-duplicates.py (one question, two answers), for_recipe.py (the files as a recipe trains on them).
-
-A file is checked as a stream, BATCH records at a time: memory stays flat however large it is,
-and at most MAX_FINDINGS findings are kept per file (the rest are counted).
+Every finding names the file, the line where the record starts, the record (1-based) and the
+field. A file is checked as a stream, BATCH records at a time, so memory stays flat however
+large it is; at most MAX_FINDINGS findings are kept per file (the rest are counted).
 """
 
 from __future__ import annotations
@@ -32,8 +28,8 @@ MAX_FINDINGS = 1000  # kept per file: the first ones by line; the rest are only 
 
 @dataclass
 class Checked:
-    """One file, checked: its findings (at most MAX_FINDINGS, then a count), how many records
-    it has and how many can be trained on, and its questions for cross-file conflicts."""
+    """One file, checked: its findings, its records, those that can be trained on, and its
+    questions for cross-file conflicts."""
 
     path: Path
     findings: list[Finding] = field(default_factory=list)
@@ -75,7 +71,6 @@ def check_file(
     read_problems: list[Finding] = []
     records = stream(path, read_problems.append)
     formats = Formats()
-    counter = counter or (TokenCounter() if max_length else None)
     while True:
         batch = list(itertools.islice(records, BATCH))
         out.add(read_problems)
@@ -109,10 +104,10 @@ def check_file(
     return out
 
 
-def render_copy(path: Path, identity: Identity, out_dir: Path, name: str | None = None) -> Path:
-    """Write the dataset with placeholders filled into out_dir as JSONL; return its path."""
+def render_copy(path: Path, identity: Identity, out_dir: Path, name: str) -> Path:
+    """Write the dataset with placeholders filled to out_dir/name as JSONL; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / (name or path.stem + ".jsonl")
+    target = out_dir / name
     with target.open("w", encoding="utf-8") as fh:
         for rec in stream(path, lambda finding: None):
             fh.write(json.dumps(fill_record(rec.value, identity), ensure_ascii=False) + "\n")

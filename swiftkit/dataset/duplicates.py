@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from swiftkit.dataset.read import Fields, Record
-from swiftkit.errors import Finding
+from swiftkit.errors import Finding, Where
 
 Key = tuple[object, ...]
 BROKEN = (KeyError, TypeError, AttributeError, IndexError)  # a record the checks refused
@@ -82,13 +82,8 @@ def cross_file_conflicts(files: Sequence[Seen]) -> list[Finding]:
                     f"same question as record {other_number} of {other.path} (line {other_line}) "
                     f"with a different answer{TWO}"
                 )
-                fld, fix = "messages" if messages else "output", CROSS_FIX
-                findings.append(
-                    Finding.error(
-                        str(seen.path), message, line=line, record=number, field=fld, fix=fix
-                    )
-                )
+                fld = "messages" if messages else "output"
+                fix = "keep one answer per question across the recipe's datasets"
+                where: Where = {"line": line, "record": number, "field": fld, "fix": fix}
+                findings.append(Finding.error(str(seen.path), message, **where))
     return findings
-
-
-CROSS_FIX = "keep one answer per question across the recipe's datasets"

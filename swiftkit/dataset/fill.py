@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from swiftkit.dataset.read import Fields, Record
 from swiftkit.errors import Finding
@@ -14,10 +15,8 @@ FILLS = {"NAME": "name", "AUTHOR": "author"}
 # Something that looks like a placeholder in another form: {NAME}, {{NAME}, ${NAME}, <NAME>,
 # %NAME%, {{{NAME}}}, $AUTHOR, ... (checked only in text that holds one of these marks).
 NEAR = re.compile(r"(?P<pre>[{<$%]*)(?P<word>[A-Za-z][\w-]*)(?P<post>[}>%]*)")
-SPACED = re.compile(
-    r"(?P<pre>\{+)\s+(?P<word>[A-Za-z][\w-]*)\s*(?P<post>\}+)|"
-    r"(?P<pre2>\{+)(?P<word2>[A-Za-z][\w-]*)\s+(?P<post2>\}+)"
-)
+# The same in braces with a space inside ({ NAME }, {{NAME }); a match without one is NEAR's.
+SPACED = re.compile(r"(?P<pre>\{+)\s*(?P<word>[A-Za-z][\w-]*)\s*(?P<post>\}+)")
 MARKS = frozenset("{}<>$%")
 WELL_FORMED = re.compile(r"(?<!\{)\{\{\s*(?:NAME|AUTHOR)\s*\}\}(?!\})", re.IGNORECASE)
 Identity = Mapping[str, str]  # {"name": ..., "author": ...}, as Identity.fills() gives
@@ -48,28 +47,16 @@ def typos(text: str) -> list[tuple[str, str]]:
     """(as written, the placeholder meant) for each mistyped {{NAME}}/{{AUTHOR}} in text."""
     if MARKS.isdisjoint(text) or MARKS.isdisjoint(WELL_FORMED.sub("", text)):
         return []  # the common case: no mark, or only well-formed {{NAME}}/{{AUTHOR}}
-    spaced = list(SPACED.finditer(text))
-    found = [
-        (
-            m.group("pre") or m.group("pre2"),
-            m.group("word") or m.group("word2"),
-            m.group("post") or m.group("post2"),
-            m.group(0),
-        )
-        for m in spaced
-    ]
-    found += [
-        (m.group("pre"), m.group("word"), m.group("post"), m.group(0))
-        for m in NEAR.finditer(text)
-        if not any(o.start() <= m.start() < o.end() for o in spaced)
-    ]
+    spaced = [m for m in SPACED.finditer(text) if any(c.isspace() for c in m.group(0))]
+    near = NEAR.finditer(text)
+    found = spaced + [m for m in near if not any(o.start() <= m.start() < o.end() for o in spaced)]
     # plain words, and {{...}} (PLACEHOLDER's, checked below), are not typos
     return [
-        (written, meant)
-        for pre, word, post, written in found
-        if (pre or post)
-        and not (pre == "{{" and post == "}}")
-        and (meant := placeholder_like(word))
+        (m.group(0), meant)
+        for m in found
+        if (m["pre"] or m["post"])
+        and not (m["pre"] == "{{" and m["post"] == "}}")
+        and (meant := placeholder_like(m["word"]))
     ]
 
 
@@ -89,7 +76,7 @@ def placeholder_findings(
 ) -> list[Finding]:
     """Placeholders swiftkit cannot fill: unknown names, or known ones the recipe lacks
     (identity=None: no recipe, so known names are accepted)."""
-    found: list[tuple[Record[object], str, str, str]] = []  # (record, field, message, fix)
+    found: list[Finding] = []
     # Well-formed placeholders need no finding when there is no recipe or it fills both.
     all_filled = identity is None or all(identity.get(v) for v in FILLS.values())
     for rec in records:
@@ -102,11 +89,11 @@ def placeholder_findings(
             ):
                 continue  # decided without the loops below
             found += [
-                (
-                    rec,
-                    fld,
+                rec.error(
+                    source,
                     f"'{written}' looks like the placeholder {{{{{meant}}}}} but is not "
                     "filled: it would be trained literally",
+                    fld,
                     f"write {{{{{meant}}}}} in place of {written}",
                 )
                 for written, meant in typos(text)
@@ -127,11 +114,8 @@ def placeholder_findings(
                     fix = f'add under [identity]: {FILLS[key]} = "..."'
                 else:
                     continue
-                found.append((rec, fld, message, fix))
-    return [
-        Finding.error(source, message, line=rec.line, record=rec.number, field=fld, fix=fix)
-        for rec, fld, message, fix in found
-    ]
+                found.append(rec.error(source, message, fld, fix))
+    return found
 
 
 def fill(text: str, identity: Identity) -> str:
@@ -140,7 +124,7 @@ def fill(text: str, identity: Identity) -> str:
     )
 
 
-def fill_record(value: object, identity: Identity) -> object:
+def fill_record(value: object, identity: Identity) -> Any:
     """The JSON value with every string filled."""
     if isinstance(value, str):
         return fill(value, identity)
@@ -149,11 +133,6 @@ def fill_record(value: object, identity: Identity) -> object:
     if isinstance(value, dict):
         return {k: fill_record(v, identity) for k, v in value.items()}
     return value
-
-
-def filled(rec: Record[Fields], identity: Identity) -> Fields:
-    """A checked record's fields, filled."""
-    return {k: fill_record(v, identity) for k, v in rec.value.items()}
 
 
 def leftover_findings(
@@ -166,14 +145,7 @@ def leftover_findings(
             keys = [FILLS.get(m.group(1).upper()) for m in PLACEHOLDER.finditer(text)]
             fillable = keys and all(k and identity.get(k) for k in keys)
             if fillable and (left := PLACEHOLDER.search(fill(text, identity))):
-                findings.append(
-                    Finding.error(
-                        source,
-                        f"'{left.group(0)}' remains after filling from [identity]",
-                        line=rec.line,
-                        record=rec.number,
-                        field=fld,
-                        fix="the [identity] name and author must not contain {{...}}",
-                    )
-                )
+                message = f"'{left.group(0)}' remains after filling from [identity]"
+                fix = "the [identity] name and author must not contain {{...}}"
+                findings.append(rec.error(source, message, fld, fix))
     return findings

@@ -1,14 +1,6 @@
 """Dataset text as JSON: decoding that notes repeated keys, what JSON allows but a training
-record must not hold, and plain words for what is not JSON.
-
-The limits (README, "Limits"):
-- a record nests at most MAX_DEPTH levels (a valid one has 3);
-- a number has at most 4,300 digits (Python's own limit for decimal integers);
-- text holds no lone surrogate (\\ud800 is not a character and cannot be written as UTF-8)
-  and no NUL character;
-- one object holds each key once (JSON readers keep the last one silently; `Decoder` notes it
-  with json's object_pairs_hook).
-Every walk here is a loop, never recursion: a record may nest thousands deep.
+record must not hold (README, "Limits"), and plain words for what is not JSON. Every walk here
+is a loop, never recursion: a record may nest thousands deep.
 """
 
 from __future__ import annotations
@@ -46,7 +38,7 @@ class Decoder:
         return self._json.raw_decode(text, pos)
 
 
-def explain(text: str, exc: Exception, column: int | None = None) -> tuple[str, str]:
+def explain(text: str, exc: Exception) -> tuple[str, str]:
     """(message, fix) for a record that is not JSON."""
     stripped = text.lstrip()
     if stripped.startswith(("//", "/*", "#")):
@@ -67,7 +59,7 @@ def explain(text: str, exc: Exception, column: int | None = None) -> tuple[str, 
             )
         if "\0" in exc.doc:
             return "a NUL byte: the file holds binary data", "save the file as UTF-8 text"
-        return f"{exc.msg} (column {column or exc.colno})", ""
+        return f"{exc.msg} (column {exc.colno})", ""
     message = str(exc)
     if "digits" in message:
         key = re.search(r'"([^"]{1,40})"\s*:\s*-?\d{4000}', text)

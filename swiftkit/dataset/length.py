@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit.dataset.duplicates import BROKEN
-from swiftkit.dataset.fill import Identity, filled
+from swiftkit.dataset.fill import Identity, fill_record
 from swiftkit.dataset.read import Fields, Record
 from swiftkit.errors import Finding
 
@@ -89,20 +89,21 @@ def length_findings(
     measured: list[tuple[Record[Fields], list[str]]] = []
     for rec in records:
         try:
-            measured.append((rec, record_texts(filled(rec, identity or {}), system)))
+            measured.append((rec, record_texts(fill_record(rec.value, identity or {}), system)))
         except BROKEN:
             continue
     counts = counter.count_many([texts for _, texts in measured], limit=max_length)
+    fix = (
+        "shorten or split the record, or raise max_length under [train] if the GPU has room "
+        "(over-long records are the usual cause of out-of-memory)"
+    )
     return [
-        Finding.error(
+        rec.error(
             source,
             f"{n} tokens with the chat template, more than max_length = {max_length} "
             f"({counter.how})",
-            line=rec.line,
-            record=rec.number,
-            field="messages" if "messages" in rec.value else "output",
-            fix="shorten or split the record, or raise max_length under [train] if the "
-            "GPU has room (over-long records are the usual cause of out-of-memory)",
+            "messages" if "messages" in rec.value else "output",
+            fix,
         )
         for (rec, _), n in zip(measured, counts, strict=True)
         if n > max_length

@@ -1,12 +1,6 @@
-"""Reading a dataset file: a JSON array or JSON Lines, each record with the line it starts on.
-
-A record is the JSON value as written (`Record[object]`); the records that pass the checks are
-objects, `Record[Fields]` (see `usable`).
-
-JSON Lines files are read one line at a time (a 200 MB file is never held whole); a JSON array
-is held as text and decoded one record at a time. Whatever the bytes, reading ends in records
-and findings, never an exception; what JSON allows but a record must not hold (the limits
-in README, "Limits") is jsontext.py's.
+"""Reading a dataset file, a JSON array or JSON Lines, into records with the line each starts
+on, and findings, never an exception. JSON Lines is read a line at a time (a 200 MB file is
+never held whole); an array is held as text and decoded one record at a time.
 """
 
 from __future__ import annotations
@@ -38,6 +32,12 @@ class Record(NamedTuple, Generic[V]):
     number: int  # 1-based position in the file
     line: int  # line where the record starts
     value: V
+
+    def error(self, source: str, message: str, field: str | None, fix: str | None) -> Finding:
+        """An error finding at this record."""
+        return Finding.error(
+            source, message, line=self.line, record=self.number, field=field, fix=fix
+        )
 
 
 def usable(records: Iterable[Record[object]], findings: Iterable[Finding]) -> list[Record[Fields]]:
@@ -120,25 +120,16 @@ def _whole_object(path: Path, fh: Any, say: Say) -> bool:
             return False
     if not isinstance(value, dict):
         return False
-    key = next(
-        (
-            k
-            for k, v in value.items()
-            if k != "messages" and isinstance(v, list) and v and isinstance(v[0], dict)
-        ),
-        None,
-    )
-    if key is not None:
-        fix = (
-            f"write the array itself ([{{...}}, {{...}}]), the value of '{key}', as the whole file"
-        )
-        say(
-            f"records are under '{key}': the file is one object that wraps them",
-            line=1,
-            field=key,
-            fix=fix,
-        )
-        return True
+    for key, v in value.items():
+        if key != "messages" and isinstance(v, list) and v and isinstance(v[0], dict):
+            say(
+                f"records are under '{key}': the file is one object that wraps them",
+                line=1,
+                field=key,
+                fix=f"write the array itself ([{{...}}, {{...}}]), the value of '{key}', as "
+                "the whole file",
+            )
+            return True
     if one_line:
         return False
     if path.suffix.lower() == ".jsonl":
@@ -161,10 +152,12 @@ def _read_array(raw: bytes, say: Say) -> Iterator[Record[object]]:
     decoder = jsontext.Decoder()
     pos = text.index("[") + 1
     n = 0
-    line, counted = 1, 0  # line number at offset `counted`, advanced as records are read
+    line, counted = 1, 0  # the line at offset `counted`
 
-    def at(offset: int) -> int:
-        return text.count("\n", 0, offset) + 1
+    def at(offset: int) -> int:  # offsets only grow: count the newlines once
+        nonlocal line, counted
+        line, counted = line + text.count("\n", counted, offset), offset
+        return line
 
     comma = False  # the last thing read was a comma after a record
     while True:
@@ -192,13 +185,11 @@ def _read_array(raw: bytes, say: Say) -> Iterator[Record[object]]:
                 " and records are separated by commas",
             )
             return
-        line += text.count("\n", counted, pos)
-        counted = pos
         problem = jsontext.check_value(value, text[pos:end], decoder.repeated)
         if problem:
-            say(problem[0], line=line, record=n, field=problem[1], fix=_VALUE_FIX)
+            say(problem[0], line=at(pos), record=n, field=problem[1], fix=_VALUE_FIX)
         else:
-            yield Record(n, line, value)
+            yield Record(n, at(pos), value)
         pos = _skip_space(text, end)
         comma = text.startswith(",", pos)
         pos += comma

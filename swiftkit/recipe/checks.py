@@ -66,31 +66,24 @@ def train_flag_findings(train: dict, text: str, source: str) -> list[Finding]:
     renames = {row[k] for row in compat.table()["flag_renames"] for k in ("old", "new")}
     findings = []
     for key in train:
+        make, new = Finding.error, compat.flag_name(key, version) if key in renames else key
         if key in MANAGED:
             message, fix = f"'{key}' cannot be set under [train]: swiftkit sets it", MANAGED[key]
-        elif key in known or (key in renames and compat.flag_name(key, version) == key):
+        elif key in known or (key in renames and new == key):
             continue
         elif key in renames:
-            new = compat.flag_name(key, version)
-            findings.append(
-                keyed(
-                    source,
-                    text,
-                    ["train", key],
-                    f"'{key}' is spelled '--{new}' by ms-swift {version}; swiftkit renders "
-                    f"'--{new}'",
-                    f"write {new} = ... (`swiftkit flags {new}` shows it)",
-                    make=Finding.warning,
-                )
+            make = Finding.warning
+            message = (
+                f"'{key}' is spelled '--{new}' by ms-swift {version}; swiftkit renders '--{new}'"
             )
-            continue
+            fix = f"write {new} = ... (`swiftkit flags {new}` shows it)"
         else:
             message = f"'{key}' is not a `swift sft` flag (checked against {origin})"
             fix = (
                 f"{did_you_mean(key, known, cutoff=0.75)}keys under [train] are "
                 "`swift sft` flag names without the dashes (`swiftkit flags` lists them)"
             )
-        findings.append(keyed(source, text, ["train", key], message, fix))
+        findings.append(keyed(source, text, ["train", key], message, fix, make=make))
     return findings
 
 

@@ -173,36 +173,32 @@ def dataset_entry_findings(specs: list, key: str, text: str, source: str) -> lis
     """#N counts that are not positive integers, and one dataset listed twice."""
     out = []
     seen: dict[str, int] = {}
-    line = locate(text, ["data", key])
+
+    def add(i: int, message: str, fix: str) -> None:
+        out.append(keyed(source, text, ["data", key], message, fix, field=f"data.{key}[{i}]"))
+
     for i, spec in enumerate(specs):
         if not isinstance(spec, str):
             continue
         head, sep, count = spec.partition("#")
-        found = []
         if sep and not (count.isdigit() and int(count) > 0):
-            found.append(
-                (
-                    f"'#{count}' in '{spec}' is not a sample count: it must be a positive "
-                    "whole number",
-                    f'write "{head}#100" for 100 records, or "{head}" for all of them',
-                )
+            add(
+                i,
+                f"'#{count}' in '{spec}' is not a sample count: it must be a positive whole number",
+                f'write "{head}#100" for 100 records, or "{head}" for all of them',
             )
         if problem := path_problem(head):
-            found.append(
-                (
-                    f"'{spec[:60]}...' cannot be a file: {problem}",
-                    "give the dataset's real path, relative to the recipe",
-                )
+            add(
+                i,
+                f"'{spec[:60]}...' cannot be a file: {problem}",
+                "give the dataset's real path, relative to the recipe",
             )
         if head in seen:
-            found.append(
-                (
-                    f"'{head}' is listed twice (entries {seen[head] + 1} and {i + 1}): each "
-                    "record would train twice as often",
-                    "list it once; to weigh it more, repeat the records in the file",
-                )
+            add(
+                i,
+                f"'{head}' is listed twice (entries {seen[head] + 1} and {i + 1}): each "
+                "record would train twice as often",
+                "list it once; to weigh it more, repeat the records in the file",
             )
-        field = f"data.{key}[{i}]"
-        out += [Finding.error(source, m, line=line, field=field, fix=f) for m, f in found]
         seen.setdefault(head, i)
     return out
