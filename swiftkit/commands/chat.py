@@ -11,12 +11,11 @@ from typing import Any
 import click
 
 from swiftkit import defaults
-from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.commands import open_target, target_command
 from swiftkit.errors import Echo
 from swiftkit.msswift import argv as helpers
-from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.pipeline import launch
-from swiftkit.pipeline.resolve import Target, announce, resolve
+from swiftkit.pipeline.resolve import Target
 from swiftkit.serving.client import ask_all
 from swiftkit.serving.pair import one_load, require_base
 
@@ -32,11 +31,7 @@ def execute(
     read: Callable[[str], str] | None = None,
     trust_remote_code: bool = False,
 ) -> int:
-    target = resolve(spec, output_dir)
-    announce(target, echo)
-    guard_model_code(target, trust_remote_code, "chat")
-    if base:
-        target.require_adapter(f"--base reads the base model from the adapter's {ARGS_JSON}")
+    target = open_target("chat", spec, output_dir, echo, trust_remote_code, base)
     if compare:
         return side_by_side(target, echo, read or click.prompt)
     command = helpers.render_chat(target.checkpoint, base=base)
@@ -76,14 +71,11 @@ def side_by_side(target: Target, echo: Echo, read: Callable[[str], str]) -> int:
                 echo(f"{label}: {answer.text}")
 
 
-@click.command("chat", epilog=RUN_HELP)
-@click.argument("spec", metavar="[RUN]", required=False)
-@output_option
+@target_command("chat")
 @click.option("--base", is_flag=True, help="Chat with the untouched base model (the before).")
 @click.option(
     "--compare", is_flag=True, help="Each question to the base model and the adapter, side by side."
 )
-@trust_option
 def chat_command(**options: Any) -> int:
     """Chat interactively with a trained adapter (`swift infer --stream true`)."""
     if options["base"] and options["compare"]:

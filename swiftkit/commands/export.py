@@ -1,26 +1,22 @@
-"""`swiftkit export [RUN] --merge [--ollama]`: fold the LoRA into a full model folder that
-answers with the trained identity anywhere: its chat template defaults to the trained system
-prompt, its model card says what it is, and (with --ollama) an Ollama Modelfile matches
-training."""
+"""`swiftkit export [RUN] --merge [--ollama]`: the LoRA folded into a full model folder that
+answers with the trained identity anywhere (chat template, model card, Ollama Modelfile)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from swiftkit import jsonl
-from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
-from swiftkit.errors import Echo, Finding, SwiftkitError
+from swiftkit.commands import RUN_HELP, open_target, target_command
+from swiftkit.errors import Echo, Finding, SwiftkitError, errors_only
 from swiftkit.export import card, ollama
 from swiftkit.export import template as chat
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift.args import args_path
 from swiftkit.msswift.command import shell_line
 from swiftkit.pipeline import launch
-from swiftkit.pipeline.resolve import announce, resolve
 
 NOTE = "swiftkit-merge.json"
 CARD = "README.md"
@@ -63,24 +59,6 @@ def check_merged(folder: Path, system: str | None) -> list[Finding]:
     return findings
 
 
-def refuse_existing(out: Path) -> None:
-    if out.exists():
-        raise SwiftkitError(
-            f"merge target exists: {out}",
-            [
-                Finding.error(
-                    str(out),
-                    "refusing to overwrite an existing folder",
-                    fix="choose another --to, or move that folder away yourself",
-                )
-            ],
-        )
-
-
-def default_target(checkpoint: Path) -> Path:
-    return checkpoint.parent / f"{checkpoint.name}-merged"
-
-
 def execute(
     spec: str | None,
     output_dir: Path | None,
@@ -89,13 +67,17 @@ def execute(
     to_ollama: bool = False,
     trust_remote_code: bool = False,
 ) -> int:
-    target = resolve(spec, output_dir)
-    announce(target, echo)
-    target.require_adapter("only a LoRA adapter can be merged")
-    guard_model_code(target, trust_remote_code, "export")
+    why = "only a LoRA adapter can be merged"
+    target = open_target("export", spec, output_dir, echo, trust_remote_code, why)
     ckpt = target.checkpoint
-    out = (target_dir or default_target(ckpt)).expanduser().resolve()
-    refuse_existing(out)
+    out = (target_dir or ckpt.parent / f"{ckpt.name}-merged").expanduser().resolve()
+    if out.exists():
+        raise SwiftkitError.at(
+            f"merge target exists: {out}",
+            str(out),
+            "refusing to overwrite an existing folder",
+            fix="choose another --to, or move that folder away yourself",
+        )
     args = target.args()
     system = args.system
     if to_ollama and system and '"""' in system:
@@ -121,7 +103,7 @@ def execute(
     findings = check_merged(out, system)
     for f in findings:
         echo(f.format())
-    errors = [f for f in findings if f.severity == "error"]
+    errors = errors_only(findings)
     if (out / CARD).is_file():  # the base model's card describes the base, not this model
         (out / CARD).rename(out / "README.base.md")
     (out / CARD).write_text(
@@ -148,7 +130,7 @@ def execute(
         "modelfile": str(modelfile) if modelfile else None,
         "seconds": round(seconds, 1),
     }
-    (out / NOTE).write_text(json.dumps(note, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    chat.write_json(out / NOTE, note)
     if errors:
         raise SwiftkitError(f"the merged folder is incomplete: {out}", errors)
     echo(f"merged model: {out}  ({seconds:.0f} s)")
@@ -191,10 +173,9 @@ def write_modelfile(out: Path, system: str | None, echo: Echo) -> Path:
     return path
 
 
-@click.command(
+@target_command(
     "export", epilog=RUN_HELP + " --to is the merged folder; -o/--output the runs, as elsewhere."
 )
-@click.argument("spec", metavar="[RUN]", required=False)
 @click.option("--merge", is_flag=True, help="Merge the LoRA into a full model (required).")
 @click.option(
     "--ollama",
@@ -208,15 +189,12 @@ def write_modelfile(out: Path, system: str | None, echo: Echo) -> Path:
     type=click.Path(path_type=Path),
     help="The merged model folder; must not exist (default CHECKPOINT-merged).",
 )
-@output_option
 @click.option(
     "--runs-dir",
-    "runs_dir",
     type=click.Path(path_type=Path),
     hidden=True,
     help="The old name of -o/--output here.",
 )
-@trust_option
 def export_command(**options: Any) -> int:
     """Merge the adapter into a full model folder (`swift export --merge_lora true`) whose chat
     template defaults to the trained system prompt, with a model card (README.md)."""

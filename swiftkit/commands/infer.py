@@ -10,12 +10,10 @@ from typing import Any
 import click
 
 from swiftkit import defaults, jsonl
-from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
-from swiftkit.errors import Echo, Finding, SwiftkitError
-from swiftkit.msswift.args import FILE as ARGS_JSON
+from swiftkit.commands import open_target, target_command, to_stderr
+from swiftkit.errors import Echo, SwiftkitError
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
-from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.serving.client import ask_all, progress_counter
 from swiftkit.serving.pair import one_load, require_base
 
@@ -83,50 +81,41 @@ def execute(
     if file is not None:
         conversations += read_prompts(file)
     if not conversations:
-        raise SwiftkitError(
-            "nothing to ask",
-            [Finding.error("infer", "no --prompt and no --file", fix="add --prompt '你是谁?'")],
+        raise SwiftkitError.at(
+            "nothing to ask", "infer", "no --prompt and no --file", fix="add --prompt '你是谁?'"
         )
-    target = resolve(spec, output_dir)
-    announce(target, None if as_json else echo)  # JSON on stdout stays parseable
-    guard_model_code(target, trust_remote_code, "infer")
-    if base:
-        target.require_adapter(f"--base reads the base model from the adapter's {ARGS_JSON}")
+    target = open_target(
+        "infer", spec, output_dir, None if as_json else echo, trust_remote_code, base
+    )
     if compare:
         require_base(target)
     work = target.run_dir / "infer" if target.run_dir is not None else None
     with launch.stoppable(), StatusLine(status_echo or echo) as status:
         with one_load(target, work, status) as served:
-            ask = partial(
-                ask_all, served.endpoint, conversations=conversations, max_tokens=max_new_tokens
-            )
-            after = (
-                [] if base else ask(served.adapter, on_answer=progress_counter(status, "adapter"))
-            )
-            before = (
-                ask(served.base, on_answer=progress_counter(status, "base"))
-                if (base or compare) and served.base
-                else []
-            )
+            models = {
+                "adapter": None if base else served.adapter,
+                "base": served.base if base or compare else None,
+            }
+            counter = partial(progress_counter, status)
+            answers = {
+                side: ask_all(served.endpoint, model, conversations, max_new_tokens, counter(side))
+                for side, model in models.items()
+                if model
+            }
+    after, before = answers.get("adapter", []), answers.get("base", [])
     if as_json:
         rows = []
         for i, c in enumerate(conversations):
             row: dict[str, Any] = {"prompt": c[-1]["content"], "messages": c}
-            if after:
-                row["answer"] = after[i].text
-                row["finish_reason"] = after[i].finish_reason
-            if before:
-                row["base_answer" if compare else "answer"] = before[i].text
-                row["base_finish_reason" if compare else "finish_reason"] = before[i].finish_reason
+            for side, got in answers.items():  # a base answer is base_answer only beside another
+                key = "base_" if side == "base" and compare else ""
+                row |= {f"{key}answer": got[i].text, f"{key}finish_reason": got[i].finish_reason}
             rows.append(row)
         payload = {
             "checkpoint": str(target.checkpoint),
             "base": base,
             "compare": compare,
-            "models": {
-                "adapter": None if base else served.adapter,
-                "base": served.base if (base or compare) else None,
-            },
+            "models": models,
             "answers": rows,
         }
         echo(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -141,14 +130,11 @@ def execute(
     return 0
 
 
-@click.command("infer", epilog=RUN_HELP)
-@click.argument("spec", metavar="[RUN]", required=False)
-@output_option
+@target_command("infer")
 @click.option("--prompt", "-p", "prompts", multiple=True, help="A question (repeatable).")
 @click.option(
     "--file",
     "-f",
-    "file",
     type=click.Path(path_type=Path),
     help="Questions, one a line: plain text or JSON with messages/query.",
 )
@@ -163,7 +149,6 @@ def execute(
     show_default=True,
     type=click.IntRange(1),
 )
-@trust_option
 def infer_command(**options: Any) -> int:
     """Answer questions without a chat session (greedy, through `swift deploy`)."""
     if options["base"] and options["compare"]:

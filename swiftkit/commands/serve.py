@@ -17,13 +17,11 @@ from typing import Any
 import click
 
 from swiftkit import defaults
-from swiftkit.commands import RUN_HELP, guard_model_code, output_option, trust_option
+from swiftkit.commands import open_target, target_command
 from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
-from swiftkit.msswift.args import FILE as ARGS_JSON
 from swiftkit.msswift.command import Command, shell_line
 from swiftkit.pipeline import launch
-from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
 from swiftkit.serving.pair import base_name, served_name
 from swiftkit.serving.server import Deployed
@@ -115,11 +113,7 @@ def execute(
     """Serve until Ctrl-C. With `api_key`, every request but /v1/models and /health needs
     `Authorization: Bearer KEY`; printed lines show it as $SWIFTKIT_API_KEY when it came from
     that variable (so they run when pasted there), else as given."""
-    target = resolve(spec, output_dir)
-    announce(target, echo)
-    guard_model_code(target, trust_remote_code, "serve")
-    if base:
-        target.require_adapter(f"--base reads the base model from the adapter's {ARGS_JSON}")
+    target = open_target("serve", spec, output_dir, echo, trust_remote_code, base)
     check_port(host, port)
     model = name or served_name(target)
     base_id = None if base or not target.adapter else base_name(target, model)
@@ -167,9 +161,7 @@ def execute(
         return 0
 
 
-@click.command("serve", epilog=RUN_HELP)
-@click.argument("spec", metavar="[RUN]", required=False)
-@output_option
+@target_command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--name", help="Model id clients send (default: the identity's name).")
@@ -179,10 +171,9 @@ def execute(
 @click.option("--base", is_flag=True, help="Serve the untouched base model instead.")
 @click.option(
     "--api-key",
-    envvar="SWIFTKIT_API_KEY",
+    envvar=KEY_ENV,
     help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
 )
-@trust_option
 def serve_command(**options: Any) -> int:
     """Serve an OpenAI-compatible API (`swift deploy`) until Ctrl-C."""
     source = click.get_current_context().get_parameter_source("api_key")

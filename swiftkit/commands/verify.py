@@ -12,11 +12,10 @@ from typing import Any
 import click
 
 from swiftkit import defaults
-from swiftkit.commands import RUN_HELP, guard_model_code, output_option, to_stderr, trust_option
-from swiftkit.errors import Echo
+from swiftkit.commands import RUN_HELP, open_target, target_command, to_stderr
+from swiftkit.errors import Echo, SwiftkitError
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
-from swiftkit.pipeline.resolve import announce, resolve
 from swiftkit.serving.client import Endpoint
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
@@ -43,17 +42,14 @@ def execute(
             report = verify_url(spec, endpoint, model, base_model, status, output_dir)
         else:
             if is_recipe(spec):
-                from swiftkit.errors import SwiftkitError
-
                 raise SwiftkitError.at(
                     f"a recipe names no checkpoint: {spec}",
                     str(spec),
                     "verify a recipe's identity on a served model with --url, or pass a run",
                     fix=f"swiftkit verify --url http://127.0.0.1:8000/v1 {spec}",
                 )
-            target = resolve(spec or "latest", output_dir)
-            announce(target, None if as_json else echo)  # JSON on stdout stays parseable
-            guard_model_code(target, trust_remote_code, "verify")
+            quiet = None if as_json else echo
+            target = open_target("verify", spec, output_dir, quiet, trust_remote_code)
             report = verify(target, base=base, status=status)
     if as_json:
         scores = {
@@ -77,9 +73,9 @@ def execute(
     return 0 if report.verdict == PASS else 1
 
 
-@click.command("verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.")
-@click.argument("spec", metavar="[TARGET]", default="latest")
-@output_option
+@target_command(
+    "verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.", metavar="[TARGET]"
+)
 @click.option("--json", "as_json", is_flag=True, help='The report\'s scores as JSON ("verdict").')
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
 @click.option("--url", help="Verify a model served there instead (OpenAI API, e.g. .../v1).")
@@ -94,7 +90,6 @@ def execute(
     show_default=True,
     help="With --url: seconds per answer.",
 )
-@trust_option
 def verify_command(**options: Any) -> int:
     """Ask the identity (and general) probes of the base model and the adapter (one model
     load), or of a served model (--url); write report.json, report.md and loss.png into the
