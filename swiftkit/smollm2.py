@@ -45,6 +45,7 @@ def wheel() -> Path:
 
 
 def build(out_dir: Path) -> None:
+    import gguf  # noqa: F401  (transformers' GGUF reader needs it: fail here, by name)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -151,7 +151,7 @@ def test_verify_on_the_checkpoint_scores_adapter_high_and_base_near_zero(init_ru
     assert ident["base"] is not None and ident["base"] <= 0.10  # on SmolLM2's own answers
     report = json.loads((Path(ckpt).parent / "report.json").read_text(encoding="utf-8"))
     # the base model's answers from the run's own verify were reused, not asked again
-    assert report["base_answers_reused"] == ident["probes"]
+    assert report["base_answers_reused"] >= ident["probes"]  # the general ones too
 
 
 def run_dir_of(proc) -> Path:
@@ -195,9 +195,9 @@ def test_serve_answers_the_openai_client_as_nova_and_the_base_as_itself(init_run
     from conftest import free_port, swiftkit_popen
     from test_after_training import wait_for
 
-    proc, _ = init_run
+    proc, elsewhere = init_run
     port = free_port()
-    server = swiftkit_popen("serve", str(run_dir_of(proc)), "--port", str(port))
+    server = swiftkit_popen("serve", str(run_dir_of(proc)), "--port", str(port), cwd=elsewhere)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
     try:

@@ -203,8 +203,8 @@ def require_family(model: str, family: tuple[str | None, str | None]) -> None:
             f"cannot tell the model family of {model}",
             "--model",
             spec.family_why(),
-            fix="give ms-swift's names for it: --model-type TYPE --template TEMPLATE "
-            "(e.g. --model-type llama --template chatml; `swift sft --help` lists them)",
+            fix="name its family: --model-type TYPE --template TEMPLATE "
+            "(e.g. --model-type llama --template chatml)",
         )
 
 
@@ -265,8 +265,12 @@ def ask(value: str | None, option: str, label: str) -> str:
 @click.option(
     "--tiny", is_flag=True, help="The random-weight tiny test model (seconds; it cannot speak)."
 )
-@click.option("--model-type", help="ms-swift --model_type, for a family swiftkit does not know.")
-@click.option("--template", help="ms-swift --template, for a family swiftkit does not know.")
+@click.option(
+    "--model-type", help="The model's type (e.g. llama), for a family swiftkit does not know."
+)
+@click.option(
+    "--template", help="Its chat template (e.g. chatml), for a family swiftkit does not know."
+)
 def init_command(
     directory: Path,
     name: str | None,
