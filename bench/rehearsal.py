@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import phase_memory  # noqa: E402
+
 from swiftkit.machine import baseline, estimate, fit, hardware  # noqa: E402
 from swiftkit.recipe import load  # noqa: E402
 
@@ -126,8 +128,8 @@ def estimates(recipe: Path) -> dict[str, dict]:
     # on a CPU each phase's process holds the measured baseline; on a GPU the CUDA allowance
     base = None if device == "cuda" else baseline.cached().mib / 1024
     dtype = args["torch_dtype"]
-    infer = estimate.inference(shape, torch_dtype=dtype, device=device, overhead_gib=base)
-    merge = estimate.merge(shape, torch_dtype=dtype, device=device, overhead_gib=base)
+    infer = phase_memory.inference(shape, torch_dtype=dtype, device=device, overhead_gib=base)
+    merge = phase_memory.merge(shape, torch_dtype=dtype, device=device, overhead_gib=base)
     return {
         "train": {"device": device, "mib": round(train.total * 1024), "terms": train.lines()},
         "verify": {"device": device, "mib": round(infer.total * 1024), "terms": infer.lines()},

@@ -70,14 +70,17 @@ def test_the_cpu_preset_estimates_with_the_cached_baseline(tmp_path, cache_home,
 
 
 def test_inference_and_merge_estimates_for_the_7b_on_one_card():
-    infer = estimate.inference(SEVEN_B, tokens=2048)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import phase_memory
+
+    infer = phase_memory.inference(SEVEN_B, tokens=2048)
     assert 15.0 <= infer.terms[0][1] * estimate.GIB / 1e9 <= 15.5  # 15.2 GB of bf16 weights
     assert infer.terms[1][1] < 0.2  # the KV cache of 2048 tokens: 4 KV heads keep it small
     assert infer.total < 24 * 1e9 / estimate.GIB
-    on_gpu = estimate.merge(SEVEN_B)
-    on_cpu = estimate.merge(SEVEN_B, device="cpu", overhead_gib=0.8)
+    on_gpu = phase_memory.merge(SEVEN_B)
+    on_cpu = phase_memory.merge(SEVEN_B, device="cpu", overhead_gib=0.8)
     assert [t[0] for t in on_gpu.terms] == ["weights", "CUDA/alloc"]
-    assert on_cpu.terms[1][1] * estimate.GIB == estimate.SHARD_BYTES  # one 5 GB shard
+    assert on_cpu.terms[1][1] * estimate.GIB == phase_memory.SHARD_BYTES  # one 5 GB shard
     assert 19 < on_cpu.total < 20  # GiB of RAM: weights, one shard, the baseline
 
 

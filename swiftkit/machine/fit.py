@@ -256,11 +256,11 @@ def cpu_findings(rec: Recipe) -> list[Finding]:
     """A CPU preset with a model too large for this machine's memory (`init --preset cpu
     --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads. The
     CPU estimate: the same terms as on a GPU, with the measured process baseline for the CUDA
-    allowance; nothing is said when the shape or the machine's memory is unknown."""
+    allowance; nothing is said when the shape is unknown."""
     if rec.train.device != "cpu":
         return []
     shape, have = shape_of(rec.model.id, rec.model.path), hardware.ram_gib()
-    if shape is None or have is None:
+    if shape is None:
         return []
     need = estimate(shape, **{"overhead_gib": 0.0, **estimate_args(rec)}).total
     if need <= have:

@@ -143,9 +143,8 @@ def dtype_for(gpus: list[Gpu]) -> str:
     return "bfloat16"
 
 
-def ram_gib() -> float | None:
-    """This machine's physical memory in GiB (None where the OS does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (AttributeError, OSError, ValueError):
-        return None
+def ram_gib() -> float:
+    """This machine's physical memory in GiB."""
+    import psutil  # type: ignore[import-untyped]
+
+    return psutil.virtual_memory().total / 2**30
