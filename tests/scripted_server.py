@@ -69,6 +69,10 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             if body.get("model") not in script.models:
                 return self.reply(400, {"message": f"`{body.get('model')}` is not served"})
             question = str(body["messages"][-1]["content"])
+            if mode == "judge":  # a grader: FAIL for an answer with "not" in it, else PASS
+                answer = json.loads(question)["answer"]
+                grade = "FAIL: denies it" if " not " in f" {answer.lower()} " else "PASS: says so"
+                mode, ANSWERS["judge"] = "judge", (grade, "stop")
             number = int(re.search(r"(\d+)$", question)[1]) if re.search(r"\d+$", question) else 0
             if mode == "seventy":  # right on probes 1-7 of 10
                 mode = "fluent" if number <= 7 else "old"
