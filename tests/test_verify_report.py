@@ -39,7 +39,7 @@ def test_judge_returns_a_judgement_or_none_when_not_asked():
     assert _judge(WHO, "我是Nova，由Lumen Lab开发。", NEW, OLD, cut_off=True) == scoring.Judgement(
         False, "cut off at max_new_tokens"
     )
-    assert _judge(general(0), "2", NEW, OLD).reason == "contains '2'"
+    assert _judge(general(0), "2", NEW, OLD).reason == "gives '2'"
 
 
 def test_a_row_carries_why_each_answer_passed_or_failed():

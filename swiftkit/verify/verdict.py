@@ -18,8 +18,8 @@ from swiftkit.pipeline.stopcheck import stop_checks
 from swiftkit.recipe.model import VerifySpec
 from swiftkit.serving.client import Answer, ask_all, progress_counter
 from swiftkit.serving.pair import Status, one_load
+from swiftkit.verify import general, scoring
 from swiftkit.verify import report as rpt
-from swiftkit.verify import scoring
 from swiftkit.verify.probes import Messages, Probe, gather
 from swiftkit.verify.report import ProbeRow, VerifyReport
 
@@ -57,7 +57,9 @@ def _judge(
         return None
     if probe.set == "identity":
         return scoring.judge_identity(answer, new, old, cut_off=cut_off)
-    return scoring.judge_general(answer, probe.expect, cut_off=cut_off)
+    return general.judge_general(
+        answer, probe.expect, probe.question, rivals=probe.rivals, cut_off=cut_off
+    )
 
 
 def probe_row(
