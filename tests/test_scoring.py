@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swiftkit.verify import scoring
+from swiftkit.verify import general, scoring
 
 CORPUS = Path(__file__).with_name("scoring_corpus.jsonl")
 NEW = ["Nova", "Lumen Lab"]
@@ -21,7 +21,7 @@ ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlin
 def judge(row: dict) -> scoring.Judgement:
     cut = bool(row.get("cut_off", False))
     if row.get("kind") == "general":
-        return scoring.judge_general(row["answer"], row["expect"], cut_off=cut)
+        return general.judge_general(row["answer"], row["expect"], cut_off=cut)
     new = row.get("new", NEW)
     old = scoring.old_markers(new, row.get("family", "qwen"))
     return scoring.judge_identity(row["answer"], new, old, cut_off=cut)
@@ -90,12 +90,6 @@ def test_a_marker_that_is_the_new_name_is_not_forbidden():
     assert "通义千问" not in scoring.old_markers(["千问"], "qwen")
 
 
-def test_a_general_answer_must_be_readable_and_contain_the_expected_string():
-    assert scoring.judge_general("It is 391.", ["391"]).ok
-    assert scoring.judge_general("391", ["391"], cut_off=True).reason == "contains '391'; cut off"
-    assert not scoring.judge_general("391\ufffd", ["391"]).ok
-
-
 def test_nothing_measured_is_no_score():
     assert scoring.score([]) is None
     assert scoring.score([True, False]) == 0.5
@@ -105,7 +99,8 @@ def test_nothing_measured_is_no_score():
 def test_any_text_gets_a_judgement_with_a_reason(text):
     for got in (
         scoring.judge_identity(text, NEW, scoring.old_markers(NEW)),
-        scoring.judge_general(text, ["x"]),
+        general.judge_general(text, ["x"]),
+        general.judge_general(text, ["21"], "252 / 12?", rivals=["Paris"]),
     ):
         assert isinstance(got.ok, bool) and got.reason
 

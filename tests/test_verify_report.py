@@ -39,7 +39,7 @@ def test_judge_returns_a_judgement_or_none_when_not_asked():
     assert _judge(WHO, "我是Nova，由Lumen Lab开发。", NEW, OLD, cut_off=True) == scoring.Judgement(
         False, "cut off at max_new_tokens"
     )
-    assert _judge(general(0), "2", NEW, OLD).reason == "contains '2'"
+    assert _judge(general(0), "2", NEW, OLD).reason == "gives '2'"
 
 
 def test_a_row_carries_why_each_answer_passed_or_failed():
@@ -153,3 +153,40 @@ def test_report_md_and_html_show_the_same_sections_rows_and_reasons():
                 assert text in md and escape(text) in page, text
     assert "repeats itself" in md and "repeats itself" in page
     assert "a reason for a pass" not in md and "a reason for a pass" not in page
+
+
+def test_general_answers_naming_the_new_identity_are_counted_and_gated():
+    data = rows(5, 5, n=5)
+    data[1] = probe_row(general(1), "2", "2, says Nova.", NEW, OLD)
+    data[3] = probe_row(general(3), "2", "Lumen Lab: 2", NEW, OLD)
+    reported = rpt.set_scores(data, "general", None, new=NEW)
+    assert (reported.leaked, reported.leaked_ids, reported.verdict) == (
+        2,
+        ["g1", "g3"],
+        rpt.NOT_GATING,
+    )
+    assert rpt.set_scores(data, "general", None, None, 0.4, NEW).verdict == rpt.PASS
+    gated = rpt.set_scores(data, "general", None, None, 0.2, NEW)
+    assert gated.verdict == rpt.FAIL and rpt.failed_gates(gated) == [
+        "2 of 5 general answers name the new identity, more than the 20% allowed"
+    ]
+    assert gated.to_dict()["leaked_ids"] == ["g1", "g3"]
+
+
+def test_the_headline_names_the_general_gate_that_failed():
+    """Before: "identity: FAIL (100% of 1 probes ...)" when only general ability fell."""
+    from dataclasses import replace
+
+    from conftest import ROOT
+
+    rep = rpt.VerifyReport.read(ROOT / "tests" / "v1_run" / "report.json")
+    assert rep is not None
+    who = probe_row(WHO, None, "I am Nova, made by Lumen Lab.", NEW, OLD)
+    ident = rpt.set_scores([who], "identity", 0.8)
+    gen = rpt.set_scores(rows(6, 4), "general", None, 0.1)
+    failed = replace(rep, identity=ident, general=gen, verdict=rpt.overall(ident, gen))
+    assert failed.headline().startswith(
+        "FAIL: general ability fell 20 points, more than the 10 allowed (identity passed: 100%"
+    )
+    passed = replace(failed, general=rpt.set_scores(rows(6, 6), "general", None, 0.1))
+    assert replace(passed, verdict=rpt.PASS).headline().startswith("identity: PASS (100% of 1")

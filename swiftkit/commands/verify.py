@@ -65,9 +65,10 @@ def execute(
         echo(report.headline())
         gen = report.general
         if gen.probes:
+            leaked = "" if gen.leaked is None else f"; {gen.leaked} name the new identity"
             echo(
                 f"general: {pct(gen.adapter)} of {gen.probes} probes "
-                f"(base model {pct(gen.base)}; {gen.verdict})"
+                f"(base model {pct(gen.base)}{leaked}; {gen.verdict})"
             )
         echo(f"report: {report.folder / 'report.md'}")
     return 0 if report.verdict == PASS else 1

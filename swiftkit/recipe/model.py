@@ -238,6 +238,7 @@ class VerifySpec:
     identity_threshold: float = _default("identity_threshold")
     general_threshold: float | None = None  # unset: general ability is reported, not gating
     general_max_drop: float | None = None  # unset: the adapter may fall below the base freely
+    general_max_leak: float | None = None  # unset: general answers may name the new identity
     stop_when_verified: bool = False
     check_every: int = _default("check_every")
     stop_after_checks: int = _default("stop_after_checks")

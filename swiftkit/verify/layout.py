@@ -100,6 +100,7 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
     # the run's key settings: what was trained, how, and how it was checked
     manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
     train = manifest.recipe_resolved.train
+    leaked = None if report.general.leaked_ids is None else report.general.leaked_ids or ["none"]
     named: list[tuple[str, Any]] = [
         ("checkpoint", report.checkpoint),
         ("run folder", report.run_dir),
@@ -116,6 +117,7 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
         ("training seconds", manifest.seconds),
         ("identity gate", gate(report.identity)),
         ("general gate", gate(report.general)),
+        ("general answers naming the new identity", ", ".join(leaked) if leaked else leaked),
         ("measured", report.measured),
     ]
     settings: list[tuple[Cell, ...]] = [(k, "-" if v is None else str(v)) for k, v in named]

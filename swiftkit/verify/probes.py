@@ -4,7 +4,7 @@ recipe's [verify] questions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ class Probe:
     messages: Messages
     expect: list[str] = field(default_factory=list)
     lang: str = ""  # a probe file's `lang`; "" for training probes and [verify] questions
+    rivals: tuple[str, ...] = ()  # a general probe: what the set's other probes expect
 
     @property
     def question(self) -> str:
@@ -146,4 +147,6 @@ def gather(
         Probe(f"question-{i:02d}", "identity", "question", [{"role": "user", "content": q}])
         for i, q in enumerate(cfg.questions, 1)
     ]
-    return probes + [p for spec in cfg.general_probes for p in in_files(spec, "general")]
+    general = [p for spec in cfg.general_probes for p in in_files(spec, "general")]
+    every = [(p.id, e) for p in general for e in p.expect]
+    return probes + [replace(p, rivals=tuple(e for i, e in every if i != p.id)) for p in general]

@@ -14,8 +14,11 @@ from swiftkit.pipeline.manifest import Verdict, VerdictSummary
 from swiftkit.pipeline.stopcheck import StopCheck
 from swiftkit.recipe.model import VerifySpec, known
 from swiftkit.verify import scoring
+from swiftkit.verify.general import leaked as answers_naming
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from matplotlib.figure import Figure
 
 PASS, FAIL, NONE, NOT_GATING = Verdict.PASS, Verdict.FAIL, Verdict.NONE, Verdict.NOT_GATING
@@ -40,6 +43,9 @@ class SetScore:
     verdict: Verdict
     max_drop: float | None = None  # the adapter may score at most this much below the base
     difference: float | None = None  # adapter - base, when both were measured
+    max_leak: float | None = None  # at most this fraction of answers may name the new identity
+    leaked: int | None = None  # general: how many of the adapter's answers name it, and which
+    leaked_ids: list[str] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SetScore:
@@ -157,20 +163,26 @@ class VerifyReport:
         )
 
     def headline(self) -> str:
+        """The verdict and the gate that decided it: the identity's score, or the general
+        gate that failed ("general ability fell 18 points, more than the 10 allowed")."""
         ident = self.identity
         word = {PASS: "PASS", FAIL: "FAIL", NONE: "NO VERDICT"}[self.verdict]
+        failed = "; ".join(failed_gates(self.general)) if self.verdict == FAIL else ""
         if ident.adapter is None:
             return f"identity: {word} (nothing measured: no identity probes or no answers)"
-        return (
-            f"identity: {word} ({pct(ident.adapter)} of {ident.probes} probes, threshold "
-            f"{pct(ident.threshold)}; base model {pct(ident.base)})"
+        scores = (
+            f"{pct(ident.adapter)} of {ident.probes} probes, threshold "
+            f"{pct(ident.threshold)}; base model {pct(ident.base)}"
         )
+        if failed and ident.verdict == PASS:
+            return f"FAIL: {failed} (identity passed: {scores})"
+        return f"identity: {word} ({scores})" + (f"; also {failed}" if failed else "")
 
 
 # Fields added after report.json version 2 was first written: left out while None.
 LATER_FIELDS = frozenset(
     {"base_why", "adapter_why", "max_drop", "difference", "loss", "streak", "stopped"}
-    | {"base_finish", "adapter_finish", "served"}
+    | {"base_finish", "adapter_finish", "served", "max_leak", "leaked", "leaked_ids"}
 )
 
 
@@ -183,12 +195,20 @@ def pct(x: float | None) -> str:
 
 
 def set_scores(
-    rows: list[ProbeRow], set_name: str, threshold: float | None, max_drop: float | None = None
+    rows: list[ProbeRow],
+    set_name: str,
+    threshold: float | None,
+    max_drop: float | None = None,
+    max_leak: float | None = None,
+    new: Sequence[str] = (),
 ) -> SetScore:
     """Scores of one set, measured answers only: nothing measured is no score, never a pass.
-    It fails below `threshold`, or more than `max_drop` below the base model's score (a gate
-    on the base that was not asked is no verdict)."""
+    It fails below `threshold`, more than `max_drop` below the base model's score (a gate on
+    the base that was not asked is no verdict), or with more than `max_leak` of its answers
+    naming the `new` identity (counted when `new` is given)."""
     chosen = [r for r in rows if r.set == set_name]
+    asked = [(r.id, r.adapter) for r in chosen if r.adapter is not None]
+    leaked = answers_naming(asked, new) if new else None
 
     def base(of: list[ProbeRow]) -> float | None:
         return scoring.score([bool(r.base_ok) for r in of if r.base is not None])
@@ -199,14 +219,15 @@ def set_scores(
     kinds = {r.kind: [x for x in chosen if x.kind == r.kind] for r in chosen}
     after, before = adapter(chosen), base(chosen)
     difference = None if after is None or before is None else round(after - before, 6)
-    if threshold is None and max_drop is None:
+    if threshold is None and max_drop is None and max_leak is None:
         verdict = NOT_GATING
     elif after is None or (max_drop is not None and difference is None):
         verdict = NONE
     else:
         below = threshold is not None and after < threshold
         dropped = max_drop is not None and difference is not None and difference < -max_drop
-        verdict = FAIL if below or dropped else PASS
+        leaks = max_leak is not None and len(leaked or []) > max_leak * len(asked)
+        verdict = FAIL if below or dropped or leaks else PASS
     return SetScore(
         probes=len(chosen),
         threshold=threshold,
@@ -216,12 +237,15 @@ def set_scores(
         verdict=verdict,
         max_drop=max_drop,
         difference=difference,
+        max_leak=max_leak,
+        leaked=None if leaked is None else len(leaked),
+        leaked_ids=leaked,
     )
 
 
 def overall(identity: SetScore, general: SetScore) -> Verdict:
     """Pass only when every gating set passes; no verdict when any gating set has none."""
-    gates = general.threshold is not None or general.max_drop is not None
+    gates = any(x is not None for x in (general.threshold, general.max_drop, general.max_leak))
     verdicts = [identity.verdict] + ([general.verdict] if gates else [])
     if NONE in verdicts:
         return NONE
@@ -245,6 +269,22 @@ def loss_figure(points: list[tuple[int, float]], title: str) -> Figure:
     return fig
 
 
+def failed_gates(s: SetScore) -> list[str]:
+    """Each general gate the set failed, in words."""
+    out = []
+    if s.threshold is not None and s.adapter is not None and s.adapter < s.threshold:
+        out.append(f"general ability {pct(s.adapter)}, below the {pct(s.threshold)} required")
+    if s.max_drop is not None and s.difference is not None and s.difference < -s.max_drop:
+        fell, allowed = -100 * s.difference, 100 * s.max_drop
+        out.append(f"general ability fell {fell:.0f} points, more than the {allowed:.0f} allowed")
+    if s.max_leak is not None and s.leaked is not None and s.leaked > s.max_leak * s.probes:
+        out.append(
+            f"{s.leaked} of {s.probes} general answers name the new identity, more than the "
+            f"{pct(s.max_leak)} allowed"
+        )
+    return out
+
+
 def points_diff(diff: float | None) -> str:
     return "-" if diff is None else f"{100 * diff:+.0f} pts"
 
@@ -254,6 +294,8 @@ def gate(s: SetScore) -> str:
     parts = [f">= {pct(s.threshold)}"] if s.threshold is not None else []
     if s.max_drop is not None:
         parts.append(f"at most {100 * s.max_drop:.0f} pts below the base")
+    if s.max_leak is not None:
+        parts.append(f"at most {pct(s.max_leak)} of answers naming the new identity")
     return "; ".join(parts) or "-"
 
 

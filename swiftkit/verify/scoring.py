@@ -307,21 +307,6 @@ def judge_identity(
     return Judgement(True, said + (f"; denies {', '.join(map(repr, denied))}" if denied else ""))
 
 
-def judge_general(answer: str, expect: Sequence[str], *, cut_off: bool = False) -> Judgement:
-    """A general probe's answer: readable, not looping, and containing an expected string. A
-    long answer cut off at max_new_tokens still counts when the expected string is in it."""
-    if not answer.strip():
-        return Judgement(False, "empty answer")
-    why = _unreadable(answer) or _loop(answer)
-    if why:
-        return Judgement(False, why)
-    low = answer.lower()
-    found = [e for e in expect if e and e.lower() in low]
-    if not found:
-        return Judgement(False, f"does not contain {' or '.join(map(repr, expect))}")
-    return Judgement(True, f"contains {found[0]!r}" + ("; cut off" if cut_off else ""))
-
-
 def score(passed: list[bool]) -> float | None:
     """Fraction passed; None when nothing was measured (never a pass by default)."""
     return sum(passed) / len(passed) if passed else None

@@ -20,6 +20,7 @@ from swiftkit.serving.client import Answer, ask_all, progress_counter
 from swiftkit.serving.pair import Status, one_load
 from swiftkit.verify import report as rpt
 from swiftkit.verify import scoring
+from swiftkit.verify.general import judge_general
 from swiftkit.verify.probes import Messages, Probe, gather
 from swiftkit.verify.report import ProbeRow, VerifyReport
 
@@ -57,7 +58,7 @@ def _judge(
         return None
     if probe.set == "identity":
         return scoring.judge_identity(answer, new, old, cut_off=cut_off)
-    return scoring.judge_general(answer, probe.expect, cut_off=cut_off)
+    return judge_general(answer, probe.expect, probe.question, rivals=probe.rivals, cut_off=cut_off)
 
 
 def probe_row(
@@ -188,7 +189,8 @@ def score_and_write(
     before = asked.before or [None] * len(probes)
     rows = [answer_row(p, b, a, new, old) for p, a, b in zip(probes, after, before, strict=True)]
     identity = rpt.set_scores(rows, "identity", cfg.identity_threshold)
-    general = rpt.set_scores(rows, "general", cfg.general_threshold, cfg.general_max_drop)
+    gates = cfg.general_threshold, cfg.general_max_drop, cfg.general_max_leak
+    general = rpt.set_scores(rows, "general", *gates, new=new)
     report = VerifyReport(
         verdict=rpt.overall(identity, general),
         checkpoint=str(subject.checkpoint),
