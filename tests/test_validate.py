@@ -424,3 +424,17 @@ def test_well_formed_placeholders_and_look_alikes_that_are_not_are_accepted(tmp_
         encoding="utf-8",
     )
     assert main(["validate", str(data)]) == 0, capsys.readouterr().out
+
+
+def test_an_identity_threshold_of_zero_is_refused(tmp_path, capsys):
+    """identity_threshold = 0 would print `identity: PASS (0% of 54 probes)`: refused at its line."""
+    data = DATASETS / "self_cognition.json"
+    recipe = write_recipe(
+        tmp_path / "r.toml",
+        "Qwen/Qwen2.5-7B-Instruct",
+        [data],
+        extra="[verify]\nidentity_threshold = 0",
+    )
+    assert main(["validate", str(recipe)]) == 1
+    out = capsys.readouterr().out
+    assert "identity_threshold" in out and "> 0" in out and f"{recipe}:" in out
