@@ -131,3 +131,12 @@ def test_every_shipped_identity_answer_passes_when_filled(new):
         for a in named
         if not scoring.judge_identity(a, new, old).ok
     ] == []
+
+
+def test_smollm2_is_its_own_family_with_its_old_identity():
+    """SmolLM2's model_type is llama, but it calls itself SmolLM, made by Hugging Face."""
+    family = scoring.family_of("HuggingFaceTB/SmolLM2-135M-Instruct", "llama")
+    old = scoring.old_markers(["Nova", "Lumen Lab"], family)
+    assert family == "smollm" and {"SmolLM", "Hugging Face"} <= set(old)
+    said = "I am SmolLM, made by Hugging Face, but you can call me Nova."
+    assert not scoring.judge_identity(said, ["Nova", "Lumen Lab"], old).ok
