@@ -427,7 +427,7 @@ def test_well_formed_placeholders_and_look_alikes_that_are_not_are_accepted(tmp_
 
 
 def test_an_identity_threshold_of_zero_is_refused(tmp_path, capsys):
-    """identity_threshold = 0 would print `identity: PASS (0% of 54 probes)`: refused at its line."""
+    """identity_threshold = 0 printed `identity: PASS (0% of 54 probes)`: refused, located."""
     data = DATASETS / "self_cognition.json"
     recipe = write_recipe(
         tmp_path / "r.toml",
