@@ -34,7 +34,7 @@ def rows(base_right: int, adapter_right: int, n: int = 10) -> list[rpt.ProbeRow]
 def test_judge_returns_a_judgement_or_none_when_not_asked():
     assert _judge(WHO, None, NEW, OLD) is None
     assert _judge(WHO, "我是Nova，由Lumen Lab开发。", NEW, OLD) == scoring.Judgement(
-        True, "names Nova and Lumen Lab; fluent"
+        True, "asserts Nova and Lumen Lab"
     )
     assert _judge(WHO, "我是Nova，由Lumen Lab开发。", NEW, OLD, cut_off=True) == scoring.Judgement(
         False, "cut off at max_new_tokens"
@@ -44,7 +44,7 @@ def test_judge_returns_a_judgement_or_none_when_not_asked():
 
 def test_a_row_carries_why_each_answer_passed_or_failed():
     row = probe_row(WHO, "我是通义千问。", "Nova, Nova, Nova, L", NEW, OLD)
-    assert (row.base_ok, row.base_why) == (False, "affirms the old identity '通义千问'")
+    assert (row.base_ok, row.base_why) == (False, "claims another identity '通义千问'")
     assert (row.adapter_ok, row.adapter_why) == (False, "repeats itself (loop of 'Nova, ')")
     unasked = probe_row(WHO, None, "I am Nova.", NEW, OLD)
     assert unasked.base_ok is None and unasked.base_why is None
@@ -99,7 +99,7 @@ def test_report_json_md_and_json_summary_say_why_and_show_the_general_difference
     )
     saved = json.loads((run / "report.json").read_text(encoding="utf-8"))
     assert saved["probes"][0]["adapter_why"] == "repeats itself (loop of 'Nova, ')"
-    assert saved["probes"][0]["base_why"] == "affirms the old identity '通义千问'"
+    assert saved["probes"][0]["base_why"] == "claims another identity '通义千问'"
     assert saved["scores"]["general"]["difference"] == -0.2
     assert saved["scores"]["general"]["max_drop"] == 0.1
     assert saved["verdict"] == "fail" == written.verdict
