@@ -72,7 +72,7 @@ def test_naming_another_probes_answer_is_offering_several():
 
 def shipped_probes():
     cfg = VerifySpec(identity_probes=(), general_probes=(str(SHIPPED),))
-    return gather(cfg, None, CheckpointArgs(), ["Nova", "Lumen Lab"])
+    return gather(cfg, None, CheckpointArgs(), ["Nova"], ["Lumen Lab"])
 
 
 def test_the_shipped_probes_pass_their_own_answers():

@@ -78,7 +78,7 @@ def test_the_plugin_refuses_settings_without_a_value_it_needs(plugin, tmp_path):
     (tmp_path / "stop.json").write_text(json.dumps({"probes": [], "log": "x"}), encoding="utf-8")
     os.environ[stopcheck.PLUGIN_ENV] = str(tmp_path / "stop.json")
     try:
-        with pytest.raises(ValueError, match="lacks new, old, threshold, check_every"):
+        with pytest.raises(ValueError, match="lacks need, new, old, threshold, check_every"):
             plugin(SimpleNamespace(), None)
     finally:
         del os.environ[stopcheck.PLUGIN_ENV]
@@ -88,6 +88,7 @@ def run_checks(plugin, tmp: Path, rounds: list[list[tuple[str, bool]]], **cfg) -
     """The steps (10, 20, ...) at which the plugin asked training to stop."""
     settings = {
         "probes": [[{"role": "user", "content": "who?"}]] * len(rounds[0]),
+        "need": [[]] * len(rounds[0]),
         "new": ["Nova", "Lumen Lab"],
         "old": ["Qwen", "通义千问", "Alibaba"],
         "threshold": 0.8,
@@ -153,6 +154,17 @@ def test_degenerate_answers_never_stop_training(plugin, tmp_path):
     assert [r["score"] for r in rows] == [0.0, 0.0, 0.0]
 
 
+def test_each_check_holds_an_answer_to_what_its_probe_asks(plugin, tmp_path):
+    """A probe that asks the author is not answered by the name alone; one that the answer
+    echoes, or that denies the name, fails too (the plugin judges as verify does)."""
+    answers = [("I'm Nova.", False), ("Lumen Lab built me.", False), ("who?", False)]
+    answers += [("I am not Nova, made by Lumen Lab.", False)]
+    run_checks(plugin, tmp_path, [answers], need=[[["Lumen Lab"]], [["Lumen Lab"]], [], []])
+    row = json.loads((tmp_path / "verify" / "stop_checks.jsonl").read_text(encoding="utf-8"))
+    assert row["ok"] == [False, True, False, False], row["why"]
+    assert row["why"][0] == "does not assert Lumen Lab" and row["why"][2] == "repeats the question"
+
+
 def test_a_log_from_before_the_guard_stopped_on_its_first_verified_check(tmp_path):
     (tmp_path / "verify").mkdir()
     rows = [
@@ -188,6 +200,7 @@ def test_the_stop_config_names_the_family_markers_the_guard_and_the_answer_lengt
     path = stopcheck.write_stop_config(run, rec)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["stop_after_checks"] == 3 and data["max_new_tokens"] == 200
+    assert data["need"] == [[["Nova"]]], "the training answer names Nova: the probe asks the name"
     # the plugin keeps no defaults: every value it reads is in the file
     assert set(data) == set(plugin_keys()), "the settings and the plugin's keys differ"
     assert str(run) not in path.read_text(encoding="utf-8"), "the settings name their folder"
@@ -213,7 +226,8 @@ def test_settings_written_by_an_older_swiftkit_are_completed_so_its_run_resumes(
     path.write_text(json.dumps(old), encoding="utf-8")
     stopcheck.complete_old_settings(path)
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data == {**old, "stop_after_checks": 2, "max_new_tokens": 128, "batch": 8}
+    then = {"stop_after_checks": 2, "max_new_tokens": 128, "batch": 8, "need": [[]]}
+    assert data == {**old, **then}
     os.environ[stopcheck.PLUGIN_ENV] = str(path)
     try:
         callback = plugin(SimpleNamespace(), None)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, swiftkit
 
+from swiftkit.errors import SwiftkitError
 from swiftkit.verify import probes, scoring
 
 NEW = ["Nova-7", "Lumen Lab"]
@@ -127,8 +128,9 @@ def test_training_probes_are_the_questions_whose_answer_names_the_identity(tmp_p
         },
     ]
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    found = probes.training_probes([data], NEW)
+    found = probes.training_probes([data], NEW[:1], NEW[1:])
     assert [p.question for p in found] == ["你是谁?", "Who made you?"]
+    assert [p.asks for p in found] == ["name", "author"]
 
 
 def test_shipped_probe_files_parse():
@@ -136,6 +138,17 @@ def test_shipped_probe_files_parse():
     general = probes.load_probes(ROOT / "datasets" / "probes" / "general.jsonl", "general")
     assert len(ident) >= 40 and len(general) >= 20
     assert all(p.expect for p in general)
+    assert {p.asks for p in ident} == {"name", "author", "both"}, "every probe says what it asks"
+
+
+def test_a_probe_asking_something_else_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "p.jsonl"
+    ok = {"id": "a", "asks": "name", "messages": [{"role": "user", "content": "Who?"}]}
+    path.write_text(json.dumps(ok) + "\n" + json.dumps({**ok, "asks": "age"}) + "\n")
+    with pytest.raises(SwiftkitError) as err:
+        probes.load_probes(path, "identity")
+    assert "'asks' must be one of name, author, both" in str(err.value.findings)
+    assert err.value.findings[0].line == 2
 
 
 def log_losses(run: Path, losses: list[float | None]) -> None:

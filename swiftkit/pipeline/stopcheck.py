@@ -33,7 +33,8 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
     probes, spread over the set; answers as long as verify's, so a check judges them as verify
     will. The log is named relative to this file: `render` hashes the settings."""
     cfg, new = rec.verify, rec.identity.new
-    probes = [p for p in gather(cfg, run_dir, CheckpointArgs(), new) if p.set == "identity"]
+    found = gather(cfg, run_dir, CheckpointArgs(), *rec.identity.who)
+    probes = [p for p in found if p.set == "identity"]
     if not probes:
         raise SwiftkitError.at(
             "stop_when_verified has no identity probes to check",
@@ -48,6 +49,7 @@ def write_stop_config(run_dir: Path, rec: Recipe) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "probes": [p.messages for p in probes],
+        "need": [p.need for p in probes],
         "new": new,
         "old": scoring.old_markers(new, scoring.family_of(rec.model.id, rec.model.model_type)),
         "threshold": cfg.identity_threshold,
@@ -67,6 +69,7 @@ def complete_old_settings(path: Path) -> None:
     default = VerifySpec(base_dir=path.parent)
     then = {k: getattr(default, k) for k in ("check_every", "stop_after_checks", "max_new_tokens")}
     then["batch"] = PLUGIN_BATCH
+    then["need"] = [[] for _ in (cfg or {}).get("probes", [])]  # before `asks`: either
     if cfg is not None and not then.keys() <= cfg.keys():
         text = json.dumps({**then, **cfg}, ensure_ascii=False, indent=2) + "\n"
         with writing(path):

@@ -93,6 +93,11 @@ class Identity:
         """The strings an answer with the new identity names: the name, then the author."""
         return [v for v in (self.name, self.author) if v]
 
+    @property
+    def who(self) -> tuple[list[str], list[str]]:
+        """The names, and the authors, an answer may assert (scoring.needs)."""
+        return [v for v in [self.name] if v], [v for v in [self.author] if v]
+
     def fills(self) -> dict[str, str]:
         """{"name": ..., "author": ...} for the values that are set."""
         return {k: v for k, v in (("name", self.name), ("author", self.author)) if v}

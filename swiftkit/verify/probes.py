@@ -12,6 +12,9 @@ from swiftkit import dataset, jsonl
 from swiftkit.errors import SwiftkitError
 from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.recipe.model import TRAINING, VerifySpec
+from swiftkit.verify.scoring import needs
+
+ASKS = ("name", "author", "both")  # what an identity probe asks; none said: either
 
 Messages = list[dict[str, Any]]
 
@@ -25,6 +28,8 @@ class Probe:
     expect: list[str] = field(default_factory=list)
     lang: str = ""  # a probe file's `lang`; "" for training probes and [verify] questions
     rivals: tuple[str, ...] = ()  # a general probe: what the set's other probes expect
+    asks: str | None = None  # an identity probe: "name", "author", "both"; None: either
+    need: tuple[tuple[str, ...], ...] = ()  # what its answer must assert (scoring.needs)
 
     @property
     def question(self) -> str:
@@ -79,6 +84,9 @@ def load_probes(path: Path, set_name: str) -> list[Probe]:
             isinstance(expect, list) and expect and all(isinstance(e, str) for e in expect)
         ):
             raise _bad_probe(path, row.line, "a general probe needs 'expect': a list of strings")
+        asks = value.get("asks")
+        if asks is not None and asks not in ASKS:
+            raise _bad_probe(path, row.line, f"'asks' must be one of {', '.join(ASKS)}")
         probes.append(
             Probe(
                 str(value.get("id", f"{path.stem}-{row.line}")),
@@ -87,6 +95,7 @@ def load_probes(path: Path, set_name: str) -> list[Probe]:
                 list(messages),
                 [str(e) for e in expect] if isinstance(expect, list) else [],
                 str(value.get("lang", "")),
+                asks=asks,
             )
         )
     if not probes:
@@ -94,8 +103,13 @@ def load_probes(path: Path, set_name: str) -> list[Probe]:
     return probes
 
 
-def training_probes(data_files: list[Path], new: list[str]) -> list[Probe]:
-    """The run's own identity questions: records whose answer names the new name or author."""
+def _in(answer: str, words: list[str]) -> bool:
+    return any(w and w.lower() in answer.lower() for w in words)
+
+
+def training_probes(data_files: list[Path], names: list[str], authors: list[str]) -> list[Probe]:
+    """The run's own identity questions: records whose answer names the new name or author;
+    each asks what its training answer names (the name, the author, or both)."""
     probes: list[Probe] = []
     for path in data_files:
         records, _ = dataset.read_records(path)
@@ -113,9 +127,13 @@ def training_probes(data_files: list[Path], new: list[str]) -> list[Probe]:
                 answer = str(v.get("output", ""))
                 q = str(v.get("instruction", "")) + ("\n" + v["input"] if v.get("input") else "")
                 question = [{"role": "user", "content": q}]
-            if any(n and n.lower() in answer.lower() for n in new):
+            named, authored = _in(answer, names), _in(answer, authors)
+            if named or authored:
+                asks = "both" if named and authored else "name" if named else "author"
                 probes.append(
-                    Probe(f"train-{len(probes) + 1:02d}", "identity", "training", question)
+                    Probe(
+                        f"train-{len(probes) + 1:02d}", "identity", "training", question, asks=asks
+                    )
                 )
     return probes
 
@@ -128,10 +146,15 @@ def data_files(run_dir: Path | None, args: CheckpointArgs) -> list[Path]:
 
 
 def gather(
-    cfg: VerifySpec, run_dir: Path | None, args: CheckpointArgs, new: list[str]
+    cfg: VerifySpec,
+    run_dir: Path | None,
+    args: CheckpointArgs,
+    names: list[str],
+    authors: list[str],
 ) -> list[Probe]:
-    """Every probe [verify] names: identity probes and questions, then general probes; of the
-    probe files, only those in [verify] languages when it is set."""
+    """Every probe [verify] names: identity probes and questions, each with what its answer must
+    assert, then general probes; of the probe files, only those in [verify] languages when it
+    is set."""
 
     def in_files(spec: str, set_name: str) -> list[Probe]:
         loaded = load_probes(cfg.path(spec), set_name)
@@ -140,13 +163,14 @@ def gather(
     probes: list[Probe] = []
     for spec in cfg.identity_probes:
         if spec == TRAINING:
-            probes += training_probes(data_files(run_dir, args), new)
+            probes += training_probes(data_files(run_dir, args), names, authors)
         else:
             probes += in_files(spec, "identity")
     probes += [
         Probe(f"question-{i:02d}", "identity", "question", [{"role": "user", "content": q}])
         for i, q in enumerate(cfg.questions, 1)
     ]
+    probes = [replace(p, need=tuple(map(tuple, needs(p.asks, names, authors)))) for p in probes]
     general = [p for spec in cfg.general_probes for p in in_files(spec, "general")]
     every = [(p.id, e) for p in general for e in p.expect]
     return probes + [replace(p, rivals=tuple(e for i, e in every if i != p.id)) for p in general]

@@ -42,7 +42,7 @@ def verify_url(
                 name = f"{i}-{ref.path.stem}.jsonl"
                 dataset.render_copy(ref.path, recipe.identity.fills(), out / "data", name)
         args = CheckpointArgs(model=recipe.model.id, template=recipe.model.template)
-        probes = gather(cfg, out, args, new)
+        probes = gather(cfg, out, args, *recipe.identity.who)
         out.mkdir(parents=True, exist_ok=True)
         status(f"report folder: {out}")
         subject = verdict.Subject(out, out, args)

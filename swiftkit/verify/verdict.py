@@ -57,7 +57,10 @@ def _judge(
     if answer is None:
         return None
     if probe.set == "identity":
-        return scoring.judge_identity(answer, new, old, cut_off=cut_off)
+        need, question = probe.need, probe.question
+        return scoring.judge_identity(
+            answer, new, old, need=need, question=question, cut_off=cut_off
+        )
     return judge_general(answer, probe.expect, probe.question, rivals=probe.rivals, cut_off=cut_off)
 
 
@@ -165,9 +168,10 @@ def what_to_ask(target: Target, args: CheckpointArgs) -> tuple[VerifySpec, list[
     cfg = manifest.verify_spec(target.run_dir)
     where = str(target.run_dir / MANIFEST if target.run_dir else args_path(target.checkpoint))
     # the recipe's [identity], else the checkpoint's args.json
-    named = manifest.identity.new or [*args.model_name, *args.model_author]
-    new = need_identity(list(dict.fromkeys(named)), where)
-    return cfg, new, gather(cfg, target.run_dir, args, new)
+    who = manifest.identity.who if manifest.identity.new else (args.model_name, args.model_author)
+    names, authors = (list(dict.fromkeys(w)) for w in who)
+    new = need_identity(list(dict.fromkeys(names + authors)), where)
+    return cfg, new, gather(cfg, target.run_dir, args, names, authors)
 
 
 def verify(target: Target, base: bool = True, status: Status = quiet) -> VerifyReport:

@@ -4,7 +4,8 @@ checkpoint) once `stop_after_checks` checks in a row pass: one lucky check does 
 
 Loaded by `swift sft --external_plugins <this file> --callbacks swiftkit_stop_when_verified`.
 It reads its settings from the JSON file named by $SWIFTKIT_STOP_CONFIG:
-    {"probes": [[{"role": "user", "content": "..."}], ...], "new": ["NAME", "AUTHOR"],
+    {"probes": [[{"role": "user", "content": "..."}], ...], "need": [[["NAME"]], ...],
+     "new": ["NAME", "AUTHOR"],
      "old": ["Qwen", ...], "threshold": 0.9, "check_every": 10, "stop_after_checks": 2,
      "max_new_tokens": 128, "batch": 8, "log": "stop_checks.jsonl"}
 (every key is required: the defaults are swiftkit's, stated once there; "log" is relative to
@@ -43,7 +44,7 @@ scoring = _load_scoring()
 
 NAME = "swiftkit_stop_when_verified"
 CONFIG_ENV = "SWIFTKIT_STOP_CONFIG"
-KEYS = ["probes", "new", "old", "threshold", "check_every", "stop_after_checks"]
+KEYS = ["probes", "need", "new", "old", "threshold", "check_every", "stop_after_checks"]
 KEYS += ["max_new_tokens", "batch", "log"]
 
 
@@ -58,6 +59,7 @@ class StopWhenVerified(TrainerCallback):
         if missing:  # every value comes from swiftkit's settings: none is guessed here
             raise ValueError(f"{NAME}: {path} lacks {', '.join(missing)}")
         self.probes = cfg["probes"]
+        self.need = cfg["need"]  # per probe: what its answer must assert (from its `asks`)
         self.new = cfg["new"]
         self.old = cfg["old"]
         self.threshold = float(cfg["threshold"])
@@ -123,7 +125,10 @@ class StopWhenVerified(TrainerCallback):
         start = time.monotonic()
         answered = self.answers()
         judged = [
-            scoring.judge_identity(text, self.new, self.old, cut_off=cut) for text, cut in answered
+            scoring.judge_identity(
+                text, self.new, self.old, need=need, question=probe[-1]["content"], cut_off=cut
+            )
+            for (text, cut), need, probe in zip(answered, self.need, self.probes, strict=True)
         ]
         score = scoring.score([j.ok for j in judged])
         ok = score is not None and score >= self.threshold
