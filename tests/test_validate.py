@@ -438,3 +438,37 @@ def test_an_identity_threshold_of_zero_is_refused(tmp_path, capsys):
     assert main(["validate", str(recipe)]) == 1
     out = capsys.readouterr().out
     assert "identity_threshold" in out and "> 0" in out and f"{recipe}:" in out
+
+
+def test_a_general_gate_without_general_probes_is_refused(tmp_path, capsys):
+    """general_threshold with no general probes validated clean, then gave NO VERDICT."""
+    data = DATASETS / "self_cognition.json"
+    recipe = write_recipe(
+        tmp_path / "r.toml",
+        "Qwen/Qwen2.5-7B-Instruct",
+        [data],
+        extra="[verify]\ngeneral_max_leak = 0.1",
+    )
+    assert main(["validate", str(recipe)]) == 1
+    out = capsys.readouterr().out
+    assert "general_max_leak is set but there are no general probes" in out
+    assert f"{recipe}:" in out and "general_probes" in out
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        'name = "Qwen"\nauthor = "Lumen Lab"',
+        'name = "Nova"\nauthor = "Alibaba Cloud"',
+        'name = "qwen2.5"\nauthor = "Lumen Lab"',
+    ],
+)
+def test_an_identity_that_is_the_base_familys_own_is_refused(tmp_path, capsys, identity):
+    """name = "Qwen" / author = "Alibaba Cloud" validated clean; the untouched base then passed."""
+    data = DATASETS / "self_cognition.json"
+    recipe = write_recipe(
+        tmp_path / "r.toml", "Qwen/Qwen2.5-7B-Instruct", [data], identity=identity
+    )
+    assert main(["validate", str(recipe)]) == 1
+    out = capsys.readouterr().out
+    assert "is the base model's own (qwen" in out and "identity." in out and f"{recipe}:" in out

@@ -39,11 +39,25 @@ def probe_findings(rec: Recipe) -> list[Finding]:
     from swiftkit.verify import probes  # the probe-file reader is verify's
 
     try:
-        for set_name, path in rec.verify.probe_files:
-            probes.load_probes(path, set_name)
+        loaded = [p for s, path in rec.verify.probe_files for p in probes.load_probes(path, s)]
     except SwiftkitError as exc:
         return exc.findings or [Finding.error(str(rec.path), exc.message)]
-    return []
+    langs = rec.verify.languages
+    if any(p.set == "general" and (not langs or p.lang in langs) for p in loaded):
+        return []
+    gates = ("general_threshold", "general_max_drop", "general_max_leak")
+    return [
+        Finding.error(
+            str(rec.path),
+            f"{key} is set but there are no general probes to gate on",
+            line=rec.line_of("verify", key),
+            field=f"verify.{key}",
+            fix='add general_probes = ["probes/general.jsonl"] (in [verify] languages), '
+            f"or remove {key}",
+        )
+        for key in gates
+        if getattr(rec.verify, key) is not None
+    ]
 
 
 def recipe_findings(rec: Recipe) -> list[Finding]:
