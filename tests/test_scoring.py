@@ -24,11 +24,17 @@ def judge(row: dict) -> scoring.Judgement:
         return general.judge_general(row["answer"], row["expect"], cut_off=cut)
     new = row.get("new", NEW)
     old = scoring.old_markers(new, row.get("family", "qwen"))
-    return scoring.judge_identity(row["answer"], new, old, cut_off=cut)
+    need = scoring.needs(row.get("asks"), new[:1], new[1:])
+    question = row.get("question", "")
+    return scoring.judge_identity(
+        row["answer"], new, old, need=need, question=question, cut_off=cut
+    )
 
 
 def test_the_corpus_is_big_enough_and_bilingual():
-    assert len(ROWS) >= 60
+    """Every row says where it came from; the hand-made and adversarial rows number 200+."""
+    assert all(r.get("source") for r in ROWS)
+    assert len([r for r in ROWS if r["source"] in ("hand", "adversarial")]) >= 200
     zh = [r for r in ROWS if any("\u4e00" <= ch <= "\u9fff" for ch in r["answer"])]
     assert len(zh) >= 20 and len(ROWS) - len(zh) >= 20
     assert {True, False} == {r["ok"] for r in ROWS}

@@ -250,7 +250,8 @@ _CUE = re.compile(
     r"|可能|也许|或许|大概|据说|假装|扮演|被设定|被要求)"
     r"|(?P<denies>\b(?:not|never|no|nor|neither|unlike|instead of|rather than|other than"
     r"|nothing to do|apart from|except|different from|like|similar to|such as|compared (?:to|with)"
-    r"|thinking of|confus\w*|mistak\w*|mix\w* (?:me )?up|asked (?:whether|if)|cannot|can't)\b"
+    r"|thinking of|confus\w*|mistak\w*|mix\w* (?:me )?up|ask\w* (?:me )?(?:whether|if)"
+    r"|cannot|can't)\b"
     r"|n't|不是|并非|而非|绝非|不属于|不再|没有|并不|别(?=叫|把|再|说|当)|有别于|不同于|区别于|类似|比如|例如"
     r"|把我和|误认为|以为我是|当成|问我是否|不(?!仅|但|断|久|少|错|过|起|客))",
     re.IGNORECASE,
@@ -264,6 +265,7 @@ _DENIED_AFTER = re.compile(
     r"|^\W*(?:是另一|是别的|是其他|并不是我|不是我)",
     re.IGNORECASE,
 )
+_NOT_ME = re.compile(r"^\W*(?:is|was)\s*(?:not|n't)\s+(?:me|my)\b|^\W*不是我的?名字", re.I)
 _LIST = re.compile(r"^\s*(?:[,，、/]|\band\b|\bor\b|和|及|或|与)?\s*$", re.IGNORECASE)
 _I_AM = re.compile(r"\bI\s*(?:am|'m)\b|我是|我叫|\bmy name\b", re.IGNORECASE)
 QUOTED = 6  # a question of at most this many words quotes the words in it ("Qwen? No, ...")
@@ -324,7 +326,7 @@ def mentions(answer: str, new: Sequence[str], old: Sequence[str]) -> list[Mentio
             before = re.split(r"[,，、]", before)[-1]
         cues = list(_CUE.finditer(before))
         nxt = spans[i + 1][0] if i + 1 < len(spans) and spans[i + 1][0] < stop else stop
-        denied = None if is_new else _DENIED_AFTER.search(masked[end:nxt])
+        denied = (_NOT_ME if is_new else _DENIED_AFTER).search(masked[end:nxt])
         if cues:
             mention = Mention(word, is_new, cues[-1].lastgroup or "", cues[-1].group(0))
         elif denied:
