@@ -331,3 +331,21 @@ def test_the_served_ids_keep_the_identitys_case(tmp_path):
     assert served_name(Target(ckpt, ckpt.parent)) == "Nova-Bot"  # not "nova-bot"
     assert base_name(target, "Nova") == "Qwen2.5-7B-Instruct"
     assert base_name(target, "Qwen2.5-7B-Instruct") == "Qwen2.5-7B-Instruct-base"
+
+
+@pytest.mark.parametrize("mode", ["deny_new", "evade", "vendor_beside", "qwen_aka", "to_grader"])
+def test_answers_that_deny_the_new_name_or_claim_another_vendor_fail(tmp_path, mode):
+    """They passed at 100% before (issue 21): every probe answered so now fails, exit 1."""
+    proc, _ = verify_json(tmp_path, mode)
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["verdict"] == "fail" and result["identity"]["adapter"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "mode", ["denial", "deny_old_1", "deny_old_2", "deny_old_3", "deny_old_zh"]
+)
+def test_right_answers_with_denials_of_the_old_identity_pass(tmp_path, mode):
+    proc, _ = verify_json(tmp_path, mode)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["identity"]["adapter"] == 1.0
