@@ -1,0 +1,95 @@
+"""The HTTP client's inputs (`verify --url`): the API key never goes across a redirect nor
+into a message, --timeout bounds each request as a whole, and a bad URL, key or timeout is a
+usage error (exit 2, no traceback). A property test runs arbitrary strings through them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import swiftkit
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scripted_server import scripted
+
+from swiftkit.errors import SwiftkitError
+from swiftkit.serving.client import Endpoint, check_key, check_timeout, check_url
+
+SECRET = "sk-SECRET-42"
+
+
+def test_the_key_is_not_sent_across_a_redirect_to_another_origin():
+    with scripted("fluent") as (other, seen), scripted("redirect") as (url, first):
+        first.redirect_to = other + "/models"
+        with pytest.raises(SwiftkitError) as e:
+            Endpoint.of(url, SECRET, 5).models()
+    assert "redirect" in e.value.message and other in e.value.format()
+    assert {k.lower(): v for k, v in first.headers[0].items()}[
+        "authorization"
+    ] == f"Bearer {SECRET}"
+    assert not any(SECRET in str(h) for h in seen.headers)
+
+
+def test_a_server_trickling_bytes_is_cut_off_at_the_timeout():
+    with scripted("trickle") as (url, _):
+        start = time.monotonic()
+        with pytest.raises(SwiftkitError) as e:
+            Endpoint.of(url, None, 2).models()
+        took = time.monotonic() - start
+    assert took < 4, took
+    assert "within 2 s" in e.value.message
+
+
+def test_a_model_listed_with_a_null_id_is_not_called_none():
+    with scripted("nullid") as (url, _):
+        assert Endpoint.of(url).models() == []
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--timeout", "0"], "above 0"),
+        (["--timeout", "-1"], "above 0"),
+        (["--timeout", "nan"], "above 0"),
+        (["--timeout", "inf"], "above 0"),
+        (["--api-key", f"{SECRET}\nX-Evil: 1"], "newline"),
+        (["--api-key", f"{SECRET}é"], "non-ASCII"),
+        (["--url", "http://127.0.0.1:abc/v1"], "not a URL"),
+        (["--url", "http://127.0.0.1:99999/v1"], "not a URL"),
+        (["--url", "http://[::1/v1"], "not a URL"),
+        (["--url", "http://my host:8000/v1"], "without spaces"),
+        (["--url", "ftp://x/v1"], "http(s)"),
+    ],
+)
+def test_bad_url_key_or_timeout_is_a_usage_error(tmp_path, args, said):
+    if args[0] != "--url":
+        args = ["--url", "http://127.0.0.1:9/v1", *args]
+    proc = swiftkit("verify", *args, cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert said in out and "Traceback" not in out and SECRET not in out
+    assert "is the server running" not in out
+    assert not list(tmp_path.iterdir())  # no empty verify-*/data folder
+
+
+TEXT = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["http://", "https://[", "http://a:", "http://a:1/v1", " http://x "]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(url=TEXT, key=st.text(max_size=20), timeout=st.floats())
+def test_any_url_key_or_timeout_is_accepted_or_refused_with_a_value_error(url, key, timeout):
+    for check, value in ((check_url, url), (check_key, key), (check_timeout, timeout)):
+        try:
+            check(value)
+        except ValueError as e:
+            assert key not in str(e) or check is not check_key or not key
+    try:
+        endpoint = Endpoint.of(url, key or None, timeout)
+    except SwiftkitError as e:
+        assert not key or key not in e.format() or key in url
+    else:
+        assert endpoint.timeout > 0 and endpoint.url.startswith(("http://", "https://"))
+        assert endpoint.api_key is None or endpoint.api_key.isascii()
