@@ -4,13 +4,17 @@ usage error (exit 2, no traceback). A property test runs arbitrary strings throu
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from conftest import swiftkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scripted_server import scripted
+from test_after_input import fake_run
+from test_verify_url import url_recipe
 
 from swiftkit.errors import SwiftkitError
 from swiftkit.serving.client import Endpoint, check_key, check_timeout, check_url
@@ -93,3 +97,27 @@ def test_any_url_key_or_timeout_is_accepted_or_refused_with_a_value_error(url, k
     else:
         assert endpoint.timeout > 0 and endpoint.url.startswith(("http://", "https://"))
         assert endpoint.api_key is None or endpoint.api_key.isascii()
+
+
+def test_a_failed_url_attempt_leaves_no_report_folder(tmp_path):
+    recipe = url_recipe(tmp_path)
+    with scripted("e500") as (url, _):
+        proc = swiftkit("verify", "--url", url, str(recipe), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert not list((tmp_path / "out").glob("verify-*"))
+
+
+def test_verify_url_on_a_run_never_replaces_the_runs_own_report(tmp_path):
+    recipe = url_recipe(tmp_path)
+    run = fake_run(tmp_path / "out", "r-1", steps=[80], recipe=str(recipe))
+    args = {"model": "/base", "model_name": ["Nova"], "model_author": ["Lumen Lab"]}
+    (run / "checkpoint-80" / "args.json").write_text(json.dumps(args), encoding="utf-8")
+    own = run / "report.json"
+    own.write_text('{"verdict": "pass"}', encoding="utf-8")
+    with scripted("old") as (url, _):
+        proc = swiftkit("verify", "--url", url, "--json", str(run), cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout, proc.stderr
+    assert own.read_text(encoding="utf-8") == '{"verdict": "pass"}'
+    folder = Path(json.loads(proc.stdout)["report"])
+    assert folder.parent == run and folder.name.startswith("verify-Nova")
+    assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["served"]
