@@ -121,3 +121,15 @@ def test_verify_url_on_a_run_never_replaces_the_runs_own_report(tmp_path):
     folder = Path(json.loads(proc.stdout)["report"])
     assert folder.parent == run and folder.name.startswith("verify-Nova")
     assert json.loads((folder / "report.json").read_text(encoding="utf-8"))["served"]
+
+
+def test_html_in_an_answer_is_escaped_in_report_md(tmp_path, monkeypatch):
+    import scripted_server
+
+    answer = "I am Nova <img src=http://evil.example/x.png> | made by Lumen Lab & co"
+    monkeypatch.setitem(scripted_server.ANSWERS, "fluent", (answer, "stop"))
+    recipe = url_recipe(tmp_path)
+    with scripted("fluent") as (url, _):
+        proc = swiftkit("verify", "--url", url, "--json", str(recipe), cwd=tmp_path)
+    md = (Path(json.loads(proc.stdout)["report"]) / "report.md").read_text(encoding="utf-8")
+    assert "<img" not in md and "&lt;img src=http://evil.example/x.png&gt;" in md
