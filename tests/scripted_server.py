@@ -36,6 +36,8 @@ class Script:
     def __init__(self, mode: str, models: list[str], api_key: str | None):
         self.mode, self.models, self.api_key = mode, models, api_key
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []  # every request's headers, GET ones too
+        self.redirect_to: str | None = None  # mode "redirect": where /v1/models sends you
 
 
 def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
@@ -54,6 +56,24 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             self.send(code, json.dumps(value, ensure_ascii=False).encode("utf-8"))
 
         def do_GET(self) -> None:
+            script.headers.append(dict(self.headers))
+            if script.mode == "redirect":
+                self.send_response(302)
+                self.send_header("Location", str(script.redirect_to))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if script.mode == "nullid":
+                return self.reply(200, {"data": [{"id": None}], "object": "list"})
+            if script.mode == "trickle":  # one byte every 0.5 s: never a read timeout
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                for _ in range(1000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+                return
             if self.path.rstrip("/") == "/v1/models":
                 self.reply(200, {"data": [{"id": m} for m in script.models], "object": "list"})
             else:
@@ -63,6 +83,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             script.requests.append(body)
+            script.headers.append(dict(self.headers))
             if script.api_key and self.headers.get("Authorization") != f"Bearer {script.api_key}":
                 return self.reply(401, {"error": {"message": "Incorrect API key provided"}})
             mode = script.mode

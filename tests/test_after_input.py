@@ -131,6 +131,14 @@ def test_serve_refuses_a_port_in_use(tmp_path):
     assert not list((tmp_path / "output" / "r-1").glob("serve-*.log"))  # nothing launched
 
 
+@pytest.mark.parametrize("host", ["not a host", "203.0.113.7"])
+def test_serve_on_a_host_that_is_not_this_machine_names_the_host_not_the_port(tmp_path, host):
+    fake_run(tmp_path / "output", "r-1", steps=[80])
+    proc = swiftkit("serve", "--host", host, "--port", "8000", cwd=tmp_path)
+    assert_clean_failure(proc, f"cannot serve on --host '{host}'", "not an address of this")
+    assert "--port" not in proc.stdout + proc.stderr
+
+
 def test_runs_shows_status_verdict_and_a_crashed_run(tmp_path):
     """Newest first; a "running" run whose process is gone (crashed, killed) has died."""
     out = tmp_path / "output"

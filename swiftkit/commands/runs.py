@@ -100,16 +100,21 @@ def execute(output_dir: Path | None, echo: Echo, as_json: bool = False) -> int:
     rows = [RunRow.of(r) for r in listing.runs]
     for note in listing.notes:  # stderr: the list on stdout stays what scripts parse
         print(note, file=sys.stderr)
+    # indexed folders not there now (an unmounted disk?): listed, their index line kept
+    gone = [{"run": str(r), "name": r.name, "status": "missing"} for r in listing.missing]
     if as_json:
-        echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
+        listed = [r.to_dict() for r in rows] + gone
+        echo(json.dumps(listed, ensure_ascii=False, indent=2, default=str))
         return 0
-    if not rows:
+    for g in gone:
+        echo(f"{g['name']}  missing: {g['run']} is not there now (kept in the runs index)")
+    if not rows and not gone:
         where = output_dir.resolve() if output_dir else f"{index.index_path()} or ./output"
         echo(f"no runs in {where}")
         return 0
     for r in rows:
         steps = f"{r.steps}/{r.max_steps}" if r.steps is not None else "-"
-        loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "-"
+        loss = f"{r.last_loss:.4f}" if isinstance(r.last_loss, int | float) else "-"
         echo(f"{r.name}  {r.status}")
         echo(
             f"    started {r.started or '-'}  steps {steps}  loss {loss}"

@@ -35,6 +35,14 @@ def check_port(host: str, port: int) -> None:
             try:
                 sock.bind((addr, port))
             except OSError as exc:
+                if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                    raise SwiftkitError.at(
+                        f"cannot serve on --host {host!r}",
+                        f"{host}:{port}",
+                        f"not an address of this machine: {exc.strerror or exc}",
+                        fix="pass an IP address this machine has, or a name it resolves "
+                        "(127.0.0.1 for this machine only, 0.0.0.0 for every interface)",
+                    ) from None
                 why = "in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
                 raise SwiftkitError(
                     f"port {port} is {why} on {addr or 'some interface'}",

@@ -6,6 +6,7 @@ when interrupted."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from swiftkit.commands import RUN_HELP, open_target, target_command, to_stderr
 from swiftkit.errors import Echo, SwiftkitError
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
-from swiftkit.serving.client import Endpoint
+from swiftkit.serving.client import Endpoint, check_key, check_timeout, check_url
 from swiftkit.verify.remote import is_recipe, verify_url
 from swiftkit.verify.report import PASS, pct
 from swiftkit.verify.verdict import verify
@@ -74,22 +75,37 @@ def execute(
     return 0 if report.verdict == PASS else 1
 
 
+def usage(check: Callable[[Any], Any], value: Any) -> Any:
+    """A bad option value: click's usage error (exit 2), in check's words."""
+    try:
+        return value if value is None else check(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @target_command(
     "verify", epilog=RUN_HELP + " With --url, TARGET may also be a recipe.", metavar="[TARGET]"
 )
 @click.option("--json", "as_json", is_flag=True, help='The report\'s scores as JSON ("verdict").')
 @click.option("--no-base", is_flag=True, help="Skip the base model (no before/after).")
-@click.option("--url", help="Verify a model served there instead (OpenAI API, e.g. .../v1).")
+@click.option(
+    "--url",
+    callback=lambda c, p, v: usage(check_url, v),
+    help="Verify a model served there instead (OpenAI API, e.g. .../v1).",
+)
 @click.option("--model", help="With --url: the model id to ask (default: the only one served).")
 @click.option("--base-model", help="With --url: also ask this model id, as the before.")
 @click.option(
-    "--api-key", help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY)."
+    "--api-key",
+    callback=lambda c, p, v: usage(check_key, v),
+    help="With --url: the server's key (default $SWIFTKIT_API_KEY, $OPENAI_API_KEY).",
 )
 @click.option(
     "--timeout",
     default=defaults.TIMEOUT_S,
     show_default=True,
-    help="With --url: seconds per answer.",
+    callback=lambda c, p, v: usage(check_timeout, v),
+    help="With --url: seconds per answer (each request as a whole).",
 )
 def verify_command(**options: Any) -> int:
     """Ask the identity (and general) probes of the base model and the adapter (one model

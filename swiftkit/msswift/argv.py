@@ -96,11 +96,37 @@ def add_plugin(argv: list[str], plugin: Path) -> list[str]:
 
 def resume(argv: list[str], checkpoint: Path) -> list[str]:
     """A `swift sft` argv that resumes from `checkpoint` (in place of an earlier resume's)."""
+    return without_resume(argv) + ["--resume_from_checkpoint", str(checkpoint)]
+
+
+def without_resume(argv: list[str]) -> list[str]:
     out = list(argv)
     if "--resume_from_checkpoint" in out:  # a run resumed before
         i = out.index("--resume_from_checkpoint")
         del out[i : i + 2]
-    return out + ["--resume_from_checkpoint", str(checkpoint)]
+    return out
+
+
+def output_dir(argv: list[str]) -> str | None:
+    """The run folder a recorded `swift sft` argv writes into."""
+    i = argv.index("--output_dir") + 1 if "--output_dir" in argv else len(argv)
+    return argv[i] if i < len(argv) else None
+
+
+def first_difference(was: list | dict, now: list | dict) -> str:
+    """Where a recorded argv (or env) and a rendered one part: the first differing item."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        keys = sorted(set(was) | set(now), key=str)
+        key = next(k for k in keys if was.get(k) != now.get(k))
+        return f"{key}={was.get(key)!r} recorded, {now.get(key)!r} now"
+    if not isinstance(was, type(now)):
+        return f"a {type(was).__name__} recorded, a {type(now).__name__} rendered"
+    pairs = list(zip(was, now, strict=False))
+    i = next((n for n, (a, b) in enumerate(pairs) if a != b), len(pairs))
+    at = [w for w in was[:i] if str(w).startswith("--")][-1:] or ["the start"]
+    was_item = repr(was[i]) if i < len(was) else "nothing"
+    now_item = repr(now[i]) if i < len(now) else "nothing"
+    return f"after {at[0]}: {was_item[:200]} recorded, {now_item[:200]} now"
 
 
 # ms-swift's own ways, named in messages: its Modelfile writer and its LoRA merge.

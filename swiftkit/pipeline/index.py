@@ -62,18 +62,29 @@ class Listing:
 
     runs: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    missing: list[Path] = field(default_factory=list)  # indexed, not there now
 
 
-def _read(path: Path) -> tuple[list[Path], int]:
-    """The run folders the index names (first mention kept) and its unreadable line count."""
+def _read(path: Path) -> tuple[dict[Path, dict], int]:
+    """The index's lines by run folder (first mention kept) and its unreadable line count."""
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
-        return [], 0
+        return {}, 0
     values = [row.value if row.ok else None for row in jsonl.rows(text)]
-    runs = [v.get("run") if isinstance(v, dict) else None for v in values]
-    good = [Path(r) for r in runs if isinstance(r, str) and r.startswith("/")]
-    return list(dict.fromkeys(good)), len(runs) - len(good)
+    good = [
+        v
+        for v in values
+        if isinstance(v, dict)
+        and isinstance(r := v.get("run"), str)
+        and r.startswith("/")
+        and len(r) < 4096  # PATH_MAX: a longer one cannot be looked at
+        and "\0" not in r
+    ]
+    rows: dict[Path, dict] = {}
+    for v in good:
+        rows.setdefault(Path(v["run"]), v)
+    return rows, len(values) - len(good)
 
 
 def indexed() -> Listing:
@@ -85,21 +96,19 @@ def indexed() -> Listing:
     except OSError as exc:
         listing.notes.append(f"note: cannot read the runs index {path}: {exc.strerror or exc}")
         return listing
-    gone = [r for r in runs if not folders.is_run_folder(r)]
-    listing.runs = [r for r in runs if r not in gone]
-    listing.notes += [f"note: run folder gone (moved or deleted), dropped: {r}" for r in gone]
+    # a folder not there now (an unmounted disk, a moved folder) keeps its line: listed missing
+    listing.missing = [r for r in runs if not folders.is_run_folder(r)]
+    listing.runs = [r for r in runs if r not in listing.missing]
     if bad:
         listing.notes.append(
             f"note: the runs index {path} had {bad} unreadable line(s) (a torn write?): "
             "rebuilt from the rest"
         )
-    if gone or bad:
         try:
             with _locked():  # re-read under the lock: a run added meanwhile stays
                 current, _ = _read(path)
-                kept = [(r, Manifest.read(r)) for r in current if folders.is_run_folder(r)]
-                rows = [{"run": str(r), "recipe": m.recipe, "started": m.started} for r, m in kept]
-                replace_atomically(path, "".join(json.dumps(row) + "\n" for row in rows))
+                text = "".join(json.dumps(row) + "\n" for row in current.values())
+                replace_atomically(path, text)
         except OSError as exc:
             listing.notes.append(f"note: could not rewrite {path}: {exc.strerror or exc}")
     return listing
@@ -107,7 +116,7 @@ def indexed() -> Listing:
 
 def started_key(run_dir: Path) -> float:
     """When the run started (the manifest's time, else the folder's), for newest-first order."""
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, TypeError):
         return datetime.fromisoformat(Manifest.read(run_dir).started or "").timestamp()
     try:
         return run_dir.stat().st_mtime

@@ -186,7 +186,9 @@ class Manifest:
             if isinstance(v, dict)
         }
         values["verify"] = VerdictSummary.from_dict(data.get("verify"))
-        values["resumed"] = [Resumed(**known(Resumed, r)) for r in data.get("resumed") or []]
+        values["resumed"] = [
+            Resumed(**known(Resumed, r)) for r in data.get("resumed") or [] if isinstance(r, dict)
+        ]
         values["schema_version"] = data.get("schema_version", 1)  # none before version 2
         ours = {f.name for f in fields(cls)}
         values["extra"] = {k: v for k, v in data.items() if k not in ours}

@@ -166,19 +166,48 @@ def resume_plan(spec: Path) -> Plan:
             "the run stopped before its first complete checkpoint-N",
             fix="start it again without --resume (lower save_steps to save sooner)",
         )
-    if not m.recipe:
+    if not m.recipe or not isinstance(m.recipe, str):
         raise SwiftkitError.at(
             f"the manifest names no recipe: {run_dir}", str(run_dir / MANIFEST), "no 'recipe'"
         )
-    rec = bound(Path(m.recipe))
-    command = Command(helpers.resume(list(m.argv), done[-1].resolve()), dict(m.env))
+    rec, _ = checked(Path(m.recipe))
+    version = compat.target_version()
+    data, fresh = command_for(rec, run_dir, run_dir, version)
+    same_as_recorded(fresh, m, run_dir)
+    command = Command(helpers.resume(fresh.argv, done[-1].resolve()), fresh.env)
     if stopcheck.PLUGIN_ENV in command.env:
         stopcheck.complete_old_settings(Path(command.env[stopcheck.PLUGIN_ENV]))
-    data = [
-        (ref, data_copy_path(run_dir, ref, i) if ref.is_local else None)
-        for i, ref in enumerate(rec.data.datasets)
-    ]
-    return Plan(rec, run_dir, data, command, compat.target_version())
+    return Plan(rec, run_dir, data[: len(rec.data.datasets)], command, version)
+
+
+def same_as_recorded(fresh: Command, m: Manifest, run_dir: Path) -> None:
+    """Resume runs the command the recipe renders for this folder, never the manifest's own
+    argv/env (a run folder is copied and shared; an edited one must not run its contents).
+    It must match what was recorded, the recorded run folder read as this one (a copy)."""
+    argv = m.argv if isinstance(m.argv, list) else [m.argv]
+    recorded = helpers.without_resume([a if isinstance(a, str) else repr(a) for a in argv])
+    old = helpers.output_dir(recorded)
+
+    def here(value: object) -> object:  # the recorded folder read as this one
+        if old and isinstance(value, str) and value.startswith(old):
+            return str(run_dir) + value[len(old) :]
+        return value
+
+    env = {str(k): here(v) for k, v in m.env.items()} if isinstance(m.env, dict) else m.env
+    for name, was, now in (
+        ("argv", [here(a) for a in recorded], fresh.argv),
+        ("env", env, fresh.env),
+    ):
+        if was != now:
+            raise SwiftkitError.at(
+                f"the recorded command is not what {m.recipe} renders for this run",
+                str(run_dir / MANIFEST),
+                f"'{name}' differs: {helpers.first_difference(was, now)}; resume runs only "
+                "the command swiftkit renders from the recipe",
+                field=name,
+                fix="restore the recipe as it was when the run started, or start a new run "
+                "without --resume",
+            )
 
 
 def write_new_run(p: Plan) -> tuple[Plan, str | None]:

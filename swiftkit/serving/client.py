@@ -6,6 +6,7 @@ naming the URL and the fix. Bodies are read raw so HTML or half an object is nam
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import threading
@@ -50,28 +51,31 @@ class Endpoint:
     ) -> Endpoint:
         """`http://host:port` or `http://host:port/v1` (or a full /chat/completions URL); the
         key from the argument, else SWIFTKIT_API_KEY, else OPENAI_API_KEY."""
-        parts = urllib.parse.urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SwiftkitError.at(
-                f"not an http(s) URL: {url}",
-                "--url",
-                "expected http://HOST:PORT/v1",
-                fix="for example --url http://127.0.0.1:8000/v1",
-            )
+        try:
+            parts = urllib.parse.urlsplit(check_url(url))
+            key = api_key or os.environ.get("SWIFTKIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
+            key, timeout = check_key(key) if key else None, check_timeout(timeout)
+        except ValueError as exc:
+            raise SwiftkitError.at(str(exc), "--url, --api-key or --timeout", str(exc)) from None
         path = parts.path.rstrip("/")
         for tail in ("/chat/completions", "/models"):
             path = path.removesuffix(tail)
         base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path or "/v1", "", ""))
-        key = api_key or os.environ.get("SWIFTKIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        return cls(base, key or None, timeout)
+        return cls(base, key, timeout)
 
     def client(self) -> openai.OpenAI:
-        """Thread-safe: ask_all shares one. A server without a key ignores the "none" sent."""
+        """Thread-safe: ask_all shares one. A server without a key ignores the "none" sent.
+        Redirects are not followed (the key would go with them): a 3xx names where to."""
         import openai
 
         key = self.api_key or "none"
+        http = openai.DefaultHttpxClient(follow_redirects=False)
         return openai.OpenAI(
-            base_url=self.url, api_key=key, timeout=self.timeout, max_retries=self.retries
+            base_url=self.url,
+            api_key=key,
+            timeout=self.timeout,
+            max_retries=self.retries,
+            http_client=http,
         )
 
     def _error(self, headline: str, message: str, fix: str) -> SwiftkitError:
@@ -83,10 +87,10 @@ class Endpoint:
 
         url = self.url + path
         try:
-            raw = call().http_response.content
-        except openai.APITimeoutError:
+            raw = within(self.timeout, call).http_response.content
+        except (openai.APITimeoutError, TimeoutError):
             raise self._error(
-                f"no answer from {url} within {self.timeout:g} s (asked {self.retries + 1} times)",
+                f"no answer from {url} within {self.timeout:g} s",
                 "the server did not connect or answer in time",
                 "is it still loading the model, or overloaded? try again, or raise --timeout",
             ) from None
@@ -97,7 +101,8 @@ class Endpoint:
                 "is the server running? check --url (host, port, http or https)",
             ) from None
         except openai.APIStatusError as exc:
-            raise self._http_error(url, exc.status_code, _said(exc)) from None
+            said = exc.response.headers.get("location", "") if exc.status_code < 400 else ""
+            raise self._http_error(url, exc.status_code, said or _said(exc)) from None
         try:
             value = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -121,6 +126,13 @@ class Endpoint:
             given = "the API key was refused" if self.api_key else "the server wants an API key"
             fix = "pass the server's key with --api-key KEY (or set SWIFTKIT_API_KEY)"
             return self._error(f"{url} answered HTTP {code}: {given}", said, fix)
+        if 300 <= code < 400:
+            where = f"redirects to {location[:300]}" if (location := body) else said
+            return self._error(
+                f"{url} answered HTTP {code}: a redirect, not followed",
+                f"{where} (the API key is never sent on)",
+                "pass the URL it redirects to with --url, if you trust it",
+            )
         fix = "see the server's log" if code >= 500 else "check --model and --url"
         return self._error(f"{url} answered HTTP {code}", said, fix)
 
@@ -134,7 +146,7 @@ class Endpoint:
                 "the response has no 'data' list",
                 "is --url an OpenAI-compatible API?",
             )
-        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+        return [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def pick_model(self, model: str | None) -> str:
         """--model when given, else the only model the server lists."""
@@ -174,6 +186,65 @@ class Endpoint:
             )
         reason = choice.get("finish_reason")
         return Answer(content, str(reason) if reason is not None else None)
+
+
+def check_timeout(seconds: float) -> float:
+    """--timeout: a finite number of seconds above 0 (ValueError says why not)."""
+    if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{seconds} is not a number of seconds above 0 (for example 600)")
+    return float(seconds)
+
+
+def check_key(key: str) -> str:
+    """An API key goes into an HTTP header: printable ASCII only. Never quoted back."""
+    if not key.isascii() or not key.isprintable() or key != key.strip():
+        raise ValueError(
+            "the API key holds a newline, a control or non-ASCII character, or spaces at its "
+            "ends (it is not printed here); pass the key exactly as the server has it"
+        )
+    return key
+
+
+def check_url(url: str) -> str:
+    """An http(s)://HOST[:PORT][/path] URL (ValueError says what is wrong)."""
+    url = url.strip()
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (a non-numeric or out-of-range port raises here)
+    except ValueError as exc:
+        raise ValueError(
+            f"{url!r} is not a URL ({exc}); for example http://127.0.0.1:8000/v1"
+        ) from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() or not c.isprintable() for c in url)
+    ):
+        raise ValueError(
+            f"{url!r} is not an http(s) URL without spaces; for example http://127.0.0.1:8000/v1"
+        )
+    return url
+
+
+def within(seconds: float, call: Callable[[], Any]) -> Any:
+    """call() bounded as a whole: httpx's timeout is per socket read, so a server sending one
+    byte at a time would hold it for ever. The abandoned thread is a daemon."""
+    box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+
+    def run() -> None:
+        try:
+            box.put((True, call()))
+        except BaseException as exc:  # noqa: BLE001 (raised in the caller's thread)
+            box.put((False, exc))
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        ok, value = box.get(timeout=seconds)
+    except queue.Empty:
+        raise TimeoutError from None
+    if not ok:
+        raise value
+    return value
 
 
 def ask_all(

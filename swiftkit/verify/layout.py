@@ -4,6 +4,7 @@ cannot drift; each only says how a cell, a table and a chart look in it."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,11 +130,13 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
 
 
 def _md(text: Any, limit: int = 160) -> str:
-    """A table cell: one line, pipes escaped, long text cut."""
+    """A table cell: one line, long text cut, pipes and HTML escaped (a model's answer with
+    `<img src=http://...>` would load it in every Markdown viewer that shows HTML)."""
     if text is None:
         return "-"
-    t = " ".join(str(text).split()).replace("|", "\\|")
-    return t if len(t) <= limit else t[: limit - 1] + "…"
+    t = " ".join(str(text).split())
+    t = t if len(t) <= limit else t[: limit - 1] + "…"
+    return html.escape(t, quote=False).replace("|", "\\|")
 
 
 def _md_cell(cell: Cell, limit: int) -> str:

@@ -4,6 +4,7 @@ probes; the report goes into the run folder, or for a recipe a new folder beside
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -43,21 +44,29 @@ def verify_url(
                 dataset.render_copy(ref.path, recipe.identity.fills(), out / "data", name)
         args = CheckpointArgs(model=recipe.model.id, template=recipe.model.template)
         probes = gather(cfg, out, args, *recipe.identity.who)
-        out.mkdir(parents=True, exist_ok=True)
-        status(f"report folder: {out}")
         subject = verdict.Subject(out, out, args)
     else:
         target = resolve(spec, output_dir)
         args = target.args()
         cfg, new, probes = verdict.what_to_ask(target, args)
         chosen = endpoint.pick_model(model)
-        subject = verdict.Subject(target.checkpoint, target.run_dir, args)
+        # its own report folder beside the run's: a served model's answers never replace
+        # the report of the checkpoint they are compared with
+        home = target.run_dir or target.checkpoint.parent
+        out = folders.new_run_dir(home, f"verify-{model_id(chosen, 'model')}")
+        subject = verdict.Subject(target.checkpoint, out, args)
     status(f"asking {len(probes)} probes of {chosen} at {endpoint.url}")
     questions = [p.messages for p in probes]
     ask = partial(ask_all, endpoint, conversations=questions, max_tokens=cfg.max_new_tokens)
-    after = ask(chosen, on_answer=progress_counter(status, chosen))
-    before: list[Answer | None] = [None] * len(probes)
-    if base_model:
-        before = list(ask(base_model, on_answer=progress_counter(status, base_model)))
+    try:
+        after = ask(chosen, on_answer=progress_counter(status, chosen))
+        before: list[Answer | None] = [None] * len(probes)
+        if base_model:
+            before = list(ask(base_model, on_answer=progress_counter(status, base_model)))
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # a failed attempt leaves no folder behind
+        raise
+    out.mkdir(parents=True, exist_ok=True)
+    status(f"report folder: {out}")
     asked = verdict.Asked(after, before, served=f"{chosen} at {endpoint.url}")
     return verdict.score_and_write(subject, cfg, new, probes, asked)
