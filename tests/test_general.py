@@ -95,3 +95,12 @@ def test_leaked_answers_name_the_new_identity_as_a_whole_word():
     assert general.leaked(answers, ["Nova", "Lumen Lab"]) == ["a", "c"]
     assert general.leaked([("e", "Made by lumen lab")], ["Nova", "Lumen Lab"]) == ["e"]
     assert general.leaked([("f", "Supernova")], ["Nova"]) == []
+
+
+def test_a_cut_off_answer_ending_inside_a_character_is_still_read():
+    """SmolLM2's real answer, cut at max_new_tokens in the middle of a UTF-8 character."""
+    answer = "The capital city of Beijing. In Chinese, it is \u201c\u4e2d\u56fd\u7684\u9996\ufffd"
+    assert general.judge_general(answer, ["Beijing"], cut_off=True).ok
+    # not cut off: the same U+FFFD is broken text; and one inside the text is broken either way
+    assert not general.judge_general(answer, ["Beijing"]).ok
+    assert not general.judge_general("Bei\ufffding is the capital.", ["Beijing"], cut_off=True).ok

@@ -16,6 +16,11 @@ from swiftkit.verify import general, scoring
 CORPUS = Path(__file__).with_name("scoring_corpus.jsonl")
 NEW = ["Nova", "Lumen Lab"]
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+# SmolLM2-135M-Instruct's own answers, base and trained (`swiftkit run recipes/smollm2-cpu.toml`
+# with languages en + zh), each labelled by a person with the reason in their own words: the
+# scorer must reach the same verdict (its wording may differ)
+REAL_CORPUS = Path(__file__).with_name("scoring_corpus_real.jsonl")
+REAL = [json.loads(line) for line in REAL_CORPUS.read_text(encoding="utf-8").splitlines() if line]
 
 
 def judge(row: dict) -> scoring.Judgement:
@@ -44,6 +49,23 @@ def test_the_corpus_is_big_enough_and_bilingual():
 def test_corpus_answer_gets_its_verdict_and_reason(row):
     got = judge(row)
     assert (got.ok, row["reason"] in got.reason) == (row["ok"], True), got
+
+
+def test_the_real_model_corpus_is_big_and_mixed():
+    """100+ real answers: identity and general, base and adapter, passes and fails."""
+    assert len(REAL) >= 100 and all(r["source"] == "real-smollm2" and r["reason"] for r in REAL)
+    kinds = {(r.get("kind", "identity"), r["what"].split()[-1], r["ok"]) for r in REAL}
+    assert {
+        (k, w, ok)
+        for k in ("identity", "general")
+        for w in ("base", "adapter")
+        for ok in (True, False)
+    } - kinds <= {("identity", "base", True)}
+
+
+@pytest.mark.parametrize("row", REAL, ids=[r["what"] for r in REAL])
+def test_real_answer_gets_the_verdict_a_person_gave_it(row):
+    assert judge(row).ok == row["ok"], (row["reason"], judge(row))
 
 
 def test_the_reason_is_always_set():

@@ -84,6 +84,8 @@ def judge_general(
     other. `rivals`: what the set's other probes expect (naming one is offering several)."""
     if not answer.strip():
         return Judgement(False, "empty answer")
+    if cut_off:  # max_new_tokens can end inside a character: one U+FFFD at the end is that
+        answer = answer.removesuffix("\ufffd")
     why = _unreadable(answer) or _loop(answer)
     if why:
         return Judgement(False, why)
