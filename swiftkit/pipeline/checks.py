@@ -60,9 +60,33 @@ def probe_findings(rec: Recipe) -> list[Finding]:
     ]
 
 
+def identity_findings(rec: Recipe) -> list[Finding]:
+    """A new name or author that is the base family's own ("Qwen", "Alibaba Cloud" for a Qwen
+    base) proves nothing: the untouched base model would pass."""
+    from swiftkit.verify import scoring  # the vendor table is the scorer's
+
+    model = rec.model
+    family = scoring.family_of(model.id, (model.type_and_template() or (model.model_type,))[0])
+    out = []
+    for key, value in (("name", rec.identity.name), ("author", rec.identity.author)):
+        word = scoring.family_word(value, family) if value else None
+        if word:
+            out.append(
+                Finding.error(
+                    str(rec.path),
+                    f"identity {key} '{value}' is the base model's own ({family}: '{word}')",
+                    line=rec.line_of("identity", key),
+                    field=f"identity.{key}",
+                    fix=f"choose a new {key}: the base model already calls itself '{word}'",
+                )
+            )
+    return out
+
+
 def recipe_findings(rec: Recipe) -> list[Finding]:
-    """The checks `validate` and `run` share: probe files, then the datasets as trained on."""
-    return probe_findings(rec) + for_recipe.recipe_data_findings(rec)
+    """The checks `validate` and `run` share: the identity, probe files, then the datasets as
+    trained on."""
+    return identity_findings(rec) + probe_findings(rec) + for_recipe.recipe_data_findings(rec)
 
 
 def preflight(rec: Recipe) -> None:

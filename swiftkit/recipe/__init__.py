@@ -150,10 +150,6 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     findings += checks.train_flag_findings(own, text, source)
     findings += value_checks.train_value_findings(own, text, source, model.path)
     findings += checks.family_findings(model, text, source)
-    ident = data.get("identity", {})
-    findings += checks.identity_findings(
-        ident.get("name"), ident.get("author"), model, text, source
-    )
     if model.path is not None:
         findings += checks.model_folder_findings(model.path, model, text, source)
     output = str(train.flags.get("output_dir", "output"))

@@ -104,24 +104,6 @@ def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
     ]
 
 
-def identity_findings(
-    name: str | None, author: str | None, model: ModelSpec, text: str, source: str
-) -> list[Finding]:
-    """A new name or author that is the base family's own ("Qwen", "Alibaba Cloud" for a Qwen
-    base) proves nothing: the untouched base model would pass."""
-    from swiftkit.verify import scoring
-
-    family = scoring.family_of(model.id, (model.type_and_template() or (model.model_type,))[0])
-    out = []
-    for key, value in (("name", name), ("author", author)):
-        word = scoring.family_word(value, family) if value else None
-        if word:
-            message = f"identity {key} '{value}' is the base model's own ({family}: '{word}')"
-            fix = f"choose a new {key}: the base model already calls itself '{word}'"
-            out.append(keyed(source, text, ["identity", key], message, fix))
-    return out
-
-
 WEIGHTS = (
     "*.safetensors",
     "*.bin",
