@@ -36,11 +36,15 @@ def execute(
     output_dir: Path | None = None,
     status_echo: Echo | None = None,
     trust_remote_code: bool = False,
+    judge: str | None = None,
+    judge_model: str | None = None,
 ) -> int:
     with launch.stoppable(), StatusLine(status_echo or echo) as status:
         if url:
             endpoint = Endpoint.of(url, api_key, timeout)
-            report = verify_url(spec, endpoint, model, base_model, status, output_dir)
+            report = verify_url(
+                spec, endpoint, model, base_model, status, output_dir, judge, judge_model
+            )
         else:
             if is_recipe(spec):
                 raise SwiftkitError.at(
@@ -51,7 +55,7 @@ def execute(
                 )
             quiet = None if as_json else echo
             target = open_target("verify", spec, output_dir, quiet, trust_remote_code)
-            report = verify(target, base=base, status=status)
+            report = verify(target, base, status, judge, judge_model)
     if as_json:
         scores = {
             "verdict": report.verdict,
@@ -60,6 +64,7 @@ def execute(
             "checkpoint": report.checkpoint,
             "served": report.served,
             "report": str(report.folder),
+            "judge": report.judged(),
         }
         echo(json.dumps(scores, ensure_ascii=False, indent=2))
     else:
@@ -71,6 +76,9 @@ def execute(
                 f"general: {pct(gen.adapter)} of {gen.probes} probes "
                 f"(base model {pct(gen.base)}{leaked}; {gen.verdict})"
             )
+        judged = report.judged()
+        if judged:
+            echo(judged)
         echo(f"report: {report.folder / 'report.md'}")
     return 0 if report.verdict == PASS else 1
 
@@ -107,12 +115,22 @@ def usage(check: Callable[[Any], Any], value: Any) -> Any:
     callback=lambda c, p, v: usage(check_timeout, v),
     help="With --url: seconds per answer (each request as a whole).",
 )
+@click.option(
+    "--judge",
+    metavar="URL",
+    help="Also have the model served there (OpenAI API) grade each identity answer; its "
+    "grades go beside the rules' (key: $SWIFTKIT_JUDGE_API_KEY).",
+)
+@click.option("--judge-model", help="With --judge: the model id (default: the only one served).")
 def verify_command(**options: Any) -> int:
     """Ask the identity (and general) probes of the base model and the adapter (one model
     load), or of a served model (--url); write report.json, report.md and loss.png into the
     run folder. Exit 0 only on a pass."""
-    for option in ("--model", "--base-model", "--api-key"):
-        if options[option[2:].replace("-", "_")] and not options["url"]:
-            raise click.UsageError(f"{option} needs --url")
+    for option, needs in (
+        *((o, "url") for o in ("--model", "--base-model", "--api-key")),
+        ("--judge-model", "judge"),
+    ):
+        if options[option[2:].replace("-", "_")] and not options[needs]:
+            raise click.UsageError(f"{option} needs --{needs}")
     base = not options.pop("no_base")
     return execute(echo=click.echo, status_echo=to_stderr, base=base, **options)

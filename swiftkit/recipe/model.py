@@ -250,6 +250,8 @@ class VerifySpec:
     check_probes: int = _default("check_probes")
     max_new_tokens: int = _default("max_new_tokens")
     languages: tuple[str, ...] = _default("languages")  # empty: every probe, whatever its lang
+    judge: str | None = None  # a second opinion's server (verify/judge.py); unset: rules only
+    judge_model: str | None = None
 
     @classmethod
     def from_dict(cls, section: Mapping[str, Any] | None, base_dir: Path) -> VerifySpec:

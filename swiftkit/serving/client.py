@@ -47,13 +47,17 @@ class Endpoint:
 
     @classmethod
     def of(
-        cls, url: str, api_key: str | None = None, timeout: float = defaults.TIMEOUT_S
+        cls,
+        url: str,
+        api_key: str | None = None,
+        timeout: float = defaults.TIMEOUT_S,
+        keys: tuple[str, ...] = ("SWIFTKIT_API_KEY", "OPENAI_API_KEY"),
     ) -> Endpoint:
         """`http://host:port` or `http://host:port/v1` (or a full /chat/completions URL); the
-        key from the argument, else SWIFTKIT_API_KEY, else OPENAI_API_KEY."""
+        key from the argument, else the first of the environment variables `keys` set."""
         try:
             parts = urllib.parse.urlsplit(check_url(url))
-            key = api_key or os.environ.get("SWIFTKIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
+            key = api_key or next(filter(None, map(os.environ.get, keys)), None)
             key, timeout = check_key(key) if key else None, check_timeout(timeout)
         except ValueError as exc:
             raise SwiftkitError.at(str(exc), "--url, --api-key or --timeout", str(exc)) from None

@@ -98,6 +98,15 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
     ]
     sides = ("id", "set / kind", "question", "before (base model)", "after (adapter)")
     out.append(Table("answers", "Before and after", sides, answers, long=frozenset({2})))
+    if report.judged():  # the judge's grades where they differ from the rules'
+        cols = ("id", "question", "answer (adapter)", "judge")
+        grade = {None: "unreadable", True: "PASS", False: "FAIL"}
+        off: list[tuple[Cell, ...]] = [
+            (r.id, r.question, Answer(r.adapter, r.adapter_ok, r.adapter_why))
+            + (f"{grade[r.judge_ok]}: {r.judge_why}",)
+            for r in report.disagreements()
+        ]
+        out.append(Table("judge", str(report.judged()), cols, off, long=frozenset({1})))
     # the run's key settings: what was trained, how, and how it was checked
     manifest = Manifest.read(report.folder) if report.run_dir else Manifest()
     train = manifest.recipe_resolved.train

@@ -31,6 +31,8 @@ def verify_url(
     base_model: str | None = None,
     status: verdict.Status = verdict.quiet,
     output_dir: Path | None = None,
+    judge: str | None = None,
+    judge_model: str | None = None,
 ) -> VerifyReport:
     """Ask `model` (default: the only one served) and `base_model` when given; the report."""
     if is_recipe(spec):
@@ -55,6 +57,7 @@ def verify_url(
         home = target.run_dir or target.checkpoint.parent
         out = folders.new_run_dir(home, f"verify-{model_id(chosen, 'model')}")
         subject = verdict.Subject(target.checkpoint, out, args)
+    cfg = verdict.with_judge(cfg, judge, judge_model)
     status(f"asking {len(probes)} probes of {chosen} at {endpoint.url}")
     questions = [p.messages for p in probes]
     ask = partial(ask_all, endpoint, conversations=questions, max_tokens=cfg.max_new_tokens)

@@ -76,6 +76,8 @@ class ProbeRow:
     adapter_why: str | None = None
     base_finish: str | None = None  # the server's finish_reason: "length" is cut off
     adapter_finish: str | None = None
+    judge_ok: bool | None = None  # the judge model's grade of the adapter's answer (None: none)
+    judge_why: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class VerifyReport:
     measured: str
     loss_curve: str | None = None
     served: str | None = None  # `verify --url`: the model id and URL asked; None: a checkpoint
+    judge: str | None = None  # the judge's model id and URL, when one graded the answers
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -162,6 +165,23 @@ class VerifyReport:
             measured=self.measured,
         )
 
+    def disagreements(self) -> list[ProbeRow]:
+        """The identity answers the judge graded otherwise than the rules (or could not)."""
+        graded = [r for r in self.probes if r.judge_why is not None]
+        return [r for r in graded if r.judge_ok is None or r.judge_ok != r.adapter_ok]
+
+    def judged(self) -> str | None:
+        """One line on the judge's grades beside the rules'; None when no judge graded."""
+        graded = [r for r in self.probes if r.judge_why is not None]
+        if not self.judge or not graded:
+            return None
+        off = self.disagreements()
+        ids = f": {', '.join(r.id for r in off)}" if off else ""
+        return (
+            f"judge ({self.judge}): agrees with the rules on {len(graded) - len(off)} of "
+            f"{len(graded)} identity answers; differs on {len(off)}{ids}"
+        )
+
     def headline(self) -> str:
         """The verdict and the gate that decided it: the identity's score, or the general
         gate that failed ("general ability fell 18 points, more than the 10 allowed")."""
@@ -183,6 +203,7 @@ class VerifyReport:
 LATER_FIELDS = frozenset(
     {"base_why", "adapter_why", "max_drop", "difference", "loss", "streak", "stopped"}
     | {"base_finish", "adapter_finish", "served", "max_leak", "leaked", "leaked_ids"}
+    | {"judge", "judge_ok", "judge_why"}
 )
 
 

@@ -174,13 +174,48 @@ def what_to_ask(target: Target, args: CheckpointArgs) -> tuple[VerifySpec, list[
     return cfg, new, gather(cfg, target.run_dir, args, names, authors)
 
 
-def verify(target: Target, base: bool = True, status: Status = quiet) -> VerifyReport:
+def with_judge(cfg: VerifySpec, judge: str | None, judge_model: str | None) -> VerifySpec:
+    """`verify --judge URL --judge-model ID` over the recipe's [verify] judge."""
+    return replace(cfg, judge=judge or cfg.judge, judge_model=judge_model or cfg.judge_model)
+
+
+def verify(
+    target: Target,
+    base: bool = True,
+    status: Status = quiet,
+    judge: str | None = None,
+    judge_model: str | None = None,
+) -> VerifyReport:
     """Probe the checkpoint and its base from one model load; score, write, return the report."""
     args = target.require_args()
     cfg, new, probes = what_to_ask(target, args)
+    cfg = with_judge(cfg, judge, judge_model)
     asked = ask_checkpoint(target, probes, cfg, base, status) if probes else Asked([], [])
     subject = Subject(target.checkpoint, target.run_dir, args)
     return score_and_write(subject, cfg, new, probes, asked)
+
+
+def second_opinion(
+    cfg: VerifySpec, probes: list[Probe], rows: list[ProbeRow], new: list[str], old: list[str]
+) -> tuple[list[ProbeRow], str]:
+    """The judge model's grade beside the rules' on each identity answer of the adapter; the
+    rows and which model judged. Its key is $SWIFTKIT_JUDGE_API_KEY only: the verified
+    server's key never goes to the judge's host."""
+    from swiftkit.serving.client import Endpoint
+    from swiftkit.verify import judge
+
+    assert cfg.judge
+    endpoint = Endpoint.of(cfg.judge, keys=("SWIFTKIT_JUDGE_API_KEY",))
+    model = endpoint.pick_model(cfg.judge_model)
+    todo = [i for i, r in enumerate(rows) if r.set == "identity" and r.adapter is not None]
+    items = [
+        (rows[i].question, probes[i].asks or "name or author", rows[i].adapter or "") for i in todo
+    ]
+    grades = judge.grade(endpoint, model, items, new, old)
+    out = list(rows)
+    for i, g in zip(todo, grades, strict=True):
+        out[i] = replace(rows[i], judge_ok=g.ok, judge_why=g.reason or ("PASS" if g.ok else "FAIL"))
+    return out, f"{model} at {endpoint.url}"
 
 
 def score_and_write(
@@ -192,6 +227,9 @@ def score_and_write(
     after: list[Answer | None] = list(asked.after) or [None] * len(probes)
     before = asked.before or [None] * len(probes)
     rows = [answer_row(p, b, a, new, old) for p, a, b in zip(probes, after, before, strict=True)]
+    judged_by = None
+    if cfg.judge:
+        rows, judged_by = second_opinion(cfg, probes, rows, new, old)
     identity = rpt.set_scores(rows, "identity", cfg.identity_threshold)
     gates = cfg.general_threshold, cfg.general_max_drop, cfg.general_max_leak
     general = rpt.set_scores(rows, "general", *gates, new=new)
@@ -212,5 +250,6 @@ def score_and_write(
         probes=rows,
         measured=now_iso(),
         served=asked.served,
+        judge=judged_by,
     )
     return rpt.write_report(report)
