@@ -122,7 +122,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "random_bytes.json": ("random_bytes.json:1", "NUL byte"),
     "utf16.jsonl": ("utf16.jsonl:1", "UTF-16"),
     "latin1.jsonl": ("latin1.jsonl:2", "not UTF-8", "b'\\xe9'"),
-    "folder_as_dataset.jsonl": ("folder_as_dataset.jsonl", "a folder, not a dataset file"),
+    "folder_as_dataset.jsonl": ("folder_as_dataset.jsonl", "is a folder, not a file"),
     "single_object.json": ("single_object.json:1", "record 1", "must hold an array"),
     "single_object_pretty.jsonl": ("single_object_pretty.jsonl:1", "one record per line"),
     "data_wrapper.json": ("data_wrapper.json:1", "field 'data'", "records are under 'data'"),

@@ -14,7 +14,7 @@ else:  # pragma: no cover
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swiftkit.errors import Finding, SwiftkitError, did_you_mean
+from swiftkit.errors import Finding, MiB, SwiftkitError, did_you_mean, refuse_unless_file
 from swiftkit.resources import schema
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ def _recipe_validator() -> Draft202012Validator:
     return Draft202012Validator(schema("recipe"))
 
 
+MAX_RECIPE = MiB  # a recipe is a page of TOML
 BOUNDS = {"exclusiveMinimum": ">", "exclusiveMaximum": "<", "minimum": ">=", "maximum": "<="}
 
 
@@ -96,15 +97,9 @@ def section_findings(name: str, section: object, source: str) -> list[Finding]:
 def parse_toml(path: Path) -> tuple[dict, str]:
     """Read a TOML file, turning syntax errors into a finding with line and column."""
     source = str(path)
+    refuse_unless_file(path, "recipe", MAX_RECIPE)
     try:
         raw_bytes = path.read_bytes()
-    except FileNotFoundError:
-        raise SwiftkitError.at(
-            f"recipe not found: {source}",
-            source,
-            "no such file",
-            fix="check the path; `ls recipes/`",
-        ) from None
     except OSError as exc:
         raise SwiftkitError(f"cannot read {source}: {exc.strerror}") from None
     try:
