@@ -156,7 +156,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     train = TrainSpec(preset_name=preset_name, preset=preset, own=own, base_dir=base)
     findings += checks.launch_findings(launch, preset, text, source)
     findings += checks.train_flag_findings(own, text, source)
-    findings += value_checks.train_value_findings(own, text, source, model.path)
+    findings += value_checks.train_value_findings(own, text, source, model.path, base)
     findings += checks.family_findings(model, text, source)
     if model.path is not None:
         findings += checks.model_folder_findings(model.path, model, text, source)

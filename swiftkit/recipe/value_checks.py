@@ -67,7 +67,9 @@ def structure_findings(data: dict, text: str, source: str) -> list[Finding]:
     return out
 
 
-def train_value_findings(own: dict, text: str, source: str, model: Path | None) -> list[Finding]:
+def train_value_findings(
+    own: dict, text: str, source: str, model: Path | None, base: Path
+) -> list[Finding]:
     """[train] values that are in the schema's range but wrong or absurd."""
     from swiftkit.msswift import sftflags
 
@@ -115,6 +117,13 @@ def train_value_findings(own: dict, text: str, source: str, model: Path | None) 
             f"{model} does not have",
             f"{did_you_mean(missing[0], names)}its modules: {', '.join(sorted(names))}; "
             'or "all-linear"',
+        )
+    resume = own.get("resume_from_checkpoint")
+    if isinstance(resume, str) and not (folder := base / Path(resume).expanduser()).is_dir():
+        add(
+            "resume_from_checkpoint",
+            f"resume_from_checkpoint: no such folder {folder}",
+            "name a checkpoint-N folder of an earlier run, or `swiftkit run --resume RUN_DIR`",
         )
     length = own.get("max_length")
     config = (jsonl.json_object(model / "config.json") if model else None) or {}
