@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -102,6 +103,41 @@ def did_you_mean(word: str, known: Iterable[str], *, cutoff: float = 0.6) -> str
     """'did you mean 'x'? ' for the closest known word, else ''."""
     near = closest(word, known, cutoff=cutoff)
     return f"did you mean '{near}'? " if near else ""
+
+
+KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device"}
+KINDS |= {stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+MiB = 1 << 20
+
+
+def not_a_file(path: str | os.PathLike[str], limit: int | None = None) -> tuple[str, str] | None:
+    """(why, fix) when `path` is not a regular file swiftkit may read whole, else None: the one
+    check before every user file is opened (recipe, dataset, probes). A FIFO or a device
+    (/dev/zero, also through a symlink) would block or never end; a symlink loop is named."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "not found", "check the path (relative paths start at the recipe's folder)"
+    except (OSError, ValueError) as exc:
+        if getattr(exc, "errno", None) == errno.ELOOP:
+            return "is a symlink loop (it points back at itself)", "point it at a real file"
+        return f"cannot be read: {getattr(exc, 'strerror', None) or exc}", "check the path"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a file", "name a file inside it (`ls` the folder)"
+    if not stat.S_ISREG(st.st_mode):
+        what = KINDS.get(stat.S_IFMT(st.st_mode), "a special file")
+        return f"is {what}, not a regular file: reading it might never end", "name a real file"
+    if limit is not None and st.st_size > limit:
+        size = f"{st.st_size / MiB:.0f} MiB, more than the {limit / MiB:.0f} MiB"
+        return f"is {size} swiftkit reads here", "split it into smaller files"
+    return None
+
+
+def refuse_unless_file(path: str | os.PathLike[str], what: str, limit: int | None = None) -> None:
+    """not_a_file as a SwiftkitError naming `what` (a recipe, a probe file) and the path."""
+    if problem := not_a_file(path, limit):
+        why, fix = problem
+        raise SwiftkitError.at(f"{what} {why}: {path}", str(path), f"{what} {why}", fix=fix)
 
 
 FULL = (errno.ENOSPC, errno.EDQUOT)

@@ -108,7 +108,7 @@ CASES: dict[str, tuple[str, ...]] = {
         "needs [identity] name",
     ),
     "too_long.toml": ("identity_full.json:2", "record 1", "max_length = 16", "estimated"),
-    "identity_leftover.toml": ("identity_full.json:2", "'{{AUTHOR}}' remains after filling"),
+    "identity_leftover.toml": ("identity_leftover.toml:5", "identity.name", "holds {{ or }}"),
     "unknown_preset.toml": ("unknown_preset.toml:12", "train.preset", "did you mean '24gb'"),
     "dataset_errors_via_recipe.toml": ("missing_output.json:7", "record 2", "missing 'output'"),
     # issue 13: every kind of input ends as a located finding (read.py, fill.py, value_checks.py)
@@ -122,7 +122,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "random_bytes.json": ("random_bytes.json:1", "NUL byte"),
     "utf16.jsonl": ("utf16.jsonl:1", "UTF-16"),
     "latin1.jsonl": ("latin1.jsonl:2", "not UTF-8", "b'\\xe9'"),
-    "folder_as_dataset.jsonl": ("folder_as_dataset.jsonl", "a folder, not a dataset file"),
+    "folder_as_dataset.jsonl": ("folder_as_dataset.jsonl", "is a folder, not a file"),
     "single_object.json": ("single_object.json:1", "record 1", "must hold an array"),
     "single_object_pretty.jsonl": ("single_object_pretty.jsonl:1", "one record per line"),
     "data_wrapper.json": ("data_wrapper.json:1", "field 'data'", "records are under 'data'"),
@@ -340,7 +340,7 @@ def test_token_length_uses_the_local_tokenizer(tmp_path, tiny_model, capsys):
 
 def test_too_few_records_for_one_step(tmp_path, capsys, monkeypatch):
     data = tmp_path / "d.jsonl"
-    data.write_text('{"instruction": "你是谁?", "input": "", "output": "我是X。"}\n')
+    data.write_text('{"instruction": "你是谁?", "input": "", "output": "我是{{NAME}}。"}\n')
     r = write_recipe(tmp_path / "r.toml", "Qwen/Qwen2.5-7B-Instruct", [data])
     r.write_text(
         r.read_text().replace('preset = "cpu"', 'preset = "cpu"\ngradient_accumulation_steps = 4')

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from swiftkit import dataset, recipe
+from swiftkit.dataset.duplicates import Seen, cross_file_conflicts
 from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.pipeline import checks
 
@@ -111,16 +112,18 @@ def check_recipe(path: Path) -> list[Finding]:
     return findings + checks.recipe_findings(rec)  # as `swiftkit run` checks it (plan.checked)
 
 
-def check_dataset(path: Path) -> list[Finding]:
+def check_dataset(path: Path, seen: list[Seen]) -> list[Finding]:
     """A dataset on its own: no recipe, so {{NAME}}/{{AUTHOR}} are accepted unfilled and the
-    length is not checked (validate the recipe for both)."""
-    return dataset.check_file(path, identity=None).result()
+    length is not checked (validate the recipe for both). Its questions go to `seen`."""
+    checked = dataset.check_file(path, identity=None)
+    seen.append(checked.seen)
+    return checked.result()
 
 
 INTERNAL = "swiftkit could not check this file"
 
 
-def check(path: Path) -> list[Finding]:
+def check(path: Path, seen: list[Seen] | None = None) -> list[Finding]:
     """The findings for one file. `validate` never raises: an input the checks above did not
     foresee still ends as a finding (exit 1) rather than a traceback; the fuzz tests
     (tests/test_validate_fuzz.py) assert that this never happens."""
@@ -129,7 +132,7 @@ def check(path: Path) -> list[Finding]:
         if kind == "recipe":
             return check_recipe(path)
         if kind == "dataset":
-            return check_dataset(path)
+            return check_dataset(path, [] if seen is None else seen)
     except (Exception, RecursionError) as exc:  # the last resort stated above
         return [
             Finding.error(
@@ -142,10 +145,12 @@ def check(path: Path) -> list[Finding]:
 
 
 def run(paths: list[Path]) -> Report:
-    report = Report()
+    """Every file, then one question answered two ways across the dataset files given."""
+    report, seen = Report(), []
     for path in paths:
         report.files.append(str(path))
-        report.findings += check(path)
+        report.findings += check(path, seen)
+    report.findings += cross_file_conflicts(seen)
     return report
 
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftkit.dataset.duplicates import Seen
-from swiftkit.dataset.fill import Identity, fill_record, leftover_findings, placeholder_findings
+from swiftkit.dataset.fill import (
+    Identity,
+    fill_record,
+    leftover_findings,
+    placeholder_findings,
+    says_identity,
+)
 from swiftkit.dataset.length import TokenCounter, length_findings
 from swiftkit.dataset.read import EXAMPLE, Record, read_records, sha256, stream, usable
 from swiftkit.dataset.records import Formats, record_findings, surely_valid
@@ -36,6 +42,7 @@ class Checked:
     records: int = 0
     usable: int = 0
     more: int = 0  # findings past MAX_FINDINGS, counted and not kept
+    says: bool = False  # a usable answer names the identity or holds {{NAME}}/{{AUTHOR}}
     seen: Seen = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +100,7 @@ def check_file(
         found += placeholder_findings(batch, source, identity)
         if identity is not None:
             found += leftover_findings(good, source, identity)
+            out.says = out.says or says_identity(good, identity)
         if max_length and counter is not None:
             found += length_findings(good, source, max_length, counter, system, identity)
         out.add(found)

@@ -15,16 +15,21 @@ BROKEN = (KeyError, TypeError, AttributeError, IndexError)  # a record the check
 TWO = ": the model would learn two identities"
 
 
+def same(text: str) -> str:
+    """A question as the model hears it: case, runs of spaces and a closing ?/？ ignored."""
+    return " ".join(text.split()).casefold().rstrip("?？ ")
+
+
 def question_key(value: Fields) -> Key:
-    """What makes two records the same question: (system, question turns), stripped."""
+    """What makes two records the same question: (system, question turns), as `same` reads."""
     if "messages" in value:
         msgs = value["messages"]
-        return ("messages", tuple((m["role"], m["content"].strip()) for m in msgs[:-1]))
+        return ("messages", tuple((m["role"], same(m["content"])) for m in msgs[:-1]))
     return (
         "alpaca",
-        value.get("system", "").strip(),
-        value["instruction"].strip(),
-        value.get("input", "").strip(),
+        same(value.get("system", "")),
+        same(value["instruction"]),
+        same(value.get("input", "")),
     )
 
 

@@ -149,3 +149,14 @@ def leftover_findings(
                 fix = "the [identity] name and author must not contain {{...}}"
                 findings.append(rec.error(source, message, fld, fix))
     return findings
+
+
+def says_identity(records: Sequence[Record[Fields]], identity: Identity) -> bool:
+    """Some record's text holds {{NAME}}/{{AUTHOR}} or the identity's name or author."""
+    words = [w.casefold() for w in identity.values() if w]
+    for rec in records:
+        for text in answer_fields(rec.value).values():
+            low = text.casefold()
+            if WELL_FORMED.search(text) or any(w in low for w in words):
+                return True
+    return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swiftkit.dataset import check_file
+from swiftkit.dataset import Checked, check_file
 from swiftkit.dataset.duplicates import Seen, cross_file_conflicts
 from swiftkit.dataset.length import TokenCounter
 from swiftkit.errors import Finding
@@ -18,6 +18,7 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
     trained = 0  # records one epoch trains on
     countable = True
     loaded: list[Seen] = []
+    checked_files: list[Checked] = []
     for ref in rec.data.datasets:
         if ref.path is None:
             if ref.sample:
@@ -30,9 +31,21 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
             continue
         checked = check_file(ref.path, identity, max_length, counter, system)
         findings += checked.result()
+        checked_files.append(checked)
         loaded.append(checked.seen)
         trained += min(checked.usable, ref.sample) if ref.sample else checked.usable
     findings += cross_file_conflicts(loaded)
+    if identity and countable and trained and not any(c.says for c in checked_files):
+        said = " or ".join(repr(v) for v in identity.values())
+        message = (
+            f"no record of the datasets says {said}, nor {{{{NAME}}}}/{{{{AUTHOR}}}}: training "
+            "would not teach this identity, and the 'training' probes would be empty"
+        )
+        fix = "write {{NAME}} and {{AUTHOR}} in the answers (datasets/identity_full.json does)"
+        line = rec.line_of("data", "datasets")
+        findings.append(
+            Finding.error(str(rec.path), message, line=line, field="data.datasets", fix=fix)
+        )
     for ref in rec.data.val_datasets:  # evaluated, not trained on: same record checks, no counting
         if ref.path is not None and ref.path.is_file():
             findings += check_file(ref.path, identity, max_length, counter, system).result()
@@ -40,6 +53,22 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
     accum = max(1, rec.train.int_value("gradient_accumulation_steps", 1))
     world = rec.launch.world_size()
     needed = batch * accum * world
+    epochs = rec.train.value("num_train_epochs")
+    steps = trained / needed * epochs if isinstance(epochs, (int, float)) else 1
+    if countable and trained >= needed and steps < 1 and rec.train.int_value("max_steps", -1) < 1:
+        message = (
+            f"num_train_epochs = {epochs} over {trained} record(s) is {steps:.2g} of one "
+            f"optimizer step ({needed} records each): the identity cannot be learned"
+        )
+        line = rec.line_of("train", "num_train_epochs")
+        fix = (
+            f"set num_train_epochs to at least {needed / trained:.2g} (identity runs take 1 to 20)"
+        )
+        findings.append(
+            Finding.error(
+                str(rec.path), message, line=line, field="train.num_train_epochs", fix=fix
+            )
+        )
     if countable and not any(f.is_error for f in findings) and trained < needed:
         key = "gradient_accumulation_steps" if accum > 1 else "per_device_train_batch_size"
         message = (

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from swiftkit.dataset import jsontext
-from swiftkit.errors import Finding, Where
+from swiftkit.errors import Finding, Where, not_a_file
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -65,13 +65,10 @@ def stream(path: Path, report: Report) -> Iterator[Record[object]]:
     def say(message: str, **where: Unpack[Where]) -> None:
         report(Finding.error(str(path), message, **where))
 
+    if problem := not_a_file(path):
+        return say(f"{path.name} {problem[0]}", fix=problem[1])
     try:
-        if path.is_dir():
-            fix = "name a .json or .jsonl file inside it (`ls` the folder)"
-            return say("this is a folder, not a dataset file", fix=fix)
         fh = path.open("rb")
-    except FileNotFoundError:
-        return say("file not found", fix="check the path")
     except OSError as exc:
         return say(f"cannot read: {exc.strerror or exc}", fix="check the path")
     with fh:

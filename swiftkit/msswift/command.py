@@ -38,9 +38,13 @@ def option(name: str) -> str:
 
 
 def argv_from_flags(subcommand: str, flags: dict) -> list[str]:
+    """`--key value ...`; a single value that starts with '-' (a name "-Nova", a system prompt
+    "--help") as `--key=-Nova`, which argparse reads as the value, not as another flag."""
     argv = ["swift", subcommand]
     for key, value in flags.items():
-        argv += [option(key), *format_value(value)]
+        values = format_value(value)
+        one = len(values) == 1 and values[0].startswith("-")
+        argv += [f"{option(key)}={values[0]}"] if one else [option(key), *values]
     return argv
 
 

@@ -26,6 +26,7 @@ MANAGED = {
     "model_author": "set [identity] author instead",
     "model_name": "set [identity] name instead",
     "deepspeed": "set [launch] deepspeed instead",
+    "strict": "swiftkit sets strict = true: a record ms-swift cannot read stops the run",
 }
 STOP_CALLBACK = "swiftkit_stop_when_verified"  # plugins/stop_when_verified.py's NAME
 STOP_CONFIG_ENV = "SWIFTKIT_STOP_CONFIG"  # and its CONFIG_ENV: the settings file

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from swiftkit import jsonl
 from swiftkit.dataset import for_recipe
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import Finding, SwiftkitError, not_a_file
 from swiftkit.msswift import compat
-from swiftkit.recipe import value_checks
 from swiftkit.recipe.model import REAL_BUILDS, Recipe
 
 
@@ -26,13 +25,13 @@ def probe_findings(rec: Recipe) -> list[Finding]:
     missing = [
         Finding.error(
             str(rec.path),
-            f"{kind} probe file not found: {probe}",
+            f"{kind} probe file {problem[0]}: {probe}",
             line=rec.line_of("verify", f"{kind}_probes"),
             field=f"verify.{kind}_probes",
-            fix="paths are relative to the recipe file; check the name",
+            fix=problem[1],
         )
         for kind, probe in rec.verify.probe_files
-        if not value_checks.is_file(probe)
+        if (problem := not_a_file(probe))
     ]
     if missing:
         return missing

@@ -8,12 +8,13 @@ Every error names the recipe file, the line of the offending key and the key pat
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from swiftkit.errors import Finding, SwiftkitError, errors_only
+from swiftkit.errors import Finding, SwiftkitError, errors_only, not_a_file
 from swiftkit.recipe import checks, presets, value_checks
 from swiftkit.recipe.model import (
     REAL_BUILDS,
@@ -29,29 +30,38 @@ from swiftkit.recipe.model import (
 from swiftkit.recipe.parse import locate, parse_toml, schema_findings
 from swiftkit.resources import user_folder
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w.-]+)?(#\d+)?$")
+# owner/name, optionally hf:: or ms:: (which hub), :subset/subset and #N (ms-swift's syntax)
+HUB_ID = re.compile(r"^((hf|ms)::)?[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?(#\d+)?$", re.I)
 DATA_SUFFIXES = (".json", ".jsonl", ".csv")
 
 
+def absolute(path: Path) -> Path:
+    """The absolute path, ./.. folded, symlinks kept (my#3.json keeps its name; a symlink
+    loop is named by not_a_file, where Path.resolve would raise)."""
+    return Path(os.path.abspath(path))
+
+
 def resolve_dataset(spec: str, base: Path) -> DatasetRef:
-    """A local file (relative to the recipe) when it exists or looks like one, else a hub id."""
-    head, _, count = spec.partition("#")
+    """A local file (relative to the recipe) when it exists or looks like one, else a hub id.
+    A file whose own name holds '#' (my#3.json) is that file, as ms-swift reads it."""
+    whole = base / Path(spec).expanduser()
+    head, _, count = ("", "", "") if _exists(whole) else spec.rpartition("#")
+    head, count = (head, count) if head else (spec, "")
     sample = int(count) if count.isdigit() and len(count) < 10 else None
     if value_checks.path_problem(head):
         return DatasetRef(spec, path=base / "(unusable path)", sample=sample)
-    candidate = Path(head).expanduser()
-    candidate = candidate if candidate.is_absolute() else base / candidate
-    if _exists(candidate) or head.endswith(DATA_SUFFIXES) or head.startswith((".", "/", "~")):
-        return DatasetRef(spec, path=candidate.resolve(), sample=sample)
-    if HUB_ID.match(spec):
+    candidate = base / Path(head).expanduser()
+    local = _exists(candidate) or head.endswith(DATA_SUFFIXES) or head.startswith((".", "/", "~"))
+    if not local and HUB_ID.match(spec):
         return DatasetRef(spec, hub_id=head, sample=sample)
-    return DatasetRef(spec, path=candidate.resolve())
+    return DatasetRef(spec, path=absolute(candidate), sample=sample)
 
 
 def _exists(path: Path) -> bool:
-    """Path.exists, False for a path the filesystem refuses (too long, a loop, ...)."""
+    """Path.exists, False for a path the filesystem refuses (too long, ...); True for a
+    symlink, even a loop (not_a_file names it)."""
     try:
-        return path.exists()
+        return path.exists() or path.is_symlink()
     except (OSError, ValueError):
         return False
 
@@ -78,7 +88,9 @@ def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple
         or not HUB_ID.match(model_id)
     )
     path, finding = (
-        (local.resolve(), None) if is_local else checks.baked_model(model_id, text, source)
+        (Path(os.path.realpath(local)), None)
+        if is_local
+        else checks.baked_model(model_id, text, source)
     )
     if section.get("build") in REAL_BUILDS:  # made once per machine, whatever the id says
         path = user_folder("cache") / "models" / section["build"]
@@ -125,30 +137,26 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         for key in ("datasets", "val_datasets")
     }
     for key, what in (("datasets", "dataset"), ("val_datasets", "validation dataset")):
-        bad = value_checks.dataset_entry_findings(data["data"].get(key, []), key, text, source)
+        bad = value_checks.dataset_entry_findings(refs[key], key, text, source)
         findings += bad
         for i, ref in enumerate(refs[key]):
             field = f"data.{key}[{i}]"
-            if ref.path is None or ref.path.is_file() or any(f.field == field for f in bad):
-                continue
-            message, fix = (
-                (
-                    f"{what} is a folder, not a file: {ref.path}",
-                    "name a .json or .jsonl file inside it",
-                )
-                if ref.path.is_dir()
-                else (
-                    f"{what} file not found: {ref.path}",
-                    "paths are relative to the recipe file; check the name",
-                )
-            )
             line = locate(text, ["data", key])
-            findings.append(Finding.error(source, message, line=line, field=field, fix=fix))
+            if ref.hub_id and ref.hub_id[:4].lower() in ("hf::", "ms::"):
+                hub = "Hugging Face" if ref.hub_id[:2].lower() == "hf" else "ModelScope"
+                message = f"'{ref.spec}': a {hub} dataset, downloaded when the run starts"
+                fix = "not checked here; copy it into a local .jsonl to check it first"
+                findings.append(Finding.warning(source, message, line=line, field=field, fix=fix))
+            if ref.path is None or any(f.field == field for f in bad):
+                continue
+            if problem := not_a_file(ref.path):
+                message, fix = f"{what} file {problem[0]}: {ref.path}", problem[1]
+                findings.append(Finding.error(source, message, line=line, field=field, fix=fix))
     launch = LaunchSpec(**data.get("launch", {}))
     train = TrainSpec(preset_name=preset_name, preset=preset, own=own, base_dir=base)
     findings += checks.launch_findings(launch, preset, text, source)
     findings += checks.train_flag_findings(own, text, source)
-    findings += value_checks.train_value_findings(own, text, source, model.path)
+    findings += value_checks.train_value_findings(own, text, source, model.path, base)
     findings += checks.family_findings(model, text, source)
     if model.path is not None:
         findings += checks.model_folder_findings(model.path, model, text, source)

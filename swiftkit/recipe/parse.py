@@ -14,7 +14,7 @@ else:  # pragma: no cover
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swiftkit.errors import Finding, SwiftkitError, did_you_mean
+from swiftkit.errors import Finding, MiB, SwiftkitError, did_you_mean, refuse_unless_file
 from swiftkit.resources import schema
 
 if TYPE_CHECKING:
@@ -41,12 +41,21 @@ def locate(text: str, path: list) -> int | None:
 
 @cache
 def _recipe_validator() -> Draft202012Validator:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(schema("recipe"))
+    # 8.0 is an integer to JSON Schema; ms-swift's argparse refuses it ("invalid int value")
+    whole = Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, v: type(v) is int)
+    return validators.extend(Draft202012Validator, type_checker=whole)(schema("recipe"))
 
 
+MAX_RECIPE = MiB  # a recipe is a page of TOML
 BOUNDS = {"exclusiveMinimum": ">", "exclusiveMaximum": "<", "minimum": ">=", "maximum": "<="}
+
+
+def shown(value: object) -> str:
+    """A value as a finding quotes it: repr, escapes visible, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
@@ -54,7 +63,7 @@ def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
     for err in sorted(_recipe_validator().iter_errors(data), key=lambda e: list(map(str, e.path))):
         path = list(err.path)
         keypath = ".".join(map(str, path)) or "(top level)"
-        fix = None
+        fix, message = None, err.message[:300]
         if err.validator == "additionalProperties":
             known = list(err.schema.get("properties", {}))
             extra = [k for k in err.instance if k not in known]
@@ -81,8 +90,18 @@ def schema_findings(data: dict, text: str, source: str) -> list[Finding]:
             fix = f"{keypath} must be {BOUNDS[err.validator]} {err.validator_value}"
         elif err.validator == "type":
             fix = f"{keypath} must be of type {err.validator_value}"
+            if isinstance(err.instance, float) and err.instance.is_integer():
+                fix = f"write {int(err.instance)}, a whole number without '.0'"
+        elif err.validator in ("pattern", "not") and "$comment" in err.schema:
+            why, _, fix = err.schema["$comment"].partition("|")
+            message = f"{shown(err.instance)} {why}"
+        elif err.validator == "maxLength":
+            message = f"{len(err.instance)} characters, more than {err.validator_value}"
+            fix = "shorten it"
+        elif err.validator == "minItems":
+            fix = f"{keypath} needs at least {err.validator_value} item(s), or remove the key"
         findings.append(
-            Finding.error(source, err.message, line=locate(text, path), field=keypath, fix=fix)
+            Finding.error(source, message, line=locate(text, path), field=keypath, fix=fix)
         )
     return findings
 
@@ -96,15 +115,9 @@ def section_findings(name: str, section: object, source: str) -> list[Finding]:
 def parse_toml(path: Path) -> tuple[dict, str]:
     """Read a TOML file, turning syntax errors into a finding with line and column."""
     source = str(path)
+    refuse_unless_file(path, "recipe", MAX_RECIPE)
     try:
         raw_bytes = path.read_bytes()
-    except FileNotFoundError:
-        raise SwiftkitError.at(
-            f"recipe not found: {source}",
-            source,
-            "no such file",
-            fix="check the path; `ls recipes/`",
-        ) from None
     except OSError as exc:
         raise SwiftkitError(f"cannot read {source}: {exc.strerror}") from None
     try:

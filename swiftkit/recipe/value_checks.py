@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def structure_findings(data: dict, text: str, source: str) -> list[Finding]:
     return out
 
 
-def train_value_findings(own: dict, text: str, source: str, model: Path | None) -> list[Finding]:
+def train_value_findings(
+    own: dict, text: str, source: str, model: Path | None, base: Path
+) -> list[Finding]:
     """[train] values that are in the schema's range but wrong or absurd."""
     from swiftkit.msswift import sftflags
 
@@ -115,6 +118,13 @@ def train_value_findings(own: dict, text: str, source: str, model: Path | None) 
             f"{did_you_mean(missing[0], names)}its modules: {', '.join(sorted(names))}; "
             'or "all-linear"',
         )
+    resume = own.get("resume_from_checkpoint")
+    if isinstance(resume, str) and not (folder := base / Path(resume).expanduser()).is_dir():
+        add(
+            "resume_from_checkpoint",
+            f"resume_from_checkpoint: no such folder {folder}",
+            "name a checkpoint-N folder of an earlier run, or `swiftkit run --resume RUN_DIR`",
+        )
     length = own.get("max_length")
     config = (jsonl.json_object(model / "config.json") if model else None) or {}
     positions = config.get("max_position_embeddings")
@@ -148,14 +158,6 @@ def module_names(model: Path) -> set[str]:
     return {parts[-2] for name in weights if len(parts := str(name).split(".")) >= 2}
 
 
-def is_file(path: Path) -> bool:
-    """Path.is_file, False for a path the filesystem refuses (a name over 255 bytes, ...)."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
-
 def path_problem(spec: str) -> str | None:
     """Why a path cannot exist on this filesystem, or None."""
     if "\0" in spec:
@@ -169,36 +171,39 @@ def path_problem(spec: str) -> str | None:
     return None
 
 
-def dataset_entry_findings(specs: list, key: str, text: str, source: str) -> list[Finding]:
-    """#N counts that are not positive integers, and one dataset listed twice."""
+def dataset_entry_findings(refs: tuple, key: str, text: str, source: str) -> list[Finding]:
+    """#N counts that are not positive integers, and one dataset listed twice (also as
+    ./../x.json or through a symlink: the same real file)."""
     out = []
     seen: dict[str, int] = {}
 
     def add(i: int, message: str, fix: str) -> None:
         out.append(keyed(source, text, ["data", key], message, fix, field=f"data.{key}[{i}]"))
 
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, str):
-            continue
-        head, sep, count = spec.partition("#")
-        if sep and not (count.isdigit() and int(count) > 0):
+    for i, ref in enumerate(refs):
+        spec = ref.spec
+        head, sep, count = spec.rpartition("#")
+        whole = ref.path is not None and ref.path.name == Path(spec).name  # my#3.json itself
+        if sep and not whole and not (count.isdigit() and int(count) > 0):
             add(
                 i,
                 f"'#{count}' in '{spec}' is not a sample count: it must be a positive whole number",
                 f'write "{head}#100" for 100 records, or "{head}" for all of them',
             )
-        if problem := path_problem(head):
+        if problem := path_problem(spec):
             add(
                 i,
                 f"'{spec[:60]}...' cannot be a file: {problem}",
                 "give the dataset's real path, relative to the recipe",
             )
-        if head in seen:
+        same = os.path.realpath(ref.path) if ref.path else ref.hub_id or spec
+        if same in seen:
             add(
                 i,
-                f"'{head}' is listed twice (entries {seen[head] + 1} and {i + 1}): each "
-                "record would train twice as often",
+                f"'{spec}' is listed twice (entries {seen[same] + 1} and {i + 1}"
+                + (f", both {same}" if ref.path else "")
+                + "): each record would train twice as often",
                 "list it once; to weigh it more, repeat the records in the file",
             )
-        seen.setdefault(head, i)
+        seen.setdefault(same, i)
     return out

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from swiftkit import dataset, jsonl
-from swiftkit.errors import SwiftkitError
+from swiftkit.errors import MiB, SwiftkitError, refuse_unless_file
 from swiftkit.msswift.args import CheckpointArgs
 from swiftkit.recipe.model import TRAINING, VerifySpec
 from swiftkit.verify.scoring import needs
 
 ASKS = ("name", "author", "both")  # what an identity probe asks; none said: either
+
+MAX_PROBES = 64 * MiB  # read whole: thousands of probes are a few MiB
 
 Messages = list[dict[str, Any]]
 
@@ -49,15 +51,9 @@ def _bad_probe(path: Path, line: int, message: str) -> SwiftkitError:
 
 def load_probes(path: Path, set_name: str) -> list[Probe]:
     """A probe file (JSON Lines, datasets/README.md); any bad line is an error naming it."""
+    refuse_unless_file(path, "probe file", MAX_PROBES)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SwiftkitError.at(
-            f"probe file not found: {path}",
-            str(path),
-            "no such file",
-            fix="check [verify] in the recipe",
-        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SwiftkitError(f"cannot read probe file {path}: {exc}") from None
     probes: list[Probe] = []

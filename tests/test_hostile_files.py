@@ -1,0 +1,113 @@
+"""Issue 22, what is not a regular file and dataset names: a FIFO, /dev/zero behind a symlink,
+a symlink loop are refused by name, never read (a hang, a MemoryError, a traceback); a file
+named my#3.json, hf::/ms:: hub ids and one file listed twice under two spellings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import DATASETS, assert_clean_failure, swiftkit, swiftkit_process
+
+RECIPE = """[model]
+id = "Qwen/Qwen2.5-7B-Instruct"
+[identity]
+name = "Nova"
+author = "Lumen Lab"
+[data]
+datasets = [{datasets}]
+[train]
+preset = "24gb"
+{extra}
+"""
+
+
+def recipe(tmp_path: Path, *datasets: str, extra: str = "") -> Path:
+    path = tmp_path / "r.toml"
+    listed = ", ".join(f'"{d}"' for d in datasets)
+    path.write_text(RECIPE.format(datasets=listed, extra=extra), encoding="utf-8")
+    return path
+
+
+def dataset(tmp_path: Path, name: str = "d.json") -> Path:
+    path = tmp_path / name
+    path.write_bytes((DATASETS / "identity_en.json").read_bytes())
+    return path
+
+
+@pytest.mark.parametrize("name", ["x.json", "x.toml"])
+def test_validate_refuses_a_fifo_at_once_naming_it(tmp_path, name):
+    os.mkfifo(tmp_path / name)
+    proc = swiftkit_process("validate", str(tmp_path / name), timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "named pipe (FIFO), not a regular file" in proc.stdout
+    assert name in proc.stdout
+
+
+def test_a_dataset_that_links_to_dev_zero_is_refused_not_read(tmp_path):
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+    proc = swiftkit_process("validate", str(tmp_path / "zero.json"), timeout=60)
+    assert proc.returncode == 1
+    assert "zero.json is a character device, not a regular file" in proc.stdout
+    assert "UTF-16" not in proc.stdout
+    proc = swiftkit_process("validate", str(recipe(tmp_path, "zero.json")), timeout=60)
+    assert "data.datasets[0]" in proc.stdout and "character device" in proc.stdout
+
+
+def test_a_probe_file_that_is_a_fifo_is_refused(tmp_path):
+    dataset(tmp_path)
+    os.mkfifo(tmp_path / "p.jsonl")
+    r = recipe(tmp_path, "d.json", extra='[verify]\nidentity_probes = ["p.jsonl"]')
+    proc = swiftkit_process("validate", str(r), timeout=60)
+    assert proc.returncode == 1
+    assert "verify.identity_probes" in proc.stdout and "named pipe" in proc.stdout
+
+
+@pytest.mark.parametrize("command", [["validate"], ["render"], ["run", "--dry-run"]])
+def test_a_dataset_symlink_loop_is_named_not_a_traceback(tmp_path, command):
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    proc = swiftkit(*command, str(recipe(tmp_path, "a.json")))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in out and "bug" not in out
+    assert "symlink loop" in out and "data.datasets[0]" in out
+    assert "symlink loop" in swiftkit("validate", str(tmp_path / "a.json")).stdout
+
+
+def test_a_recipe_over_the_size_cap_is_refused(tmp_path):
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (1 << 20) + "\n", encoding="utf-8")
+    assert_clean_failure(swiftkit("run", "--dry-run", str(big)), "MiB", "big.toml")
+
+
+def test_a_file_named_with_a_hash_is_that_file_not_a_sample_count(tmp_path):
+    dataset(tmp_path, "my#3.json")
+    proc = swiftkit("validate", str(recipe(tmp_path, "my#3.json")))
+    assert proc.returncode == 0, proc.stdout
+    assert "my#100" not in proc.stdout
+    proc = swiftkit("validate", str(recipe(tmp_path, "gone.json#x")))
+    assert 'write "gone.json#100"' in proc.stdout
+
+
+def test_hf_and_ms_hub_ids_are_hub_datasets_noted_as_downloads(tmp_path):
+    dataset(tmp_path)
+    r = recipe(tmp_path, "d.json", "hf::tatsu-lab/alpaca#10", "ms::swift/self-cognition:a/b#5")
+    proc = swiftkit("validate", str(r))
+    assert proc.returncode == 0, proc.stdout
+    assert "not found" not in proc.stdout
+    assert "a Hugging Face dataset, downloaded when the run starts" in proc.stdout
+    assert "a ModelScope dataset, downloaded when the run starts" in proc.stdout
+    argv = swiftkit("render", "--json", str(r)).stdout
+    assert '"hf::tatsu-lab/alpaca#10"' in argv
+
+
+def test_one_file_listed_twice_under_another_spelling_or_a_symlink(tmp_path):
+    dataset(tmp_path)
+    (tmp_path / "link.json").symlink_to(tmp_path / "d.json")
+    here = f"./../{tmp_path.name}/d.json"
+    proc = swiftkit("validate", str(recipe(tmp_path, "d.json", here, "link.json")))
+    assert proc.returncode == 1
+    for i in (1, 2):
+        assert f"data.datasets[{i}]" in proc.stdout
+    assert proc.stdout.count("is listed twice") == 2
