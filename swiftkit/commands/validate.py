@@ -146,7 +146,7 @@ def check(path: Path, seen: list[Seen] | None = None) -> list[Finding]:
 
 def run(paths: list[Path]) -> Report:
     """Every file, then one question answered two ways across the dataset files given."""
-    report, seen = Report(), []
+    report, seen = Report(), list[Seen]()
     for path in paths:
         report.files.append(str(path))
         report.findings += check(path, seen)

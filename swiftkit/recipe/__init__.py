@@ -149,8 +149,8 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
                 findings.append(Finding.warning(source, message, line=line, field=field, fix=fix))
             if ref.path is None or any(f.field == field for f in bad):
                 continue
-            if problem := not_a_file(ref.path):
-                message, fix = f"{what} file {problem[0]}: {ref.path}", problem[1]
+            if refused := not_a_file(ref.path):
+                message, fix = f"{what} file {refused[0]}: {ref.path}", refused[1]
                 findings.append(Finding.error(source, message, line=line, field=field, fix=fix))
     launch = LaunchSpec(**data.get("launch", {}))
     train = TrainSpec(preset_name=preset_name, preset=preset, own=own, base_dir=base)
