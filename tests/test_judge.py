@@ -80,8 +80,12 @@ def test_verify_judge_grades_every_identity_answer_beside_the_rules(tmp_path):
     assert "judge (Nova at" in md and "FAIL: denies it" in md
     # what the judge was sent: the rubric, then each question with its answer as data
     assert len(grader.requests) == 10
-    item = json.loads(grader.requests[0]["messages"][1]["content"])
-    assert item["answer"].startswith("No, I am not Qwen") and item["question"] == "Who are you? q1"
+    items = [json.loads(r["messages"][1]["content"]) for r in grader.requests]
+    assert all(i["answer"].startswith("No, I am not Qwen") for i in items)
+    # asked concurrently: in any order, each question once
+    assert sorted(i["question"] for i in items) == sorted(
+        f"Who are you? q{n}" for n in range(1, 11)
+    )
     # the verified server's key never went to the judge's host
     assert not any("SECRET" in str(h) for h in grader.headers)
 
@@ -121,3 +125,10 @@ def test_a_recipes_verify_judge_is_used_and_a_bad_one_refused(tmp_path):
     recipe.write_text(recipe.read_text().replace(judge_url, "not a url"), encoding="utf-8")
     proc = swiftkit("validate", str(recipe), cwd=tmp_path)
     assert proc.returncode == 1 and "verify.judge" in proc.stdout + proc.stderr
+
+
+def test_a_bad_judge_url_is_a_usage_error_naming_judge(tmp_path):
+    from conftest import swiftkit
+
+    proc = swiftkit("verify", "--judge", "http://host:notaport/v1", cwd=tmp_path)
+    assert proc.returncode == 2 and "--judge" in proc.stderr and "Traceback" not in proc.stderr

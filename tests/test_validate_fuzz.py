@@ -163,7 +163,6 @@ NEAR_RECIPES = st.tuples(
 def test_schema_findings_explain_every_invalid_recipe(value):
 
     from swiftkit.recipe import parse
-    from swiftkit.resources import schema
 
     findings = parse.schema_findings(value, "", "r.toml")
     assert (findings == []) == parse._recipe_validator().is_valid(value)

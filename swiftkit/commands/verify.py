@@ -118,6 +118,7 @@ def usage(check: Callable[[Any], Any], value: Any) -> Any:
 @click.option(
     "--judge",
     metavar="URL",
+    callback=lambda c, p, v: usage(check_url, v),
     help="Also have the model served there (OpenAI API) grade each identity answer; its "
     "grades go beside the rules' (key: $SWIFTKIT_JUDGE_API_KEY).",
 )
@@ -126,10 +127,8 @@ def verify_command(**options: Any) -> int:
     """Ask the identity (and general) probes of the base model and the adapter (one model
     load), or of a served model (--url); write report.json, report.md and loss.png into the
     run folder. Exit 0 only on a pass."""
-    for option, needs in (
-        *((o, "url") for o in ("--model", "--base-model", "--api-key")),
-        ("--judge-model", "judge"),
-    ):
+    needs_what = {"--model": "url", "--base-model": "url", "--api-key": "url"}
+    for option, needs in {**needs_what, "--judge-model": "judge"}.items():
         if options[option[2:].replace("-", "_")] and not options[needs]:
             raise click.UsageError(f"{option} needs --{needs}")
     base = not options.pop("no_base")
