@@ -153,14 +153,14 @@ def test_estimate_counts_lora_on_the_named_modules_only():
 
 def test_doctor_estimates_a_recipe_whose_target_modules_is_not_a_list(tmp_path):
     """Bug: `target_modules = 5` crashed the memory estimate with a traceback (list(5)).
-    Since issue 13 the recipe check refuses it first, located; the estimate itself still
+    Since issue 22 the schema refuses it first, located; the estimate itself still
     takes a lone string or a stray number without a traceback."""
     r = gpu_recipe(tmp_path)
     r.write_text(r.read_text().replace("[train]\n", "[train]\ntarget_modules = 5\n"))
     proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "train.target_modules" in proc.stderr and "target_modules[0] is 5" in proc.stderr
+    assert "train.target_modules" in proc.stderr and "5 is not of type" in proc.stderr
     r.write_text(r.read_text().replace("target_modules = 5", 'target_modules = "q_proj"'))
     proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
     assert proc.returncode == 1, proc.stderr  # it lists the missing GPU: exit 1
