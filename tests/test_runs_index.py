@@ -162,15 +162,18 @@ def test_an_unwritable_state_folder_is_a_note_not_a_failure(tmp_path, monkeypatc
 
 
 def test_run_folders_are_named_after_the_recipe_or_its_identity(tiny_model, tmp_path):
-    # identity_en.json has {{NAME}}: a dataset that never says the identity is refused (issue 22)
-    ds = [DATASETS / "identity_en.json"]
+    ds = [DATASETS / "self_cognition.json"]
     named = write_recipe(tmp_path / "tiny.toml", tiny_model, ds)
     assert folders.run_stem(load(named)) == "tiny"
     (tmp_path / "mybot").mkdir()
     init_style = write_recipe(tmp_path / "mybot" / "recipe.toml", tiny_model, ds)
     assert folders.run_stem(load(init_style)) == "swift-robot"
+    # identity_en.json has {{NAME}}: a dataset that never says Nova is refused (issue 22)
     nova = write_recipe(
-        tmp_path / "mybot" / "recipe.toml", tiny_model, ds, identity='name = "Nova"'
+        tmp_path / "mybot" / "recipe.toml",
+        tiny_model,
+        [DATASETS / "identity_en.json"],
+        identity='name = "Nova"\nauthor = "Lumen Lab"',
     )
     assert folders.run_stem(load(nova)) == "nova"
     p = planning.plan(nova)
