@@ -118,7 +118,8 @@ def _whole_object(path: Path, fh: Any, say: Say) -> bool:
     if not isinstance(value, dict):
         return False
     for key, v in value.items():
-        if key != "messages" and isinstance(v, list) and v and isinstance(v[0], dict):
+        rows = isinstance(v, list) and v and isinstance(v[0], dict)
+        if key != "messages" and rows and not {"from", "role"} & v[0].keys():  # turns: ShareGPT
             say(
                 f"records are under '{key}': the file is one object that wraps them",
                 line=1,
