@@ -156,3 +156,12 @@ def test_doctor_says_64_processes_do_not_fit_a_cpu_machine(tmp_path, monkeypatch
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "launch.nproc_per_node" in proc.stdout
     assert "asks for 64 training processes" in proc.stdout and "4 core(s)" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["z.json", "z.jsonl"])
+def test_a_file_of_nul_bytes_is_not_called_utf16(tmp_path, name):
+    """A copy of /dev/zero (a regular file): before, 'UTF-16 encoded'."""
+    (tmp_path / name).write_bytes(b"\0" * 10000)
+    proc = swiftkit("validate", str(tmp_path / name))
+    assert proc.returncode == 1
+    assert "holds only NUL bytes" in proc.stdout and "UTF-16" not in proc.stdout

@@ -73,6 +73,10 @@ def stream(path: Path, report: Report) -> Iterator[Record[object]]:
         return say(f"cannot read: {exc.strerror or exc}", fix="check the path")
     with fh:
         head = fh.read(4096)
+        if head and not head.strip(b"\0"):  # a copy of /dev/zero: not text in any encoding
+            return say(
+                "holds only NUL bytes: not a text file", fix=f"write records such as {EXAMPLE}"
+            )
         if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
             len(head) > 3 and head[1:4:2] == b"\0\0"
         ):
