@@ -473,6 +473,7 @@ REFUSED_OPTIONS = [
     (["--epochs", "inf"], "--epochs", "inf is not a usable number"),
     (["--epochs", "1e9"], "--epochs", "greater than the maximum of 1000"),
     (["--preset", "99gb"], "--preset", "preset '99gb' does not exist"),
+    (["--preset", '24gb"\n[launch]\nnproc_per_node = 2\n[train]\n#'], "--preset", "does not exist"),
     (["--name", "x" * 3000], "--name", "3000 characters"),
     (["--name", "{{AUTHOR}}"], "--name", "would stay a placeholder"),
     (["--author", "0\r"], "--author", "control character"),

@@ -103,7 +103,7 @@ def recipe_text(
         build=own + (parts["build real"] if kind == "real" else build),
         name=toml_str(name),
         author=toml_str(author),
-        preset=preset,
+        preset=toml_str(preset),
         epochs=repr(float(epochs)).removesuffix(".0"),  # exactly as given: 3, 1.25, 1e+300
         train=parts["train gpu" if preset != "cpu" else cpu],
         verify=parts[verify],
