@@ -170,7 +170,7 @@ def test_run_folders_are_named_after_the_recipe_or_its_identity(tiny_model, tmp_
     init_style = write_recipe(tmp_path / "mybot" / "recipe.toml", tiny_model, ds)
     assert folders.run_stem(load(init_style)) == "swift-robot"
     nova = write_recipe(
-        tmp_path / "mybot" / "recipe.toml", tiny_model, ds, identity='name = "Nova"'
+        tmp_path / "mybot" / "recipe.toml", tiny_model, ds, identity='name = "Nova"\nauthor = "L"'
     )
     assert folders.run_stem(load(nova)) == "nova"
     p = planning.plan(nova)
