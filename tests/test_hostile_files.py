@@ -4,11 +4,12 @@ named my#3.json, hf::/ms:: hub ids and one file listed twice under two spellings
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
-from conftest import DATASETS, assert_clean_failure, swiftkit, swiftkit_process
+from conftest import DATASETS, assert_clean_failure, no_gpu_env, swiftkit, swiftkit_process
 
 RECIPE = """[model]
 id = "Qwen/Qwen2.5-7B-Instruct"
@@ -111,3 +112,56 @@ def test_one_file_listed_twice_under_another_spelling_or_a_symlink(tmp_path):
     for i in (1, 2):
         assert f"data.datasets[{i}]" in proc.stdout
     assert proc.stdout.count("is listed twice") == 2
+
+
+def test_tiny_model_onto_a_file_or_below_one_is_a_located_error(tmp_path):
+    (tmp_path / "afile").write_text("mine\n")
+    for target in ("afile", "afile/sub"):
+        proc = swiftkit("tiny-model", str(tmp_path / target))
+        assert_clean_failure(proc, str(tmp_path / "afile"), "fix:")
+        assert "swiftkit bug" not in proc.stderr
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+def test_render_with_a_cache_folder_that_is_a_file_is_a_located_error(tmp_path):
+    dataset(tmp_path)
+    (tmp_path / "cache").write_text("")
+    proc = swiftkit(
+        "render",
+        str(recipe(tmp_path, "d.json")),
+        env={"SWIFTKIT_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert_clean_failure(proc, f"cannot write {tmp_path / 'cache' / 'rendered'}", "Not a directory")
+    assert "swiftkit bug" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["sg.jsonl", "sg.json"])
+def test_a_sharegpt_record_is_named_as_such_not_a_wrapper(tmp_path, name):
+    """One record on one line ({"conversations": [{"from": ...}]}) is a ShareGPT record."""
+    turns = [{"from": "human", "value": "who?"}, {"from": "gpt", "value": "I am {{NAME}}."}]
+    (tmp_path / name).write_text(json.dumps({"conversations": turns}) + "\n", encoding="utf-8")
+    proc = swiftkit("validate", str(tmp_path / name))
+    assert proc.returncode == 1
+    assert "a ShareGPT record ('conversations')" in proc.stdout and "role/content" in proc.stdout
+    assert "wraps them" not in proc.stdout
+
+
+def test_doctor_says_64_processes_do_not_fit_a_cpu_machine(tmp_path, monkeypatch):
+    """Before: a 0.8 GiB estimate and no word of the 64 processes nproc_per_node asks for."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    dataset(tmp_path)
+    r = recipe(tmp_path, "d.json", extra="[launch]\nnproc_per_node = 64")
+    r.write_text(r.read_text().replace('preset = "24gb"', 'preset = "cpu"'))
+    proc = swiftkit("doctor", str(r), env=no_gpu_env(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "launch.nproc_per_node" in proc.stdout
+    assert "asks for 64 training processes" in proc.stdout and "4 core(s)" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["z.json", "z.jsonl"])
+def test_a_file_of_nul_bytes_is_not_called_utf16(tmp_path, name):
+    """A copy of /dev/zero (a regular file): before, 'UTF-16 encoded'."""
+    (tmp_path / name).write_bytes(b"\0" * 10000)
+    proc = swiftkit("validate", str(tmp_path / name))
+    assert proc.returncode == 1
+    assert "holds only NUL bytes" in proc.stdout and "UTF-16" not in proc.stdout

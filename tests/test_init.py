@@ -464,3 +464,57 @@ def test_a_model_built_with_another_shape_is_refused_not_trained(tmp_path, tiny_
     recipe.write_text(text, encoding="utf-8")
     proc = swiftkit("run", "--dry-run", str(recipe))
     assert proc.returncode == 0, proc.stderr
+
+
+# issue 22: init writes only what validate accepts, exactly as given; else exit 2, no files.
+REFUSED_OPTIONS = [
+    (["--name", "Nova\n[launch]\nnproc_per_node = 2\n#"], "--name", "control character"),
+    (["--epochs", "nan"], "--epochs", "nan is not a usable number"),
+    (["--epochs", "inf"], "--epochs", "inf is not a usable number"),
+    (["--epochs", "1e9"], "--epochs", "greater than the maximum of 1000"),
+    (["--preset", "99gb"], "--preset", "preset '99gb' does not exist"),
+    (["--preset", '24gb"\n[launch]\nnproc_per_node = 2\n[train]\n#'], "--preset", "does not exist"),
+    (["--name", "x" * 3000], "--name", "3000 characters"),
+    (["--name", "{{AUTHOR}}"], "--name", "would stay a placeholder"),
+    (["--author", "0\r"], "--author", "control character"),
+]
+
+
+@pytest.mark.parametrize(("options", "option", "why"), REFUSED_OPTIONS)
+def test_init_refuses_what_validate_would_refuse_and_writes_nothing(tmp_path, options, option, why):
+    args = {"--name": NAME, "--author": AUTHOR, "--preset": "24gb"}
+    args.update(zip(options[::2], options[1::2], strict=True))
+    proc = swiftkit("init", str(tmp_path / "bot"), *[x for kv in args.items() for x in kv])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{option}: " in proc.stderr and why in proc.stderr, proc.stderr
+    assert "nothing was written" in proc.stderr and not (tmp_path / "bot").exists()
+
+
+def test_init_header_cannot_hold_a_table(tmp_path):
+    """The comment header escapes what it quotes: the recipe's own tables are the only ones."""
+    from swiftkit.commands.init import recipe_text
+
+    text = recipe_text("Nova\n[launch]", "A\r\nB", "m\n[x]", "24gb", 3, "model")
+    assert "\n[launch]" not in text and "\n[x]" not in text and "\nB" not in text
+    assert text.splitlines()[0].endswith(r"the identity Nova\n[launch] (by A\r\nB).")
+
+
+def init_target(tmp_path: Path, kind: str) -> Path:
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    (tmp_path / "alink").symlink_to(afile)
+    return {"file": afile, "link": tmp_path / "alink", "below": afile / "sub"}.get(
+        kind, Path("/proc/swiftkit-init")
+    )
+
+
+@pytest.mark.parametrize("kind", ["file", "link", "below", "proc"])
+def test_init_into_a_file_or_proc_is_a_located_error(tmp_path, kind):
+    target = init_target(tmp_path, kind)
+    proc = swiftkit("init", str(target), "--name", NAME, "--author", AUTHOR, "--preset", "24gb")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "swiftkit bug" not in proc.stderr
+    said = {"file": "is a file, not a folder", "link": "is a file, not a folder"}
+    said |= {"below": "Not a directory", "proc": "cannot write /proc/swiftkit-init"}
+    assert said[kind] in proc.stderr and "fix:" in proc.stderr
+    assert (tmp_path / "afile").read_text() == "mine\n"

@@ -16,7 +16,7 @@ from string import Template
 import click
 
 from swiftkit import resources
-from swiftkit.errors import Finding, SwiftkitError
+from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
 
 DATASETS_ENV = "SWIFTKIT_DATASETS_DIR"  # the container image sets /root/datasets
 DEFAULT_MODEL = "Qwen/Qwen2.5-7B-Instruct"
@@ -53,8 +53,8 @@ TINY_SHAPE = "tiny-128x4"
 
 
 def toml_str(value: str) -> str:
-    """A TOML basic string (JSON escaping is valid TOML for these characters)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A TOML basic string: JSON's escapes are TOML's, and TOML refuses DEL unescaped too."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def is_tiny(model: str, base: Path) -> bool:
@@ -92,16 +92,19 @@ def recipe_text(
     build = {"tiny": Template(parts["build tiny"]).substitute(shape=TINY_SHAPE)}.get(kind, "")
     cpu = {"tiny": "train tiny build", "tiny folder": "train cpu"}.get(kind, "train real")
     verify = {"real": "verify real", "model": "verify probes"}.get(kind, "verify training")
-    return Template(parts[""]).substitute(
-        what={"tiny": "the tiny test model", "real": f"{model} (on the CPU)"}.get(kind, model),
-        name_text=name,
-        author_text=author,
+    what = {"tiny": "the tiny test model", "real": f"{model} (on the CPU)"}.get(kind, model)
+    return Template(
+        parts[""]
+    ).substitute(  # the comment header: escaped, one line
+        what=toml_str(what)[1:-1],
+        name_text=toml_str(name)[1:-1],
+        author_text=toml_str(author)[1:-1],
         model=toml_str(model),
         build=own + (parts["build real"] if kind == "real" else build),
         name=toml_str(name),
         author=toml_str(author),
-        preset=preset,
-        epochs=f"{epochs:g}",
+        preset=toml_str(preset),
+        epochs=repr(float(epochs)).removesuffix(".0"),  # exactly as given: 3, 1.25, 1e+300
         train=parts["train gpu" if preset != "cpu" else cpu],
         verify=parts[verify],
     )
@@ -176,8 +179,14 @@ def write(
             ],
         )
     text = recipe_text(name, author, model, preset, epochs, kind, family)
-    if preset == "cpu" and kind == "model":
-        refuse_large_cpu_model(text, sources)
+    refuse_what_run_refuses(text, sources, preset == "cpu" and kind == "model")
+    if directory.exists() and not directory.is_dir():
+        raise SwiftkitError.at(
+            f"cannot write into {directory}: it is a file, not a folder",
+            str(directory),
+            "is a file, not a folder",
+            fix="choose a new folder (init creates it)",
+        )
     write_files(directory, text, sources)
     hint = None
     if preset == "cpu" and kind in ("tiny", "real"):
@@ -211,23 +220,45 @@ def require_family(model: str, family: tuple[str | None, str | None]) -> None:
 def write_files(directory: Path, text: str, sources: dict[str, Path]) -> None:
     """recipe.toml holding `text`, and a copy of each source at its path under `directory`."""
     for rel, src in sources.items():
-        (directory / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, directory / rel)
-    (directory / "recipe.toml").write_text(text, encoding="utf-8")
+        with writing(directory / rel):
+            (directory / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, directory / rel)
+    with writing(directory / "recipe.toml"):
+        (directory / "recipe.toml").write_text(text, encoding="utf-8")
 
 
-def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
-    """A real model on the cpu preset: checked as `swiftkit run` would check it (the RAM
-    estimate of machine/fit), in a scratch folder, before anything is written."""
+# The recipe field each init option writes (a finding's field starts with it).
+OPTIONS = {"identity.name": "--name", "identity.author": "--author", "train.preset": "--preset"}
+OPTIONS |= {"train.num_train_epochs": "--epochs", "model.model_type": "--model-type"}
+OPTIONS |= {"model.template": "--template", "model": "--model"}
+
+
+def option_of(field: str | None) -> str:
+    return next((o for k, o in OPTIONS.items() if (field or "").startswith(k)), str(field))
+
+
+def refuse_what_run_refuses(text: str, sources: dict[str, Path], cpu_model: bool) -> None:
+    """The recipe checked as `validate` checks it (the shipped probe files aside), in a
+    scratch folder, before anything is written: what it refuses is a usage error naming the
+    option. A real model on the cpu preset: also the RAM estimate `swiftkit run` makes."""
     import tempfile
 
     from swiftkit import recipe
-    from swiftkit.errors import errors_only
+    from swiftkit.dataset import for_recipe
     from swiftkit.machine import fit
+    from swiftkit.pipeline import checks
 
     with tempfile.TemporaryDirectory(prefix="swiftkit-init-") as tmp:
         write_files(Path(tmp), text, sources)
-        errors = errors_only(fit.cpu_findings(recipe.load(Path(tmp) / "recipe.toml")))
+        rec, findings = recipe.check(Path(tmp) / "recipe.toml")
+        if rec is not None and not errors_only(findings):
+            findings += checks.identity_findings(rec) + for_recipe.recipe_data_findings(rec)
+        if errors := errors_only(findings):
+            said = [
+                f"{option_of(e.field)}: {e.message} ({e.fix or 'another value'})" for e in errors
+            ]
+            raise click.UsageError("; ".join(said) + "; nothing was written")
+        errors = errors_only(fit.cpu_findings(rec)) if cpu_model and rec else []
     if errors:
         raise SwiftkitError.at(
             "the cpu preset cannot train this model here; nothing was written",
@@ -241,7 +272,7 @@ def refuse_large_cpu_model(text: str, sources: dict[str, Path]) -> None:
 def ask(value: str | None, option: str, label: str) -> str:
     """A missing value: prompt on a terminal, else a usage error (nothing to wait for)."""
     if value and value.strip():
-        return value.strip()
+        return value  # as given, never changed: what validate refuses is refused ('0\r')
     if sys.stdin.isatty():
         return str(click.prompt(label)).strip()
     raise click.UsageError(f"missing {option} (or run in a terminal to be asked)")

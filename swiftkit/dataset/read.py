@@ -73,6 +73,10 @@ def stream(path: Path, report: Report) -> Iterator[Record[object]]:
         return say(f"cannot read: {exc.strerror or exc}", fix="check the path")
     with fh:
         head = fh.read(4096)
+        if head and not head.strip(b"\0"):  # a copy of /dev/zero: not text in any encoding
+            return say(
+                "holds only NUL bytes: not a text file", fix=f"write records such as {EXAMPLE}"
+            )
         if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
             len(head) > 3 and head[1:4:2] == b"\0\0"
         ):
@@ -118,7 +122,8 @@ def _whole_object(path: Path, fh: Any, say: Say) -> bool:
     if not isinstance(value, dict):
         return False
     for key, v in value.items():
-        if key != "messages" and isinstance(v, list) and v and isinstance(v[0], dict):
+        rows = isinstance(v, list) and v and isinstance(v[0], dict)
+        if key != "messages" and rows and not {"from", "role"} & v[0].keys():  # turns: ShareGPT
             say(
                 f"records are under '{key}': the file is one object that wraps them",
                 line=1,

@@ -259,10 +259,24 @@ def cpu_findings(rec: Recipe) -> list[Finding]:
     allowance; nothing is said when the shape is unknown."""
     if rec.train.device != "cpu":
         return []
+    nproc, cores = rec.launch.processes_per_node(), os.cpu_count() or 1
+    if nproc > cores:  # nproc_per_node = 64 on a laptop: not one GPU for them, nor 64 cores
+        return [
+            Finding.error(
+                str(rec.path),
+                f"nproc_per_node = {nproc} asks for {nproc} training processes (one per GPU); "
+                f"the cpu preset runs them on the CPU, and this machine has {cores} core(s)",
+                line=rec.line_of("launch", "nproc_per_node"),
+                field="launch.nproc_per_node",
+                fix="remove nproc_per_node for the cpu preset (one process), or run a GPU "
+                f"preset on a host with {nproc} GPUs",
+            )
+        ]
     shape, have = shape_of(rec.model.id, rec.model.path), hardware.ram_gib()
     if shape is None:
         return []
-    need = estimate(shape, **{"overhead_gib": 0.0, **estimate_args(rec)}).total
+    # each process holds its own copy of the model
+    need = estimate(shape, **{"overhead_gib": 0.0, **estimate_args(rec)}).total * nproc
     if need <= have:
         return []
     return [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from swiftkit import jsonl
 from swiftkit.dataset import for_recipe
-from swiftkit.errors import Finding, SwiftkitError, not_a_file
+from swiftkit.errors import Finding, SwiftkitError, not_a_file, writing
 from swiftkit.msswift import compat
 from swiftkit.recipe.model import REAL_BUILDS, Recipe
 
@@ -127,13 +127,14 @@ def ensure_tiny_model(rec: Recipe, echo: Callable[[str], None]) -> None:
 
 def build_tiny_model(target: Path, shape: str = "tiny") -> None:
     """Build it in a temp folder, then rename: an interrupted build leaves nothing half made."""
-    if target.exists() and any(target.iterdir()):
-        headline = f"{target} exists and is not empty"
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        headline = f"{target} exists and is not an empty folder"
         raise SwiftkitError.at(
             headline, str(target), "refusing to overwrite", fix="choose a new folder"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    with writing(target.parent):  # below a file, unwritable: named
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     child = ["swiftkit.smollm2"] if shape in REAL_BUILDS else ["swiftkit.tinymodel", shape]
     proc = subprocess.run(
         [sys.executable, "-m", child[0], str(tmp), *child[1:]], capture_output=True, text=True

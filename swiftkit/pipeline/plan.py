@@ -256,9 +256,11 @@ def paste_plan(recipe_path: Path, note: Callable[[str], None]) -> Plan:
     out_dir = rec.output_dir / f"{rec.name}-pasted"
     # the user's cache: the output folder may not be writable here (/root/output on a laptop)
     root = resources.user_folder("cache") / "rendered"
-    root.mkdir(parents=True, exist_ok=True)
-    # a failure leaves no half-written folder; one renamed into place is not cleaned up
-    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=root, ignore_cleanup_errors=True) as name:
+    with writing(root):  # an unwritable SWIFTKIT_CACHE_DIR: named, not a traceback
+        root.mkdir(parents=True, exist_ok=True)
+        # a failure leaves no half-written folder; one renamed into place is not cleaned up
+        scratch = tempfile.TemporaryDirectory(prefix=".tmp-", dir=root, ignore_cleanup_errors=True)
+    with scratch as name:
         tmp = Path(name)
         data, command = command_for(rec, out_dir, tmp, version, pasted=True)
         write_inputs(Plan(rec, out_dir, data, command, version), tmp)
