@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ OUTPUT = click.Option(
     type=click.Path(path_type=Path),
     help="Only the runs in this folder, for `latest` (default: every run, from any folder).",
 )
+to_stderr = partial(click.echo, err=True)  # status lines: stdout stays what a script parses
 TRUST = click.Option(
     ["--trust-remote-code"],
     is_flag=True,
@@ -58,11 +60,6 @@ def open_target(
         target.require_adapter(BASE_NEEDS if adapter_for is True else str(adapter_for))
     guard_model_code(target, trusted, command)
     return target
-
-
-def to_stderr(text: str) -> None:
-    """Status lines: on stderr, so stdout stays what a script parses."""
-    click.echo(text, err=True)
 
 
 def guard_model_code(target: Target, trusted: bool, command: str) -> None:

@@ -71,15 +71,6 @@ def loopback(host: str) -> bool:
         return False
 
 
-def open_warning(host: str, port: int) -> Finding:
-    return Finding.warning(
-        f"{host}:{port}",
-        f"serving on {host} without an API key: anyone who can reach port {port} can use the "
-        "model (and have the server fetch media URLs for them)",
-        fix=f"pass --api-key KEY (or set ${KEY_ENV}), or serve on --host 127.0.0.1",
-    )
-
-
 def with_key(command: Command, key: str, shown: str) -> tuple[Command, str]:
     """The command with the key in its environment (never on its command line, which ms-swift
     logs and `ps` shows), read by the plugin that also answers a wrong key 401; the printed
@@ -134,7 +125,13 @@ def execute(
     if api_key:
         command, line = with_key(command, api_key, shown)
     elif not loopback(host):
-        echo(open_warning(host, port).format())
+        warning = Finding.warning(
+            f"{host}:{port}",
+            f"serving on {host} without an API key: anyone who can reach port {port} can use "
+            "the model (and have the server fetch media URLs for them)",
+            fix=f"pass --api-key KEY (or set ${KEY_ENV}), or serve on --host 127.0.0.1",
+        )
+        echo(warning.format())
     logs = target.run_dir if target.run_dir else Path(tempfile.mkdtemp(prefix="swiftkit-serve-"))
     log = logs / f"serve-{port}.log"
     echo(f"serving {target.checkpoint}")

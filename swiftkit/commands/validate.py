@@ -18,8 +18,7 @@ from swiftkit.errors import Finding, SwiftkitError
 from swiftkit.pipeline import checks
 
 MAX_SHOWN = 200  # findings printed per file: enough to fix a batch, few enough to read
-RECIPE_SUFFIXES = (".toml",)
-DATASET_SUFFIXES = (".json", ".jsonl")
+KINDS = {".toml": "recipe", ".json": "dataset", ".jsonl": "dataset"}  # by suffix, any case
 
 
 @dataclass
@@ -50,8 +49,7 @@ class Report:
             if len(found) <= limit:
                 out += found
                 continue
-            ranked = [f for f in found if f.severity == "error"]
-            ranked += [f for f in found if f.severity != "error"]
+            ranked = sorted(found, key=lambda f: f.severity != "error")  # stable: errors first
             out += sorted(ranked[:limit], key=lambda f: (f.line or 0, f.record or 0))
             out.append(
                 Finding.note(
@@ -82,15 +80,6 @@ class Report:
             ensure_ascii=False,
             indent=2,
         )
-
-
-def kind_of(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    if suffix in RECIPE_SUFFIXES:
-        return "recipe"
-    if suffix in DATASET_SUFFIXES:
-        return "dataset"
-    return None
 
 
 def check_recipe(path: Path) -> list[Finding]:
@@ -127,7 +116,7 @@ def check(path: Path, seen: list[Seen] | None = None) -> list[Finding]:
     """The findings for one file. `validate` never raises: an input the checks above did not
     foresee still ends as a finding (exit 1) rather than a traceback; the fuzz tests
     (tests/test_validate_fuzz.py) assert that this never happens."""
-    kind = kind_of(path)
+    kind = KINDS.get(path.suffix.lower())
     try:
         if kind == "recipe":
             return check_recipe(path)
@@ -165,7 +154,7 @@ def validate_command(paths: tuple[Path, ...], as_json: bool) -> int:
     Exit 0 valid (warnings allowed), 1 invalid, 2 usage error.
     """
     for path in paths:
-        if kind_of(path) is None:
+        if path.suffix.lower() not in KINDS:
             raise click.UsageError(
                 f"{path}: expected a recipe (.toml) or a dataset (.json, .jsonl)"
             )

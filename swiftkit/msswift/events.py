@@ -51,10 +51,6 @@ def _float(value: object) -> float | None:
         return None
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
 def parse_row(row: object) -> Step | None:
     """A progress row (one with a loss and `global_step/max_steps`), or None."""
     if not isinstance(row, dict) or "loss" not in row:
@@ -68,7 +64,8 @@ def parse_row(row: object) -> Step | None:
         return None
     memory = next((str(v) for k, v in row.items() if str(k).startswith("memory")), None)
     loss, acc, epoch = (_float(row.get(k)) for k in ("loss", "token_acc", "epoch"))
-    elapsed, remaining = (_text(row.get(k)) for k in ("elapsed_time", "remaining_time"))
+    elapsed, remaining = (row.get(k) for k in ("elapsed_time", "remaining_time"))
+    elapsed, remaining = (None if t is None else str(t) for t in (elapsed, remaining))
     return Step(step, max_steps, loss, acc, epoch, elapsed, remaining, memory)
 
 

@@ -66,20 +66,17 @@ def identity_findings(rec: Recipe) -> list[Finding]:
 
     model = rec.model
     family = scoring.family_of(model.id, (model.type_and_template() or (model.model_type,))[0])
-    out = []
-    for key, value in (("name", rec.identity.name), ("author", rec.identity.author)):
-        word = scoring.family_word(value, family) if value else None
-        if word:
-            out.append(
-                Finding.error(
-                    str(rec.path),
-                    f"identity {key} '{value}' is the base model's own ({family}: '{word}')",
-                    line=rec.line_of("identity", key),
-                    field=f"identity.{key}",
-                    fix=f"choose a new {key}: the base model already calls itself '{word}'",
-                )
-            )
-    return out
+    return [
+        Finding.error(
+            str(rec.path),
+            f"identity {key} '{value}' is the base model's own ({family}: '{word}')",
+            line=rec.line_of("identity", key),
+            field=f"identity.{key}",
+            fix=f"choose a new {key}: the base model already calls itself '{word}'",
+        )
+        for key, value in (("name", rec.identity.name), ("author", rec.identity.author))
+        if value and (word := scoring.family_word(value, family))
+    ]
 
 
 def recipe_findings(rec: Recipe) -> list[Finding]:

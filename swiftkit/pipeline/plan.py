@@ -40,11 +40,6 @@ class Plan:
     warnings: list[Finding] = field(default_factory=list)
 
 
-def data_copy_path(run_dir: Path, ref: DatasetRef, index: int, prefix: str = "") -> Path:
-    assert ref.path is not None
-    return run_dir / "data" / f"{prefix}{index + 1:02d}-{ref.path.stem}.jsonl"
-
-
 def bound(recipe_path: Path) -> Recipe:
     """The recipe x this machine: "auto" preset and "auto-by-gpu" dtype settled."""
     return fit.bind(recipe.load(recipe_path), hardware.detect())
@@ -73,7 +68,8 @@ def command_for(
         """Local files become their filled copies; hub ids stay as they are."""
         out = []
         for i, ref in enumerate(refs):
-            copy = data_copy_path(data_dir, ref, i, prefix) if ref.is_local else None
+            name = f"{prefix}{i + 1:02d}-{ref.path.stem}.jsonl" if ref.path else ""
+            copy = data_dir / "data" / name if ref.is_local else None
             data.append((ref, copy))
             out.append(str(copy) + (f"#{ref.sample}" if ref.sample else "") if copy else ref.spec)
         return out

@@ -37,7 +37,8 @@ def start(p: Plan, echo: live.Echo, check: bool = True, resume: bool = False) ->
     # ms-swift drops rows it cannot read without stopping: compare what it kept with the
     # rows of the data copies and stop the run on a difference (issue 13).
     sent = {copy: sum(1 for _ in copy.open("rb")) for _, copy in p.data if copy and copy.is_file()}
-    watch = events.DropWatch(p.run_dir / "swift.log", sent)
+    log = p.run_dir / "swift.log"
+    watch = events.DropWatch(log, sent)
     try:
         # on resume only the new steps are shown; the earlier ones are in logging.jsonl already
         with live.start(events.log_path(p.run_dir), echo, resume=resume) as progress:
@@ -46,7 +47,6 @@ def start(p: Plan, echo: live.Echo, check: bool = True, resume: bool = False) ->
                 progress.tick()
                 watch.check()  # raises RecordsDropped: never_running marks the run failed
 
-            log = p.run_dir / "swift.log"
             result = launch.run(p.command, log_path=log, on_tick=tick)
             if result.log_error is not None:
                 echo(write_failed(log, result.log_error).format().replace("error:", "warning:"))

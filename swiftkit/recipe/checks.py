@@ -104,14 +104,7 @@ def family_findings(model: ModelSpec, text: str, source: str) -> list[Finding]:
     ]
 
 
-WEIGHTS = (
-    "*.safetensors",
-    "*.bin",
-    "*.safetensors.index.json",
-    "*.bin.index.json",
-    "*.pt",
-    "*.pth",
-)
+WEIGHTS = "*.safetensors *.bin *.safetensors.index.json *.bin.index.json *.pt *.pth".split()
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "*.tiktoken")
 MODELS_DIR_ENV = "SWIFTKIT_MODELS_DIR"
 

@@ -206,13 +206,10 @@ class LaunchSpec:
     def processes_per_node(self, environ: Mapping[str, str] | None = None) -> int:
         return self._as_child_sees("nproc_per_node", environ)
 
-    def nodes(self, environ: Mapping[str, str] | None = None) -> int:
-        return self._as_child_sees("nnodes", environ)
-
     def world_size(self, environ: Mapping[str, str] | None = None) -> int:
         """Training processes in total, exactly as the child will run them. Every user of the
         number (the records-per-step check, the GPU count, the memory estimate) calls this."""
-        return self.processes_per_node(environ) * self.nodes(environ)
+        return self.processes_per_node(environ) * self._as_child_sees("nnodes", environ)
 
 
 def known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -72,14 +72,12 @@ class Endpoint:
         Redirects are not followed (the key would go with them): a 3xx names where to."""
         import openai
 
-        key = self.api_key or "none"
-        http = openai.DefaultHttpxClient(follow_redirects=False)
         return openai.OpenAI(
             base_url=self.url,
-            api_key=key,
+            api_key=self.api_key or "none",
             timeout=self.timeout,
             max_retries=self.retries,
-            http_client=http,
+            http_client=openai.DefaultHttpxClient(follow_redirects=False),
         )
 
     def _error(self, headline: str, message: str, fix: str) -> SwiftkitError:

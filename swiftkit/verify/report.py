@@ -231,14 +231,12 @@ def set_scores(
     asked = [(r.id, r.adapter) for r in chosen if r.adapter is not None]
     leaked = answers_naming(asked, new) if new else None
 
-    def base(of: list[ProbeRow]) -> float | None:
-        return scoring.score([bool(r.base_ok) for r in of if r.base is not None])
-
-    def adapter(of: list[ProbeRow]) -> float | None:
-        return scoring.score([bool(r.adapter_ok) for r in of if r.adapter is not None])
+    def scores(of: list[ProbeRow]) -> tuple[float | None, float | None]:  # (base, adapter)
+        base = scoring.score([bool(r.base_ok) for r in of if r.base is not None])
+        return base, scoring.score([bool(r.adapter_ok) for r in of if r.adapter is not None])
 
     kinds = {r.kind: [x for x in chosen if x.kind == r.kind] for r in chosen}
-    after, before = adapter(chosen), base(chosen)
+    before, after = scores(chosen)
     difference = None if after is None or before is None else round(after - before, 6)
     if threshold is None and max_drop is None and max_leak is None:
         verdict = NOT_GATING
@@ -254,7 +252,7 @@ def set_scores(
         threshold=threshold,
         base=before,
         adapter=after,
-        by_kind={k: KindScore(len(v), base(v), adapter(v)) for k, v in kinds.items()},
+        by_kind={k: KindScore(len(v), *scores(v)) for k, v in kinds.items()},
         verdict=verdict,
         max_drop=max_drop,
         difference=difference,

@@ -3,15 +3,10 @@ model being trained, judge them with swiftkit's scorer, and stop training (savin
 checkpoint) once `stop_after_checks` checks in a row pass: one lucky check does not stop it.
 
 Loaded by `swift sft --external_plugins <this file> --callbacks swiftkit_stop_when_verified`.
-It reads its settings from the JSON file named by $SWIFTKIT_STOP_CONFIG:
-    {"probes": [[{"role": "user", "content": "..."}], ...], "need": [[["NAME"]], ...],
-     "new": ["NAME", "AUTHOR"],
-     "old": ["Qwen", ...], "threshold": 0.9, "check_every": 10, "stop_after_checks": 2,
-     "max_new_tokens": 128, "batch": 8, "log": "stop_checks.jsonl"}
-(every key is required: the defaults are swiftkit's, stated once there; "log" is relative to
-the settings file),
-and appends one JSON line per check to "log": the step, the loss, the score, each answer with
-whether it passed and why, the streak of passing checks and whether training stops there.
+Its settings are the JSON file $SWIFTKIT_STOP_CONFIG names (written by pipeline/stopcheck.py;
+every key of KEYS is required: the defaults are swiftkit's, stated once there). It appends one
+JSON line per check to "log" (relative to the settings file): the step, the loss, the score,
+each answer with whether it passed and why, the streak, and whether training stops there.
 This file runs inside ms-swift: torch is fine here.
 """
 
