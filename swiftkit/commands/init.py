@@ -155,8 +155,7 @@ def write(
                 f"shipped dataset missing: {src}", str(src), "not found", fix="reinstall swiftkit"
             )
     targets = [directory / "recipe.toml", *(directory / rel for rel in sources)]
-    existing = [t for t in targets if t.exists()]
-    if existing:
+    if existing := [t for t in targets if t.exists()]:
         raise SwiftkitError(
             f"refusing to overwrite {len(existing)} file(s) in {directory}",
             [

@@ -51,10 +51,9 @@ def estimate_for(rec: Recipe) -> Estimate | None:
 
 
 def estimate_args(rec: Recipe) -> dict:
-    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset, as
-    msswift reads them). On the CPU preset the fixed CUDA allowance gives way to the measured
-    process baseline (Python, torch and ms-swift imported: `baseline.cached()`, the shipped
-    figure until one is measured for the installed versions)."""
+    """The estimator's inputs from the merged [train]. On the CPU preset the measured process
+    baseline (`baseline.cached()`: Python, torch and ms-swift imported) replaces the CUDA
+    allowance."""
     t = rec.train
     device = "cuda" if t.device == "cuda" else "cpu"
     overhead = {} if device == "cuda" else {"overhead_gib": baseline.cached().mib / 1024}
@@ -252,9 +251,8 @@ def hub_findings(rec: Recipe) -> list[Finding]:
 
 def cpu_findings(rec: Recipe) -> list[Finding]:
     """A CPU preset with a model too large for this machine's memory (`init --preset cpu
-    --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads. The
-    CPU estimate: the same terms as on a GPU, with the measured process baseline for the CUDA
-    allowance; nothing is said when the shape is unknown."""
+    --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads;
+    nothing is said when the shape is unknown."""
     if rec.train.device != "cpu":
         return []
     nproc, cores = rec.launch.processes_per_node(), os.cpu_count() or 1
