@@ -12,9 +12,8 @@ SCHEMAS = PACKAGE / "schemas"
 PRESETS = PACKAGE / "presets"
 DATA = PACKAGE / "data"
 PLUGIN = PACKAGE / "msswift" / "plugins" / "stop_when_verified.py"
-SERVE_PLUGIN = (
-    PACKAGE / "msswift" / "plugins" / "serve_pair.py"
-)  # swift deploy: batches, response names
+# swift deploy: batches, response names
+SERVE_PLUGIN = PACKAGE / "msswift" / "plugins" / "serve_pair.py"
 DEPLOY_AUTH_PLUGIN = PACKAGE / "msswift" / "plugins" / "deploy_auth.py"  # 401 for a wrong API key
 # Qwen2.5-7B-Instruct's tokenizer_config.json chat_template, as shipped (the tiny model uses it)
 QWEN25_CHAT_TEMPLATE = DATA / "qwen2_5_chat_template.jinja"
@@ -45,12 +44,8 @@ def user_folder(kind: str) -> Path:
     own, xdg_var, default = USER_FOLDERS[kind]
     if os.environ.get(own):
         return Path(os.environ[own]).expanduser().resolve()
-    xdg = os.environ.get(xdg_var)
-    base = (
-        Path(xdg).expanduser()
-        if xdg and Path(xdg).is_absolute()
-        else Path.home().joinpath(*default)
-    )
+    xdg = os.environ.get(xdg_var, "")
+    base = Path(xdg) if Path(xdg).is_absolute() else Path.home().joinpath(*default)
     return (base / "swiftkit").resolve()
 
 

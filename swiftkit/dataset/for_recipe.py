@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from swiftkit.dataset import Checked, check_file
 from swiftkit.dataset.duplicates import Seen, cross_file_conflicts
 from swiftkit.dataset.length import TokenCounter
@@ -19,6 +21,11 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
     countable = True
     loaded: list[Seen] = []
     checked_files: list[Checked] = []
+
+    def at(key: str, message: str, fix: str, make: Callable[..., Finding] = Finding.error) -> None:
+        line = rec.line_of(*key.split(".")) or rec.line_of("data", "datasets")
+        findings.append(make(str(rec.path), message, line=line, field=key, fix=fix))
+
     for ref in rec.data.datasets:
         if ref.path is None:
             if ref.sample:
@@ -42,10 +49,7 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
             "would not teach this identity, and the 'training' probes would be empty"
         )
         fix = "write {{NAME}} and {{AUTHOR}} in the answers (datasets/identity_full.json does)"
-        line = rec.line_of("data", "datasets")
-        findings.append(
-            Finding.error(str(rec.path), message, line=line, field="data.datasets", fix=fix)
-        )
+        at("data.datasets", message, fix)
     for ref in rec.data.val_datasets:  # evaluated, not trained on: same record checks, no counting
         if ref.path is not None and ref.path.is_file():
             findings += check_file(ref.path, identity, max_length, counter, system).result()
@@ -60,15 +64,10 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
             f"num_train_epochs = {epochs} over {trained} record(s) is {steps:.2g} of one "
             f"optimizer step ({needed} records each): the identity cannot be learned"
         )
-        line = rec.line_of("train", "num_train_epochs")
         fix = (
             f"set num_train_epochs to at least {needed / trained:.2g} (identity runs take 1 to 20)"
         )
-        findings.append(
-            Finding.error(
-                str(rec.path), message, line=line, field="train.num_train_epochs", fix=fix
-            )
-        )
+        at("train.num_train_epochs", message, fix)
     if countable and not any(f.is_error for f in findings) and trained < needed:
         key = "gradient_accumulation_steps" if accum > 1 else "per_device_train_batch_size"
         message = (
@@ -83,10 +82,8 @@ def recipe_data_findings(rec: Recipe) -> list[Finding]:
         fix = (
             f"add records (at least {needed}), or lower {key} under [train] (the preset may set it)"
         )
-        line = rec.line_of("train", key) or rec.line_of("data", "datasets")
         # Measured on ms-swift 4.6 / transformers: 3 records at batch 1 x accumulation 16 train
         # one optimizer step over 3 records per epoch and exit 0, so this is a warning; with
         # no usable record at all there is nothing to train on.
-        make = Finding.warning if trained else Finding.error
-        findings.append(make(str(rec.path), message, line=line, field=f"train.{key}", fix=fix))
+        at(f"train.{key}", message, fix, Finding.warning if trained else Finding.error)
     return findings

@@ -34,14 +34,12 @@ class Record(NamedTuple, Generic[V]):
     value: V
 
     def error(self, source: str, message: str, field: str | None, fix: str | None) -> Finding:
-        """An error finding at this record."""
         return Finding.error(
             source, message, line=self.line, record=self.number, field=field, fix=fix
         )
 
 
 def usable(records: Iterable[Record[object]], findings: Iterable[Finding]) -> list[Record[Fields]]:
-    """The object records that no error finding names."""
     bad = {f.record for f in findings if f.is_error}
     return [r for r in records if r.number not in bad and type(r.value) is dict]  # type: ignore[misc]
 
@@ -60,7 +58,6 @@ def read_records(path: Path) -> tuple[list[Record[object]], list[Finding]]:
 
 
 def stream(path: Path, report: Report) -> Iterator[Record[object]]:
-    """The records of a dataset file in order; every problem goes to `report`."""
 
     def say(message: str, **where: Unpack[Where]) -> None:
         report(Finding.error(str(path), message, **where))

@@ -45,7 +45,6 @@ def type_name(value: object) -> str:
 def _schema_error_findings(
     err: ValidationError, rec: Record[object], source: str, kind: str
 ) -> list[Finding]:
-    """A jsonschema error -> findings that say what was expected and how to fix it."""
     fld = field_path(list(err.path)) or None
     # the error of a finished validation: its keyword, the keyword's value, the value checked
     keyword = err.validator
@@ -172,7 +171,6 @@ def surely_valid(v: object) -> bool:
 
 
 def record_findings(records: list[Record[object]], source: str) -> list[Finding]:
-    """Schema first (identity.schema.json), then what a schema cannot say."""
     validators = branch_validators()
     findings: list[Finding] = []
     for rec in records:

@@ -7,15 +7,14 @@ padded to `max_length`. The formula is documented in the README ("Presets and ha
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from swiftkit import jsonl
 from swiftkit.msswift import sftflags
 from swiftkit.resources import table
 
 GIB = 1024**3
-MIB = 1024**2
 # CUDA context, cuBLAS workspaces and allocator slack: a fixed allowance, not a measurement.
 OVERHEAD_GIB = 1.0
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
@@ -68,13 +67,11 @@ class Shape:
 
 def shape_of(model_id: str, model_path: Path | None) -> Shape | None:
     """From the local config.json, else the table of known hub ids, else None."""
-    if model_path is not None:
-        cfg = model_path / "config.json"
-        if cfg.is_file():
-            try:
-                return Shape.from_config(json.loads(cfg.read_text(encoding="utf-8")))
-            except (OSError, ValueError, KeyError, TypeError):
-                return None
+    if model_path is not None and (model_path / "config.json").is_file():
+        try:
+            return Shape.from_config(jsonl.json_object(model_path / "config.json") or {})
+        except (ValueError, KeyError, TypeError):
+            return None
     row = table("model_shapes.json").get(model_id.lower().rstrip("/"))
     return Shape.from_config(row) if row else None
 

@@ -18,13 +18,12 @@ from swiftkit.recipe import Recipe, presets
 from swiftkit.resources import shipped_recipe
 
 OFFLINE_VARS = ("SWIFTKIT_OFFLINE", "MODELSCOPE_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+TOKEN_VAR, MODELSCOPE = "MODELSCOPE_API_TOKEN", "www.modelscope.cn"
 CPU_RECIPE = "tiny-cpu.toml"
 CPU_MIXED_RECIPE = "tiny-cpu-mixed.toml"  # the offline variant of a mixed-data run
 
 
 def bind(rec: Recipe, machine: hardware.Machine) -> Recipe:
-    """The recipe for this machine: "auto" becomes the preset the machine's GPUs fit, and
-    "auto-by-gpu" becomes bfloat16 or float16 by their compute capability."""
     gpus = machine.visible
     preset = rec.train.preset or presets.load(auto_preset(gpus))
     merged = {**preset.train, **rec.train.own}
@@ -47,16 +46,14 @@ def auto_preset(gpus: list[hardware.Gpu]) -> str:
 
 
 def estimate_for(rec: Recipe) -> Estimate | None:
-    """The recipe's peak memory per GPU, or None when the model's shape is unknown."""
     shape = shape_of(rec.model.id, rec.model.path)
     return None if shape is None else estimate(shape, **estimate_args(rec))
 
 
 def estimate_args(rec: Recipe) -> dict:
-    """The estimator's inputs from the merged [train] (ms-swift's defaults where unset, as
-    msswift reads them). On the CPU preset the fixed CUDA allowance gives way to the measured
-    process baseline (Python, torch and ms-swift imported: `baseline.cached()`, the shipped
-    figure until one is measured for the installed versions)."""
+    """The estimator's inputs from the merged [train]. On the CPU preset the measured process
+    baseline (`baseline.cached()`: Python, torch and ms-swift imported) replaces the CUDA
+    allowance."""
     t = rec.train
     device = "cuda" if t.device == "cuda" else "cpu"
     overhead = {} if device == "cuda" else {"overhead_gib": baseline.cached().mib / 1024}
@@ -106,10 +103,18 @@ def suggestion(rec: Recipe, capacity_gib: float) -> str:
     return f'a card with at least {base.total:.0f} GiB, or several GPUs with deepspeed = "zero3"'
 
 
+def at_key(rec: Recipe, key: str, message: str, fix: str) -> Finding:
+    """An error at a recipe key such as `launch.nproc_per_node` (or `data.datasets[0]`): the
+    key's line (its section's when the recipe does not set it), the key as the field."""
+    return Finding.error(
+        str(rec.path), message, line=rec.line_of(*key.split("[")[0].split(".")), field=key, fix=fix
+    )
+
+
 def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     if rec.train.device != "cuda":
         return []
-    source, preset, nproc = str(rec.path), rec.train.preset_name, rec.launch.processes_per_node()
+    preset, nproc = rec.train.preset_name, rec.launch.processes_per_node()
     gpus = machine.visible
     est = estimate_for(rec)
     need = f" (estimated peak {est.total:.1f} GiB per GPU)" if est else ""
@@ -124,12 +129,11 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
             why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} hides every GPU"
         return [
-            Finding.error(
-                source,
+            at_key(
+                rec,
+                "train.preset",
                 f"preset '{preset}' needs an NVIDIA GPU{need}; this machine has none ({why})",
-                line=rec.line_of("train", "preset"),
-                field="train.preset",
-                fix=f"on this machine, the same flow on the tiny CPU model: {init}"
+                f"on this machine, the same flow on the tiny CPU model: {init}"
                 f"`{cpu}` is the shipped demo; run this recipe on a GPU host "
                 "(`swiftkit doctor` shows what a machine has)",
             )
@@ -139,35 +143,34 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         env = os.environ.get("NPROC_PER_NODE", "").strip() == str(nproc)
         said = f"NPROC_PER_NODE={nproc} in the environment" if env else f"nproc_per_node = {nproc}"
         out.append(
-            Finding.error(
-                source,
+            at_key(
+                rec,
+                "launch.nproc_per_node",
                 f"{said} but {len(gpus)} GPU(s) are visible: "
                 + ", ".join(f"{g.index}: {g.name}" for g in gpus),
-                line=rec.line_of("launch", "nproc_per_node"),
-                field="launch.nproc_per_node",
-                fix=f"set nproc_per_node = {len(gpus)} (one process per GPU), or unset "
+                f"set nproc_per_node = {len(gpus)} (one process per GPU), or unset "
                 "CUDA_VISIBLE_DEVICES if it hides cards",
             )
         )
     smallest = min(gpus, key=lambda g: g.memory_mib)
     if est and est.total > smallest.memory_gib:
-        hint = suggestion(rec, smallest.memory_gib)
+        # the line of [train] preset, else of [train] (locate falls back to the section)
         out.append(
             Finding.error(
-                source,
+                str(rec.path),
                 f"the run will not fit on GPU {smallest.index} ({smallest.name}, "
                 f"{smallest.memory_gib:.1f} GiB): estimated peak {est.total:.1f} GiB\n      "
                 + "\n      ".join(est.lines()),
-                line=rec.line_of("train", "preset") or rec.line_of("train"),
+                line=rec.line_of("train", "preset"),
                 field="train",
-                fix=hint or "use a larger card",
+                fix=suggestion(rec, smallest.memory_gib) or "use a larger card",
             )
         )
     bnb = rec.train.value("quant_method") == "bnb"
     if bnb and compat.installed_version("bitsandbytes") is None:
         out.append(
             Finding.error(
-                source,
+                str(rec.path),
                 "4-bit QLoRA loads the model through bitsandbytes, which is not installed",
                 field="train.quant_method",
                 fix="pip install bitsandbytes",
@@ -175,12 +178,11 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         )
     if rec.launch.deepspeed and compat.installed_version("deepspeed") is None:
         out.append(
-            Finding.error(
-                source,
+            at_key(
+                rec,
+                "launch.deepspeed",
                 f'deepspeed = "{rec.launch.deepspeed}" but DeepSpeed is not installed',
-                line=rec.line_of("launch", "deepspeed"),
-                field="launch.deepspeed",
-                fix="pip install deepspeed (on the GPU host, matching its CUDA)",
+                "pip install deepspeed (on the GPU host, matching its CUDA)",
             )
         )
     return out
@@ -190,7 +192,7 @@ def hub_host() -> tuple[str, int]:
     """Where ms-swift downloads hub datasets from: ModelScope, or Hugging Face with USE_HF."""
     if os.environ.get("USE_HF", "").lower() in ("1", "true"):
         return "huggingface.co", 443
-    return "www.modelscope.cn", 443
+    return MODELSCOPE, 443
 
 
 def offline_reason(timeout: float = 2.0) -> str | None:
@@ -207,16 +209,12 @@ def offline_reason(timeout: float = 2.0) -> str | None:
         return f"cannot reach {host}:{port} ({exc.strerror or exc.__class__.__name__})"
 
 
-TOKEN_VAR = "MODELSCOPE_API_TOKEN"
-
-
 def login_findings(rec: Recipe) -> list[Finding]:
     """ms-swift logs in to ModelScope at start-up whenever MODELSCOPE_API_TOKEN is set, even
     when the model and the data are local; without network that fails after the imports."""
-    if not os.environ.get(TOKEN_VAR) or hub_host()[0] != "www.modelscope.cn":
+    if not os.environ.get(TOKEN_VAR) or hub_host()[0] != MODELSCOPE:
         return []
-    reason = offline_reason()
-    if reason is None:
+    if (reason := offline_reason()) is None:
         return []
     return [
         Finding.error(
@@ -238,12 +236,11 @@ def hub_findings(rec: Recipe) -> list[Finding]:
         name = repo.split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""
         out.append(
-            Finding.error(
-                str(rec.path),
+            at_key(
+                rec,
+                f"data.datasets[{i}]",
                 f"hub dataset '{ref.spec}' cannot be downloaded: {reason}",
-                line=rec.line_of("data", "datasets"),
-                field=f"data.datasets[{i}]",
-                fix=f"on a machine with network: `modelscope download --repo-type dataset "
+                f"on a machine with network: `modelscope download --repo-type dataset "
                 f"{repo} --local-dir {name}`; copy the folder next to "
                 f'the recipe and list its data file instead, e.g. "{name}/<file>.jsonl{count}" '
                 "(paths are relative to the recipe; #N keeps the sample count)",
@@ -254,21 +251,19 @@ def hub_findings(rec: Recipe) -> list[Finding]:
 
 def cpu_findings(rec: Recipe) -> list[Finding]:
     """A CPU preset with a model too large for this machine's memory (`init --preset cpu
-    --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads. The
-    CPU estimate: the same terms as on a GPU, with the measured process baseline for the CUDA
-    allowance; nothing is said when the shape is unknown."""
+    --model Qwen/Qwen2.5-7B-Instruct`): refused with the numbers before anything loads;
+    nothing is said when the shape is unknown."""
     if rec.train.device != "cpu":
         return []
     nproc, cores = rec.launch.processes_per_node(), os.cpu_count() or 1
     if nproc > cores:  # nproc_per_node = 64 on a laptop: not one GPU for them, nor 64 cores
         return [
-            Finding.error(
-                str(rec.path),
+            at_key(
+                rec,
+                "launch.nproc_per_node",
                 f"nproc_per_node = {nproc} asks for {nproc} training processes (one per GPU); "
                 f"the cpu preset runs them on the CPU, and this machine has {cores} core(s)",
-                line=rec.line_of("launch", "nproc_per_node"),
-                field="launch.nproc_per_node",
-                fix="remove nproc_per_node for the cpu preset (one process), or run a GPU "
+                "remove nproc_per_node for the cpu preset (one process), or run a GPU "
                 f"preset on a host with {nproc} GPUs",
             )
         ]
@@ -280,13 +275,12 @@ def cpu_findings(rec: Recipe) -> list[Finding]:
     if need <= have:
         return []
     return [
-        Finding.error(
-            str(rec.path),
+        at_key(
+            rec,
+            "train.preset",
             f"{rec.model.id} on the CPU needs about {need:.1f} GiB of RAM "
             f"({rec.train.value('torch_dtype')}, estimated); this machine has {have:.1f} GiB",
-            line=rec.line_of("train", "preset"),
-            field="train.preset",
-            fix="the cpu preset is for the tiny test model (`swiftkit init DIR --preset cpu` "
+            "the cpu preset is for the tiny test model (`swiftkit init DIR --preset cpu` "
             "without --model); train this model with a GPU preset on a GPU host",
         )
     ]
@@ -298,7 +292,6 @@ def check(rec: Recipe, machine: hardware.Machine | None = None) -> list[Finding]
 
 
 def require_fit(rec: Recipe) -> None:
-    """Raise with every reason the recipe cannot start on this machine."""
     if errors := errors_only(check(rec)):
         raise SwiftkitError(
             f"{len(errors)} problem(s) with this machine for {rec.path.name}; nothing was started",

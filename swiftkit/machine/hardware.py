@@ -144,7 +144,6 @@ def dtype_for(gpus: list[Gpu]) -> str:
 
 
 def ram_gib() -> float:
-    """This machine's physical memory in GiB."""
     import psutil  # type: ignore[import-untyped]
 
     return psutil.virtual_memory().total / 2**30

@@ -49,6 +49,9 @@ def _recipe_validator() -> Draft202012Validator:
 
 
 MAX_RECIPE = MiB  # a recipe is a page of TOML
+SHAPE_FIX = (
+    "a recipe is sections of keys whose values are text, numbers, true/false or lists of those"
+)
 BOUNDS = {"exclusiveMinimum": ">", "exclusiveMaximum": "<", "minimum": ">=", "maximum": "<="}
 
 
@@ -133,8 +136,7 @@ def parse_toml(path: Path) -> tuple[dict, str]:
             f"{source} is not a usable recipe",
             source,
             "nested too deep for the TOML reader (hundreds of levels)",
-            fix="a recipe is sections of keys whose values are text, numbers, true/false or "
-            "lists of those",
+            fix=SHAPE_FIX,
         ) from None
     except ValueError as exc:
         if not isinstance(exc, tomllib.TOMLDecodeError):  # e.g. a 5,000-digit integer

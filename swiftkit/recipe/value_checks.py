@@ -14,7 +14,7 @@ from pathlib import Path
 from swiftkit import jsonl
 from swiftkit.dataset.jsontext import walk
 from swiftkit.errors import Finding, did_you_mean
-from swiftkit.recipe.parse import locate
+from swiftkit.recipe.parse import SHAPE_FIX, locate
 
 MAX_DEPTH = 8  # nesting a recipe may have: sections, then a value, then a list of scalars
 NAME_MAX = 255  # bytes in one path segment (Linux NAME_MAX); longer cannot exist
@@ -55,11 +55,7 @@ def structure_findings(data: dict, text: str, source: str) -> list[Finding]:
                 f"nested more than {MAX_DEPTH} levels deep",
                 ".".join(map(str, where[:3])),
             )
-            fix = (
-                "a recipe is sections of keys whose values are text, numbers, true/false or "
-                "lists of those"
-            )
-            return [Finding.error(source, message, line=line, field=fld, fix=fix)]
+            return [Finding.error(source, message, line=line, field=fld, fix=SHAPE_FIX)]
         if isinstance(value, float) and not math.isfinite(value):
             message, fld = f"{value} is not a usable number", ".".join(map(str, where))
             fix = "write a finite number (TOML accepts nan and inf; training cannot)"
@@ -94,19 +90,16 @@ def train_value_findings(
                 f"{did_you_mean(value, allowed)}choices: {', '.join(sorted(allowed))}",
             )
     for key in ("target_modules", "modules_to_save"):
-        value = own.get(key)
-        items = value if isinstance(value, list) else [value] if value is not None else []
-        for i, item in enumerate(items):
+        for i, item in enumerate(as_list(own.get(key))):
             if not isinstance(item, str):
                 add(
                     key,
                     f"{key}[{i}] is {item!r}, not a module name",
                     'write module names in double quotes: ["q_proj", "v_proj"]',
                 )
-    targets = own.get("target_modules")
     wanted = [
         w
-        for w in (targets if isinstance(targets, list) else [targets])
+        for w in as_list(own.get("target_modules"))
         if isinstance(w, str) and w not in MODULE_GROUPS
     ]
     names = module_names(model) if wanted and model is not None and model.is_dir() else set()
@@ -136,6 +129,11 @@ def train_value_findings(
             f"set max_length to at most {positions}",
         )
     return out
+
+
+def as_list(value: object) -> list:
+    """A value that may be one item or a list of them (target_modules), as a list."""
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def module_names(model: Path) -> set[str]:
