@@ -518,3 +518,20 @@ def test_init_into_a_file_or_proc_is_a_located_error(tmp_path, kind):
     said |= {"below": "Not a directory", "proc": "cannot write /proc/swiftkit-init"}
     assert said[kind] in proc.stderr and "fix:" in proc.stderr
     assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+def test_init_without_a_writable_temp_folder_is_a_located_error(tmp_path, monkeypatch):
+    """init checks its recipe in a scratch folder first: with no writable temp folder that
+    was 'swiftkit bug' (an OSError); now it names the folder and TMPDIR, and writes nothing."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", refuse)
+    target = tmp_path / "bot"
+    proc = swiftkit("init", str(target), "--name", NAME, "--author", AUTHOR, "--preset", "24gb")
+    assert proc.returncode == 1, proc.stderr
+    assert "swiftkit bug" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "scratch folder" in proc.stderr and "TMPDIR" in proc.stderr
+    assert not target.exists()

@@ -230,7 +230,16 @@ def refuse_what_run_refuses(text: str, sources: dict[str, Path], cpu_model: bool
     from swiftkit.machine import fit
     from swiftkit.pipeline import checks
 
-    with tempfile.TemporaryDirectory(prefix="swiftkit-init-") as tmp:
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="swiftkit-init-")
+    except OSError as e:  # no writable temp folder (TMPDIR, /tmp, /var/tmp, here)
+        raise SwiftkitError.at(
+            "cannot make a scratch folder to check the recipe in; nothing was written",
+            tempfile.gettempdir(),
+            e.strerror or str(e),
+            fix="set TMPDIR to a folder you can write",
+        ) from None
+    with scratch as tmp:
         write_files(Path(tmp), text, sources)
         rec, findings = recipe.check(Path(tmp) / "recipe.toml")
         if rec is not None and not errors_only(findings):
