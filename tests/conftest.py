@@ -7,9 +7,11 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -324,3 +326,83 @@ def gpu_recipe(tmp_path: Path, extra: str = "", preset: str = "24gb") -> Path:
     path = tmp_path / "gpu.toml"
     path.write_text(text + "\n" + extra, encoding="utf-8")
     return path
+
+
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "swiftkit", "recipes", "datasets")
+
+
+@pytest.fixture(scope="session")
+def wheel_install(tmp_path_factory) -> tuple[Path, Path]:
+    """(a fresh venv's bin folder, the wheel): swiftkit built as a wheel from a clean copy of
+    this checkout and installed with --no-deps; one .pth line names this venv's site-packages
+    for the dependencies (torch is not installed twice). A path added by a .pth line is not
+    scanned for .pth files, so this venv's editable swiftkit stays out."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    src.mkdir()
+    for name in WHEEL_SOURCES:  # a clean copy: no build/ left over from another build
+        path = ROOT / name
+        if path.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+            shutil.copytree(path, src / name, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy2(path, src / name)
+    wheels = tmp / "wheels"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), "."]
+    subprocess.run(build, cwd=src, check=True, capture_output=True, timeout=600)
+    (wheel,) = wheels.glob("swiftkit-*.whl")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = [*pip, "--python", str(python), "install", "--no-deps", "-q", str(wheel)]
+    subprocess.run(install, check=True, capture_output=True, timeout=600)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(site) / "outer-deps.pth").write_text("\n".join(sorted(outer)) + "\n", encoding="utf-8")
+    return venv / "bin", wheel
+
+
+def wheel_env(bin_dir: Path) -> dict[str, str]:
+    """No PYTHONPATH (nothing of the checkout); the wheel's bin first, then this venv's for
+    ms-swift's `swift`."""
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    return child_env({"PYTHONPATH": None, "PATH": path})
+
+
+def shell_lines(stdout: str, start: str) -> list[str]:
+    return [x.strip() for x in stdout.splitlines() if x.strip().startswith(start)]
+
+
+@pytest.fixture(scope="session")
+def init_run(wheel_install, tmp_path_factory) -> dict[str, Any]:
+    """The beginner's flow, once per session (a real SmolLM2 training, minutes of CPU), from the
+    wheel: in an empty folder `swiftkit init bot --name Nova --author "Lumen Lab"`, then
+    `swiftkit validate bot/recipe.toml`, then the `run` line init printed, pasted into a shell
+    in another folder (stop-when-verified on). test_init.py and test_wheel.py read it."""
+    bin_dir, _ = wheel_install
+    env = wheel_env(bin_dir)
+    tmp = tmp_path_factory.mktemp("init-run")
+    elsewhere = tmp / "a folder ü"
+    elsewhere.mkdir()
+    swiftkit = str(bin_dir / "swiftkit")
+    # on a GPU host init would write the 7B recipe: the CPU one, as here without a GPU
+    gpu = ["--preset", "cpu"] if shutil.which("nvidia-smi") else []
+    steps = {}
+    for argv in (
+        ["init", "bot", "--name", "Nova", "--author", "Lumen Lab", *gpu],
+        ["validate", "bot/recipe.toml"],
+    ):
+        steps[argv[0]] = subprocess.run(
+            [swiftkit, *argv], cwd=elsewhere, env=env, capture_output=True, text=True
+        )
+    (run,) = shell_lines(steps["init"].stdout, "swiftkit run") or [""]
+    steps["run"] = subprocess.run(
+        ["sh", "-c", run], cwd=tmp, env=env, capture_output=True, text=True, timeout=3600
+    )
+    return {"steps": steps, "folder": elsewhere}

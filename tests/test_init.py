@@ -19,8 +19,8 @@ from conftest import (
     fake_gpus,
     gpu_recipe,
     no_gpu_env,
+    shell_lines,
     swiftkit,
-    swiftkit_argv,
     swiftkit_process,
 )
 
@@ -79,31 +79,16 @@ def test_init_for_the_tiny_model_picks_the_cpu_preset(tmp_path, tiny_model):
 CPU_NAME, CPU_AUTHOR = "Nova", "Lumen Lab"
 
 
-@pytest.fixture(scope="module")
-def init_run(tmp_path_factory):
-    """Issue 12's done-when, as a beginner types it on this machine without a GPU: `swiftkit
-    init bot --name Nova --author "Lumen Lab"` in a folder, then the `run` line it prints,
-    pasted into a shell from another folder (stop-when-verified on). One training shared by
-    the tests below. Before: they used the tests' 2-layer `tiny` model, which the strict
-    scorer fails on init's 79 answers ("I am Orion-K9,\ufffd9,": 23%)."""
-    tmp = tmp_path_factory.mktemp("init-run")
-    elsewhere = tmp / "a folder ü"
-    elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    init = subprocess.run(
-        swiftkit_argv("init", "bot", "--name", CPU_NAME, "--author", CPU_AUTHOR),
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert init.returncode == 0, init.stderr
-    (run,) = shell_lines(init.stdout, "swiftkit run")
-    proc = subprocess.run(
-        ["sh", "-c", run], cwd=tmp, env=env, capture_output=True, text=True, timeout=1800
-    )
-    return proc, elsewhere
+@pytest.fixture
+def init_run(init_run):
+    """Issue 12's done-when, as a beginner types it on this machine without a GPU (conftest's
+    session-wide run, from the wheel): (the pasted `run` line's process, init's folder). The
+    real model, not the tests' 2-layer `tiny` one, which the strict scorer fails on init's
+    79 answers ("I am Orion-K9,\ufffd9,": 23%)."""
+    steps = init_run["steps"]
+    for name in ("init", "validate"):
+        assert steps[name].returncode == 0, (name, steps[name].stdout, steps[name].stderr)
+    return steps["run"], init_run["folder"]
 
 
 @pytest.mark.e2e
@@ -281,10 +266,6 @@ def test_init_without_a_gpu_writes_the_real_cpu_recipe_with_your_identity(tmp_pa
     ]
     # the recipe is valid as written, before the tiny model exists
     assert swiftkit("validate", str(tmp_path / "bot" / "recipe.toml")).returncode == 0
-
-
-def shell_lines(stdout: str, start: str) -> list[str]:
-    return [x.strip() for x in stdout.splitlines() if x.strip().startswith(start)]
 
 
 def test_inits_next_lines_run_when_pasted_from_another_folder(tmp_path):
