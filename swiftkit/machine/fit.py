@@ -103,14 +103,6 @@ def suggestion(rec: Recipe, capacity_gib: float) -> str:
     return f'a card with at least {base.total:.0f} GiB, or several GPUs with deepspeed = "zero3"'
 
 
-def at_key(rec: Recipe, key: str, message: str, fix: str) -> Finding:
-    """An error at a recipe key such as `launch.nproc_per_node` (or `data.datasets[0]`): the
-    key's line (its section's when the recipe does not set it), the key as the field."""
-    return Finding.error(
-        str(rec.path), message, line=rec.line_of(*key.split("[")[0].split(".")), field=key, fix=fix
-    )
-
-
 def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
     if rec.train.device != "cuda":
         return []
@@ -129,8 +121,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         if machine.gpus and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
             why = f"CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']} hides every GPU"
         return [
-            at_key(
-                rec,
+            rec.error_at(
                 "train.preset",
                 f"preset '{preset}' needs an NVIDIA GPU{need}; this machine has none ({why})",
                 f"on this machine, the same flow on the tiny CPU model: {init}"
@@ -143,8 +134,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         env = os.environ.get("NPROC_PER_NODE", "").strip() == str(nproc)
         said = f"NPROC_PER_NODE={nproc} in the environment" if env else f"nproc_per_node = {nproc}"
         out.append(
-            at_key(
-                rec,
+            rec.error_at(
                 "launch.nproc_per_node",
                 f"{said} but {len(gpus)} GPU(s) are visible: "
                 + ", ".join(f"{g.index}: {g.name}" for g in gpus),
@@ -178,8 +168,7 @@ def gpu_findings(rec: Recipe, machine: hardware.Machine) -> list[Finding]:
         )
     if rec.launch.deepspeed and compat.installed_version("deepspeed") is None:
         out.append(
-            at_key(
-                rec,
+            rec.error_at(
                 "launch.deepspeed",
                 f'deepspeed = "{rec.launch.deepspeed}" but DeepSpeed is not installed',
                 "pip install deepspeed (on the GPU host, matching its CUDA)",
@@ -236,8 +225,7 @@ def hub_findings(rec: Recipe) -> list[Finding]:
         name = repo.split("/")[-1]
         count = f"#{ref.sample}" if ref.sample else ""
         out.append(
-            at_key(
-                rec,
+            rec.error_at(
                 f"data.datasets[{i}]",
                 f"hub dataset '{ref.spec}' cannot be downloaded: {reason}",
                 f"on a machine with network: `modelscope download --repo-type dataset "
@@ -258,8 +246,7 @@ def cpu_findings(rec: Recipe) -> list[Finding]:
     nproc, cores = rec.launch.processes_per_node(), os.cpu_count() or 1
     if nproc > cores:  # nproc_per_node = 64 on a laptop: not one GPU for them, nor 64 cores
         return [
-            at_key(
-                rec,
+            rec.error_at(
                 "launch.nproc_per_node",
                 f"nproc_per_node = {nproc} asks for {nproc} training processes (one per GPU); "
                 f"the cpu preset runs them on the CPU, and this machine has {cores} core(s)",
@@ -275,8 +262,7 @@ def cpu_findings(rec: Recipe) -> list[Finding]:
     if need <= have:
         return []
     return [
-        at_key(
-            rec,
+        rec.error_at(
             "train.preset",
             f"{rec.model.id} on the CPU needs about {need:.1f} GiB of RAM "
             f"({rec.train.value('torch_dtype')}, estimated); this machine has {have:.1f} GiB",

@@ -23,12 +23,8 @@ def probe_findings(rec: Recipe) -> list[Finding]:
     if not rec.verify.enabled:
         return []
     missing = [
-        Finding.error(
-            str(rec.path),
-            f"{kind} probe file {problem[0]}: {probe}",
-            line=rec.line_of("verify", f"{kind}_probes"),
-            field=f"verify.{kind}_probes",
-            fix=problem[1],
+        rec.error_at(
+            f"verify.{kind}_probes", f"{kind} probe file {problem[0]}: {probe}", problem[1]
         )
         for kind, probe in rec.verify.probe_files
         if (problem := not_a_file(probe))
@@ -46,12 +42,10 @@ def probe_findings(rec: Recipe) -> list[Finding]:
         return []
     gates = ("general_threshold", "general_max_drop", "general_max_leak")
     return [
-        Finding.error(
-            str(rec.path),
+        rec.error_at(
+            f"verify.{key}",
             f"{key} is set but there are no general probes to gate on",
-            line=rec.line_of("verify", key),
-            field=f"verify.{key}",
-            fix='add general_probes = ["probes/general.jsonl"] (in [verify] languages), '
+            'add general_probes = ["probes/general.jsonl"] (in [verify] languages), '
             f"or remove {key}",
         )
         for key in gates
@@ -67,12 +61,10 @@ def identity_findings(rec: Recipe) -> list[Finding]:
     model = rec.model
     family = scoring.family_of(model.id, (model.type_and_template() or (model.model_type,))[0])
     return [
-        Finding.error(
-            str(rec.path),
+        rec.error_at(
+            f"identity.{key}",
             f"identity {key} '{value}' is the base model's own ({family}: '{word}')",
-            line=rec.line_of("identity", key),
-            field=f"identity.{key}",
-            fix=f"choose a new {key}: the base model already calls itself '{word}'",
+            f"choose a new {key}: the base model already calls itself '{word}'",
         )
         for key, value in (("name", rec.identity.name), ("author", rec.identity.author))
         if value and (word := scoring.family_word(value, family))

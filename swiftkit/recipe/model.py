@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from swiftkit import jsonl
+from swiftkit.errors import Finding
 from swiftkit.msswift import sftflags
 from swiftkit.resources import schema
 
@@ -309,6 +310,12 @@ class Recipe:
         from swiftkit.recipe.parse import locate
 
         return locate(self.text, list(keys))
+
+    def error_at(self, key: str, message: str, fix: str) -> Finding:
+        """An error at a key such as `launch.nproc_per_node` (or `data.datasets[0]`): the key's
+        line (its section's when the recipe does not set it), the key as the field."""
+        line = self.line_of(*key.split("[")[0].split("."))
+        return Finding.error(str(self.path), message, line=line, field=key, fix=fix)
 
     def with_preset(self, preset: Preset, torch_dtype: str | None = None) -> Recipe:
         """This recipe bound to a concrete preset (and a concrete dtype for auto-by-gpu)."""
