@@ -57,9 +57,10 @@ def title(report: VerifyReport) -> str:
 
 def rule(report: VerifyReport) -> str:
     return (
-        f"identity passes when the answer names {' or '.join(report.new_identity)}, does not "
-        f"affirm any of {', '.join(report.old_identity)} (denying them is fine), is fluent "
-        "(no loop, broken text or cut-off) and says more than the name"
+        f"identity passes when the answer asserts what its probe asks of "
+        f"{' and '.join(report.new_identity)} (not denied, not evaded), claims none of "
+        f"{', '.join(report.old_identity)} (denying them is fine), is fluent (no loop, broken "
+        "text or cut-off), is not the question again and says more than the name"
     )
 
 
