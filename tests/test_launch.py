@@ -235,3 +235,43 @@ def test_sigterm_during_a_chat_stops_the_chat_child_too(tmp_path):
         launch.interactive(Command(argv))
     assert gone(int(pid_file.read_text()))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+CHATTY = """while True:
+    question = input("<<< ")
+    if question == "exit":
+        break
+    print("answer:", question)
+"""
+
+
+@pytest.mark.parametrize("given", ["Who are you?\n", "Who are you?", "", None])
+def test_a_chat_from_a_file_or_dev_null_ends_at_the_end_of_input(tmp_path, given):
+    """Bug: `swiftkit chat RUN < questions.txt`, or a script's `swiftkit chat RUN &` (its
+    input /dev/null): ms-swift's input() met the end of input and its EOFError traceback
+    reached the user, exit 1. Now swiftkit passes its input on, then `exit`."""
+    import subprocess
+
+    from conftest import child_env as checkout_env
+
+    script = tmp_path / "chatty.py"
+    script.write_text(CHATTY, encoding="utf-8")
+    questions = tmp_path / "questions.txt"
+    questions.write_text(given or "", encoding="utf-8")
+    code = (
+        "import sys; from swiftkit.msswift.command import Command; "
+        "from swiftkit.pipeline import launch; "
+        f"sys.exit(launch.interactive(Command([sys.executable, {str(script)!r}])))"
+    )
+    with questions.open() if given is not None else open(os.devnull) as stdin:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=checkout_env(),
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert ("answer: Who are you?" in proc.stdout) == bool(given)

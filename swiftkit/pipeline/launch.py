@@ -78,11 +78,12 @@ def child_env(command: Command) -> dict[str, str]:
 
 
 def start(
-    command: Command, output: IO[Any] | int | None, own_group: bool = True
+    command: Command, output: IO[Any] | int | None, own_group: bool = True, stdin: int | None = None
 ) -> subprocess.Popen:
-    """The child, stdin closed, in its own session; `own_group` False (a chat): on the terminal."""
+    """The child, stdin closed, in its own session; `own_group` False (a chat): on the terminal
+    (its input `stdin` when given)."""
     argv = [executable(command.argv[0]), *command.argv[1:]]
-    alone: dict[str, Any] = {}
+    alone: dict[str, Any] = {"stdin": stdin}
     if own_group:
         alone = {"stdout": output, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
     return subprocess.Popen(
@@ -240,10 +241,27 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def feed_then_exit(pipe: IO[bytes]) -> None:
+    """swiftkit's input (a file, a pipe, /dev/null under a script's `cmd &`) passed on, then
+    `exit`: the chat ends at the end of input, not in ms-swift's EOFError traceback."""
+    try:
+        with pipe:
+            while chunk := os.read(0, 65536):
+                pipe.write(chunk)
+                pipe.flush()
+            pipe.write(b"\nexit\n")
+    except OSError:  # the child has gone (it read `exit` itself), or there is no fd 0
+        pass
+
+
 def interactive(command: Command) -> int:
     """Run on the inherited terminal, for a chat: Ctrl-C reaches the child directly (the
-    terminal signals the foreground group) and swiftkit ignores it; SIGTERM stops the child."""
-    proc = start(command, None, own_group=False)
+    terminal signals the foreground group) and swiftkit ignores it; SIGTERM stops the child.
+    Input that is not a terminal goes through feed_then_exit."""
+    piped = not os.isatty(0)
+    proc = start(command, None, own_group=False, stdin=subprocess.PIPE if piped else None)
+    if piped:
+        threading.Thread(target=feed_then_exit, args=(proc.stdin,), daemon=True).start()
     try:
         with on_signals(interrupt, sigint=signal.SIG_IGN):
             return proc.wait()
