@@ -102,3 +102,16 @@ def test_a_value_starting_with_a_dash_is_rendered_as_a_value(value):
     parser.add_argument("--system")
     got = parser.parse_args(argv)
     assert got.model_name == [value] and got.system == value
+
+
+@pytest.mark.parametrize("preset", ["../data/init_recipe", "../recipes/tiny-cpu", "cpu\\n[launch]"])
+def test_a_preset_is_a_shipped_name_never_a_path(tmp_path, capsys, preset):
+    """`preset = "../data/init_recipe"` loaded another TOML file of the package as a preset's
+    flags (any file a path reached); a newline in the name was printed raw, a second line."""
+    recipe = write_recipe(tmp_path / "r.toml", MODEL, [DATASETS / "identity_full.json"], "", NOVA)
+    text = recipe.read_text(encoding="utf-8").replace('preset = "cpu"', f'preset = "{preset}"')
+    recipe.write_text(text, encoding="utf-8")
+    assert main(["validate", str(recipe)]) == 1
+    out = capsys.readouterr().out
+    assert f"{recipe}:" in out and "does not exist" in out and "known presets" in out, out
+    assert "\n[launch]" not in out

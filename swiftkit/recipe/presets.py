@@ -22,11 +22,12 @@ def names() -> list[str]:
 def load(name: str) -> Preset:
     """A shipped preset by name; an unknown name is an error with the near miss and the list."""
     path = PRESETS / f"{name}.toml"
-    if not path.is_file():
+    if name not in names():  # a shipped name only: "../x" is no path to another TOML file
+        shown = name if name.isprintable() else repr(name)[1:-1]  # a newline stays one line
         raise SwiftkitError.at(
-            f"unknown preset '{name}'",
+            f"unknown preset '{shown}'",
             "recipe",
-            f"preset '{name}' does not exist",
+            f"preset '{shown}' does not exist",
             field="train.preset",
             fix=f"{did_you_mean(name, names())}known presets: {', '.join(names())} "
             "(see `swiftkit presets`)",
