@@ -133,3 +133,13 @@ def test_html_in_an_answer_is_escaped_in_report_md(tmp_path, monkeypatch):
         proc = swiftkit("verify", "--url", url, "--json", str(recipe), cwd=tmp_path)
     md = (Path(json.loads(proc.stdout)["report"]) / "report.md").read_text(encoding="utf-8")
     assert "<img" not in md and "&lt;img src=http://evil.example/x.png&gt;" in md
+
+
+def test_serve_refuses_a_key_no_http_client_could_send(tmp_path):
+    """Bug: `serve --api-key $'a\\nb'` started the server with a key no client can put in a
+    header (verify refused the same key); now it is a usage error that never prints the key."""
+    from conftest import swiftkit
+
+    proc = swiftkit("serve", str(tmp_path), "--api-key", "sec\nret")
+    assert proc.returncode == 2, proc.stderr
+    assert "--api-key" in proc.stderr and "sec" not in proc.stderr

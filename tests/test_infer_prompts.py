@@ -58,3 +58,16 @@ def test_messages_without_a_question_are_refused_with_the_line(tmp_path, message
         prompts(tmp_path, "first", json.dumps({"messages": messages}))
     text = exc.value.format()
     assert "unreadable prompt" in text and "q.txt:2" in text and "'messages' needs turns" in text
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_prompts_file_that_is_a_fifo_or_a_folder_is_refused_by_name(tmp_path, kind):
+    """Bug: `infer --file q.txt` on a FIFO waited for ever (a hostile input found this round)."""
+    import os
+
+    f = tmp_path / "q.txt"
+    os.mkfifo(f) if kind == "fifo" else f.mkdir()
+    with pytest.raises(SwiftkitError) as err:
+        read_prompts(f)
+    said = {"fifo": "named pipe (FIFO)", "folder": "is a folder"}[kind]
+    assert said in err.value.message and str(f) in err.value.message

@@ -22,6 +22,16 @@ OUTPUT = click.Option(
     help="Only the runs in this folder, for `latest` (default: every run, from any folder).",
 )
 to_stderr = partial(click.echo, err=True)  # status lines: stdout stays what a script parses
+
+
+def usage(check: Callable[[Any], Any], value: Any) -> Any:
+    """A bad option value: click's usage error (exit 2), in check's words."""
+    try:
+        return value if value is None else check(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 TRUST = click.Option(
     ["--trust-remote-code"],
     is_flag=True,

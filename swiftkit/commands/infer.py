@@ -11,7 +11,7 @@ import click
 
 from swiftkit import defaults, jsonl
 from swiftkit.commands import open_target, target_command, to_stderr
-from swiftkit.errors import Echo, SwiftkitError
+from swiftkit.errors import Echo, SwiftkitError, refuse_unless_file
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
 from swiftkit.serving.client import ask_all, progress_counter
@@ -21,6 +21,7 @@ from swiftkit.serving.pair import one_load, require_base
 def read_prompts(path: Path) -> list[list[dict[str, Any]]]:
     """One conversation per non-empty line: plain text, or a JSON object with `messages`
     (ending with a user turn) or `query`/`instruction`/`prompt`."""
+    refuse_unless_file(path, "the prompts file")  # a FIFO would be waited on for ever
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

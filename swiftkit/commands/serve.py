@@ -17,12 +17,13 @@ from typing import Any
 import click
 
 from swiftkit import defaults
-from swiftkit.commands import open_target, target_command
+from swiftkit.commands import open_target, target_command, usage
 from swiftkit.errors import Echo, Finding, SwiftkitError
 from swiftkit.msswift import argv as helpers
 from swiftkit.msswift.command import Command, shell_line
 from swiftkit.pipeline import launch
 from swiftkit.resources import DEPLOY_AUTH_PLUGIN
+from swiftkit.serving.client import check_key
 from swiftkit.serving.pair import base_name, served_name
 from swiftkit.serving.server import Deployed
 
@@ -177,6 +178,7 @@ def execute(
 @click.option(
     "--api-key",
     envvar=KEY_ENV,
+    callback=lambda c, p, v: usage(check_key, v),
     help="Require `Authorization: Bearer KEY` on every request (default $SWIFTKIT_API_KEY).",
 )
 def serve_command(**options: Any) -> int:

@@ -6,14 +6,13 @@ when interrupted."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from swiftkit import defaults
-from swiftkit.commands import RUN_HELP, open_target, target_command, to_stderr
+from swiftkit.commands import RUN_HELP, open_target, target_command, to_stderr, usage
 from swiftkit.errors import Echo, SwiftkitError
 from swiftkit.pipeline import launch
 from swiftkit.pipeline.progress import StatusLine
@@ -81,14 +80,6 @@ def execute(
             echo(judged)
         echo(f"report: {report.folder / 'report.md'}")
     return 0 if report.verdict == PASS else 1
-
-
-def usage(check: Callable[[Any], Any], value: Any) -> Any:
-    """A bad option value: click's usage error (exit 2), in check's words."""
-    try:
-        return value if value is None else check(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @target_command(
