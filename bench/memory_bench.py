@@ -34,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from swiftkit.machine import baseline  # noqa: E402
-from swiftkit.machine.estimate import MIB, Shape, estimate  # noqa: E402
+from swiftkit.machine.estimate import Shape, estimate  # noqa: E402
 from swiftkit.msswift import sft  # noqa: E402
+
+MIB = 1 << 20
 
 # Qwen2.5's proportions: head_dim 64 (128 from 1.5B up), 2 key/value heads (4 for 7B), MLP
 # width ~5.4 x hidden, 151936 vocabulary rows (tied embeddings up to 3B).
