@@ -113,6 +113,11 @@ def test_merge_target_exists_is_never_overwritten(tmp_path):
     default.mkdir()
     proc = swiftkit("export", "--merge", cwd=tmp_path)
     assert_clean_failure(proc, f"merge target exists: {default}")
+    afile = tmp_path / "a file"  # --to a file: named a file, not "an existing folder"
+    afile.write_text("mine", encoding="utf-8")
+    proc = swiftkit("export", "--merge", "--to", str(afile), cwd=tmp_path)
+    assert_clean_failure(proc, f"merge target exists: {afile}", "an existing file")
+    assert afile.read_text(encoding="utf-8") == "mine"
 
 
 def test_export_without_merge_is_a_usage_error(tmp_path):

@@ -115,3 +115,12 @@ def test_a_preset_is_a_shipped_name_never_a_path(tmp_path, capsys, preset):
     out = capsys.readouterr().out
     assert f"{recipe}:" in out and "does not exist" in out and "known presets" in out, out
     assert "\n[launch]" not in out
+
+
+def test_a_utf16_recipe_is_named_utf16(tmp_path, capsys):
+    """A recipe saved as UTF-16 (Windows Notepad's "Unicode") was "byte 0 is not UTF-8"."""
+    recipe = write_recipe(tmp_path / "r.toml", MODEL, [DATASETS / "identity_full.json"], "", NOVA)
+    recipe.write_bytes(recipe.read_text(encoding="utf-8").encode("utf-16"))
+    assert main(["validate", str(recipe)]) == 1
+    out = capsys.readouterr().out
+    assert "is UTF-16, not UTF-8" in out and "save as UTF-8" in out, out

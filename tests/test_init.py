@@ -498,6 +498,8 @@ def test_init_into_a_file_or_proc_is_a_located_error(tmp_path, kind):
     said = {"file": "is a file, not a folder", "link": "is a file, not a folder"}
     said |= {"below": "Not a directory", "proc": "cannot write /proc/swiftkit-init"}
     assert said[kind] in proc.stderr and "fix:" in proc.stderr
+    if kind == "link":  # the path the user gave, not the file it points to
+        assert f"into {target}:" in proc.stderr
     assert (tmp_path / "afile").read_text() == "mine\n"
 
 

@@ -75,8 +75,8 @@ def execute(
         raise SwiftkitError.at(
             f"merge target exists: {out}",
             str(out),
-            "refusing to overwrite an existing folder",
-            fix="choose another --to, or move that folder away yourself",
+            f"refusing to overwrite an existing {'folder' if out.is_dir() else 'file'}",
+            fix="choose another --to, or move it away yourself",
         )
     args = target.args()
     system = args.system

@@ -140,7 +140,7 @@ def write(
     family: tuple[str | None, str | None] = (None, None),
 ) -> Written:
     """Write recipe.toml and identity.json (and, for a real model, the held-out probes)."""
-    directory = directory.expanduser().resolve()
+    given, directory = directory, directory.expanduser().resolve()
     model, preset, kind, why = choose(model, preset, tiny)
     if kind == "model" and None in family:
         require_family(model, family)
@@ -167,8 +167,8 @@ def write(
     refuse_what_run_refuses(text, sources, preset == "cpu" and kind == "model")
     if directory.exists() and not directory.is_dir():
         raise SwiftkitError.at(
-            f"cannot write into {directory}: it is a file, not a folder",
-            str(directory),
+            f"cannot write into {given}: it is a file, not a folder",
+            str(given),
             "is a file, not a folder",
             fix="choose a new folder (init creates it)",
         )

@@ -126,8 +126,10 @@ def parse_toml(path: Path) -> tuple[dict, str]:
     try:
         text = raw_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        utf16 = raw_bytes[:2] in (b"\xff\xfe", b"\xfe\xff")  # its byte-order mark
+        said = "is UTF-16, not UTF-8" if utf16 else f"byte {exc.start} is not UTF-8"
         raise SwiftkitError.at(
-            f"{source} is not UTF-8", source, f"byte {exc.start} is not UTF-8", fix="save as UTF-8"
+            f"{source} is not UTF-8", source, said, fix="save as UTF-8"
         ) from None
     try:
         data = tomllib.loads(text)
