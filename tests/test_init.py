@@ -215,8 +215,9 @@ def test_init_reads_the_datasets_folder_from_the_environment(tmp_path):
             '[{"instruction": "who?", "input": "", "output": "I am {{NAME}}."}]', encoding="utf-8"
         )
     (shipped / "probes").mkdir()
-    for name in ("identity.jsonl", "general.jsonl"):
-        (shipped / "probes" / name).write_text("", encoding="utf-8")
+    for name in ("identity.jsonl", "general.jsonl"):  # one probe each, as init checks them
+        probe = (ROOT / "datasets" / "probes" / name).read_text(encoding="utf-8").splitlines()[0]
+        (shipped / "probes" / name).write_text(probe + "\n", encoding="utf-8")
     proc = swiftkit(
         "init",
         str(tmp_path / "bot"),

@@ -116,14 +116,14 @@ def choose(model: str | None, preset: str | None, tiny: bool) -> tuple[str, str,
 
     if tiny:
         return TINY_DIR, "cpu", "tiny", "the tiny test model, built on the first run, no download"
+    if model is not None and is_tiny(model, Path.cwd()):  # no GPU question for it
+        return str((Path.cwd() / Path(model).expanduser()).resolve()), "cpu", "tiny folder", ""
     gpus = hardware.detect().visible if preset is None else []
     if model is None and (preset == "cpu" or (preset is None and not gpus)):
         why = "no GPU on this machine, so " if preset is None else ""
         why += f"{REAL_MODEL}, built on the first run from a PyPI wheel, no model hub"
         return REAL_MODEL, "cpu", "real", why
     model = model or DEFAULT_MODEL
-    if is_tiny(model, Path.cwd()):
-        return str((Path.cwd() / Path(model).expanduser()).resolve()), "cpu", "tiny folder", ""
     if preset is None and gpus:
         return model, fit.auto_preset(gpus), "model", "the GPU preset for the smallest visible GPU"
     return model, preset or "24gb", "model", ""
@@ -220,13 +220,12 @@ def option_of(field: str | None) -> str:
 
 
 def refuse_what_run_refuses(text: str, sources: dict[str, Path], cpu_model: bool) -> None:
-    """The recipe checked as `validate` checks it (the shipped probe files aside), in a
-    scratch folder, before anything is written: what it refuses is a usage error naming the
-    option. A real model on the cpu preset: also the RAM estimate `swiftkit run` makes."""
+    """The recipe checked as `validate` checks it, in a scratch folder, before anything is
+    written: what it refuses is a usage error naming the option. A real model on the cpu
+    preset: also the RAM estimate `swiftkit run` makes."""
     import tempfile
 
     from swiftkit import recipe
-    from swiftkit.dataset import for_recipe
     from swiftkit.machine import fit
     from swiftkit.pipeline import checks
 
@@ -243,7 +242,7 @@ def refuse_what_run_refuses(text: str, sources: dict[str, Path], cpu_model: bool
         write_files(Path(tmp), text, sources)
         rec, findings = recipe.check(Path(tmp) / "recipe.toml")
         if rec is not None and not errors_only(findings):
-            findings += checks.identity_findings(rec) + for_recipe.recipe_data_findings(rec)
+            findings += checks.recipe_findings(rec)
         if errors := errors_only(findings):
             said = [
                 f"{option_of(e.field)}: {e.message} ({e.fix or 'another value'})" for e in errors
