@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from swiftkit.errors import Finding, SwiftkitError, errors_only, not_a_file
+from swiftkit.errors import Finding, SwiftkitError, errors_only
 from swiftkit.recipe import checks, presets, value_checks
 from swiftkit.recipe.model import (
     REAL_BUILDS,
@@ -28,6 +28,7 @@ from swiftkit.recipe.model import (
     VerifySpec,
 )
 from swiftkit.recipe.parse import locate, parse_toml, schema_findings
+from swiftkit.recipe.value_checks import keyed
 from swiftkit.resources import user_folder
 
 # owner/name, optionally hf:: or ms:: (which hub), :subset/subset and #N (ms-swift's syntax)
@@ -70,15 +71,9 @@ def _model(section: dict[str, Any], base: Path, text: str, source: str) -> tuple
     model_id = str(section["id"])
     problem = value_checks.path_problem(model_id)
     if problem:
-        return ModelSpec(id=model_id[:80]), [
-            Finding.error(
-                source,
-                f"model id cannot be a folder or a hub id: {problem}",
-                line=locate(text, ["model", "id"]),
-                field="model.id",
-                fix="a hub id such as Qwen/Qwen2.5-7B-Instruct, or the model's folder",
-            )
-        ]
+        message = f"model id cannot be a folder or a hub id: {problem}"
+        fix = "a hub id such as Qwen/Qwen2.5-7B-Instruct, or the model's folder"
+        return ModelSpec(id=model_id[:80]), [keyed(source, text, ["model", "id"], message, fix)]
     local = Path(model_id).expanduser()
     local = local if local.is_absolute() else base / local
     is_local = (
@@ -136,22 +131,8 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
         key: tuple(resolve_dataset(spec, base) for spec in data["data"].get(key, []))
         for key in ("datasets", "val_datasets")
     }
-    for key, what in (("datasets", "dataset"), ("val_datasets", "validation dataset")):
-        bad = value_checks.dataset_entry_findings(refs[key], key, text, source)
-        findings += bad
-        for i, ref in enumerate(refs[key]):
-            field = f"data.{key}[{i}]"
-            line = locate(text, ["data", key])
-            if ref.hub_id and ref.hub_id[:4].lower() in ("hf::", "ms::"):
-                hub = "Hugging Face" if ref.hub_id[:2].lower() == "hf" else "ModelScope"
-                message = f"'{ref.spec}': a {hub} dataset, downloaded when the run starts"
-                fix = "not checked here; copy it into a local .jsonl to check it first"
-                findings.append(Finding.warning(source, message, line=line, field=field, fix=fix))
-            if ref.path is None or any(f.field == field for f in bad):
-                continue
-            if refused := not_a_file(ref.path):
-                message, fix = f"{what} file {refused[0]}: {ref.path}", refused[1]
-                findings.append(Finding.error(source, message, line=line, field=field, fix=fix))
+    for key in refs:
+        findings += value_checks.dataset_entry_findings(refs[key], key, text, source)
     launch = LaunchSpec(**data.get("launch", {}))
     train = TrainSpec(preset_name=preset_name, preset=preset, own=own, base_dir=base)
     findings += checks.launch_findings(launch, preset, text, source)
@@ -160,20 +141,7 @@ def check(path: Path) -> tuple[Recipe | None, list[Finding]]:
     findings += checks.family_findings(model, text, source)
     if model.path is not None:
         findings += checks.model_folder_findings(model.path, model, text, source)
-    output = str(train.flags.get("output_dir", "output"))
-    problem = value_checks.path_problem(output)
-    if problem:
-        findings.append(
-            Finding.error(
-                source,
-                f"output_dir cannot be a folder: {problem}",
-                line=locate(text, ["train", "output_dir"]),
-                field="train.output_dir",
-                fix="set output_dir under [train] to a shorter folder name",
-            )
-        )
-    else:
-        findings += checks.output_findings(train.output_dir, text, source)
+    findings += checks.output_findings(train, text, source)
     verify = VerifySpec.from_dict(data.get("verify"), base)
     findings += checks.version_findings(verify.enabled and verify.stop_when_verified, text, source)
     recipe = Recipe(

@@ -9,12 +9,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from swiftkit import jsonl
 from swiftkit.errors import Finding, did_you_mean
 from swiftkit.msswift.sft import MANAGED
-from swiftkit.recipe.model import LaunchSpec, ModelSpec, Preset
-from swiftkit.recipe.value_checks import keyed
+from swiftkit.recipe.model import LaunchSpec, ModelSpec, Preset, TrainSpec
+from swiftkit.recipe.value_checks import keyed, path_problem
 
 
 def launch_findings(
@@ -170,66 +171,65 @@ def refuse_model_code(folders: list[Path], trusted: bool, command: str) -> None:
 def model_folder_findings(folder: Path, model: ModelSpec, text: str, source: str) -> list[Finding]:
     """A local model folder holds config.json, weights and a tokenizer, and ships no code
     unless the recipe trusts it."""
-
-    def err(message: str, fix: str, field: str = "model.id") -> Finding:
-        return keyed(source, text, ["model", "id"], message, fix, field=field)
-
-    if not folder.exists() and model.builds:
-        return []
+    rows: list[tuple[Any, ...]]  # (wrong, message, fix[, field])
     if not folder.exists():
         fix = (
             "use a hub id such as Qwen/Qwen2.5-7B-Instruct, or download the model and give its "
             "folder (relative to the recipe or absolute)"
         )
-        return [err(f"model folder not found: {folder}", fix)]
-    if not folder.is_dir():
-        return [err(f"model path is not a folder: {folder}", "give the model's folder")]
-    findings = []
-    config = folder / "config.json"
-    if not config.is_file():
-        findings.append(
-            err(
-                f"no config.json in the model folder {folder}",
-                "point [model] id at the folder that holds config.json (a complete download)",
-            )
-        )
+        rows = [(not model.builds, f"model folder not found: {folder}", fix)]
+    elif not folder.is_dir():
+        rows = [(True, f"model path is not a folder: {folder}", "give the model's folder")]
     else:
+        config, unreadable = folder / "config.json", None
         try:
             json.loads(config.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            findings.append(err(f"{config} is not readable JSON: {exc}", "re-download the model"))
-    if not any(any(folder.glob(p)) for p in WEIGHTS):
-        findings.append(
-            err(
+            unreadable = exc if config.is_file() else None
+        what = ships_code(folder)
+        rows = [
+            (
+                not config.is_file(),
+                f"no config.json in the model folder {folder}",
+                "point [model] id at the folder that holds config.json (a complete download)",
+            ),
+            (unreadable, f"{config} is not readable JSON: {unreadable}", "re-download the model"),
+            (
+                not any(any(folder.glob(p)) for p in WEIGHTS),
                 f"no weights in the model folder {folder} (*.safetensors, *.bin or an index)",
                 "the download is incomplete; fetch the weight files (git lfs pull, or "
                 "`modelscope download`)",
-            )
-        )
-    if not any(any(folder.glob(p)) for p in TOKENIZER_FILES):
-        findings.append(
-            err(
+            ),
+            (
+                not any(any(folder.glob(p)) for p in TOKENIZER_FILES),
                 f"no tokenizer in the model folder {folder} (tokenizer.json, tokenizer.model "
                 "or vocab.json)",
                 "copy the tokenizer files from the base model into the folder",
-            )
-        )
-    what = ships_code(folder)
-    if what and not model.trust_remote_code:
-        findings.append(
-            err(
+            ),
+            (
+                what and not model.trust_remote_code,
                 f"the model folder ships code ({what}); ms-swift loads every model with "
                 "trust_remote_code=True, so training would run that code with your permissions",
                 "read the code first; if you trust it, set trust_remote_code = true under "
                 "[model]; otherwise use a model folder without code",
                 "model.trust_remote_code",
-            )
-        )
-    return findings
+            ),
+        ]
+    return [
+        keyed(source, text, ["model", "id"], message, fix, field=more[0] if more else "model.id")
+        for bad, message, fix, *more in rows
+        if bad
+    ]
 
 
-def output_findings(output: Path, text: str, source: str) -> list[Finding]:
-    """The output folder exists and is writable, or could be created; nothing is created."""
+def output_findings(train: TrainSpec, text: str, source: str) -> list[Finding]:
+    """The output folder can exist, and exists and is writable or could be created; nothing is
+    created."""
+    if problem := path_problem(str(train.flags.get("output_dir", "output"))):
+        message = f"output_dir cannot be a folder: {problem}"
+        fix = "set output_dir under [train] to a shorter folder name"
+        return [keyed(source, text, ["train", "output_dir"], message, fix)]
+    output = train.output_dir
     probe = output
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent

@@ -49,10 +49,10 @@ class ModelSpec:
     path: Path | None = None
     model_type: str | None = None
     template: str | None = None
-    trust_remote_code: bool = False
     # build the model at `path` when missing: a shape of swiftkit/tinymodel.py's SHAPES
     # ("tiny", ...; random weights), or a REAL_BUILDS model (the schema names them all)
     build: str | None = None
+    trust_remote_code: bool = False
 
     @property
     def builds(self) -> bool:
@@ -325,13 +325,11 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe as JSON (kept in the run's manifest)."""
-        keys = ("model_type", "template", "build", "trust_remote_code")
-        model = {"id": self.model.id} | {
-            k: getattr(self.model, k) for k in keys if getattr(self.model, k)
-        }
-        data: dict[str, Any] = {"datasets": [d.spec for d in self.data.datasets]}
-        if self.data.val_datasets:
-            data["val_datasets"] = [d.spec for d in self.data.val_datasets]
+        model = {k: v for k, v in asdict(self.model).items() if v and k != "path"}
+        val = [d.spec for d in self.data.val_datasets]
+        data = {"datasets": [d.spec for d in self.data.datasets]} | (
+            {"val_datasets": val} if val else {}
+        )
         launch = {k: v for k, v in asdict(self.launch).items() if v is not None}
         return {
             "model": model,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from swiftkit import jsonl
 from swiftkit.dataset.jsontext import walk
-from swiftkit.errors import Finding, did_you_mean
+from swiftkit.errors import Finding, did_you_mean, not_a_file
 from swiftkit.recipe.parse import SHAPE_FIX, locate
 
 MAX_DEPTH = 8  # nesting a recipe may have: sections, then a value, then a list of scalars
@@ -170,16 +170,20 @@ def path_problem(spec: str) -> str | None:
 
 
 def dataset_entry_findings(refs: tuple, key: str, text: str, source: str) -> list[Finding]:
-    """#N counts that are not positive integers, and one dataset listed twice (also as
-    ./../x.json or through a symlink: the same real file)."""
-    out = []
+    """Each [data] entry: a #N count that is not a positive integer, a path that cannot exist,
+    one dataset listed twice (also as ./../x.json or through a symlink: the same real file), a
+    local entry that is no regular file; a hub dataset is named as not checked here."""
+    out: list[Finding] = []
     seen: dict[str, int] = {}
+    what = "dataset" if key == "datasets" else "validation dataset"
 
-    def add(i: int, message: str, fix: str) -> None:
-        out.append(keyed(source, text, ["data", key], message, fix, field=f"data.{key}[{i}]"))
+    def add(i: int, message: str, fix: str, make: Callable[..., Finding] = Finding.error) -> None:
+        out.append(
+            keyed(source, text, ["data", key], message, fix, field=f"data.{key}[{i}]", make=make)
+        )
 
     for i, ref in enumerate(refs):
-        spec = ref.spec
+        spec, errors = ref.spec, len(out)
         head, sep, count = spec.rpartition("#")
         whole = ref.path is not None and ref.path.name == Path(spec).name  # my#3.json itself
         if sep and not whole and not (count.isdigit() and int(count) > 0):
@@ -204,4 +208,15 @@ def dataset_entry_findings(refs: tuple, key: str, text: str, source: str) -> lis
                 "list it once; to weigh it more, repeat the records in the file",
             )
         seen.setdefault(same, i)
+        if ref.path is not None and len(out) == errors and (refused := not_a_file(ref.path)):
+            add(i, f"{what} file {refused[0]}: {ref.path}", refused[1])
+        if ref.hub_id and ref.hub_id[:4].lower() in ("hf::", "ms::"):
+            hub = "Hugging Face" if ref.hub_id[:2].lower() == "hf" else "ModelScope"
+            message = f"'{spec}': a {hub} dataset, downloaded when the run starts"
+            add(
+                i,
+                message,
+                "not checked here; copy it into a local .jsonl to check it first",
+                Finding.warning,
+            )
     return out
