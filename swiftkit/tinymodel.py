@@ -1,10 +1,6 @@
-"""Build a tiny random-weight Qwen2 model with a small byte-level BPE tokenizer.
-
-It lets the whole swiftkit flow (train, infer, merge, serve) run on a CPU in seconds with the
-real ms-swift and no download. This module runs in a CHILD process
-(`python -m swiftkit.tinymodel DIR`): it imports torch and transformers, which the swiftkit
-parent process never does.
-"""
+"""A tiny random-weight Qwen2 with a small byte-level BPE tokenizer: the whole flow (train,
+infer, merge, serve) on a CPU in seconds with the real ms-swift and no download. Runs in a CHILD
+process (`python -m swiftkit.tinymodel DIR`): it imports torch and transformers."""
 
 from __future__ import annotations
 
@@ -36,27 +32,22 @@ TINY_CONFIG: dict[str, int | float] = {
 VOCAB_SIZE = 1200
 SEED = 1234
 
-# The shapes a recipe's `[model] build = NAME` builds (config.json values over TINY_CONFIG),
-# same tokenizer and seed. "tiny" is the tests' model: it learns one identity answer, but with
-# LoRA r8 not the 79 of `swiftkit init`'s set (measured: every question answered
-# "I am Lumen La,由La,由La,。" after 3 epochs). "tiny-128x4", twice as wide and deep (0.75 M
-# weights against 0.15 M), is what init writes on a machine without a GPU: measured, its
-# bot passes the strict identity check in about 170 steps (README, Verify).
+# `[model] build = NAME` shapes (config.json values over TINY_CONFIG). "tiny", the tests' model,
+# learns one identity answer but not init's 79 with LoRA r8 (measured); "tiny-128x4" (0.75 M
+# weights, not 0.15 M), init's model without a GPU, passes the strict check in ~170 steps.
 SHAPES: dict[str, dict] = {
     "tiny": {},
     "tiny-128x4": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4},
 }
 
-# The identity texts the tokenizer is trained on, so common Chinese words get merges. Byte-level
-# BPE still encodes any other text (a new name, English) byte by byte.
+# The identity texts the tokenizer is trained on (common Chinese words get merges; byte-level
+# BPE still encodes any other text).
 CORPUS = Path(__file__).resolve().parent / "data" / "tiny_corpus.txt"
 
 
 def build(out_dir: Path, shape: dict | None = None) -> None:
-    """The tiny model, or with `shape` (config.json values: hidden_size, num_hidden_layers,
-    vocab_size, torch_dtype, ...) a random-weight Qwen2 of that shape with the same tokenizer:
-    a `vocab_size` above the tokenizer's leaves the extra rows unused, as Qwen's own configs
-    do (151936 rows for 151665 tokens). Used by bench/memory_bench.py and gpu_rehearsal.sh."""
+    """The tiny model, or a random-weight Qwen2 of `shape` (config.json values) with the same
+    tokenizer; a larger vocab_size leaves rows unused, as Qwen's own configs do."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM

@@ -13,12 +13,13 @@ from typing import Any
 MAX_DEPTH = 16  # nesting levels a record may have; a valid record has 3 (messages[i].content)
 
 
-class Decoder:
-    """json's decoder, keeping the first key that one object repeats in the last value read."""
+class Decoder(json.JSONDecoder):
+    """json's decoder, keeping the first key that one object repeats in the last value read
+    (decode: a whole value, as json.loads; raw_decode: the value at a position, and its end)."""
 
     def __init__(self) -> None:
+        super().__init__(object_pairs_hook=self._object)
         self.repeated: str | None = None
-        self._json = json.JSONDecoder(object_pairs_hook=self._object)
 
     def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         value = dict(pairs)
@@ -27,15 +28,9 @@ class Decoder:
             self.repeated = next(k for i, k in enumerate(keys) if k in keys[:i])
         return value
 
-    def line(self, text: str) -> object:
-        """One whole value (space around it allowed), as json.loads reads it."""
-        self.repeated = None
-        return self._json.decode(text)
-
-    def at(self, text: str, pos: int) -> tuple[object, int]:
-        """The value that starts at `pos`, and where it ends."""
-        self.repeated = None
-        return self._json.raw_decode(text, pos)
+    def raw_decode(self, s: str, idx: int = 0) -> tuple[Any, int]:
+        self.repeated = None  # decode() comes here too
+        return super().raw_decode(s, idx)
 
 
 def explain(text: str, exc: Exception) -> tuple[str, str]:

@@ -172,7 +172,7 @@ def _read_array(raw: bytes, say: Say) -> Iterator[Record[object]]:
             return
         n += 1
         try:
-            value, end = decoder.at(text, pos)
+            value, end = decoder.raw_decode(text, pos)
         except (ValueError, RecursionError) as exc:
             message, fix = jsontext.explain(text[pos : pos + 200], exc)
             say(
@@ -228,7 +228,7 @@ def _read_jsonl(fh: Any, say: Say) -> Iterator[Record[object]]:
             continue
         n += 1
         try:
-            value = decoder.line(text)
+            value = decoder.decode(text)
         except (ValueError, RecursionError) as exc:
             message, fix = jsontext.explain(text, exc)
             fix = fix or "JSONL holds one complete JSON object per line"

@@ -42,40 +42,38 @@ def type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
+REQUIRED_FIX = {
+    "output": "ms-swift would drop this record silently and train anyway; add the answer",
+    "instruction": "add the question",
+}
+KNOWN_FIELDS = {
+    "alpaca": "alpaca records have instruction, input, output, system",
+    "messages": "a messages record has only 'messages'",
+    "message": "each message has role and content",
+}
+
+
 def _schema_error_findings(
     err: ValidationError, rec: Record[object], source: str, kind: str
 ) -> list[Finding]:
     fld = field_path(list(err.path)) or None
+    prefix = fld + "." if fld else ""
     # the error of a finished validation: its keyword, the keyword's value, the value checked
     keyword = err.validator
     wanted: Any = err.validator_value
     value: Any = err.instance
-
     if keyword == "required":
-        # One error per missing property, named in the message ("'output' is a required
-        # property"); the schema's property names hold no quote.
+        # one error per missing property, named in the message: "'output' is a required property"
         name = err.message.split("'")[1]
-        advice = {
-            "output": "ms-swift would drop this record silently and train anyway; add the answer",
-            "instruction": "add the question",
-        }.get(name, f"add '{name}'")
-        return [rec.error(source, f"missing '{name}'", (fld + "." if fld else "") + name, advice)]
+        advice = REQUIRED_FIX.get(name, f"add '{name}'")
+        return [rec.error(source, f"missing '{name}'", prefix + name, advice)]
     if keyword == "additionalProperties":
-        known = list(err.schema.get("properties", {})) if isinstance(err.schema, dict) else []
-        what = "alpaca records have instruction, input, output, system"
-        if kind == "messages":
-            what = (
-                "each message has role and content"
-                if fld
-                else "a messages record has only 'messages'"
-            )
-        prefix = fld + "." if fld else ""
+        known = list(err.schema["properties"])  # type: ignore[index]
+        what = KNOWN_FIELDS["message" if kind == "messages" and fld else kind]
         return [
-            rec.error(
-                source, f"unknown field '{key}'", prefix + key, did_you_mean(key, known) + what
-            )
-            for key in value
-            if key not in known
+            rec.error(source, f"unknown field '{k}'", prefix + k, did_you_mean(k, known) + what)
+            for k in value
+            if k not in known
         ]
     message, fix = err.message, None
     if keyword == "type":
@@ -83,8 +81,8 @@ def _schema_error_findings(
         message = f"expected {expected.get(wanted, wanted)}, got {type_name(value)}"
         fix = "write the text in double quotes" if wanted == "string" else None
     elif keyword == "pattern":
-        invisible = [f"U+{ord(c):04X}" for c in value if not c.isspace()] if value else []
-        what = f" ({', '.join(sorted(set(invisible))[:3])})" if invisible else ""
+        invisible = sorted({f"U+{ord(c):04X}" for c in value if not c.isspace()})
+        what = f" ({', '.join(invisible[:3])})" if invisible else ""
         message = f"empty, or only whitespace or invisible characters{what}"
         fix = f"write the {fld.split('.')[-1]}" if fld else None
     elif keyword == "enum":
