@@ -44,96 +44,89 @@ def _package_root(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-class _Source:
-    """One parsed module: its classes and what its imported names point at."""
-
-    def __init__(self, path: Path):
-        self.path = path
+@cache
+def _parse(path: Path) -> tuple[dict[str, ast.ClassDef], dict[str, tuple[str, int, str]]] | None:
+    """One module's classes, and what its imported names point at: local -> (module, level,
+    name). None when it cannot be read."""
+    try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        self.classes: dict[str, ast.ClassDef] = {}
-        self.imports: dict[str, tuple[str, int, str]] = {}  # local -> (module, level, name)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef) and node not in self.classes.values():
-                self.classes.setdefault(node.name, node)
-            elif isinstance(node, ast.ImportFrom):
-                for alias in node.names:
-                    local = alias.asname or alias.name
-                    self.imports.setdefault(local, (node.module or "", node.level, alias.name))
-
-
-class _Resolver:
-    def __init__(self) -> None:
-        self.sources: dict[Path, _Source | None] = {}
-
-    def source(self, path: Path) -> _Source | None:
-        if path not in self.sources:
-            try:
-                self.sources[path] = _Source(path)
-            except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-                self.sources[path] = None
-        return self.sources[path]
-
-    def module_file(self, module: str, level: int, here: Path) -> Path | None:
-        parts = module.split(".") if module else []
-        if level:  # `from ..x import y`: relative to the importing module's package
-            base: Path | None = here.parents[level - 1]
-        else:
-            base = _package_root(parts.pop(0))
-        if base is None:
-            return None
-        target = base.joinpath(*parts)
-        candidates = (target.with_suffix(".py"), target / "__init__.py")
-        return next((c for c in candidates if c.is_file()), None)
-
-    def find_class(self, name: str, path: Path, depth: int = 0) -> tuple[ast.ClassDef, Path] | None:
-        """The class `name` as seen from module `path`, following imports and re-exports."""
-        src = self.source(path)
-        if src is None or depth > 8:
-            return None
-        if name in src.classes:
-            return src.classes[name], path
-        if name in src.imports:
-            module, level, original = src.imports[name]
-            target = self.module_file(module, level, path)
-            if target is not None:
-                return self.find_class(original, target, depth + 1)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
+    classes: dict[str, ast.ClassDef] = {}
+    imports: dict[str, tuple[str, int, str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            classes.setdefault(node.name, node)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                imports.setdefault(
+                    alias.asname or alias.name, (node.module or "", node.level, alias.name)
+                )
+    return classes, imports
 
-    def fields(self, cls: ast.ClassDef, path: Path, seen: set | None = None) -> dict[str, Flag]:
-        """Every annotated field of `cls` and its bases, as a dataclass collects them: a
-        subclass's own definition wins, and an earlier base's over a later one's (Python's
-        method resolution order)."""
-        seen = set() if seen is None else seen
-        if (path, cls.name) in seen:
-            return {}
-        seen.add((path, cls.name))
-        out: dict[str, Flag] = {}
-        for base in reversed(cls.bases):
-            name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
-            found = self.find_class(name, path) if name else None
-            for flag in self.fields(*found, seen).values() if found else ():
-                out[flag.name] = _keep_choices(flag, out)
-        for stmt in cls.body:
-            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
-                continue
-            name, kind = stmt.target.id, ast.unparse(stmt.annotation)
-            if not name.startswith("_") and "ClassVar" not in kind:
-                choices = frozenset(self.choices(stmt.annotation, path))
-                out[name] = _keep_choices(Flag(name, kind, _default(stmt.value), choices), out)
-        return out
 
-    def choices(self, annotation: ast.expr, path: Path) -> set[str]:
-        """The values an annotation allows, where the source states them: a Literal['a', 'b'],
-        or an enum class (transformers' SchedulerType, OptimizerNames)."""
-        values: set[str] = set()
-        for node in ast.walk(annotation):
-            if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
-                values |= _strings(ast.walk(node.slice))
-            elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
-                found = self.find_class(node.id, path)  # `COSINE = "cosine"` in its body
-                body = found[0].body if found else []
-                values |= _strings(stmt.value for stmt in body if isinstance(stmt, ast.Assign))
-        return values
+def _module_file(module: str, level: int, here: Path) -> Path | None:
+    parts = module.split(".") if module else []
+    # `from ..x import y`: relative to the importing module's package
+    base = here.parents[level - 1] if level else _package_root(parts.pop(0))
+    if base is None:
+        return None
+    target = base.joinpath(*parts)
+    return next(
+        (c for c in (target.with_suffix(".py"), target / "__init__.py") if c.is_file()), None
+    )
+
+
+def _find_class(name: str, path: Path, depth: int = 0) -> tuple[ast.ClassDef, Path] | None:
+    """The class `name` as seen from module `path`, following imports and re-exports."""
+    parsed = _parse(path)
+    if parsed is None or depth > 8:
+        return None
+    classes, imports = parsed
+    if name in classes:
+        return classes[name], path
+    if name in imports:
+        module, level, original = imports[name]
+        if (target := _module_file(module, level, path)) is not None:
+            return _find_class(original, target, depth + 1)
+    return None
+
+
+def _fields(cls: ast.ClassDef, path: Path, seen: set) -> dict[str, Flag]:
+    """Every annotated field of `cls` and its bases, as a dataclass collects them: a
+    subclass's own definition wins, and an earlier base's over a later one's (Python's method
+    resolution order)."""
+    if (path, cls.name) in seen:
+        return {}
+    seen.add((path, cls.name))
+    out: dict[str, Flag] = {}
+    for base in reversed(cls.bases):
+        name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)
+        found = _find_class(name, path) if name else None
+        for flag in _fields(*found, seen).values() if found else ():
+            out[flag.name] = _keep_choices(flag, out)
+    for stmt in cls.body:
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+            continue
+        name, kind = stmt.target.id, ast.unparse(stmt.annotation)
+        if not name.startswith("_") and "ClassVar" not in kind:
+            choices = frozenset(_choices(stmt.annotation, path))
+            out[name] = _keep_choices(Flag(name, kind, _default(stmt.value), choices), out)
+    return out
+
+
+def _choices(annotation: ast.expr, path: Path) -> set[str]:
+    """The values an annotation allows, where the source states them: a Literal['a', 'b'], or
+    an enum class (transformers' SchedulerType, OptimizerNames)."""
+    values: set[str] = set()
+    for node in ast.walk(annotation):
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
+            values |= _strings(ast.walk(node.slice))
+        elif isinstance(node, ast.Name) and node.id.endswith(("Type", "Names")):
+            found = _find_class(node.id, path)  # `COSINE = "cosine"` in its body
+            body = found[0].body if found else []
+            values |= _strings(stmt.value for stmt in body if isinstance(stmt, ast.Assign))
+    return values
 
 
 def _strings(nodes: Iterable[ast.AST]) -> set[str]:
@@ -167,18 +160,16 @@ def _keep_choices(flag: Flag, before: dict[str, Flag]) -> Flag:
 
 def _default(value: ast.expr | None) -> str:
     """`x: int = 3` -> "3"; `field(default=3)` -> "3"; `field(default_factory=list)` -> "list()"."""
-    if value is None:
-        return "(required)"
     if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "field":
-        for kw in value.keywords:
-            if kw.arg == "default":
-                return ast.unparse(kw.value)
-            if kw.arg == "default_factory":
-                if isinstance(kw.value, ast.Lambda):
-                    return ast.unparse(kw.value.body)
-                return ast.unparse(kw.value) + "()"
-        return "(required)"
-    return ast.unparse(value)
+        kw = {k.arg: k.value for k in value.keywords}
+        factory = kw.get("default_factory")
+        if "default" in kw or factory is None:
+            value = kw.get("default")
+        elif isinstance(factory, ast.Lambda):
+            return ast.unparse(factory.body)
+        else:
+            return ast.unparse(factory) + "()"
+    return "(required)" if value is None else ast.unparse(value)
 
 
 def flag_details(root: Path | None = None) -> dict[str, Flag] | None:
@@ -186,12 +177,11 @@ def flag_details(root: Path | None = None) -> dict[str, Flag] | None:
     root = root or _package_root("swift")
     if root is None:
         return None
-    resolver = _Resolver()
     for rel, name in ENTRY_POINTS:
         path = root / rel
         if path.is_file():
-            if found := resolver.find_class(name, path):
-                flags = resolver.fields(*found)
+            if found := _find_class(name, path):
+                flags = _fields(*found, set())
                 # A sane result has ms-swift's own flags and transformers' training flags.
                 if {"learning_rate", "lora_rank", "max_length"} <= flags.keys():
                     return flags
