@@ -5,12 +5,13 @@ cannot drift; each only says how a cell, a table and a chart look in it."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from swiftkit.msswift.events import LOG_FILE
 from swiftkit.pipeline.manifest import Manifest
-from swiftkit.verify.report import LOSS_PNG, VerifyReport, gate, pct, points_diff
+from swiftkit.verify.report import FAIL, LOSS_PNG, PASS, VerifyReport, gate, pct, points_diff
 
 # the [train] values shown (as ms-swift was given them), when the run has a manifest
 SETTINGS = (
@@ -136,44 +137,71 @@ def sections(report: VerifyReport, points: list[tuple[int, float]]) -> list[Sect
     return out
 
 
-# ---- report.md ----
+# ---- report.md, and the Markdown report.html renders ----
+
+_MARKS = re.compile(r"([\\`*_{}\[\]()#+.!|-])")  # Markdown's marks, for a backslash each
 
 
-def _md(text: Any, limit: int = 160) -> str:
-    """A table cell: one line, long text cut, pipes and HTML escaped (a model's answer with
-    `<img src=http://...>` would load it in every Markdown viewer that shows HTML)."""
+def _md(text: Any, limit: int | None = 160) -> str:
+    """A cell: pipes and HTML escaped (a model's answer with `<img src=http://...>` would load
+    it in every Markdown viewer that shows HTML); in report.md one line, long text cut; for
+    report.html (`limit` None) whole, its lines kept, every Markdown mark escaped too (an
+    answer's `![x](http://...)` is text there, never an image the page loads)."""
     if text is None:
         return "-"
+    if limit is None:
+        lines = str(text).splitlines() or [""]
+        return "<br>".join(_MARKS.sub(r"\\\1", html.escape(line, quote=False)) for line in lines)
     t = " ".join(str(text).split())
     t = t if len(t) <= limit else t[: limit - 1] + "…"
     return html.escape(t, quote=False).replace("|", "\\|")
 
 
-def _md_cell(cell: Cell, limit: int) -> str:
+def _md_cell(cell: Cell, limit: int | None) -> str:
     if not isinstance(cell, Answer):
         return _md(cell, limit)
     if cell.text is None:
         return "not asked"
     mark = {True: "✅ ", False: "❌ ", None: ""}[cell.ok]
-    reason = f" — _why: {_md(cell.why, 100)}_" if cell.ok is False and cell.why else ""
-    return f"{mark}{_md(cell.text)}{reason}"
+    why = f" — _why: {_md(cell.why, limit and 100)}_" if cell.ok is False and cell.why else ""
+    return f"{mark}{_md(cell.text, limit and 160)}{why}"
 
 
-def markdown(report: VerifyReport, points: list[tuple[int, float]]) -> str:
-    md = [f"# {title(report)}", "", f"**{report.headline()}**", "", f"_{rule(report)}_"]
+def markdown(
+    report: VerifyReport,
+    points: list[tuple[int, float]],
+    chart: str | None = LOSS_PNG,
+    page: bool = False,
+) -> str:
+    """report.md; `page`: the Markdown report.html renders (cells whole and escaped for it,
+    the verdict a coloured banner, `chart` the loss chart's data: URI, None: not drawn)."""
+
+    def cut(limit: int) -> int | None:
+        return None if page else limit
+
+    head = [title(report), report.headline(), rule(report)]
+    name, headline, how = (_md(t, None) for t in head) if page else head
+    md = [f"# {name}", "", f"**{headline}**", "", f"_{how}_"]
+    if page:
+        verdict = {PASS: "pass", FAIL: "fail"}.get(report.verdict, "none")
+        md[3:3] = [f"{{: #verdict .verdict .{verdict} }}"]
     for section in sections(report, points):
-        md += ["", f"## {section.title}", ""]
+        md += ["", f"## {_md(section.title, None) if page else section.title}", ""]
         if isinstance(section, Chart):
-            if section.caption is None:
+            if section.caption is None or chart is None:
                 md.append(NO_LOSS)
+            elif page:
+                img = f"<img id='loss' class='chart' alt='training loss by step' src='{chart}'>"
+                md += [f"{img}  ", section.caption]
             else:
-                md += [f"![training loss by step]({LOSS_PNG})  ", section.caption]
+                md += [f"![training loss by step]({chart})  ", section.caption]
         elif not section.header:
-            md += [f"- {key}: {_md(value, 400)}" for key, value in section.rows]
+            md += [f"- {key}: {_md(value, cut(400))}" for key, value in section.rows]
         else:
             md += [f"| {' | '.join(section.header)} |", "|" + " --- |" * len(section.header)]
             for i, row in enumerate(section.rows):
-                cells = [_md_cell(c, 80 if j in section.long else 160) for j, c in enumerate(row)]
+                limits = [80 if j in section.long else 160 for j in range(len(row))]
+                cells = [_md_cell(c, cut(n)) for c, n in zip(row, limits, strict=True)]
                 if i in section.strong:
                     cells[0] = f"**{cells[0]}**"
                 md.append("|" + "|".join(f" {c} " if c else " " for c in cells) + "|")
